@@ -1,0 +1,21 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class GridsConfig(AppConfig):
+    name = "grids"
+    verbose_name = _("Territory and people")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.db.backends.signals import connection_created
+
+        connection_created.connect(_sqlite_wal, dispatch_uid="grids_sqlite_wal")
+
+
+def _sqlite_wal(sender, connection, **kwargs):
+    """WAL lets the demo serve readers while one request writes."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")

@@ -1,0 +1,257 @@
+"""The territory and its people.
+
+Every building sits in exactly one grid, every grid in one community, every community in
+one subdistrict ("一网覆盖"). Staff hold *posts* on units; a post names exactly the unit
+that matches its role, which the database enforces.
+"""
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+mainland_mobile_validator = RegexValidator(
+    regex=r"^1[3-9]\d{9}$",
+    message=_("Enter a mainland China mobile number: 11 digits starting with 13–19."),
+    code="invalid_phone",
+)
+
+
+class Subdistrict(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    code = models.CharField(_("code"), max_length=32, unique=True)
+
+    class Meta:
+        verbose_name = _("subdistrict")
+        verbose_name_plural = _("subdistricts")
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+
+class Community(models.Model):
+    subdistrict = models.ForeignKey(
+        Subdistrict,
+        on_delete=models.PROTECT,
+        related_name="communities",
+        verbose_name=_("subdistrict"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    code = models.CharField(_("code"), max_length=32, unique=True)
+
+    class Meta:
+        verbose_name = _("community")
+        verbose_name_plural = _("communities")
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+
+class Grid(models.Model):
+    community = models.ForeignKey(
+        Community, on_delete=models.PROTECT, related_name="grids", verbose_name=_("community")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    boundary = models.JSONField(
+        _("boundary"), null=True, blank=True, help_text=_("Optional GeoJSON polygon.")
+    )
+
+    class Meta:
+        verbose_name = _("grid")
+        verbose_name_plural = _("grids")
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+
+class Building(models.Model):
+    grid = models.ForeignKey(
+        Grid, on_delete=models.PROTECT, related_name="buildings", verbose_name=_("grid")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("building")
+        verbose_name_plural = _("buildings")
+        ordering = ["grid_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["grid", "name"], name="building_unique_name_in_grid")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Department(models.Model):
+    subdistrict = models.ForeignKey(
+        Subdistrict,
+        on_delete=models.PROTECT,
+        related_name="departments",
+        verbose_name=_("subdistrict"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+
+    class Meta:
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+        ordering = ["subdistrict_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subdistrict", "name"], name="department_unique_name_in_subdistrict"
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class User(AbstractUser):
+    phone = models.CharField(
+        _("mobile phone"), max_length=11, blank=True, validators=[mainland_mobile_validator]
+    )
+    home_building = models.ForeignKey(
+        Building,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="residents",
+        verbose_name=_("home building"),
+    )
+    is_party_member = models.BooleanField(_("party member"), default=False)
+    is_volunteer = models.BooleanField(_("volunteer"), default=False)
+
+    class Meta(AbstractUser.Meta):
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self):
+        full = self.get_full_name()
+        return f"{full} ({self.username})" if full else self.username
+
+
+class Post(models.Model):
+    """A staff position on exactly one unit; its role decides which unit."""
+
+    class Role(models.TextChoices):
+        GRID_WORKER = "grid_worker", _("Grid worker")
+        COMMUNITY_STAFF = "community_staff", _("Community staff")
+        SUBDISTRICT_STAFF = "subdistrict_staff", _("Subdistrict staff")
+        DEPARTMENT_STAFF = "department_staff", _("Department staff")
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="posts", verbose_name=_("user")
+    )
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    grid = models.ForeignKey(
+        Grid,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="posts",
+        verbose_name=_("grid"),
+    )
+    community = models.ForeignKey(
+        Community,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="posts",
+        verbose_name=_("community"),
+    )
+    subdistrict = models.ForeignKey(
+        Subdistrict,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="posts",
+        verbose_name=_("subdistrict"),
+    )
+    department = models.ForeignKey(
+        Department,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="posts",
+        verbose_name=_("department"),
+    )
+    is_full_time = models.BooleanField(
+        _("full-time"), default=True, help_text=_("专职 (full-time) or 兼职 (part-time).")
+    )
+
+    UNIT_FIELD = {
+        Role.GRID_WORKER: "grid",
+        Role.COMMUNITY_STAFF: "community",
+        Role.SUBDISTRICT_STAFF: "subdistrict",
+        Role.DEPARTMENT_STAFF: "department",
+    }
+
+    class Meta:
+        verbose_name = _("post")
+        verbose_name_plural = _("posts")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        role="grid_worker",
+                        grid__isnull=False,
+                        community__isnull=True,
+                        subdistrict__isnull=True,
+                        department__isnull=True,
+                    )
+                    | Q(
+                        role="community_staff",
+                        grid__isnull=True,
+                        community__isnull=False,
+                        subdistrict__isnull=True,
+                        department__isnull=True,
+                    )
+                    | Q(
+                        role="subdistrict_staff",
+                        grid__isnull=True,
+                        community__isnull=True,
+                        subdistrict__isnull=False,
+                        department__isnull=True,
+                    )
+                    | Q(
+                        role="department_staff",
+                        grid__isnull=True,
+                        community__isnull=True,
+                        subdistrict__isnull=True,
+                        department__isnull=False,
+                    )
+                ),
+                name="post_unit_matches_role",
+                violation_error_message=_("A post names exactly the unit that matches its role."),
+            ),
+            models.UniqueConstraint(
+                fields=["user", "grid"], condition=Q(grid__isnull=False), name="post_unique_grid"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "community"],
+                condition=Q(community__isnull=False),
+                name="post_unique_community",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "subdistrict"],
+                condition=Q(subdistrict__isnull=False),
+                name="post_unique_subdistrict",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "department"],
+                condition=Q(department__isnull=False),
+                name="post_unique_department",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_role_display()} · {self.unit}"
+
+    @property
+    def unit(self):
+        return getattr(self, self.UNIT_FIELD[self.role])

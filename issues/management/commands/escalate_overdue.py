@@ -1,0 +1,49 @@
+import signal
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+
+from issues.sweep import BATCH_SIZE, run_sweep
+
+
+class Command(BaseCommand):
+    help = (
+        "Escalate overdue issues one level, supervise those overdue at the subdistrict, and "
+        "close resolved issues left unevaluated. Run it every minute (cron or a systemd "
+        "timer), or keep it running with --loop SECONDS. Safe on several hosts at once."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--loop",
+            type=int,
+            metavar="SECONDS",
+            help="Run again every SECONDS seconds until stopped.",
+        )
+        parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+
+    def handle(self, *args, loop=None, batch_size=BATCH_SIZE, **options):
+        if loop is not None and loop < 1:
+            raise CommandError("--loop needs a number of seconds of at least 1.")
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        self._stop = False
+        if loop:
+            signal.signal(signal.SIGTERM, self._request_stop)
+        while True:
+            started = time.monotonic()
+            result = run_sweep(batch_size=batch_size)
+            self.stdout.write(f"sweep: {result} in {time.monotonic() - started:.2f}s")
+            if not loop or self._stop:
+                return
+            close_old_connections()
+            try:
+                time.sleep(loop)
+            except KeyboardInterrupt:
+                return
+            if self._stop:
+                return
+
+    def _request_stop(self, signum, frame):
+        self._stop = True

@@ -1,0 +1,419 @@
+"""Issues, their append-only history, photos, categories and deadlines.
+
+Nothing here changes an issue's state: that is ``issues.workflow``'s job. Models hold
+read-only facts (``is_overdue``, ``target_level``) and queryset filters.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Severity(models.TextChoices):
+    MINOR = "minor", _("Minor matter")
+    URGENT = "urgent", _("Urgent matter")
+    DIFFICULT = "difficult", _("Difficult matter")
+
+
+class Level(models.TextChoices):
+    GRID = "grid", _("Grid")
+    COMMUNITY = "community", _("Community")
+    SUBDISTRICT = "subdistrict", _("Subdistrict")
+
+
+# Levels in climbing order; comparisons use the index.
+LEVEL_ORDER = [Level.GRID, Level.COMMUNITY, Level.SUBDISTRICT]
+
+# "小事不出网格、急事不出社区、难事不出街道": where each severity should be settled.
+TARGET_LEVEL = {
+    Severity.MINOR: Level.GRID,
+    Severity.URGENT: Level.COMMUNITY,
+    Severity.DIFFICULT: Level.SUBDISTRICT,
+}
+
+# Default deadlines in hours per (severity, level); administrators change them in the admin.
+DEFAULT_SLA_HOURS = {
+    (Severity.MINOR, Level.GRID): 48,
+    (Severity.MINOR, Level.COMMUNITY): 72,
+    (Severity.MINOR, Level.SUBDISTRICT): 120,
+    (Severity.URGENT, Level.GRID): 2,
+    (Severity.URGENT, Level.COMMUNITY): 12,
+    (Severity.URGENT, Level.SUBDISTRICT): 24,
+    (Severity.DIFFICULT, Level.GRID): 24,
+    (Severity.DIFFICULT, Level.COMMUNITY): 72,
+    (Severity.DIFFICULT, Level.SUBDISTRICT): 240,
+}
+
+
+class Status(models.TextChoices):
+    SUBMITTED = "submitted", _("Submitted")
+    IN_PROGRESS = "in_progress", _("In progress")
+    SUSPENDED = "suspended", _("Suspended")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+    REJECTED = "rejected", _("Rejected")
+
+
+OPEN_STATUSES = [Status.SUBMITTED, Status.IN_PROGRESS, Status.SUSPENDED, Status.RESOLVED]
+# Statuses whose clock runs: the sweep escalates these when overdue.
+RUNNING_STATUSES = [Status.SUBMITTED, Status.IN_PROGRESS]
+FINAL_STATUSES = [Status.CLOSED, Status.REJECTED]
+
+
+class Source(models.TextChoices):
+    RESIDENT = "resident", _("Resident report")
+    PATROL = "patrol", _("Found on patrol")
+    VOLUNTEER = "volunteer", _("Volunteer report")
+    HOTLINE = "hotline", _("Hotline call")
+    API = "api", _("External system")
+
+
+# Sources whose reporter is a resident who evaluates the result.
+RESIDENT_SOURCES = [Source.RESIDENT, Source.VOLUNTEER]
+
+
+class Satisfaction(models.TextChoices):
+    SATISFIED = "satisfied", _("Satisfied")
+    BASICALLY_SATISFIED = "basically_satisfied", _("Basically satisfied")
+    DISSATISFIED = "dissatisfied", _("Dissatisfied")
+
+
+class Category(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    hint = models.CharField(
+        _("hint"), max_length=200, blank=True, help_text=_("One line: what belongs here.")
+    )
+    default_severity = models.CharField(
+        _("default severity"), max_length=10, choices=Severity.choices, default=Severity.MINOR
+    )
+    department = models.ForeignKey(
+        "grids.Department",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="categories",
+        verbose_name=_("default department"),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["sort_order", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class SlaPolicy(models.Model):
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
+    level = models.CharField(_("level"), max_length=12, choices=Level.choices)
+    hours = models.PositiveIntegerField(_("hours"))
+
+    class Meta:
+        verbose_name = _("deadline policy")
+        verbose_name_plural = _("deadline policies")
+        ordering = ["severity", "level"]
+        constraints = [
+            models.UniqueConstraint(fields=["severity", "level"], name="sla_unique_severity_level"),
+            models.CheckConstraint(condition=Q(hours__gt=0), name="sla_hours_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_severity_display()} · {self.get_level_display()}: {self.hours} h"
+
+    @classmethod
+    def table(cls) -> dict:
+        """{(severity, level): hours}, the configured values over the defaults (one query)."""
+        hours = dict(DEFAULT_SLA_HOURS)
+        hours.update({(p.severity, p.level): p.hours for p in cls.objects.all()})
+        return hours
+
+
+class IssueQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def running(self):
+        return self.filter(status__in=RUNNING_STATUSES)
+
+    def overdue(self, now=None):
+        return self.running().filter(due_at__lt=now or timezone.now())
+
+
+def _open_index(field: str) -> models.Index:
+    """A partial index serving one queue: open issues of a unit, by deadline."""
+    return models.Index(
+        fields=[field, "due_at"],
+        condition=Q(status__in=[s.value for s in OPEN_STATUSES]),
+        name=f"issue_open_{field}_due",
+    )
+
+
+class Issue(models.Model):
+    tracking_number = models.CharField(_("tracking number"), max_length=20, unique=True)
+    title = models.CharField(_("title"), max_length=100)
+    description = models.TextField(_("description"), max_length=2000)
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="issues", verbose_name=_("category")
+    )
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reported_issues",
+        verbose_name=_("reporter"),
+    )
+    caller_name = models.CharField(_("caller name"), max_length=50, blank=True)
+    caller_phone = models.CharField(_("caller phone"), max_length=20, blank=True)
+    grid = models.ForeignKey(
+        "grids.Grid", on_delete=models.PROTECT, related_name="issues", verbose_name=_("grid")
+    )
+    community = models.ForeignKey(
+        "grids.Community",
+        on_delete=models.PROTECT,
+        related_name="issues",
+        verbose_name=_("community"),
+    )
+    subdistrict = models.ForeignKey(
+        "grids.Subdistrict",
+        on_delete=models.PROTECT,
+        related_name="issues",
+        verbose_name=_("subdistrict"),
+    )
+    building = models.ForeignKey(
+        "grids.Building",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="issues",
+        verbose_name=_("building"),
+    )
+    address = models.CharField(_("address detail"), max_length=200, blank=True)
+    latitude = models.DecimalField(
+        _("latitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    longitude = models.DecimalField(
+        _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    level = models.CharField(_("level"), max_length=12, choices=Level.choices, default=Level.GRID)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.SUBMITTED
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_issues",
+        verbose_name=_("assignee"),
+    )
+    department = models.ForeignKey(
+        "grids.Department",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="issues",
+        verbose_name=_("department"),
+    )
+    due_at = models.DateTimeField(_("due at"))
+    level_entered_at = models.DateTimeField(_("arrived at level"))
+    is_supervised = models.BooleanField(_("under supervision"), default=False)
+    duplicate_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="duplicates",
+        verbose_name=_("duplicate of"),
+    )
+    satisfaction = models.CharField(
+        _("satisfaction"), max_length=20, choices=Satisfaction.choices, blank=True
+    )
+    reopen_count = models.PositiveSmallIntegerField(_("times reopened"), default=0)
+    escalation_count = models.PositiveSmallIntegerField(_("times escalated"), default=0)
+    suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
+    suspended_seconds = models.PositiveIntegerField(
+        _("seconds suspended"), default=0, help_text=_("Total time the clock was stopped.")
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="resolved_issues",
+        verbose_name=_("resolved by"),
+    )
+    created_at = models.DateTimeField(_("filed at"), default=timezone.now)
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = IssueQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("issue")
+        verbose_name_plural = _("issues")
+        ordering = ["-created_at"]
+        indexes = [
+            _open_index("grid"),
+            _open_index("community"),
+            _open_index("subdistrict"),
+            _open_index("department"),
+            _open_index("assignee"),
+            models.Index(fields=["reporter", "-created_at"], name="issue_reporter_created"),
+            # The sweep: running issues by deadline, and resolved ones by resolution time.
+            models.Index(
+                fields=["due_at"],
+                condition=Q(status__in=[s.value for s in RUNNING_STATUSES]),
+                name="issue_running_due",
+            ),
+            models.Index(
+                fields=["resolved_at"],
+                condition=Q(status=Status.RESOLVED.value),
+                name="issue_resolved_at",
+            ),
+            models.Index(fields=["subdistrict", "created_at"], name="issue_subdistrict_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(duplicate_of__isnull=True) | ~Q(duplicate_of=models.F("id")),
+                name="issue_not_duplicate_of_itself",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="suspended", suspended_at__isnull=False)
+                | (~Q(status="suspended") & Q(suspended_at__isnull=True)),
+                name="issue_suspended_at_iff_suspended",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.tracking_number} {self.title}"
+
+    @property
+    def target_level(self) -> str:
+        return TARGET_LEVEL[self.severity]
+
+    @property
+    def has_resident_reporter(self) -> bool:
+        """A resident who filed it evaluates it; otherwise a second staff member verifies."""
+        return self.reporter_id is not None and self.source in RESIDENT_SOURCES
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.status in RUNNING_STATUSES and self.due_at < timezone.now()
+
+    @property
+    def current_unit_label(self) -> str:
+        if self.department_id:
+            return self.department.name
+        return {
+            Level.GRID: self.grid.name,
+            Level.COMMUNITY: self.community.name,
+            Level.SUBDISTRICT: self.subdistrict.name,
+        }[self.level]
+
+
+class IssueEvent(models.Model):
+    """One line of an issue's history. Append-only: never updated, never deleted."""
+
+    class Kind(models.TextChoices):
+        FILED = "filed", _("Filed")
+        ACCEPTED = "accepted", _("Accepted")
+        ASSIGNED = "assigned", _("Assigned")
+        COMMENTED = "commented", _("Commented")
+        ESCALATED = "escalated", _("Escalated")
+        DISPATCHED = "dispatched", _("Dispatched to department")
+        SUSPENDED = "suspended", _("Suspended")
+        RESUMED = "resumed", _("Resumed")
+        RESOLVED = "resolved", _("Resolved")
+        EVALUATED = "evaluated", _("Evaluated")
+        REOPENED = "reopened", _("Reopened after dissatisfied evaluation")
+        VERIFIED = "verified", _("Verified")
+        AUTO_CLOSED = "auto_closed", _("Closed without evaluation")
+        REJECTED = "rejected", _("Rejected")
+        DUPLICATE = "duplicate", _("Marked as duplicate")
+        SUPERVISED = "supervised", _("Put under supervision")
+
+    issue = models.ForeignKey(
+        Issue, on_delete=models.CASCADE, related_name="events", verbose_name=_("issue")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="issue_events",
+        verbose_name=_("actor"),
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    from_status = models.CharField(
+        _("from status"), max_length=12, choices=Status.choices, blank=True
+    )
+    to_status = models.CharField(_("to status"), max_length=12, choices=Status.choices)
+    from_level = models.CharField(_("from level"), max_length=12, choices=Level.choices, blank=True)
+    to_level = models.CharField(_("to level"), max_length=12, choices=Level.choices)
+    note = models.TextField(_("note"), blank=True)
+    is_public = models.BooleanField(_("public"), default=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("issue event")
+        verbose_name_plural = _("issue events")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["issue", "created_at"], name="event_issue_created")]
+
+    def __str__(self):
+        return f"{self.issue_id} {self.get_kind_display()}"
+
+
+def photo_upload_to(instance, filename):
+    # The name is generated by the server (see issues.photos); only the extension is kept.
+    return f"photos/{timezone.now():%Y/%m}/{filename}"
+
+
+class Photo(models.Model):
+    issue = models.ForeignKey(
+        Issue, on_delete=models.CASCADE, related_name="photos", verbose_name=_("issue")
+    )
+    event = models.ForeignKey(
+        IssueEvent,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="photos",
+        verbose_name=_("event"),
+    )
+    image = models.ImageField(_("image"), upload_to=photo_upload_to)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="photos",
+        verbose_name=_("uploaded by"),
+    )
+    width = models.PositiveIntegerField(_("width"), default=0)
+    height = models.PositiveIntegerField(_("height"), default=0)
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("photo")
+        verbose_name_plural = _("photos")
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return self.image.name

@@ -1,0 +1,196 @@
+"""The deadline sweep (DESIGN.md §5), set-based.
+
+Three passes, each in batches; a batch is one transaction of a bounded number of queries
+(lock and read the batch, one UPDATE, one bulk INSERT of events), never one per issue:
+
+1. escalate every running issue past its deadline below SUBDISTRICT exactly one level;
+2. put running issues overdue at SUBDISTRICT under supervision, once;
+3. close RESOLVED issues whose resident reporter left them unevaluated for AUTO_CLOSE_DAYS.
+
+The new status of each pass is read from ``TRANSITIONS``, like every other action. Rows
+are locked with ``FOR UPDATE SKIP LOCKED``, so two hosts running the sweep at once split
+the work, and a row a person is changing right now is left for the next run. Suspended
+issues are never touched. Running it twice in a row changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, CharField, DateTimeField, F, Value, When
+from django.utils import timezone
+
+from .models import (
+    RESIDENT_SOURCES,
+    RUNNING_STATUSES,
+    Issue,
+    IssueEvent,
+    Level,
+    Severity,
+    SlaPolicy,
+    Status,
+)
+from .transitions import ESCALATES_TO, TRANSITIONS, Action
+from .workflow import _announce
+
+BATCH_SIZE = 2000
+
+
+@dataclass
+class SweepResult:
+    escalated: int = 0
+    supervised: int = 0
+    closed: int = 0
+
+    def __str__(self):
+        return (
+            f"escalated {self.escalated}, put under supervision {self.supervised}, "
+            f"closed unevaluated {self.closed}"
+        )
+
+
+def _lock_batch(queryset, *, order_by, batch_size):
+    """Lock and read one batch; rows other transactions hold are skipped, not waited for.
+
+    (SQLite has no row locks; there the IMMEDIATE transaction holds the database's write
+    lock from its first statement, which serialises the sweep against every writer.)
+    """
+    if connection.features.has_select_for_update_skip_locked:
+        queryset = queryset.select_for_update(skip_locked=True, of=("self",))
+    fields = ["pk", "status", "level", "severity"]
+    return list(queryset.order_by(order_by, "pk").values(*fields)[:batch_size])
+
+
+def _record(rows, *, kind, now, to_level=None) -> list[IssueEvent]:
+    """One event per changed issue; the actor is empty: the system did it."""
+    events = [
+        IssueEvent(
+            issue_id=row["pk"],
+            actor=None,
+            kind=kind,
+            from_status=row["status"],
+            to_status=TRANSITIONS[(row["status"], _ACTION_OF_KIND[kind])],
+            from_level=row["level"],
+            to_level=to_level(row) if to_level else row["level"],
+            is_public=True,
+            created_at=now,
+        )
+        for row in rows
+    ]
+    # Ids come back on PostgreSQL and SQLite, so the announced events are complete.
+    created = IssueEvent.objects.bulk_create(events)
+    _announce(created)
+    return created
+
+
+_ACTION_OF_KIND = {
+    IssueEvent.Kind.ESCALATED: Action.ESCALATE,
+    IssueEvent.Kind.SUPERVISED: Action.SUPERVISE,
+    IssueEvent.Kind.AUTO_CLOSED: Action.AUTO_CLOSE,
+}
+
+
+def _escalate_batch(now, sla, batch_size) -> int:
+    overdue = Issue.objects.filter(
+        status__in=RUNNING_STATUSES, due_at__lt=now, level__in=list(ESCALATES_TO)
+    )
+    with transaction.atomic():
+        rows = _lock_batch(overdue, order_by="due_at", batch_size=batch_size)
+        if not rows:
+            return 0
+        # Each running status escalates to the same status (TRANSITIONS: SUBMITTED).
+        to_status = {TRANSITIONS[(s, Action.ESCALATE)] for s in RUNNING_STATUSES}
+        assert len(to_status) == 1
+        new_level = Case(
+            *[When(level=low, then=Value(high)) for low, high in ESCALATES_TO.items()],
+            output_field=CharField(),
+        )
+        new_due = Case(
+            *[
+                When(
+                    level=low,
+                    severity=severity,
+                    then=Value(now + timedelta(hours=sla[(severity, high)])),
+                )
+                for low, high in ESCALATES_TO.items()
+                for severity in Severity.values
+            ],
+            output_field=DateTimeField(),
+        )
+        updated = overdue.filter(pk__in=[r["pk"] for r in rows]).update(
+            level=new_level,
+            due_at=new_due,
+            status=to_status.pop(),
+            assignee=None,
+            level_entered_at=now,
+            escalation_count=F("escalation_count") + 1,
+            updated_at=now,
+        )
+        if updated != len(rows):  # cannot happen under the lock; refuse to write a wrong history
+            raise RuntimeError("escalation batch changed under the sweep")
+        _record(
+            rows,
+            kind=IssueEvent.Kind.ESCALATED,
+            now=now,
+            to_level=lambda row: ESCALATES_TO[row["level"]],
+        )
+    return len(rows)
+
+
+def _supervise_batch(now, batch_size) -> int:
+    overdue = Issue.objects.filter(
+        status__in=RUNNING_STATUSES,
+        due_at__lt=now,
+        level=Level.SUBDISTRICT,
+        is_supervised=False,
+    )
+    with transaction.atomic():
+        rows = _lock_batch(overdue, order_by="due_at", batch_size=batch_size)
+        if not rows:
+            return 0
+        updated = overdue.filter(pk__in=[r["pk"] for r in rows]).update(
+            is_supervised=True, updated_at=now
+        )
+        if updated != len(rows):
+            raise RuntimeError("supervision batch changed under the sweep")
+        _record(rows, kind=IssueEvent.Kind.SUPERVISED, now=now)
+    return len(rows)
+
+
+def _close_batch(now, batch_size) -> int:
+    stale = Issue.objects.filter(
+        status=Status.RESOLVED,
+        resolved_at__lt=now - timedelta(days=settings.AUTO_CLOSE_DAYS),
+        source__in=RESIDENT_SOURCES,
+        reporter__isnull=False,
+    )
+    with transaction.atomic():
+        rows = _lock_batch(stale, order_by="resolved_at", batch_size=batch_size)
+        if not rows:
+            return 0
+        updated = stale.filter(pk__in=[r["pk"] for r in rows]).update(
+            status=TRANSITIONS[(Status.RESOLVED, Action.AUTO_CLOSE)], closed_at=now, updated_at=now
+        )
+        if updated != len(rows):
+            raise RuntimeError("closing batch changed under the sweep")
+        _record(rows, kind=IssueEvent.Kind.AUTO_CLOSED, now=now)
+    return len(rows)
+
+
+def run_sweep(*, now=None, batch_size: int = BATCH_SIZE) -> SweepResult:
+    """One full sweep; returns how many issues each pass changed."""
+    now = now or timezone.now()
+    sla = SlaPolicy.table()
+    result = SweepResult()
+    # An issue escalated in this run has a fresh deadline after `now`, so it is not
+    # escalated twice; the loops end when a pass finds nothing left.
+    while n := _escalate_batch(now, sla, batch_size):
+        result.escalated += n
+    while n := _supervise_batch(now, batch_size):
+        result.supervised += n
+    while n := _close_batch(now, batch_size):
+        result.closed += n
+    return result

@@ -1,0 +1,487 @@
+"""Every change of an issue's state (DESIGN.md §5). Nothing else writes status, level,
+assignee or department.
+
+Shape of every action: guard → one transaction → lock the row (``select_for_update``, and a
+conditional ``UPDATE … WHERE status = <expected>`` so SQLite is safe too) → mutate → exactly
+one ``IssueEvent`` → ``event_recorded`` sent after commit (notifications listen to it).
+A refused action raises ``WorkflowError`` with a translatable message and changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from django.db import transaction
+from django.dispatch import Signal
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import permissions
+from .models import (
+    Category,
+    Issue,
+    IssueEvent,
+    Level,
+    Photo,
+    Satisfaction,
+    Severity,
+    SlaPolicy,
+    Source,
+    Status,
+)
+from .photos import CleanPhoto
+from .transitions import ESCALATES_TO, Action, next_status
+
+# Sent once per recorded event, after the transaction commits: kwargs ``event``.
+event_recorded = Signal()
+
+
+class WorkflowError(Exception):
+    """An action that the workflow refuses; ``message`` is translated and safe to show."""
+
+    def __init__(self, message: str, code: str = "refused"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def _announce(events: Iterable[IssueEvent]) -> None:
+    events = list(events)
+
+    def send():
+        for event in events:
+            # send_robust: a failing receiver (a mail server down) never breaks the action.
+            event_recorded.send_robust(sender=IssueEvent, event=event)
+
+    transaction.on_commit(send)
+
+
+def due_after(*, severity: str, level: str, start) -> timezone.datetime:
+    """Arriving at a level starts its clock: the SLA hours for (severity, level)."""
+    return start + timedelta(hours=SlaPolicy.table()[(severity, level)])
+
+
+def _require(value: str, message: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise WorkflowError(message, code="reason_required")
+    return value
+
+
+def _save_photos(issue: Issue, event: IssueEvent, photos: Iterable[CleanPhoto], actor) -> None:
+    for photo in photos:
+        Photo.objects.create(
+            issue=issue,
+            event=event,
+            image=photo.as_file(),
+            uploaded_by=actor,
+            width=photo.width,
+            height=photo.height,
+        )
+
+
+def _act(
+    issue: Issue,
+    *,
+    actor,
+    action: str,
+    kind: str,
+    note: str = "",
+    is_public: bool = True,
+    changes: Callable[[Issue, timezone.datetime], dict] | None = None,
+    check: Callable[[Issue], None] | None = None,
+    data: dict | None = None,
+    photos: Iterable[CleanPhoto] = (),
+) -> Issue:
+    """Run one action: the mechanics every public function shares."""
+    with transaction.atomic():
+        try:
+            locked = Issue.objects.select_for_update().get(pk=issue.pk)
+        except Issue.DoesNotExist:
+            raise WorkflowError(_("This issue no longer exists."), code="missing") from None
+        if next_status(action, locked) is None:
+            raise WorkflowError(
+                _("“%(action)s” is not possible while the issue is %(status)s.")
+                % {"action": Action(action).label, "status": locked.get_status_display()},
+                code="bad_state",
+            )
+        if actor is not None and not permissions.can(actor, action, locked):
+            raise WorkflowError(
+                _("You may not “%(action)s” this issue.") % {"action": Action(action).label},
+                code="forbidden",
+            )
+        if check is not None:
+            check(locked)
+        now = timezone.now()
+        to_status = next_status(action, locked)
+        values = changes(locked, now) if changes else {}
+        values["status"] = to_status
+        values["updated_at"] = now
+        from_status, from_level = locked.status, locked.level
+        updated = Issue.objects.filter(pk=locked.pk, status=from_status).update(**values)
+        if updated != 1:  # someone else changed it first
+            raise WorkflowError(
+                _("Someone else changed this issue just now; please reload it."), code="conflict"
+            )
+        for name, value in values.items():
+            setattr(locked, name, value)
+        event = IssueEvent.objects.create(
+            issue=locked,
+            actor=actor,
+            kind=kind,
+            from_status=from_status,
+            to_status=locked.status,
+            from_level=from_level,
+            to_level=locked.level,
+            note=note,
+            is_public=is_public,
+            data=data or {},
+            created_at=now,
+        )
+        _save_photos(locked, event, photos, actor)
+        _announce([event])
+    return locked
+
+
+# --- filing -------------------------------------------------------------------------------
+
+
+def file_issue(
+    *,
+    actor,
+    source: str,
+    category: Category,
+    title: str,
+    description: str,
+    grid=None,
+    building=None,
+    address: str = "",
+    severity: str | None = None,
+    latitude=None,
+    longitude=None,
+    caller_name: str = "",
+    caller_phone: str = "",
+    photos: Iterable[CleanPhoto] = (),
+) -> Issue:
+    """File a new issue at GRID level, SUBMITTED, with its clock started.
+
+    Residents (and volunteers) file for any building; grid workers file patrol reports in
+    their own grids; community and subdistrict staff file hotline calls for their area.
+    """
+    if building is not None:
+        if grid is not None and building.grid_id != grid.pk:
+            raise WorkflowError(_("That building is not in the chosen grid."), code="bad_building")
+        grid = building.grid
+    if grid is None:
+        raise WorkflowError(_("Choose the building or grid where the problem is."), code="no_grid")
+    if not permissions.can_file_in_grid(actor, grid, source):
+        raise WorkflowError(_("You may not file this kind of report here."), code="forbidden")
+    title = _require(title, _("A title is required."))
+    description = _require(description, _("A description is required."))
+    if source == Source.HOTLINE:
+        caller_name = _require(caller_name, _("The caller's name is required."))
+    severity = severity or category.default_severity
+    if severity not in Severity.values:
+        raise WorkflowError(_("Unknown severity."), code="bad_severity")
+    reporter = actor if source in (Source.RESIDENT, Source.VOLUNTEER, Source.PATROL) else None
+    now = timezone.now()
+    with transaction.atomic():
+        issue = Issue.objects.create(
+            # A placeholder that is unique; the readable number needs the row's id.
+            tracking_number=uuid.uuid4().hex[:20],
+            title=title,
+            description=description,
+            category=category,
+            severity=severity,
+            source=source,
+            reporter=reporter,
+            caller_name=caller_name,
+            caller_phone=caller_phone,
+            grid=grid,
+            community_id=grid.community_id,
+            subdistrict_id=grid.community.subdistrict_id,
+            building=building,
+            address=address,
+            latitude=latitude,
+            longitude=longitude,
+            level=Level.GRID,
+            status=Status.SUBMITTED,
+            due_at=due_after(severity=severity, level=Level.GRID, start=now),
+            level_entered_at=now,
+            created_at=now,
+        )
+        issue.tracking_number = f"{timezone.localtime(now):%Y%m%d}{issue.pk:06d}"
+        Issue.objects.filter(pk=issue.pk).update(tracking_number=issue.tracking_number)
+        event = IssueEvent.objects.create(
+            issue=issue,
+            actor=actor,
+            kind=IssueEvent.Kind.FILED,
+            to_status=Status.SUBMITTED,
+            to_level=Level.GRID,
+            note="",
+            created_at=now,
+        )
+        _save_photos(issue, event, photos, actor)
+        _announce([event])
+    return issue
+
+
+# --- staff actions on the current unit ---------------------------------------------------
+
+
+def accept(
+    *, issue: Issue, actor, category: Category | None = None, severity: str | None = None, note=""
+) -> Issue:
+    """受理: take the issue on, confirming its category and severity (triage).
+
+    A changed severity recomputes the deadline at the present level from when it arrived.
+    """
+    if severity is not None and severity not in Severity.values:
+        raise WorkflowError(_("Unknown severity."), code="bad_severity")
+
+    def changes(locked, now):
+        values = {"assignee": actor, "accepted_at": locked.accepted_at or now}
+        new_severity = severity or locked.severity
+        if category is not None:
+            values["category"] = category
+        if new_severity != locked.severity:
+            values["severity"] = new_severity
+            values["due_at"] = due_after(
+                severity=new_severity, level=locked.level, start=locked.level_entered_at
+            )
+        return values
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.ACCEPT,
+        kind=IssueEvent.Kind.ACCEPTED,
+        note=note,
+        changes=changes,
+        data={
+            "category": category.name if category else None,
+            "severity": severity,
+        },
+    )
+
+
+def assign(*, issue: Issue, actor, assignee, note: str = "") -> Issue:
+    """Hand the issue to a colleague holding a post on the same unit."""
+
+    def check(locked):
+        if not permissions.assignable_users(locked).filter(pk=assignee.pk).exists():
+            raise WorkflowError(
+                _("%(name)s holds no post on the unit handling this issue.") % {"name": assignee},
+                code="bad_assignee",
+            )
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.ASSIGN,
+        kind=IssueEvent.Kind.ASSIGNED,
+        note=note,
+        is_public=False,
+        check=check,
+        changes=lambda locked, now: {"assignee": assignee},
+        data={"assignee": assignee.username},
+    )
+
+
+def comment(
+    *, issue: Issue, actor, note: str, is_public: bool = True, photos: Iterable[CleanPhoto] = ()
+) -> Issue:
+    """A note on the timeline; internal notes are for staff only."""
+    note = _require(note, _("Write a comment."))
+
+    def check(locked):
+        if not is_public and not permissions.can_see_internal(actor, locked):
+            raise WorkflowError(_("Only staff may write internal notes."), code="forbidden")
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.COMMENT,
+        kind=IssueEvent.Kind.COMMENTED,
+        note=note,
+        is_public=is_public,
+        check=check,
+        photos=photos,
+    )
+
+
+def _escalation_changes(locked: Issue, now) -> dict:
+    new_level = ESCALATES_TO[locked.level]
+    return {
+        "level": new_level,
+        "assignee": None,
+        "due_at": due_after(severity=locked.severity, level=new_level, start=now),
+        "level_entered_at": now,
+        "escalation_count": locked.escalation_count + 1,
+    }
+
+
+def escalate(*, issue: Issue, actor, reason: str) -> Issue:
+    """上报: what this level cannot settle climbs one level, with a reason."""
+    reason = _require(reason, _("Say why the issue is escalated."))
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.ESCALATE,
+        kind=IssueEvent.Kind.ESCALATED,
+        note=reason,
+        changes=_escalation_changes,
+    )
+
+
+def dispatch(*, issue: Issue, actor, department, note: str = "") -> Issue:
+    """派单: the subdistrict hands the issue to one of its functional departments."""
+
+    def check(locked):
+        if department.subdistrict_id != locked.subdistrict_id:
+            raise WorkflowError(
+                _("That department does not serve this subdistrict."), code="bad_department"
+            )
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.DISPATCH,
+        kind=IssueEvent.Kind.DISPATCHED,
+        note=note,
+        check=check,
+        changes=lambda locked, now: {
+            "department": department,
+            "assignee": None,
+            "dispatched_at": now,
+        },
+        data={"department": department.name},
+    )
+
+
+def suspend(*, issue: Issue, actor, reason: str) -> Issue:
+    """挂起: pause the issue and its clock, with a reason."""
+    reason = _require(reason, _("Say why the issue is suspended."))
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.SUSPEND,
+        kind=IssueEvent.Kind.SUSPENDED,
+        note=reason,
+        changes=lambda locked, now: {"suspended_at": now},
+    )
+
+
+def resume(*, issue: Issue, actor, note: str = "") -> Issue:
+    """Resume a suspended issue; its deadline moves by the time it was suspended."""
+
+    def changes(locked, now):
+        paused = now - locked.suspended_at
+        return {
+            "suspended_at": None,
+            "due_at": locked.due_at + paused,
+            "suspended_seconds": locked.suspended_seconds + int(paused.total_seconds()),
+        }
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.RESUME,
+        kind=IssueEvent.Kind.RESUMED,
+        note=note,
+        changes=changes,
+    )
+
+
+def resolve(*, issue: Issue, actor, note: str, photos: Iterable[CleanPhoto] = ()) -> Issue:
+    """办结: the problem is fixed; say how (after-photos optional)."""
+    note = _require(note, _("Say how the issue was resolved."))
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.RESOLVE,
+        kind=IssueEvent.Kind.RESOLVED,
+        note=note,
+        photos=photos,
+        changes=lambda locked, now: {"resolved_at": now, "resolved_by": actor},
+    )
+
+
+def evaluate(*, issue: Issue, actor, satisfaction: str, reason: str = "") -> Issue:
+    """评价: the reporting resident closes the issue (满意 / 基本满意), or, dissatisfied
+    and saying why, sends it back to be handled again at the same level (不满意重办)."""
+    if satisfaction not in Satisfaction.values:
+        raise WorkflowError(_("Choose how satisfied you are."), code="bad_satisfaction")
+    if satisfaction == Satisfaction.DISSATISFIED:
+        reason = _require(reason, _("Say why you are not satisfied."))
+        return _act(
+            issue,
+            actor=actor,
+            action=Action.REOPEN,
+            kind=IssueEvent.Kind.REOPENED,
+            note=reason,
+            changes=lambda locked, now: {
+                "reopen_count": locked.reopen_count + 1,
+                "resolved_at": None,
+                "resolved_by": None,
+                "due_at": due_after(severity=locked.severity, level=locked.level, start=now),
+                "level_entered_at": now,
+            },
+            data={"satisfaction": satisfaction},
+        )
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.EVALUATE,
+        kind=IssueEvent.Kind.EVALUATED,
+        note=reason,
+        changes=lambda locked, now: {"satisfaction": satisfaction, "closed_at": now},
+        data={"satisfaction": satisfaction},
+    )
+
+
+def verify(*, issue: Issue, actor, note: str = "") -> Issue:
+    """核查: a second staff member confirms a fix that no resident will evaluate."""
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.VERIFY,
+        kind=IssueEvent.Kind.VERIFIED,
+        note=note,
+        changes=lambda locked, now: {"closed_at": now},
+    )
+
+
+def reject(*, issue: Issue, actor, reason: str = "", duplicate_of: Issue | None = None) -> Issue:
+    """不予受理, with a reason; or mark as a duplicate of another issue."""
+    if duplicate_of is None:
+        reason = _require(reason, _("Say why the issue is rejected."))
+
+    def check(locked):
+        if duplicate_of is None:
+            return
+        if duplicate_of.pk == locked.pk:
+            raise WorkflowError(_("An issue cannot duplicate itself."), code="bad_duplicate")
+        if duplicate_of.duplicate_of_id is not None:
+            raise WorkflowError(
+                _("Point at the original issue %(number)s instead.")
+                % {"number": duplicate_of.duplicate_of.tracking_number},
+                code="bad_duplicate",
+            )
+        if duplicate_of.subdistrict_id != locked.subdistrict_id:
+            raise WorkflowError(
+                _("The original issue must be in the same subdistrict."), code="bad_duplicate"
+            )
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.REJECT,
+        kind=IssueEvent.Kind.DUPLICATE if duplicate_of else IssueEvent.Kind.REJECTED,
+        note=reason,
+        check=check,
+        changes=lambda locked, now: {"duplicate_of": duplicate_of, "closed_at": now},
+        data={"duplicate_of": duplicate_of.tracking_number} if duplicate_of else None,
+    )
