@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from django.db import connection
 
@@ -85,3 +87,22 @@ requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL row locks; run with DATABASE_URL=postgres://… (CI does)",
 )
+
+
+# In CI a skipped PostgreSQL or browser test is a failure: .ci/run sets these variables.
+_REQUIRED_SKIPS = {
+    "REQUIRE_POSTGRES": "needs PostgreSQL",
+    "REQUIRE_BROWSER": "needs Chromium",
+}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.skipped:
+        reason = str(report.longrepr)
+        for variable, marker_text in _REQUIRED_SKIPS.items():
+            if os.environ.get(variable) and marker_text in reason:
+                report.outcome = "failed"
+                report.longrepr = f"{variable} is set, so this may not be skipped: {reason}"
+    return report

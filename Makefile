@@ -1,0 +1,55 @@
+# Grid governance platform. `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+HOST ?= 127.0.0.1:8000
+N ?= 100000
+
+.DEFAULT_GOAL := help
+.PHONY: help install run serve migrate messages seed test e2e lint fmt bench-sweep bench-queue bench-dashboard clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP) ## Make the virtualenv and install the pinned requirements
+
+migrate: install ## Apply database migrations
+	$(BIN)/python manage.py migrate --noinput
+
+messages: install ## Rebuild the translation catalogues after changing strings (needs gettext)
+	$(BIN)/python manage.py makemessages -l zh_Hans -l en --no-obsolete --ignore '.venv/*' --ignore 'static/vendor/*'
+	$(BIN)/python manage.py compilemessages --ignore '.venv/*'
+
+seed: migrate ## Load the demo subdistrict and accounts (idempotent)
+	$(BIN)/python manage.py seed_demo
+
+run: seed ## Fresh machine to a running demo on http://$(HOST)
+	DEBUG=1 $(BIN)/python manage.py runserver $(HOST)
+
+test: install ## Run the whole test suite (browser tests need /usr/bin/chromium)
+	$(BIN)/pytest
+
+e2e: install ## Run only the browser tests (headless Chromium)
+	$(BIN)/pytest -m browser
+
+lint: install ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: install ## Format and autofix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench-sweep: migrate ## Time the deadline sweep over N overdue issues (N=100000) on DATABASE_URL
+	$(BIN)/python manage.py bench_sweep --issues $(N)
+
+clean: ## Remove the virtualenv, the SQLite demo database and test artefacts
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm test-artifacts .pytest_cache
