@@ -6,3 +6,6 @@ class IssuesConfig(AppConfig):
     name = "issues"
     verbose_name = _("Issues")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import notifications  # noqa: F401  (connects the receivers)

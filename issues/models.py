@@ -256,6 +256,12 @@ class Issue(models.Model):
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # The deadline the unit's staff were last warned about ("due within the hour").
+    warned_due_at = models.DateTimeField(_("warned about deadline"), null=True, blank=True)
+    # A token the filing form carries, so a resent form files one issue, not two.
+    submission_token = models.UUIDField(
+        _("submission token"), null=True, blank=True, unique=True, editable=False
+    )
 
     objects = IssueQuerySet.as_manager()
 
@@ -417,3 +423,52 @@ class Photo(models.Model):
 
     def __str__(self):
         return self.image.name
+
+
+class Notification(models.Model):
+    """Something a person should look at: an event on an issue they follow or handle.
+
+    The text is rendered from the event when shown, so it follows the reader's language.
+    """
+
+    class Reason(models.TextChoices):
+        YOUR_ISSUE = "your_issue", _("Your issue was updated")
+        NEW_AT_UNIT = "new_at_unit", _("New issue for your unit")
+        DUE_SOON = "due_soon", _("Due within the hour")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("user"),
+    )
+    issue = models.ForeignKey(
+        Issue, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("issue")
+    )
+    event = models.ForeignKey(
+        IssueEvent,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("event"),
+    )
+    reason = models.CharField(_("reason"), max_length=12, choices=Reason.choices)
+    is_read = models.BooleanField(_("read"), default=False)
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["user", "-created_at"],
+                condition=Q(is_read=False),
+                name="notification_unread",
+            ),
+            models.Index(fields=["user", "-created_at"], name="notification_user_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} {self.get_reason_display()} {self.issue_id}"

@@ -1,7 +1,8 @@
 from django.urls import path
 
-from . import views
+from .views import public
 
+# Each part of the site keeps its own URL list; add it here with one include.
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", public.home, name="home"),
 ]

@@ -34,7 +34,8 @@ from .models import (
 from .photos import CleanPhoto
 from .transitions import ESCALATES_TO, Action, next_status
 
-# Sent once per recorded event, after the transaction commits: kwargs ``event``.
+# Sent after the transaction that recorded events commits, once per action or sweep batch:
+# kwargs ``events`` (a list of IssueEvent). Notifications listen to it.
 event_recorded = Signal()
 
 
@@ -51,9 +52,9 @@ def _announce(events: Iterable[IssueEvent]) -> None:
     events = list(events)
 
     def send():
-        for event in events:
-            # send_robust: a failing receiver (a mail server down) never breaks the action.
-            event_recorded.send_robust(sender=IssueEvent, event=event)
+        # send_robust: a failing receiver (a mail server down) never breaks the action; the
+        # receivers log their own failures.
+        event_recorded.send_robust(sender=IssueEvent, events=events)
 
     transaction.on_commit(send)
 

@@ -1,6 +1,6 @@
 from django.shortcuts import render
 
-from .models import OPEN_STATUSES, Issue
+from ..models import OPEN_STATUSES, Issue
 
 
 def home(request):
