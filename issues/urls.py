@@ -1,8 +1,11 @@
-from django.urls import path
+from django.urls import include, path
 
-from .views import public
+from .views import dashboard, public, resident, staff
 
-# Each part of the site keeps its own URL list; add it here with one include.
+# Each part of the site keeps its own URL list in its view module.
 urlpatterns = [
     path("", public.home, name="home"),
+    path("", include(resident.urlpatterns)),
+    path("staff/", include(staff.urlpatterns)),
+    path("dashboard/", include(dashboard.urlpatterns)),
 ]

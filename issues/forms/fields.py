@@ -1,0 +1,34 @@
+"""Form pieces shared by the resident and staff pages."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from ..photos import MAX_PHOTOS, clean_photos
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class PhotosField(forms.FileField):
+    """Up to five photos; cleans to a list of ``CleanPhoto`` (decoded, re-encoded, no EXIF)."""
+
+    widget = MultipleFileInput
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", _("Photos"))
+        kwargs.setdefault(
+            "help_text",
+            _("Up to %(max)d photos: JPEG, PNG or WebP, at most 10 MB each.") % {"max": MAX_PHOTOS},
+        )
+        super().__init__(**kwargs)
+        self.widget.attrs.setdefault("accept", "image/jpeg,image/png,image/webp")
+
+    def clean(self, data, initial=None):
+        uploads = [f for f in (data or []) if f] if isinstance(data, list | tuple) else []
+        if data and not isinstance(data, list | tuple):
+            uploads = [data]
+        if self.required and not uploads:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+        return clean_photos(uploads)

@@ -1,0 +1,50 @@
+"""Template helpers for issues: words, badges and time left. No rules live here."""
+
+from django import template
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import Level, Status
+
+register = template.Library()
+
+STATUS_BADGE = {
+    Status.SUBMITTED: "text-bg-warning",
+    Status.IN_PROGRESS: "text-bg-primary",
+    Status.SUSPENDED: "text-bg-secondary",
+    Status.RESOLVED: "text-bg-info",
+    Status.CLOSED: "text-bg-success",
+    Status.REJECTED: "text-bg-dark",
+}
+
+
+@register.inclusion_tag("issues/_status_badge.html")
+def status_badge(issue):
+    return {"issue": issue, "css": STATUS_BADGE.get(issue.status, "text-bg-light")}
+
+
+@register.simple_tag
+def level_in_words(issue):
+    """Where the issue is handled, as a resident would say it."""
+    if issue.department_id:
+        return _("Dispatched to a department")
+    return {
+        Level.GRID: _("Grid worker handling"),
+        Level.COMMUNITY: _("Escalated to the community"),
+        Level.SUBDISTRICT: _("Escalated to the subdistrict"),
+    }[issue.level]
+
+
+@register.inclusion_tag("issues/_time_left.html")
+def time_left(issue, now=None):
+    """Time until the deadline (red and "overdue" when past); nothing for stopped clocks."""
+    now = now or timezone.now()
+    running = issue.status in (Status.SUBMITTED, Status.IN_PROGRESS)
+    seconds = int((issue.due_at - now).total_seconds()) if running else None
+    return {
+        "issue": issue,
+        "running": running,
+        "overdue": running and seconds < 0,
+        "hours": abs(seconds) // 3600 if running else 0,
+        "minutes": (abs(seconds) % 3600) // 60 if running else 0,
+    }

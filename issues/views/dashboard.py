@@ -1,0 +1,3 @@
+"""The governance dashboard (issue 6). URL list below."""
+
+urlpatterns: list = []

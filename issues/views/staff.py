@@ -1,0 +1,3 @@
+"""Staff workspace (issue 4): queues, the staff issue page, patrol, hotline. URL list below."""
+
+urlpatterns: list = []
