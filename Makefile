@@ -51,5 +51,11 @@ fmt: install ## Format and autofix with ruff
 bench-sweep: migrate ## Time the deadline sweep over N overdue issues (N=100000) on DATABASE_URL
 	$(BIN)/python manage.py bench_sweep --issues $(N)
 
+bench-queue: migrate ## Time the staff queue page with N issues in one subdistrict (N=100000) on DATABASE_URL
+	$(BIN)/python manage.py bench_queue --issues $(N)
+
+bench-dashboard: migrate ## Time the dashboard over N issues (make bench-dashboard N=1000000) on DATABASE_URL
+	$(BIN)/python manage.py bench_dashboard --issues $(N)
+
 clean: ## Remove the virtualenv, the SQLite demo database and test artefacts
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm test-artifacts .pytest_cache

@@ -99,7 +99,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "after_login"  # staff land on their queue (issues/views/staff.py)
 LOGOUT_REDIRECT_URL = "home"
 
 # Login throttling (django-axes): lock a username+address pair after repeated failures.
@@ -140,6 +140,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="noreply@grid.example")
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
+# Admin imports (django-import-export) run in one transaction: a bad row imports nothing.
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+
 # Content Security Policy (django-csp 4): everything from our own origin, nothing inline.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -161,6 +164,9 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 
 # Resolved issues with a resident reporter close by themselves after this many days.
 AUTO_CLOSE_DAYS = env.int("AUTO_CLOSE_DAYS", default=7)
+# Dashboard recurrence alert: a grid with this many issues of one category within these days.
+RECURRENCE_MIN_COUNT = env.int("RECURRENCE_MIN_COUNT", default=3)
+RECURRENCE_DAYS = env.int("RECURRENCE_DAYS", default=14)
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("grids.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("issues.urls")),
 ]

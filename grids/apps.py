@@ -12,6 +12,16 @@ class GridsConfig(AppConfig):
 
         connection_created.connect(_sqlite_wal, dispatch_uid="grids_sqlite_wal")
 
+        from django.db.models.signals import post_save
+
+        from .signals import end_sessions_on_deactivation
+
+        post_save.connect(
+            end_sessions_on_deactivation,
+            sender="grids.User",
+            dispatch_uid="grids_end_sessions_on_deactivation",
+        )
+
 
 def _sqlite_wal(sender, connection, **kwargs):
     """WAL lets the demo serve readers while one request writes."""

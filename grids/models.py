@@ -75,6 +75,21 @@ class Building(models.Model):
     )
     name = models.CharField(_("name"), max_length=100)
     address = models.CharField(_("address"), max_length=200, blank=True)
+    # Set by the building import when the file names a community other than the grid's
+    # (two registers disagree); the coverage page lists these until someone settles them.
+    stated_community = models.ForeignKey(
+        Community,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="stated_buildings",
+        verbose_name=_("community stated in import"),
+        help_text=_(
+            "The community an import file named for this building when it differed from "
+            "its grid's community. Move the building to a grid of the right community, "
+            "or clear this field once checked."
+        ),
+    )
 
     class Meta:
         verbose_name = _("building")

@@ -1,22 +1,141 @@
-from django.contrib import admin
+"""Rules and issues in the Django admin.
 
-from .models import Category, Issue, IssueEvent, Photo, SlaPolicy
+- Categories and the deadline table (severity × level → hours) are edited here. Hours are
+  whole and positive; a policy cannot be deleted; the deadline list warns, with a link to
+  add it, when a severity × level pair has no row (the built-in default then applies).
+- Issues are read-mostly: the fields the workflow owns are read-only, issues are never
+  added or deleted here, and the timeline is a read-only inline. The admin's actions
+  (escalate, reject, reassign) ask for a reason on an intermediate page and go through
+  ``issues.workflow`` one issue at a time, so they are refused exactly where the workflow
+  refuses them and write the same events.
+- Issue events cannot be added, changed or deleted.
+"""
+
+from functools import reduce
+from operator import or_
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from grids.admin_views import ExportMixin
+from grids.models import User
+
+from . import permissions, workflow
+from .models import (
+    DEFAULT_SLA_HOURS,
+    Category,
+    Issue,
+    IssueEvent,
+    Level,
+    Photo,
+    Severity,
+    SlaPolicy,
+)
+from .resources import IssueResource
+
+
+class DepartmentSetFilter(admin.SimpleListFilter):
+    title = gettext_lazy("default department")
+    parameter_name = "department__isnull"
+
+    def lookups(self, request, model_admin):
+        return [("True", gettext_lazy("None")), ("False", gettext_lazy("Set"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("True", "False"):
+            return queryset.filter(department__isnull=self.value() == "True")
+        return queryset
 
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
     list_display = ["name", "hint", "default_severity", "department", "is_active", "sort_order"]
-    list_filter = ["default_severity", "is_active"]
+    list_editable = ["is_active", "sort_order"]
+    list_filter = ["default_severity", "is_active", DepartmentSetFilter]
     list_select_related = ["department"]
     search_fields = ["name", "hint"]
     autocomplete_fields = ["department"]
+    fields = ["name", "hint", "default_severity", "department", "is_active", "sort_order"]
+
+
+class SlaPolicyForm(forms.ModelForm):
+    class Meta:
+        model = SlaPolicy
+        fields = ["severity", "level", "hours"]
+
+    def clean_hours(self):
+        hours = self.cleaned_data.get("hours")
+        if hours is not None and hours < 1:
+            raise forms.ValidationError(
+                gettext_lazy("A deadline is at least 1 hour."), code="hours_not_positive"
+            )
+        return hours
+
+
+def missing_sla_pairs() -> list[tuple[str, str]]:
+    """Severity × level pairs with no deadline row (one query)."""
+    present = set(SlaPolicy.objects.values_list("severity", "level"))
+    return [
+        (severity, level)
+        for severity in Severity.values
+        for level in Level.values
+        if (severity, level) not in present
+    ]
 
 
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
+    form = SlaPolicyForm
     list_display = ["severity", "level", "hours"]
     list_editable = ["hours"]
     list_filter = ["severity", "level"]
+
+    def get_changelist_form(self, request, **kwargs):
+        kwargs.setdefault("form", SlaPolicyForm)
+        return super().get_changelist_form(request, **kwargs)
+
+    def has_delete_permission(self, request, obj=None):
+        # Every severity × level has a deadline; change the hours instead.
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            missing = missing_sla_pairs()
+            if missing:
+                add = reverse("admin:issues_slapolicy_add")
+                links = format_html_join(
+                    ", ",
+                    '<a href="{}?severity={}&amp;level={}&amp;hours={}">{} · {}</a>',
+                    (
+                        (
+                            add,
+                            severity,
+                            level,
+                            DEFAULT_SLA_HOURS[(severity, level)],
+                            Severity(severity).label,
+                            Level(level).label,
+                        )
+                        for severity, level in missing
+                    ),
+                )
+                messages.warning(
+                    request,
+                    format_html(
+                        "{} {}",
+                        _(
+                            "Some severity × level pairs have no deadline; the built-in "
+                            "default applies until you add them:"
+                        ),
+                        links,
+                    ),
+                )
+        return super().changelist_view(request, extra_context)
 
 
 class EventInline(admin.TabularInline):
@@ -35,6 +154,9 @@ class EventInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
 
@@ -49,14 +171,25 @@ class PhotoInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
 
-# Fields only issues.workflow may change.
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("uploaded_by")
+
+
+# Fields only issues.workflow may change, and the facts of the report itself.
 WORKFLOW_FIELDS = [
     "tracking_number",
     "status",
     "level",
     "assignee",
     "department",
+    "category",
+    "severity",
     "due_at",
     "level_entered_at",
     "is_supervised",
@@ -72,16 +205,131 @@ WORKFLOW_FIELDS = [
     "grid",
     "community",
     "subdistrict",
+    "building",
+    "latitude",
+    "longitude",
     "created_at",
     "accepted_at",
     "dispatched_at",
     "resolved_at",
     "closed_at",
+    "warned_due_at",
 ]
 
 
+# --- admin actions through the workflow ----------------------------------------------------
+
+MAX_ACTION_ISSUES = 500
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=2000,
+        help_text=gettext_lazy("Recorded on each issue's timeline."),
+    )
+
+    def __init__(self, *args, issues=None, **kwargs):
+        super().__init__(*args, **kwargs)
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError(_("Give a reason."), code="required")
+        return reason
+
+
+class ReassignForm(ReasonForm):
+    assignee = forms.ModelChoiceField(
+        label=gettext_lazy("New assignee"),
+        queryset=User.objects.none(),
+        help_text=gettext_lazy("Someone holding a post on the unit now handling the issues."),
+    )
+    field_order = ["assignee", "reason"]
+
+    def __init__(self, *args, issues=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = assignable_to_any(issues)
+
+
+def _current_unit(issue) -> tuple:
+    if issue.department_id is not None:
+        return ("department", issue.department_id)
+    return (
+        issue.level,
+        {
+            Level.GRID: issue.grid_id,
+            Level.COMMUNITY: issue.community_id,
+            Level.SUBDISTRICT: issue.subdistrict_id,
+        }[issue.level],
+    )
+
+
+def assignable_to_any(issues):
+    """People who may take at least one of these issues: ``permissions.assignable_users``
+    of each distinct current unit, combined (the workflow checks each issue again)."""
+    one_per_unit = {}
+    for issue in issues:
+        one_per_unit.setdefault(_current_unit(issue), issue)
+    if not one_per_unit:
+        return User.objects.none()
+    combined = reduce(or_, (permissions.assignable_users(issue) for issue in one_per_unit.values()))
+    return User.objects.filter(pk__in=combined.order_by().values("pk")).order_by("username")
+
+
+def _run_workflow_action(modeladmin, request, queryset, *, title, form_class, verb, call):
+    """The intermediate page: ask for the reason (and the assignee), then call the workflow
+    once per issue; each refusal is reported with its issue, and nothing else changes."""
+    count = queryset.count()
+    if count > MAX_ACTION_ISSUES:
+        modeladmin.message_user(
+            request,
+            _("Select at most %(max)d issues at a time.") % {"max": MAX_ACTION_ISSUES},
+            messages.ERROR,
+        )
+        return None
+    issues = list(queryset.select_related("grid", "community", "subdistrict", "department"))
+    if "apply" in request.POST:
+        form = form_class(request.POST, issues=issues)
+        if form.is_valid():
+            done = 0
+            for issue in issues:
+                try:
+                    call(issue, request.user, form.cleaned_data)
+                except workflow.WorkflowError as error:
+                    modeladmin.message_user(
+                        request,
+                        f"{issue.tracking_number}: {error.message}",
+                        messages.ERROR,
+                    )
+                else:
+                    done += 1
+            if done:
+                modeladmin.message_user(
+                    request,
+                    ngettext("%(verb)s %(count)d issue.", "%(verb)s %(count)d issues.", done)
+                    % {"verb": verb, "count": done},
+                    messages.SUCCESS,
+                )
+            return None
+    else:
+        form = form_class(issues=issues)
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "opts": modeladmin.model._meta,
+        "issues": issues,
+        "form": form,
+        "action": request.POST.get("action", ""),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(request, "admin/issues/issue/workflow_action.html", context)
+
+
 @admin.register(Issue)
-class IssueAdmin(admin.ModelAdmin):
+class IssueAdmin(ExportMixin, admin.ModelAdmin):
     list_display = [
         "tracking_number",
         "title",
@@ -94,13 +342,23 @@ class IssueAdmin(admin.ModelAdmin):
         "due_at",
         "is_supervised",
     ]
-    list_filter = ["status", "level", "severity", "source", "is_supervised", "subdistrict"]
+    list_filter = [
+        "status",
+        "level",
+        "severity",
+        "source",
+        "is_supervised",
+        "category",
+        "subdistrict",
+    ]
     list_select_related = ["grid", "department", "assignee"]
     search_fields = ["tracking_number", "title", "description"]
     date_hierarchy = "created_at"
     readonly_fields = WORKFLOW_FIELDS
-    autocomplete_fields = ["category", "building"]
+    exclude = ["submission_token"]
     inlines = [EventInline, PhotoInline]
+    actions = ["escalate", "reject", "reassign"]
+    resource_classes = [IssueResource]
 
     def has_add_permission(self, request):
         # Issues are filed through the workflow (web pages, hotline intake), never here.
@@ -108,6 +366,61 @@ class IssueAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_export_queryset(self, request):
+        return (
+            super()
+            .get_export_queryset(request)
+            .select_related("category", "grid", "community", "subdistrict", "department")
+            .select_related("assignee")
+        )
+
+    @admin.action(
+        description=gettext_lazy("Escalate one level, with a reason"), permissions=["change"]
+    )
+    def escalate(self, request, queryset):
+        return _run_workflow_action(
+            self,
+            request,
+            queryset,
+            title=_("Escalate issues"),
+            form_class=ReasonForm,
+            verb=_("Escalated"),
+            call=lambda issue, actor, data: workflow.escalate(
+                issue=issue, actor=actor, reason=data["reason"]
+            ),
+        )
+
+    @admin.action(description=gettext_lazy("Reject, with a reason"), permissions=["change"])
+    def reject(self, request, queryset):
+        return _run_workflow_action(
+            self,
+            request,
+            queryset,
+            title=_("Reject issues"),
+            form_class=ReasonForm,
+            verb=_("Rejected"),
+            call=lambda issue, actor, data: workflow.reject(
+                issue=issue, actor=actor, reason=data["reason"]
+            ),
+        )
+
+    @admin.action(
+        description=gettext_lazy("Reassign to a colleague on the unit, with a reason"),
+        permissions=["change"],
+    )
+    def reassign(self, request, queryset):
+        return _run_workflow_action(
+            self,
+            request,
+            queryset,
+            title=_("Reassign issues"),
+            form_class=ReassignForm,
+            verb=_("Reassigned"),
+            call=lambda issue, actor, data: workflow.assign(
+                issue=issue, actor=actor, assignee=data["assignee"], note=data["reason"]
+            ),
+        )
 
 
 @admin.register(IssueEvent)

@@ -2,13 +2,18 @@
 
 from django.utils.functional import SimpleLazyObject
 
-from .permissions import is_staff_user
+from .permissions import is_staff_user, scope_of
 
 
 def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"is_grid_staff": False, "unread_notifications": 0}
+        return {
+            "is_grid_staff": False,
+            "unread_notifications": 0,
+            "staff_patrols": False,
+            "staff_takes_calls": False,
+        }
 
     def unread():
         return user.notifications.filter(is_read=False).count()
@@ -16,4 +21,10 @@ def navigation(request):
     return {
         "is_grid_staff": SimpleLazyObject(lambda: is_staff_user(user)),
         "unread_notifications": SimpleLazyObject(unread),
+        # Staff workspace (issue 4): grid workers patrol; community and subdistrict staff
+        # take hotline calls. Both read the posts remembered on the user (one query at most).
+        "staff_patrols": SimpleLazyObject(lambda: bool(scope_of(user).grids)),
+        "staff_takes_calls": SimpleLazyObject(
+            lambda: bool(scope_of(user).communities or scope_of(user).subdistricts)
+        ),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import uuid
+import warnings
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -43,8 +44,26 @@ def clean_photo(upload) -> CleanPhoto:
             params={"name": upload.name},
         )
     upload.seek(0)
+    too_many_pixels = ValidationError(
+        _("“%(name)s” has more than 40 megapixels."),
+        code="photo_too_many_pixels",
+        params={"name": upload.name},
+    )
     try:
-        with Image.open(upload) as image:
+        # Pillow warns, then refuses, far above our own limit; either means a bomb.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(upload)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise too_many_pixels from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ValidationError(
+            _("“%(name)s” could not be read as an image."),
+            code="photo_unreadable",
+            params={"name": upload.name},
+        ) from exc
+    try:
+        with image:
             fmt = image.format
             if fmt not in FORMATS:
                 raise ValidationError(
@@ -55,11 +74,7 @@ def clean_photo(upload) -> CleanPhoto:
             width, height = image.size
             # Checked before decoding the pixels, so a decompression bomb is never expanded.
             if width * height > MAX_PIXELS:
-                raise ValidationError(
-                    _("“%(name)s” has more than 40 megapixels."),
-                    code="photo_too_many_pixels",
-                    params={"name": upload.name},
-                )
+                raise too_many_pixels
             image.load()
             image = ImageOps.exif_transpose(image)
             out = io.BytesIO()

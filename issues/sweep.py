@@ -1,11 +1,14 @@
 """The deadline sweep (DESIGN.md §5), set-based.
 
-Three passes, each in batches; a batch is one transaction of a bounded number of queries
-(lock and read the batch, one UPDATE, one bulk INSERT of events), never one per issue:
+Four passes, each in batches; a batch is one transaction of a bounded number of queries
+(lock and read the batch, one UPDATE, one bulk INSERT of events or notifications), never
+one per issue:
 
 1. escalate every running issue past its deadline below SUBDISTRICT exactly one level;
 2. put running issues overdue at SUBDISTRICT under supervision, once;
-3. close RESOLVED issues whose resident reporter left them unevaluated for AUTO_CLOSE_DAYS.
+3. close RESOLVED issues whose resident reporter left them unevaluated for AUTO_CLOSE_DAYS;
+4. warn the staff of the current unit about running issues due within the hour (a
+   notification each, once per deadline; no event, since nothing about the issue changes).
 
 The new status of each pass is read from ``TRANSITIONS``, like every other action. Rows
 are locked with ``FOR UPDATE SKIP LOCKED``, so two hosts running the sweep at once split
@@ -20,8 +23,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, DateTimeField, F, Value, When
+from django.db.models import Case, CharField, DateTimeField, F, Q, Value, When
 from django.utils import timezone
+
+from grids.models import Post
 
 from .models import (
     RESIDENT_SOURCES,
@@ -29,6 +34,7 @@ from .models import (
     Issue,
     IssueEvent,
     Level,
+    Notification,
     Severity,
     SlaPolicy,
     Status,
@@ -37,6 +43,8 @@ from .transitions import ESCALATES_TO, TRANSITIONS, Action
 from .workflow import _announce
 
 BATCH_SIZE = 2000
+# Staff are warned when a running issue's deadline is this close.
+DUE_SOON = timedelta(hours=1)
 
 
 @dataclass
@@ -44,12 +52,16 @@ class SweepResult:
     escalated: int = 0
     supervised: int = 0
     closed: int = 0
+    warned: int = 0
 
     def __str__(self):
-        return (
+        summary = (
             f"escalated {self.escalated}, put under supervision {self.supervised}, "
             f"closed unevaluated {self.closed}"
         )
+        if self.warned:
+            summary += f", warned due within the hour {self.warned}"
+        return summary
 
 
 def _lock_batch(queryset, *, order_by, batch_size):
@@ -180,6 +192,75 @@ def _close_batch(now, batch_size) -> int:
     return len(rows)
 
 
+def _warn_due_soon_batch(now, batch_size) -> int:
+    """Warn everyone holding a post on the current unit that an issue is due within the hour.
+
+    Running issues with ``now <= due_at < now + DUE_SOON`` are warned once per deadline:
+    ``warned_due_at`` remembers the deadline warned about, so a later run skips them, and a
+    deadline that moves (a resumed issue, a new severity) is warned about again. This is
+    not a change of state, so no ``IssueEvent`` is written and ``updated_at`` stays: the
+    only trace is the notification (reason DUE_SOON, no event). A batch costs a fixed
+    number of queries: lock and read, one UPDATE, one read of the posts, one bulk INSERT.
+    """
+    soon = Issue.objects.filter(
+        status__in=RUNNING_STATUSES, due_at__gte=now, due_at__lt=now + DUE_SOON
+    ).filter(
+        Q(warned_due_at__isnull=True)
+        | Q(warned_due_at__lt=F("due_at"))
+        | Q(warned_due_at__gt=F("due_at"))
+    )
+    with transaction.atomic():
+        locked = soon
+        if connection.features.has_select_for_update_skip_locked:
+            locked = soon.select_for_update(skip_locked=True, of=("self",))
+        rows = list(
+            locked.order_by("due_at", "pk").values(
+                "pk", "level", "grid_id", "community_id", "subdistrict_id", "department_id"
+            )[:batch_size]
+        )
+        if not rows:
+            return 0
+        updated = soon.filter(pk__in=[r["pk"] for r in rows]).update(warned_due_at=F("due_at"))
+        if updated != len(rows):
+            raise RuntimeError("due-soon batch changed under the sweep")
+        # The current unit: the department once dispatched, otherwise the level's unit.
+        units = {}
+        for r in rows:
+            if r["department_id"] is not None:
+                units[r["pk"]] = ("department_id", r["department_id"])
+            else:
+                field = {
+                    Level.GRID: "grid_id",
+                    Level.COMMUNITY: "community_id",
+                    Level.SUBDISTRICT: "subdistrict_id",
+                }[r["level"]]
+                units[r["pk"]] = (field, r[field])
+        condition = Q()
+        for field in {f for f, _ in units.values()}:
+            condition |= Q(**{f"{field}__in": {v for f, v in units.values() if f == field}})
+        holders: dict[tuple[str, int], set[int]] = {}
+        for post in Post.objects.filter(condition, user__is_active=True).values(
+            "user_id", "grid_id", "community_id", "subdistrict_id", "department_id"
+        ):
+            for field in ("grid_id", "community_id", "subdistrict_id", "department_id"):
+                if post[field] is not None:
+                    holders.setdefault((field, post[field]), set()).add(post["user_id"])
+        Notification.objects.bulk_create(
+            [
+                Notification(
+                    user_id=user_id,
+                    issue_id=pk,
+                    reason=Notification.Reason.DUE_SOON,
+                    created_at=now,
+                )
+                for pk, unit in units.items()
+                for user_id in sorted(holders.get(unit, ()))
+            ],
+            batch_size=2000,
+        )
+    return len(rows)
+
+
 def run_sweep(*, now=None, batch_size: int = BATCH_SIZE) -> SweepResult:
     """One full sweep; returns how many issues each pass changed."""
     now = now or timezone.now()
@@ -193,4 +274,7 @@ def run_sweep(*, now=None, batch_size: int = BATCH_SIZE) -> SweepResult:
         result.supervised += n
     while n := _close_batch(now, batch_size):
         result.closed += n
+    # Last, so that issues escalated above (with fresh deadlines) are judged as they are now.
+    while n := _warn_due_soon_batch(now, batch_size):
+        result.warned += n
     return result

@@ -5,6 +5,7 @@ from .views import dashboard, public, resident, staff
 # Each part of the site keeps its own URL list in its view module.
 urlpatterns = [
     path("", public.home, name="home"),
+    path("track/", public.track, name="track"),
     path("", include(resident.urlpatterns)),
     path("staff/", include(staff.urlpatterns)),
     path("dashboard/", include(dashboard.urlpatterns)),

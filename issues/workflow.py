@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -108,7 +108,9 @@ def _act(
                 % {"action": Action(action).label, "status": locked.get_status_display()},
                 code="bad_state",
             )
-        if actor is not None and not permissions.can(actor, action, locked):
+        # Every action here is a person's (the sweep writes its own batches), so there is
+        # always someone whose permission is checked.
+        if actor is None or not permissions.can(actor, action, locked):
             raise WorkflowError(
                 _("You may not “%(action)s” this issue.") % {"action": Action(action).label},
                 code="forbidden",
@@ -165,11 +167,16 @@ def file_issue(
     caller_name: str = "",
     caller_phone: str = "",
     photos: Iterable[CleanPhoto] = (),
+    submission_token: uuid.UUID | None = None,
 ) -> Issue:
     """File a new issue at GRID level, SUBMITTED, with its clock started.
 
     Residents (and volunteers) file for any building; grid workers file patrol reports in
     their own grids; community and subdistrict staff file hotline calls for their area.
+
+    ``submission_token`` is the token the filing form carried: a double-click or a resent
+    form files one issue, not two. When this reporter already filed with the token, that
+    issue is returned unchanged (and its photos are not stored again).
     """
     if building is not None:
         if grid is not None and building.grid_id != grid.pk:
@@ -187,6 +194,66 @@ def file_issue(
     if severity not in Severity.values:
         raise WorkflowError(_("Unknown severity."), code="bad_severity")
     reporter = actor if source in (Source.RESIDENT, Source.VOLUNTEER, Source.PATROL) else None
+    if submission_token is not None:
+        existing = _filed_with_token(submission_token, actor)
+        if existing is not None:
+            return existing
+    try:
+        return _create_issue(
+            actor=actor,
+            reporter=reporter,
+            source=source,
+            category=category,
+            title=title,
+            description=description,
+            severity=severity,
+            grid=grid,
+            building=building,
+            address=address,
+            latitude=latitude,
+            longitude=longitude,
+            caller_name=caller_name,
+            caller_phone=caller_phone,
+            photos=photos,
+            submission_token=submission_token,
+        )
+    except IntegrityError:
+        # Two copies of one form raced past the check above; the unique token let one win.
+        existing = _filed_with_token(submission_token, actor) if submission_token else None
+        if existing is None:
+            raise
+        return existing
+
+
+def _filed_with_token(submission_token, actor) -> Issue | None:
+    existing = Issue.objects.filter(submission_token=submission_token).first()
+    if existing is not None and (actor is None or existing.reporter_id != actor.pk):
+        raise WorkflowError(
+            _("This form was already sent. Open the form again to file a new report."),
+            code="token_used",
+        )
+    return existing
+
+
+def _create_issue(
+    *,
+    actor,
+    reporter,
+    source,
+    category,
+    title,
+    description,
+    severity,
+    grid,
+    building,
+    address,
+    latitude,
+    longitude,
+    caller_name,
+    caller_phone,
+    photos,
+    submission_token,
+) -> Issue:
     now = timezone.now()
     with transaction.atomic():
         issue = Issue.objects.create(
@@ -212,6 +279,7 @@ def file_issue(
             due_at=due_after(severity=severity, level=Level.GRID, start=now),
             level_entered_at=now,
             created_at=now,
+            submission_token=submission_token,
         )
         issue.tracking_number = f"{timezone.localtime(now):%Y%m%d}{issue.pk:06d}"
         Issue.objects.filter(pk=issue.pk).update(tracking_number=issue.tracking_number)
@@ -465,13 +533,17 @@ def reject(*, issue: Issue, actor, reason: str = "", duplicate_of: Issue | None 
             return
         if duplicate_of.pk == locked.pk:
             raise WorkflowError(_("An issue cannot duplicate itself."), code="bad_duplicate")
-        if duplicate_of.duplicate_of_id is not None:
+        # Read the original as stored now: the caller's copy may predate its own marking.
+        original = Issue.objects.select_related("duplicate_of").filter(pk=duplicate_of.pk).first()
+        if original is None:
+            raise WorkflowError(_("This issue no longer exists."), code="missing")
+        if original.duplicate_of_id is not None:
             raise WorkflowError(
                 _("Point at the original issue %(number)s instead.")
-                % {"number": duplicate_of.duplicate_of.tracking_number},
+                % {"number": original.duplicate_of.tracking_number},
                 code="bad_duplicate",
             )
-        if duplicate_of.subdistrict_id != locked.subdistrict_id:
+        if original.subdistrict_id != locked.subdistrict_id:
             raise WorkflowError(
                 _("The original issue must be in the same subdistrict."), code="bad_duplicate"
             )
@@ -486,3 +558,55 @@ def reject(*, issue: Issue, actor, reason: str = "", duplicate_of: Issue | None 
         changes=lambda locked, now: {"duplicate_of": duplicate_of, "closed_at": now},
         data={"duplicate_of": duplicate_of.tracking_number} if duplicate_of else None,
     )
+
+
+# --- patrol ------------------------------------------------------------------------------
+
+
+def file_settled_on_spot(
+    *,
+    actor,
+    category: Category,
+    title: str,
+    description: str,
+    note: str,
+    grid=None,
+    building=None,
+    address: str = "",
+    severity: str | None = None,
+    latitude=None,
+    longitude=None,
+    photos: Iterable[CleanPhoto] = (),
+    after_photos: Iterable[CleanPhoto] = (),
+    submission_token: uuid.UUID | None = None,
+) -> Issue:
+    """就地解决: a grid worker on patrol finds a small matter and settles it there and then.
+
+    The record is the same as if it had gone the long way: filed (source PATROL, with the
+    photos taken on finding it), accepted by the worker, resolved with a note and the
+    after-photos: three events, written in one transaction, so all of it is kept or none.
+    The resolution note is checked first, so a missing note stores nothing at all. A form
+    sent twice (same ``submission_token``) records it once: the second time the issue
+    already settled is returned as it is.
+    """
+    note = _require(note, _("Say how the issue was resolved."))
+    with transaction.atomic():
+        issue = file_issue(
+            actor=actor,
+            source=Source.PATROL,
+            category=category,
+            title=title,
+            description=description,
+            grid=grid,
+            building=building,
+            address=address,
+            severity=severity,
+            latitude=latitude,
+            longitude=longitude,
+            photos=photos,
+            submission_token=submission_token,
+        )
+        if issue.status != Status.SUBMITTED:  # filed with this token before, and handled
+            return issue
+        issue = accept(issue=issue, actor=actor)
+        return resolve(issue=issue, actor=actor, note=note, photos=after_photos)

@@ -123,3 +123,55 @@ class IssueFactory(factory.django.DjangoModelFactory):
     status = Status.SUBMITTED
     due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=48))
     level_entered_at = factory.LazyFunction(timezone.now)
+
+
+# Where an issue is handled (staff workspace tests): its level and whether it is dispatched.
+POSITION_LEVEL = {
+    "grid": Level.GRID,
+    "community": Level.COMMUNITY,
+    "subdistrict": Level.SUBDISTRICT,
+    "department": Level.SUBDISTRICT,
+}
+
+
+def issue_at(territory, position="grid", *, status=Status.SUBMITTED, grid=None, **fields):
+    """An issue in ``territory.grid`` (or ``grid``) at a position: "grid", "community",
+    "subdistrict" or "department" (at the subdistrict, dispatched to its department)."""
+    now = timezone.now()
+    values = dict(
+        grid=grid or territory.grid,
+        category=territory.category,
+        level=POSITION_LEVEL[position],
+        department=territory.department if position == "department" else None,
+        status=status,
+        due_at=now + timedelta(hours=24),
+        level_entered_at=now - timedelta(hours=1),
+    )
+    if status in (Status.IN_PROGRESS, Status.SUSPENDED, Status.RESOLVED):
+        values["accepted_at"] = now - timedelta(minutes=50)
+    if status == Status.SUSPENDED:
+        values["suspended_at"] = now - timedelta(minutes=10)
+    if status == Status.RESOLVED:
+        values["resolved_at"] = now - timedelta(minutes=5)
+    if status in (Status.CLOSED, Status.REJECTED):
+        values["closed_at"] = now - timedelta(minutes=5)
+    values.update(fields)
+    return IssueFactory(**values)
+
+
+def image_upload(name="photo.png", *, size=(64, 48), fmt=None, color=(200, 80, 40), **save):
+    """A real image made with Pillow, as an uploaded file (format from the name unless
+    ``fmt``; extra keywords go to ``Image.save``, e.g. ``exif=``)."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    formats = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF"}
+    fmt = fmt or formats[name.rsplit(".", 1)[-1].lower()]
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, fmt, **save)
+    content_type = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}.get(
+        fmt, "application/octet-stream"
+    )
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type=content_type)

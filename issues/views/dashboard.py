@@ -1,3 +1,435 @@
-"""The governance dashboard (issue 6). URL list below."""
+"""The governance dashboard (issue 6): "does 小事不出网格 hold where I am responsible?"
 
-urlpatterns: list = []
+- ``dashboard/``: the user's top unit (redirect), or a choice when they hold several.
+- ``dashboard/<kind>/<pk>/``: one unit's figures, its child units ranked (drill down by
+  following a row), the weekly trend and the recurrence alerts. ``?export=<table>`` returns
+  that table as CSV (UTF-8 with a byte-order mark, so Excel reads the Chinese), with the
+  same filters.
+- ``dashboard/public/``: subdistrict-wide counts and rates for anyone, no issue text.
+
+The figures and the scope rule are in ``issues.stats``; this module parses the request and
+lays the results out. A unit outside the user's scope is a 404.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext, pgettext_lazy
+
+from grids.models import Subdistrict
+
+from .. import stats
+from ..forms.dashboard import DashboardFilterForm, PublicFilterForm
+from ..models import Category
+from ..permissions import scope_of
+
+# Columns of the ranking tables, in order (keys of stats.FIGURES).
+RANKING_COLUMNS = [
+    "filed",
+    "minor_settled_rate",
+    "urgent_settled_rate",
+    "difficult_settled_rate",
+    "response_rate",
+    "on_time_rate",
+    "satisfaction_rate",
+    "patrol_rate",
+    "reopen_rate",
+    "overdue_now",
+    "supervised",
+    "resolve_hours_avg",
+]
+SORT_KEYS = {"name", *RANKING_COLUMNS}
+# Column headings of the ranking tables; the cards above give the full names and rules.
+SHORT_LABELS = {
+    "filed": pgettext_lazy("dashboard column", "Filed"),
+    "minor_settled_rate": pgettext_lazy("dashboard column", "Minor in grid"),
+    "urgent_settled_rate": pgettext_lazy("dashboard column", "Urgent in community"),
+    "difficult_settled_rate": pgettext_lazy("dashboard column", "Difficult in subdistrict"),
+    "response_rate": pgettext_lazy("dashboard column", "Response"),
+    "on_time_rate": pgettext_lazy("dashboard column", "On time"),
+    "satisfaction_rate": pgettext_lazy("dashboard column", "Satisfied"),
+    "patrol_rate": pgettext_lazy("dashboard column", "Patrol"),
+    "reopen_rate": pgettext_lazy("dashboard column", "Reopened"),
+    "overdue_now": pgettext_lazy("dashboard column", "Overdue"),
+    "supervised": pgettext_lazy("dashboard column", "Supervised"),
+    "resolve_hours_avg": pgettext_lazy("dashboard column", "Hours to resolve (mean)"),
+}
+# Rates drawn per child unit in the bar chart (the table below it has every column).
+RANKING_CHART_KEYS = ["minor_settled_rate", "response_rate", "on_time_rate"]
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _filter_form(request) -> DashboardFilterForm:
+    categories = list(Category.objects.order_by("sort_order", "name").values_list("pk", "name"))
+    return DashboardFilterForm(request.GET, categories=categories)
+
+
+def _cards(figures: stats.Figures, *, public: bool = False) -> list[dict]:
+    return [
+        {
+            "key": figure.key,
+            "label": figure.label,
+            "help": figure.help,
+            "kind": figure.kind,
+            "value": figures.value(figure.key),
+        }
+        for figure in stats.FIGURES
+        if figure.public or not public
+    ]
+
+
+def _parse_sort(value: str) -> tuple[str, bool]:
+    """(key, descending) from ?sort=key or ?sort=-key; unknown keys sort by name."""
+    descending = value.startswith("-")
+    key = value.lstrip("-")
+    if key not in SORT_KEYS:
+        return "name", False
+    return key, descending
+
+
+def _sorted(rows: list, key: str, descending: bool) -> list:
+    """Rows ordered by one column; rows without a value (no issues to divide) go last."""
+    present = [row for row in rows if row.value(key) is not None]
+    missing = [row for row in rows if row.value(key) is None]
+    present.sort(
+        key=lambda row: (row.value(key), row.name) if key != "name" else row.name,
+        reverse=descending,
+    )
+    return present + missing
+
+
+def _sort_headers(key: str, descending: bool, query: str) -> list[dict]:
+    """Header cells: label, the link that sorts by it (toggling when already sorted), and
+    the aria-sort value of the sorted column."""
+    headers = []
+    for column in ["name", *RANKING_COLUMNS]:
+        if column == "name":
+            label, title, kind = _("Name"), "", "text"
+        else:
+            figure = stats.FIGURE_BY_KEY[column]
+            label, title, kind = SHORT_LABELS[column], figure.label, figure.kind
+        if column == key:
+            aria = "descending" if descending else "ascending"
+            next_sort = column if descending else f"-{column}"
+        else:
+            aria = ""
+            next_sort = column if column == "name" else f"-{column}"
+        link = "?" + "&".join(part for part in (query, urlencode({"sort": next_sort})) if part)
+        headers.append(
+            {
+                "key": column,
+                "label": label,
+                "title": title,
+                "kind": kind,
+                "aria_sort": aria,
+                "link": link,
+            }
+        )
+    return headers
+
+
+def _issue_link(tracking_number: str) -> str | None:
+    """The staff issue page, if the staff workspace provides it."""
+    try:
+        return reverse("staff_issue_detail", kwargs={"tracking_number": tracking_number})
+    except NoReverseMatch:
+        try:
+            return reverse("staff_issue_detail", args=[tracking_number])
+        except NoReverseMatch:
+            return None
+
+
+def _chart(kind: str, labels: list, datasets: list[tuple[str, list]], **options) -> dict:
+    return {
+        "type": kind,
+        "labels": [str(label) for label in labels],
+        "datasets": [
+            {"label": str(label), "data": [None if v is None else round(v, 1) for v in data]}
+            for label, data in datasets
+        ],
+        **options,
+    }
+
+
+def _round(value):
+    return round(value, 1) if isinstance(value, float) else value
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value):
+    """A CSV cell; text that a spreadsheet would run as a formula is quoted with '."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    value = str(value)
+    if value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _csv_response(filename: str, header: list, rows: list) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.write("\ufeff")  # Excel needs the BOM to read UTF-8
+    writer = csv.writer(response)
+    writer.writerow([_cell(h) for h in header])
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return response
+
+
+def _figure_unit(kind: str) -> str:
+    return {
+        "rate": "%",
+        "hours": pgettext("dashboard unit of measure", "hours"),
+        "count": pgettext("dashboard unit of measure", "issues"),
+    }[kind]
+
+
+def _export(table: str, unit: stats.Unit, filters: stats.Filters, now, sort) -> HttpResponse:
+    figures = unit.figures
+    if table == "figures":
+        header = [_("Figure"), _("Value"), _("Unit"), _("How it is computed")]
+        rows = [
+            [f.label, figures.value(f.key), _figure_unit(f.kind), f.help] for f in stats.FIGURES
+        ]
+    elif table == "funnel":
+        header = [_("Stage"), _("Issues"), _("Share of filed (%)")]
+        rows = [[s["label"], s["count"], s["share"]] for s in figures.funnel()]
+    elif table in ("ranking", "departments"):
+        tables = stats.rankings(unit, filters, now=now)
+        if table not in tables:
+            raise Http404
+        header = [_("Unit")] + [
+            f"{stats.FIGURE_BY_KEY[c].label} ({_figure_unit(stats.FIGURE_BY_KEY[c].kind)})"
+            for c in RANKING_COLUMNS
+        ]
+        rows = [
+            [r.name] + [r.value(c) for c in RANKING_COLUMNS] for r in _sorted(tables[table], *sort)
+        ]
+    elif table == "trend":
+        header = [_("Week starting")] + [str(label) for _key, label in stats.TREND_SERIES]
+        rows = [
+            [w["week"].isoformat()] + [w[key] for key, _label in stats.TREND_SERIES]
+            for w in stats.trend(unit, filters, now=now)
+        ]
+    elif table == "recurrence":
+        header = [
+            _("Grid"),
+            _("Category"),
+            _("Issues in the window"),
+            _("Tracking number"),
+            _("Title"),
+            _("Filed at"),
+        ]
+        rows = [
+            [
+                group.grid_name,
+                group.category_name,
+                group.count,
+                issue["tracking_number"],
+                issue["title"],
+                timezone.localtime(issue["created_at"]).strftime("%Y-%m-%d %H:%M"),
+            ]
+            for group in stats.recurrences(unit, filters)
+            for issue in group.issues
+        ]
+    else:
+        raise Http404
+    filename = (
+        f"dashboard-{unit.kind}-{unit.pk}-{table}-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv"
+    )
+    return _csv_response(filename, header, rows)
+
+
+# --- views -------------------------------------------------------------------------------
+
+
+@login_required
+def dashboard_home(request):
+    """Where the dashboard starts: the user's top unit, or a choice of them."""
+    scope = scope_of(request.user)
+    query = request.GET.urlencode()
+    if not request.user.is_superuser:
+        # One post (the usual case): straight there, without looking anything up.
+        single = [
+            (kind, ids)
+            for kind, ids in (
+                ("subdistrict", scope.subdistricts),
+                ("community", scope.communities),
+                ("grid", scope.grids),
+                ("department", scope.departments),
+            )
+            if ids
+        ]
+        if len(single) == 1 and len(single[0][1]) == 1:
+            kind, ids = single[0]
+            return _to_unit(kind, next(iter(ids)), query)
+    units = stats.top_units(request.user)
+    if len(units) == 1:
+        kind, pk, _name = units[0]
+        return _to_unit(kind, pk, query)
+    return render(
+        request,
+        "issues/dashboard/choose.html",
+        {
+            "units": [
+                {"kind": kind, "pk": pk, "name": name, "kind_label": stats.KIND_LABELS[kind]}
+                for kind, pk, name in units
+            ],
+            "query": query,
+        },
+    )
+
+
+def _to_unit(kind: str, pk: int, query: str):
+    url = reverse("dashboard_unit", args=[kind, pk])
+    return redirect(f"{url}?{query}" if query else url)
+
+
+@login_required
+def dashboard_unit(request, kind: str, pk: int):
+    """One unit's figures, for a user whose posts cover it (404 otherwise)."""
+    if kind not in stats.KINDS:
+        raise Http404
+    form = _filter_form(request)
+    filters = form.filters()
+    now = timezone.now()
+    unit = stats.load_unit(request.user, kind, pk, filters, now=now)
+    if unit is None:
+        raise Http404
+    sort_key, descending = _parse_sort(request.GET.get("sort", ""))
+    export = request.GET.get("export")
+    if export:
+        return _export(export, unit, filters, now, (sort_key, descending))
+
+    query = form.query_string()
+    tables = stats.rankings(unit, filters, now=now)
+    ranking_tables = []
+    for name, child_kind in stats.CHILD_TABLES[kind]:
+        rows = _sorted(tables.get(name, []), sort_key, descending)
+        ranking_tables.append(
+            {
+                "name": name,
+                "chart_id": f"{name}-data",
+                "child_kind": child_kind,
+                "title": {
+                    "community": _("Communities"),
+                    "grid": _("Grids"),
+                    "department": _("Departments"),
+                    "worker": _("Staff handling the issues"),
+                }[child_kind],
+                "rows": [
+                    {
+                        "name": row.name,
+                        "url": (
+                            reverse("dashboard_unit", args=[row.kind, row.pk])
+                            + (f"?{query}" if query else "")
+                        )
+                        if row.pk is not None and row.linked
+                        else None,
+                        "cells": [
+                            {"value": row.value(c), "kind": stats.FIGURE_BY_KEY[c].kind}
+                            for c in RANKING_COLUMNS
+                        ],
+                    }
+                    for row in rows
+                ],
+                "chart": _chart(
+                    "bar",
+                    [row.name for row in rows],
+                    [
+                        (stats.FIGURE_BY_KEY[c].label, [row.value(c) for row in rows])
+                        for c in RANKING_CHART_KEYS
+                    ],
+                    percent=True,
+                    horizontal=True,
+                ),
+            }
+        )
+    weeks = stats.trend(unit, filters, now=now)
+    recurrence = stats.recurrences(unit, filters)
+    for group in recurrence:
+        for issue in group.issues:
+            issue["url"] = _issue_link(issue["tracking_number"])
+    funnel = unit.figures.funnel()
+    since, until = stats.recurrence_window(filters)
+    context = {
+        "unit": unit,
+        "form": form,
+        "filters": filters,
+        "query": query,
+        "query_amp": f"{query}&" if query else "",
+        "cards": _cards(unit.figures),
+        "funnel": funnel,
+        "funnel_help": stats.FUNNEL_HELP,
+        "funnel_chart": _chart(
+            "bar",
+            [stage["label"] for stage in funnel],
+            [(_("Issues"), [stage["count"] for stage in funnel])],
+            horizontal=True,
+        ),
+        "ranking_tables": ranking_tables,
+        "ranking_chart_labels": [stats.FIGURE_BY_KEY[c].label for c in RANKING_CHART_KEYS],
+        "sort_headers": _sort_headers(sort_key, descending, query),
+        "sort_value": f"{'-' if descending else ''}{sort_key}" if sort_key != "name" else "",
+        "weeks": weeks,
+        "trend_series": stats.TREND_SERIES,
+        "trend_help": stats.TREND_HELP,
+        "trend_chart": _chart(
+            "line",
+            [w["week"].isoformat() for w in weeks],
+            [(label, [w[key] for w in weeks]) for key, label in stats.TREND_SERIES],
+        ),
+        "recurrence": recurrence,
+        "recurrence_since": timezone.localdate(since),
+        "recurrence_until": filters.end,
+        "generated_at": now,
+    }
+    return render(request, "issues/dashboard/unit.html", context)
+
+
+def dashboard_public(request):
+    """Subdistrict-wide counts and rates for anyone (no sign-in, no issue text)."""
+    subdistricts = list(Subdistrict.objects.values_list("pk", "name"))
+    form = PublicFilterForm(request.GET, subdistricts=subdistricts)
+    context = {"form": form, "several": len(subdistricts) > 1, "unit": None}
+    if subdistricts:
+        if form.is_valid():
+            pk, days = form.cleaned_data["subdistrict"], form.cleaned_data["period"]
+        else:
+            pk, days = subdistricts[0][0], 30
+        today = timezone.localdate()
+        filters = stats.Filters(start=today - timedelta(days=days - 1), end=today)
+        unit = stats.load_unit(request.user, "subdistrict", pk, filters, access=False)
+        if unit is not None:
+            context.update(
+                unit=unit,
+                filters=filters,
+                cards=_cards(unit.figures, public=True),
+                funnel=unit.figures.funnel(),
+                funnel_help=stats.FUNNEL_HELP,
+            )
+    return render(request, "issues/dashboard/public.html", context)
+
+
+urlpatterns = [
+    path("", dashboard_home, name="dashboard"),
+    path("public/", dashboard_public, name="dashboard_public"),
+    path("<slug:kind>/<int:pk>/", dashboard_unit, name="dashboard_unit"),
+]

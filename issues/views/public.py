@@ -1,5 +1,6 @@
 from django.shortcuts import render
 
+from ..forms.resident import TrackForm
 from ..models import OPEN_STATUSES, Issue
 
 
@@ -12,4 +13,34 @@ def home(request):
             "open_count": Issue.objects.filter(status__in=OPEN_STATUSES).count(),
             "closed_count": Issue.objects.filter(status="closed").count(),
         },
+    )
+
+
+def track(request):
+    """Anyone with a tracking number sees where the issue stands: its status, category,
+    level and dates, and nothing else (no names, description, photos or contacts)."""
+    form = TrackForm(request.GET or None)
+    issue = None
+    if form.is_bound and form.is_valid():
+        issue = (
+            Issue.objects.select_related("category")
+            .only(
+                "tracking_number",
+                "status",
+                "level",
+                "department_id",
+                "due_at",
+                "created_at",
+                "accepted_at",
+                "resolved_at",
+                "closed_at",
+                "category__name",
+            )
+            .filter(tracking_number=form.cleaned_data["number"])
+            .first()
+        )
+    return render(
+        request,
+        "issues/track.html",
+        {"form": form, "issue": issue, "searched": form.is_bound and form.is_valid()},
     )

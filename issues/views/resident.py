@@ -1,3 +1,283 @@
-"""Resident pages (issue 3): report, my issues, evaluate. URL list below."""
+"""Resident pages (issue 3): report a problem, my issues, the issue page with its public
+timeline, comment and evaluation, and notifications. URL list below.
 
-urlpatterns: list = []
+Every issue is fetched through ``visible_issues`` (another person's issue is a 404); each
+POST calls one workflow function and shows its ``WorkflowError`` as a message.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from grids.forms import FINDER_FORM_ID, BuildingFinder, offer_buildings
+from grids.models import Post
+
+from .. import workflow
+from ..forms.resident import CommentForm, EvaluationForm, ReportForm
+from ..models import Issue, IssueEvent, Level, Notification, Satisfaction, Source, Status
+from ..permissions import can, visible_issues
+from ..transitions import Action
+
+ISSUES_PER_PAGE = 20
+NOTIFICATIONS_PER_PAGE = 30
+
+
+def short_name(user) -> str:
+    """A staff member's surname and an ellipsis ("张…"): enough for a resident to know who
+    is handling the issue, without publishing the full name."""
+    name = (user.get_full_name() or "").strip()
+    return f"{name[0]}…" if name else ""
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+@login_required
+def report(request):
+    """File a problem: building (home by default), category, title, description, photos."""
+    user = request.user
+    finder = BuildingFinder.from_query(request.GET)
+    if request.method == "POST":
+        form = ReportForm(request.POST, request.FILES, user=user)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                issue = workflow.file_issue(
+                    actor=user,
+                    source=Source.VOLUNTEER if data.get("as_volunteer") else Source.RESIDENT,
+                    category=data["category"],
+                    title=data["title"],
+                    description=data["description"],
+                    building=data["building"],
+                    address=data["address"],
+                    photos=data["photos"],
+                    submission_token=data["submission_token"],
+                )
+            except workflow.WorkflowError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(
+                    request,
+                    _("Your report was filed. Its tracking number is %(number)s.")
+                    % {"number": issue.tracking_number},
+                )
+                return redirect("my_issue_detail", issue.tracking_number)
+        offer_buildings(
+            form.fields["building"], finder, current=form.cleaned_data.get("building"), keep=True
+        )
+    else:
+        form = ReportForm(user=user)
+        form.initial["building"] = offer_buildings(
+            form.fields["building"], finder, current=user.home_building
+        )
+    return render(
+        request,
+        "issues/resident/report.html",
+        {
+            "form": form,
+            "finder": finder,
+            "finder_form_id": FINDER_FORM_ID,
+            "more_buildings": form.fields["building"].more_buildings,
+        },
+    )
+
+
+# --- my issues ----------------------------------------------------------------------------
+
+
+@login_required
+def my_issues(request):
+    """The issues I reported, newest first, with status, level in words and deadline."""
+    issues = (
+        visible_issues(request.user)
+        .filter(reporter=request.user)
+        .select_related("category")
+        .order_by("-created_at", "-id")
+    )
+    page = Paginator(issues, ISSUES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "issues/resident/issue_list.html", {"page": page})
+
+
+def _issue_for(request, tracking_number) -> Issue:
+    """The issue, if this user may see it; anyone else's is a 404."""
+    return get_object_or_404(
+        visible_issues(request.user).select_related("category", "building", "grid"),
+        tracking_number=tracking_number,
+    )
+
+
+def _grid_worker(issue: Issue):
+    """Who answers first: a grid worker of the issue's grid (full-time before part-time)."""
+    post = (
+        Post.objects.filter(grid_id=issue.grid_id, role=Post.Role.GRID_WORKER, user__is_active=True)
+        .select_related("user")
+        .order_by("-is_full_time", "pk")
+        .first()
+    )
+    return post.user if post else None
+
+
+def _timeline(issue: Issue, viewer):
+    """Public events only, each with who did it in the words a resident reads."""
+    events = list(
+        issue.events.filter(is_public=True).select_related("actor").prefetch_related("photos")
+    )
+    filed = next((e for e in events if e.kind == IssueEvent.Kind.FILED), None)
+    resolved = next((e for e in reversed(events) if e.kind == IssueEvent.Kind.RESOLVED), None)
+    for event in events:
+        if event.actor_id is None:
+            event.who = _("System")
+        elif event.actor_id == issue.reporter_id:
+            event.who = _("You") if viewer.pk == issue.reporter_id else _("Reporter")
+        else:
+            name = short_name(event.actor)
+            event.who = _("Staff %(name)s") % {"name": name} if name else _("Staff")
+        value = (event.data or {}).get("satisfaction")
+        event.satisfaction_label = Satisfaction(value).label if value in Satisfaction.values else ""
+        # Before and after photos are shown on their own above the timeline.
+        event.timeline_photos = [] if event in (filed, resolved) else list(event.photos.all())
+    before = list(filed.photos.all()) if filed else []
+    after = list(resolved.photos.all()) if resolved else []
+    return events, before, after
+
+
+def _render_detail(request, issue, *, comment_form=None, evaluation_form=None):
+    user = request.user
+    events, before, after = _timeline(issue, user)
+    may_comment = can(user, Action.COMMENT, issue)
+    may_evaluate = can(user, Action.EVALUATE, issue) or can(user, Action.REOPEN, issue)
+    worker = None
+    if issue.status == Status.SUBMITTED and issue.level == Level.GRID:
+        worker = _grid_worker(issue)
+    return render(
+        request,
+        "issues/resident/issue_detail.html",
+        {
+            "issue": issue,
+            "events": events,
+            "before_photos": before,
+            "after_photos": after,
+            "worker_name": short_name(worker) if worker else "",
+            "may_comment": may_comment,
+            "may_evaluate": may_evaluate,
+            "comment_form": comment_form or (CommentForm() if may_comment else None),
+            "evaluation_form": evaluation_form or (EvaluationForm() if may_evaluate else None),
+        },
+    )
+
+
+@login_required
+def my_issue_detail(request, tracking_number):
+    """Where my issue stands, what happens next, its public timeline and photos."""
+    return _render_detail(request, _issue_for(request, tracking_number))
+
+
+@login_required
+@require_POST
+def my_issue_comment(request, tracking_number):
+    """A public comment (with photos) on my issue."""
+    issue = _issue_for(request, tracking_number)
+    form = CommentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _render_detail(request, issue, comment_form=form)
+    try:
+        workflow.comment(
+            issue=issue,
+            actor=request.user,
+            note=form.cleaned_data["note"],
+            is_public=True,
+            photos=form.cleaned_data["photos"],
+        )
+    except workflow.WorkflowError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Your comment was added."))
+    return redirect("my_issue_detail", issue.tracking_number)
+
+
+@login_required
+@require_POST
+def my_issue_evaluate(request, tracking_number):
+    """满意 / 基本满意 close the issue; 不满意, with a reason, has it handled again."""
+    issue = _issue_for(request, tracking_number)
+    form = EvaluationForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, issue, evaluation_form=form)
+    try:
+        issue = workflow.evaluate(
+            issue=issue,
+            actor=request.user,
+            satisfaction=form.cleaned_data["satisfaction"],
+            reason=form.cleaned_data["reason"],
+        )
+    except workflow.WorkflowError as exc:
+        messages.error(request, exc.message)
+    else:
+        if issue.status == Status.CLOSED:
+            messages.success(request, _("Thank you. The issue is closed."))
+        else:
+            messages.success(
+                request, _("Thank you. The issue will be handled again; we will keep you posted.")
+            )
+    return redirect("my_issue_detail", issue.tracking_number)
+
+
+# --- notifications ------------------------------------------------------------------------
+
+
+def notification_link(notification) -> str:
+    """Residents open their issue page; staff open the staff issue page when it exists."""
+    number = notification.issue.tracking_number
+    if notification.reason != Notification.Reason.YOUR_ISSUE:
+        try:
+            return reverse("staff_issue_detail", args=[number])
+        except NoReverseMatch:
+            pass
+    return reverse("my_issue_detail", args=[number])
+
+
+@login_required
+def notification_list(request):
+    """What happened on the issues I follow or handle, newest first."""
+    notes = request.user.notifications.select_related("issue", "event").order_by(
+        "-created_at", "-id"
+    )
+    page = Paginator(notes, NOTIFICATIONS_PER_PAGE).get_page(request.GET.get("page"))
+    for note in page:
+        note.link = notification_link(note)
+    return render(request, "issues/notification_list.html", {"page": page})
+
+
+@login_required
+@require_POST
+def notification_read(request, pk):
+    """Mark one notification read and open its issue."""
+    note = get_object_or_404(Notification.objects.select_related("issue"), pk=pk, user=request.user)
+    if not note.is_read:
+        Notification.objects.filter(pk=note.pk).update(is_read=True)
+    return redirect(notification_link(note))
+
+
+@login_required
+@require_POST
+def notifications_read_all(request):
+    count = request.user.notifications.filter(is_read=False).update(is_read=True)
+    if count:
+        messages.success(request, _("All notifications are marked as read."))
+    return redirect("notifications")
+
+
+urlpatterns = [
+    path("report/", report, name="issue_report"),
+    path("my/", my_issues, name="my_issues"),
+    path("my/<str:tracking_number>/", my_issue_detail, name="my_issue_detail"),
+    path("my/<str:tracking_number>/comment/", my_issue_comment, name="my_issue_comment"),
+    path("my/<str:tracking_number>/evaluate/", my_issue_evaluate, name="my_issue_evaluate"),
+    path("notifications/", notification_list, name="notifications"),
+    path("notifications/read-all/", notifications_read_all, name="notifications_read_all"),
+    path("notifications/<int:pk>/read/", notification_read, name="notification_read"),
+]

@@ -1,3 +1,640 @@
-"""Staff workspace (issue 4): queues, the staff issue page, patrol, hotline. URL list below."""
+"""Staff workspace (issue 4): the queue, the staff issue page with its actions, patrol and
+hotline intake. URL list at the bottom.
 
-urlpatterns: list = []
+Views parse the request, fetch issues through ``permissions.visible_issues`` (anything else
+is a 404), call one ``workflow`` function, and turn a ``WorkflowError`` into a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+from django.views.generic import FormView, ListView, TemplateView
+
+from grids.models import Grid
+
+from .. import permissions, workflow
+from ..forms import staff as forms
+from ..models import (
+    OPEN_STATUSES,
+    RUNNING_STATUSES,
+    Category,
+    Issue,
+    IssueEvent,
+    Level,
+    Source,
+    Status,
+)
+from ..transitions import Action, action_allowed_by_flow
+from ..workflow import WorkflowError
+
+PAGE_SIZE = 25
+
+
+# --- who gets which page ------------------------------------------------------------------
+
+
+def patrols(user) -> bool:
+    """Grid workers walk their grids and file patrol reports (巡查)."""
+    return bool(permissions.scope_of(user).grids)
+
+
+def takes_calls(user) -> bool:
+    """Community and subdistrict staff take hotline calls for their area."""
+    scope = permissions.scope_of(user)
+    return bool(scope.communities or scope.subdistricts)
+
+
+class StaffRequiredMixin(LoginRequiredMixin, UserPassesTestMixin):
+    """Anonymous visitors are sent to sign in; signed-in people without a post get 403."""
+
+    def test_func(self):
+        return permissions.is_staff_user(self.request.user)
+
+
+@login_required
+def after_login(request):
+    """Where signing in lands: staff on their queue, residents on their own issues."""
+    if permissions.scope_of(request.user).is_staff_anywhere:
+        return redirect("staff_queue")
+    if request.user.is_superuser:
+        return redirect("admin:index")
+    try:
+        return redirect(reverse("my_issues"))
+    except NoReverseMatch:  # the resident pages are not installed
+        return redirect("home")
+
+
+# --- the queue ----------------------------------------------------------------------------
+
+
+def acting_condition(scope: permissions.Scope) -> Q:
+    """Issues whose *current unit* is one of the scope's units, as a query condition.
+
+    The queryset form of ``permissions.acts_on_current_unit`` (tests check they agree):
+    the department once dispatched, otherwise the grid, community or subdistrict by level.
+    Each branch is served by one of the partial ``issue_open_<unit>_due`` indexes.
+    """
+    branches = []
+    if scope.grids:
+        branches.append(Q(department__isnull=True, level=Level.GRID, grid_id__in=scope.grids))
+    if scope.communities:
+        branches.append(
+            Q(department__isnull=True, level=Level.COMMUNITY, community_id__in=scope.communities)
+        )
+    if scope.subdistricts:
+        branches.append(
+            Q(
+                department__isnull=True,
+                level=Level.SUBDISTRICT,
+                subdistrict_id__in=scope.subdistricts,
+            )
+        )
+    if scope.departments:
+        branches.append(Q(department_id__in=scope.departments))
+    if not branches:
+        return Q(pk__isnull=True)  # no post (a superuser): nothing is theirs to act on
+    # Built without a neutral starting term, so the database sees only the unit branches
+    # and can walk the matching index in deadline order.
+    condition = branches[0]
+    for branch in branches[1:]:
+        condition |= branch
+    return condition
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    label: str
+    params: dict  # what the tab sets in the query string
+
+
+TABS = [
+    Tab("all", gettext_lazy("All my work"), {}),
+    Tab("submitted", gettext_lazy("To accept"), {"status": Status.SUBMITTED}),
+    Tab("in_progress", gettext_lazy("In progress"), {"status": Status.IN_PROGRESS}),
+    Tab("suspended", gettext_lazy("Suspended"), {"status": Status.SUSPENDED}),
+    Tab("resolved", gettext_lazy("To evaluate or verify"), {"status": Status.RESOLVED}),
+    Tab("overdue", gettext_lazy("Overdue"), {"overdue": "1"}),
+    Tab("following", gettext_lazy("Following"), {"scope": forms.QueueFilterForm.SCOPE_FOLLOWING}),
+]
+TAB_KEYS = {"status", "overdue", "scope", "page"}
+
+
+class KnownCountPaginator(Paginator):
+    """A paginator told its total, so it never runs COUNT(*) (the tab counts know it)."""
+
+    def __init__(self, object_list, per_page, *, count, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.__dict__["count"] = count
+
+
+class QueueView(StaffRequiredMixin, TemplateView):
+    """My work: every open issue on the units the person holds a post on.
+
+    "Mine" is what they act on (the issue's current unit is theirs); the "following" tab
+    lists the other open issues they can see, e.g. those that climbed from their grid.
+    Sorted by deadline, so overdue issues come first. A fixed number of queries whatever
+    the size of the queue: the tab counts (one aggregate, which also gives the page count),
+    one page of rows, and the two choice lists of the filters. The counts cover the
+    person's own queue only, which the unit indexes serve; the "following" tab is counted
+    when it is opened (it can be much larger: a subdistrict follows every grid's issues).
+    """
+
+    template_name = "issues/staff/queue.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        scope = permissions.scope_of(user)
+        now = timezone.now()
+        categories = list(Category.objects.values_list("pk", "name"))
+        grids = self._grid_choices(scope)
+        form = forms.QueueFilterForm(self.request.GET, categories=categories, grids=grids)
+        data = form.cleaned_data if form.is_valid() else {}
+
+        mine = acting_condition(scope)
+        running_overdue = Q(status__in=RUNNING_STATUSES, due_at__lt=now)
+        following = data.get("scope") == forms.QueueFilterForm.SCOPE_FOLLOWING
+        if following:
+            base, own = permissions.visible_issues(user), mine
+            selection = ~mine
+        else:
+            # What one acts on is always among what one sees (acts_on_current_unit implies
+            # sees_as_staff; tests hold the two together). Asking for the acting condition
+            # alone, without visible_issues' wider OR, lets PostgreSQL estimate the queue
+            # right and walk the unit's partial index in deadline order.
+            base, own = Issue.objects.filter(mine), Q()
+            selection = Q()
+        if data.get("status"):
+            selection &= Q(status=data["status"])
+        if data.get("overdue"):
+            selection &= running_overdue
+        base = base.filter(status__in=OPEN_STATUSES).filter(self._filters(data))
+        # COUNT(status) (never null) rather than COUNT(id): an index holding the status
+        # answers the counts without reading the rows.
+        tab_counts = dict(
+            all=Count("status", filter=own),
+            submitted=Count("status", filter=own & Q(status=Status.SUBMITTED)),
+            in_progress=Count("status", filter=own & Q(status=Status.IN_PROGRESS)),
+            suspended=Count("status", filter=own & Q(status=Status.SUSPENDED)),
+            resolved=Count("status", filter=own & Q(status=Status.RESOLVED)),
+            overdue=Count("status", filter=own & running_overdue),
+            selected=Count("status", filter=selection),
+        )
+        if following:
+            counts = base.aggregate(following=Count("status", filter=~mine), **tab_counts)
+        else:
+            counts = {"following": None, **base.aggregate(**tab_counts)}
+        rows = (
+            base.filter(selection)
+            .select_related("grid", "assignee", "department")
+            .order_by("due_at", "pk")
+        )
+        paginator = KnownCountPaginator(rows, PAGE_SIZE, count=counts["selected"])
+        page = paginator.get_page(self.request.GET.get("page"))
+
+        active = self._active_tab(data)
+        kept = {k: v for k, v in self.request.GET.items() if k not in TAB_KEYS and v}
+        tabs = [
+            {
+                "key": tab.key,
+                "label": tab.label,
+                "count": counts[tab.key],
+                "url": "?" + urlencode({**kept, **tab.params}),
+                "active": tab.key == active,
+            }
+            for tab in TABS
+        ]
+        page_params = {k: v for k, v in self.request.GET.items() if k != "page" and v}
+        return super().get_context_data(
+            form=form,
+            tabs=tabs,
+            page_obj=page,
+            issues=page.object_list,
+            page_query=urlencode(page_params),
+            now=now,
+            filtered=any(
+                data.get(k) for k in ("q", "severity", "category", "grid", "source", "supervised")
+            ),
+            **kwargs,
+        )
+
+    @staticmethod
+    def _filters(data) -> Q:
+        condition = Q()
+        if data.get("q"):
+            q = data["q"]
+            condition &= Q(tracking_number=q) | Q(title__icontains=q) | Q(description__icontains=q)
+        for field in ("severity", "source"):
+            if data.get(field):
+                condition &= Q(**{field: data[field]})
+        for field in ("category", "grid"):
+            if data.get(field) is not None and data.get(field) != "":
+                condition &= Q(**{f"{field}_id": data[field]})
+        if data.get("supervised"):
+            condition &= Q(is_supervised=True)
+        return condition
+
+    @staticmethod
+    def _active_tab(data) -> str:
+        if data.get("scope") == forms.QueueFilterForm.SCOPE_FOLLOWING:
+            return "following"
+        if data.get("overdue") and not data.get("status"):
+            return "overdue"
+        if data.get("status") and not data.get("overdue"):
+            return data["status"]
+        if not data.get("status") and not data.get("overdue"):
+            return "all"
+        return ""  # a combination no single tab shows
+
+    @staticmethod
+    def _grid_choices(scope) -> list:
+        """The grids the person's posts cover (none listed for a single grid)."""
+        condition = Q(pk__in=[])
+        if scope.grids:
+            condition |= Q(pk__in=scope.grids)
+        if scope.communities:
+            condition |= Q(community_id__in=scope.communities)
+        if scope.subdistricts:
+            condition |= Q(community__subdistrict_id__in=scope.subdistricts)
+        if scope.departments:
+            condition |= Q(community__subdistrict__departments__in=scope.departments)
+        if condition == Q(pk__in=[]):
+            return []
+        grids = list(
+            Grid.objects.filter(condition)
+            .distinct()
+            .order_by("community__code", "code")
+            .values_list("pk", "community__name", "name")
+        )
+        if len(grids) < 2:
+            return []
+        return [(pk, f"{community} · {name}") for pk, community, name in grids]
+
+
+# --- one issue ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    form: type[forms.ActionForm]
+    label: str
+    button: str  # Bootstrap button style
+    run: Callable  # (issue, user, cleaned_data) -> Issue
+
+
+ACTIONS: dict[str, ActionSpec] = {
+    "accept": ActionSpec(
+        forms.AcceptForm,
+        gettext_lazy("Accept"),
+        "btn-primary",
+        lambda issue, user, d: workflow.accept(
+            issue=issue,
+            actor=user,
+            category=d["category"],
+            severity=d["severity"],
+            note=d["note"],
+        ),
+    ),
+    "assign": ActionSpec(
+        forms.AssignForm,
+        gettext_lazy("Assign"),
+        "btn-outline-primary",
+        lambda issue, user, d: workflow.assign(
+            issue=issue, actor=user, assignee=d["assignee"], note=d["note"]
+        ),
+    ),
+    "comment": ActionSpec(
+        forms.CommentForm,
+        gettext_lazy("Comment"),
+        "btn-outline-secondary",
+        lambda issue, user, d: workflow.comment(
+            issue=issue,
+            actor=user,
+            note=d["note"],
+            is_public=d["visibility"] == forms.CommentForm.PUBLIC,
+            photos=d["photos"],
+        ),
+    ),
+    "escalate": ActionSpec(
+        forms.EscalateForm,
+        gettext_lazy("Escalate"),
+        "btn-warning",
+        lambda issue, user, d: workflow.escalate(issue=issue, actor=user, reason=d["reason"]),
+    ),
+    "dispatch": ActionSpec(
+        forms.DispatchForm,
+        gettext_lazy("Dispatch to department"),
+        "btn-warning",
+        lambda issue, user, d: workflow.dispatch(
+            issue=issue, actor=user, department=d["department"], note=d["note"]
+        ),
+    ),
+    "suspend": ActionSpec(
+        forms.SuspendForm,
+        gettext_lazy("Suspend"),
+        "btn-outline-secondary",
+        lambda issue, user, d: workflow.suspend(issue=issue, actor=user, reason=d["reason"]),
+    ),
+    "resume": ActionSpec(
+        forms.ResumeForm,
+        gettext_lazy("Resume"),
+        "btn-primary",
+        lambda issue, user, d: workflow.resume(issue=issue, actor=user, note=d["note"]),
+    ),
+    "resolve": ActionSpec(
+        forms.ResolveForm,
+        gettext_lazy("Resolve"),
+        "btn-success",
+        lambda issue, user, d: workflow.resolve(
+            issue=issue, actor=user, note=d["note"], photos=d["photos"]
+        ),
+    ),
+    "verify": ActionSpec(
+        forms.VerifyForm,
+        gettext_lazy("Verify and close"),
+        "btn-success",
+        lambda issue, user, d: workflow.verify(issue=issue, actor=user, note=d["note"]),
+    ),
+    "reject": ActionSpec(
+        forms.RejectForm,
+        gettext_lazy("Reject"),
+        "btn-outline-danger",
+        lambda issue, user, d: workflow.reject(issue=issue, actor=user, reason=d["reason"]),
+    ),
+    "duplicate": ActionSpec(
+        forms.DuplicateForm,
+        gettext_lazy("Mark as duplicate"),
+        "btn-outline-danger",
+        lambda issue, user, d: workflow.reject(
+            issue=issue, actor=user, reason=d["note"], duplicate_of=d["original"]
+        ),
+    ),
+}
+# The workflow action each page action is (marking a duplicate is a kind of rejection).
+WORKFLOW_ACTION = {name: Action.REJECT if name == "duplicate" else Action(name) for name in ACTIONS}
+
+
+def staff_issue_or_404(user, tracking_number: str):
+    """The issue, if this person sees it as staff (through a post); otherwise 404.
+
+    A resident who reported it sees it on the resident pages, not here.
+    """
+    issue = get_object_or_404(
+        permissions.visible_issues(user).select_related(
+            "category",
+            "grid",
+            "community",
+            "subdistrict",
+            "building",
+            "department",
+            "reporter",
+            "assignee",
+            "resolved_by",
+            "duplicate_of",
+        ),
+        tracking_number=tracking_number,
+    )
+    if not permissions.can_see_internal(user, issue):
+        raise Http404
+    return issue
+
+
+class IssuePageMixin:
+    """Renders the staff issue page; the action view re-renders it with a bound form."""
+
+    template_name = "issues/staff/issue_detail.html"
+
+    def page_context(self, issue, bound: dict | None = None) -> dict:
+        user = self.request.user
+        allowed = set(permissions.allowed_actions(user, issue))
+        offered = [name for name in ACTIONS if WORKFLOW_ACTION[name] in allowed]
+        action_forms = []
+        for name in offered:
+            spec = ACTIONS[name]
+            form = (bound or {}).get(name) or spec.form(issue=issue, user=user, prefix=name)
+            action_forms.append(
+                {
+                    "name": name,
+                    "label": spec.label,
+                    "button": spec.button,
+                    "form": form,
+                    "url": reverse("staff_issue_action", args=[issue.tracking_number, name]),
+                    "open": bool(bound and name in bound),
+                }
+            )
+        events = list(
+            issue.events.select_related("actor")
+            .prefetch_related("photos")
+            .order_by("created_at", "id")
+        )
+        filed = next((e for e in events if e.kind == IssueEvent.Kind.FILED), None)
+        return {
+            "issue": issue,
+            "events": events,
+            "filing_photos": list(filed.photos.all()) if filed else [],
+            "show_actor_names": True,
+            "show_phone": permissions.can_see_reporter_phone(user, issue),
+            "acts_here": permissions.acts_on_current_unit(user, issue),
+            "action_forms": action_forms,
+            "is_hotline": issue.source == Source.HOTLINE,
+        }
+
+
+class StaffIssueView(StaffRequiredMixin, IssuePageMixin, TemplateView):
+    def get_context_data(self, **kwargs):
+        issue = staff_issue_or_404(self.request.user, self.kwargs["tracking_number"])
+        return super().get_context_data(**self.page_context(issue), **kwargs)
+
+
+class IssueActionView(StaffRequiredMixin, IssuePageMixin, View):
+    """POST one action: validate its form, call its workflow function, redirect.
+
+    Refused by the workflow → its message, nothing changed. Invalid input → the page again
+    with the errors next to the fields (nothing changed).
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request, tracking_number, action):
+        spec = ACTIONS.get(action)
+        if spec is None:
+            raise Http404
+        issue = staff_issue_or_404(request.user, tracking_number)
+        detail = reverse("staff_issue_detail", args=[issue.tracking_number])
+        form = spec.form(request.POST, request.FILES, issue=issue, user=request.user, prefix=action)
+        if not form.is_valid():
+            if not permissions.can(request.user, WORKFLOW_ACTION[action], issue):
+                # The page was stale (someone acted first): the input is moot; say why.
+                messages.error(request, self._refusal(issue, action))
+                return redirect(detail)
+            context = self.page_context(issue, bound={action: form})
+            return render(request, self.template_name, context)
+        try:
+            spec.run(issue, request.user, form.cleaned_data)
+        except WorkflowError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Done: %(action)s.") % {"action": spec.label})
+        return redirect(detail)
+
+    @staticmethod
+    def _refusal(issue, action) -> str:
+        # The same words the workflow uses when it refuses (issues.workflow._act).
+        label = ACTIONS[action].label
+        if not action_allowed_by_flow(WORKFLOW_ACTION[action], issue):
+            return _("“%(action)s” is not possible while the issue is %(status)s.") % {
+                "action": label,
+                "status": issue.get_status_display(),
+            }
+        return _("You may not “%(action)s” this issue.") % {"action": label}
+
+
+# --- patrol (行走网格) and hotline intake ----------------------------------------------------
+
+
+class PatrolRequiredMixin(StaffRequiredMixin):
+    def test_func(self):
+        return patrols(self.request.user)
+
+
+class PatrolView(PatrolRequiredMixin, FormView):
+    """A quick report from the street: file what was found, or settle it on the spot."""
+
+    template_name = "issues/staff/patrol_form.html"
+    form_class = forms.PatrolForm
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["user"] = self.request.user
+        grids = permissions.scope_of(self.request.user).grids
+        if len(grids) == 1:
+            kwargs["initial"] = {**kwargs.get("initial", {}), "grid": next(iter(grids))}
+        return kwargs
+
+    def form_valid(self, form):
+        d = form.cleaned_data
+        common = dict(
+            actor=self.request.user,
+            category=d["category"],
+            title=d["title"],
+            description=d["description"],
+            grid=d["grid"],
+            building=d["building"],
+            address=d["address"],
+            photos=d["photos"],
+            submission_token=d["submission_token"],
+        )
+        try:
+            if d["settled"]:
+                issue = workflow.file_settled_on_spot(
+                    **common, note=d["resolution"], after_photos=d["after_photos"]
+                )
+            else:
+                issue = workflow.file_issue(source=Source.PATROL, **common)
+        except WorkflowError as error:
+            form.add_error(None, error.message)
+            return self.form_invalid(form)
+        if d["settled"]:
+            text = _("Recorded %(number)s as settled on the spot.")
+        else:
+            text = _("Filed %(number)s.")
+        messages.success(self.request, text % {"number": issue.tracking_number})
+        return redirect("staff_patrol_list")
+
+
+class PatrolListView(PatrolRequiredMixin, ListView):
+    """The worker's own patrol reports, newest first, grouped by day."""
+
+    template_name = "issues/staff/patrol_list.html"
+    paginate_by = 50
+    context_object_name = "reports"
+
+    def get_queryset(self):
+        return (
+            permissions.visible_issues(self.request.user)
+            .filter(source=Source.PATROL, reporter_id=self.request.user.pk)
+            .select_related("grid", "category")
+            .order_by("-created_at", "-pk")
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        days: list[tuple] = []
+        for issue in context["reports"]:
+            day = timezone.localdate(issue.created_at)
+            if not days or days[-1][0] != day:
+                days.append((day, []))
+            days[-1][1].append(issue)
+        context["days"] = days
+        return context
+
+
+class HotlineRequiredMixin(StaffRequiredMixin):
+    def test_func(self):
+        return takes_calls(self.request.user)
+
+
+class HotlineView(HotlineRequiredMixin, FormView):
+    """热线受理: community or subdistrict staff file a caller's problem for them."""
+
+    template_name = "issues/staff/hotline_form.html"
+    form_class = forms.HotlineForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def form_valid(self, form):
+        d = form.cleaned_data
+        try:
+            issue = workflow.file_issue(
+                actor=self.request.user,
+                source=Source.HOTLINE,
+                category=d["category"],
+                severity=d["severity"] or None,
+                title=d["title"],
+                description=d["description"],
+                grid=d["grid"],
+                address=d["address"],
+                caller_name=d["caller_name"],
+                caller_phone=d["caller_phone"],
+                submission_token=d["submission_token"],
+            )
+        except WorkflowError as error:
+            form.add_error(None, error.message)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            _("Filed %(number)s for %(caller)s.")
+            % {"number": issue.tracking_number, "caller": issue.caller_name},
+        )
+        return redirect("staff_issue_detail", issue.tracking_number)
+
+
+urlpatterns = [
+    path("", QueueView.as_view(), name="staff_queue"),
+    path("start/", after_login, name="after_login"),
+    path("issues/<str:tracking_number>/", StaffIssueView.as_view(), name="staff_issue_detail"),
+    path(
+        "issues/<str:tracking_number>/<slug:action>/",
+        IssueActionView.as_view(),
+        name="staff_issue_action",
+    ),
+    path("patrol/", PatrolView.as_view(), name="staff_patrol"),
+    path("patrol/reports/", PatrolListView.as_view(), name="staff_patrol_list"),
+    path("hotline/", HotlineView.as_view(), name="staff_hotline"),
+]

@@ -1,0 +1,318 @@
+"""Admin views beyond the model pages: all-or-nothing import/export, and the coverage page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+import tablib
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, F, OuterRef
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from import_export.admin import ExportMixin as BaseExportMixin
+from import_export.admin import ImportExportMixin as BaseImportExportMixin
+from import_export.formats import base_formats
+from import_export.forms import ExportForm
+from import_export.tmp_storages import MediaStorage
+
+from .models import Building, Community, Department, Grid, Post, Subdistrict
+
+# --- file formats -------------------------------------------------------------------------
+
+
+class CSV(base_formats.CSV):
+    """CSV as Chinese offices write it: UTF-8 (with or without the BOM Excel adds), or
+    GB18030 (Excel's "CSV" on Chinese Windows). Exported with a BOM so Excel reads UTF-8."""
+
+    def is_binary(self):
+        # Read bytes and decode here, so that the encoding can be guessed.
+        return True
+
+    def get_read_mode(self):
+        return "rb"
+
+    def create_dataset(self, in_stream, **kwargs):
+        if isinstance(in_stream, bytes):
+            try:
+                in_stream = in_stream.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                in_stream = in_stream.decode("gb18030")
+        return tablib.import_set(in_stream, format="csv", **kwargs)
+
+    def export_data(self, dataset, **kwargs):
+        return super().export_data(dataset, **kwargs).encode("utf-8-sig")
+
+
+FORMATS = [CSV, base_formats.XLSX]
+
+
+class ExportMixin(BaseExportMixin):
+    """Export to CSV or Excel, every column of the resource (no inline-script field picker,
+    which the Content Security Policy would block)."""
+
+    export_formats = FORMATS
+    export_form_class = ExportForm
+
+    def has_export_permission(self, request):
+        return self.has_view_permission(request)
+
+
+class ImportExportMixin(BaseImportExportMixin):
+    """Import that is all or nothing, and safe on several app hosts.
+
+    - The preview lists every bad row and offers no confirmation while there is one.
+    - The confirmed import runs in one transaction and rolls back on any bad row (rows
+      can turn bad between preview and confirmation, e.g. a parent deleted meanwhile), and
+      then says so instead of "Import finished".
+    - The uploaded file waits for confirmation in the media storage, shared by every app
+      host (not a local temporary folder), and is deleted when no confirmation follows.
+    """
+
+    import_formats = FORMATS
+    export_formats = FORMATS
+    export_form_class = ExportForm
+    tmp_storage_class = MediaStorage
+
+    def has_import_permission(self, request):
+        # An import adds and changes rows: it needs both permissions, not just admin access.
+        return self.has_add_permission(request) and self.has_change_permission(request)
+
+    def has_export_permission(self, request):
+        return self.has_view_permission(request)
+
+    def get_import_data_kwargs(self, **kwargs):
+        kwargs = super().get_import_data_kwargs(**kwargs)
+        kwargs["rollback_on_validation_errors"] = True
+        return kwargs
+
+    def _import_url(self):
+        return reverse("admin:{}_{}_import".format(*self.get_model_info()))
+
+    def import_action(self, request, **kwargs):
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None) or {}
+        if request.method == "POST" and "confirm_form" not in context:
+            # The same object as the form's cleaned file, which a read error drops.
+            upload = request.FILES.get("import_file")
+            name = getattr(upload, "tmp_storage_name", None)
+            if name:
+                self.get_tmp_storage_class()(name=name).remove()
+        return response
+
+    def process_import(self, request, **kwargs):
+        try:
+            return super().process_import(request, **kwargs)
+        except (OSError, ValueError, IndexError):
+            # The waiting file is gone (confirmed twice, or cleaned up) or the form was
+            # tampered with: nothing was imported.
+            messages.error(request, _("The uploaded file is no longer available. Upload it again."))
+            return HttpResponseRedirect(self._import_url())
+
+    def process_result(self, result, request):
+        if result.has_errors() or result.has_validation_errors():
+            problems = [str(error.error) for error in result.base_errors]
+            for row in result.error_rows:
+                problems += [
+                    _("row %(number)s: %(error)s") % {"number": row.number, "error": e.error}
+                    for e in row.errors
+                ]
+            for row in result.invalid_rows:
+                for column, texts in row.error_dict.items():
+                    problems += [
+                        _("row %(number)s, %(column)s: %(error)s")
+                        % {"number": row.number, "column": column, "error": text}
+                        for text in texts
+                    ]
+            messages.error(
+                request,
+                _("Nothing was imported: the data changed since the preview. %(problems)s")
+                % {"problems": "; ".join(problems)},
+            )
+            return HttpResponseRedirect(self._import_url())
+        return super().process_result(result, request)
+
+
+# --- coverage (一网覆盖) ----------------------------------------------------------------
+
+SECTION_LIMIT = 100
+
+
+@dataclass
+class Gap:
+    """One line of the coverage page: what is missing, and where it is put right."""
+
+    label: str
+    context: str
+    fix_url: str
+    fix_label: str
+    change_url: str = ""
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    explanation: str
+    all_url: str
+    count: int = 0
+    gaps: list[Gap] = field(default_factory=list)
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.gaps)
+
+
+def _active_posts(**filters):
+    return Post.objects.filter(user__is_active=True, **filters)
+
+
+def _add_post_url(role: str, unit_field: str, pk: int) -> str:
+    return reverse("admin:grids_post_add") + "?" + urlencode({"role": role, unit_field: pk})
+
+
+def _section(key, title, explanation, queryset, all_url, make_gap) -> Section:
+    section = Section(key=key, title=title, explanation=explanation, all_url=all_url)
+    section.count = queryset.count()
+    if section.count:
+        section.gaps = [make_gap(obj) for obj in queryset[:SECTION_LIMIT]]
+    return section
+
+
+def coverage_sections() -> list[Section]:
+    """What breaks "one network covers everything" (一网覆盖), in two queries a kind.
+
+    Buildings stated to be in another community: the building import takes the
+    community the source register names besides the grid. Rejecting such a row would
+    lose the building (and the register's claim); importing it silently would hide the
+    disagreement. So the import puts the building in its grid and keeps the stated
+    community (``Building.stated_community``), and this page lists every building whose
+    grid belongs to another community until an administrator moves the building or clears
+    the field.
+    """
+    from issues.models import Category
+
+    role = Post.Role
+    sections = [
+        _section(
+            "grids",
+            _("Grids with no grid worker"),
+            _("Nobody walks these grids; their issues reach no one until they climb."),
+            Grid.objects.filter(
+                ~Exists(_active_posts(grid=OuterRef("pk"), role=role.GRID_WORKER))
+            ).select_related("community__subdistrict"),
+            reverse("admin:grids_grid_changelist") + "?staffing=none",
+            lambda g: Gap(
+                label=f"{g.name} ({g.code})",
+                context=f"{g.community.subdistrict.name} · {g.community.name}",
+                fix_url=_add_post_url(role.GRID_WORKER, "grid", g.pk),
+                fix_label=_("Add a grid worker"),
+                change_url=reverse("admin:grids_grid_change", args=[g.pk]),
+            ),
+        ),
+        _section(
+            "communities",
+            _("Communities with no staff"),
+            _("Urgent matters escalated here have nobody to handle them."),
+            Community.objects.filter(
+                ~Exists(_active_posts(community=OuterRef("pk"), role=role.COMMUNITY_STAFF))
+            ).select_related("subdistrict"),
+            reverse("admin:grids_community_changelist") + "?staffing=none",
+            lambda c: Gap(
+                label=f"{c.name} ({c.code})",
+                context=c.subdistrict.name,
+                fix_url=_add_post_url(role.COMMUNITY_STAFF, "community", c.pk),
+                fix_label=_("Add community staff"),
+                change_url=reverse("admin:grids_community_change", args=[c.pk]),
+            ),
+        ),
+        _section(
+            "subdistricts",
+            _("Subdistricts with no staff"),
+            _("Difficult matters escalated here have nobody to handle or dispatch them."),
+            Subdistrict.objects.filter(
+                ~Exists(_active_posts(subdistrict=OuterRef("pk"), role=role.SUBDISTRICT_STAFF))
+            ),
+            reverse("admin:grids_subdistrict_changelist") + "?staffing=none",
+            lambda s: Gap(
+                label=f"{s.name} ({s.code})",
+                context="",
+                fix_url=_add_post_url(role.SUBDISTRICT_STAFF, "subdistrict", s.pk),
+                fix_label=_("Add subdistrict staff"),
+                change_url=reverse("admin:grids_subdistrict_change", args=[s.pk]),
+            ),
+        ),
+        _section(
+            "departments",
+            _("Departments with no staff"),
+            _("Issues dispatched to these departments reach no one."),
+            Department.objects.filter(
+                ~Exists(_active_posts(department=OuterRef("pk"), role=role.DEPARTMENT_STAFF))
+            ).select_related("subdistrict"),
+            reverse("admin:grids_department_changelist") + "?staffing=none",
+            lambda d: Gap(
+                label=d.name,
+                context=d.subdistrict.name,
+                fix_url=_add_post_url(role.DEPARTMENT_STAFF, "department", d.pk),
+                fix_label=_("Add department staff"),
+                change_url=reverse("admin:grids_department_change", args=[d.pk]),
+            ),
+        ),
+        _section(
+            "buildings",
+            _("Buildings whose grid belongs to another community than the import stated"),
+            _(
+                "The import file named one community, the building's grid belongs to "
+                "another. Move the building to a grid of the right community, or clear "
+                "“community stated in import” once checked."
+            ),
+            Building.objects.filter(stated_community__isnull=False)
+            .exclude(stated_community=F("grid__community"))
+            .select_related("grid__community", "stated_community"),
+            reverse("admin:grids_building_changelist") + "?stated=mismatch",
+            lambda b: Gap(
+                label=b.name,
+                context=_("in grid %(grid)s of %(community)s; the import said %(stated)s")
+                % {
+                    "grid": b.grid.name,
+                    "community": b.grid.community.name,
+                    "stated": b.stated_community.name,
+                },
+                fix_url=reverse("admin:grids_building_change", args=[b.pk]),
+                fix_label=_("Fix the building"),
+            ),
+        ),
+        _section(
+            "categories",
+            _("Categories with no default department"),
+            _("The subdistrict must choose a department by hand for every such issue."),
+            Category.objects.filter(department__isnull=True),
+            reverse("admin:issues_category_changelist") + "?department__isnull=True",
+            lambda c: Gap(
+                label=c.name,
+                context="" if c.is_active else _("inactive"),
+                fix_url=reverse("admin:issues_category_change", args=[c.pk]),
+                fix_label=_("Choose a department"),
+            ),
+        ),
+    ]
+    return sections
+
+
+def coverage_view(request, admin_site):
+    """一网覆盖: every gap in the network, each with a link to where it is fixed."""
+    if not request.user.has_perm("grids.view_grid"):
+        raise PermissionDenied
+    sections = coverage_sections()
+    context = {
+        **admin_site.each_context(request),
+        "title": _("Coverage (一网覆盖)"),
+        "sections": sections,
+        "gap_total": sum(s.count for s in sections),
+        "section_limit": SECTION_LIMIT,
+    }
+    request.current_app = admin_site.name
+    return TemplateResponse(request, "admin/coverage.html", context)

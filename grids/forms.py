@@ -1,0 +1,237 @@
+"""Account forms: sign up, profile, and the building picker they share with the report form.
+
+The building picker works without JavaScript: a small GET form (``BuildingFinder``: community,
+grid, part of a name) narrows the buildings a ``BuildingField`` offers; any building still
+validates. ``static/js/building-picker.js`` does the same live through ``building_search``.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+from django.db.models import Q, QuerySet
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
+
+from .models import Building, Community, Grid, User, mainland_mobile_validator
+
+# At most this many buildings are offered at once; typing part of a name narrows the rest.
+BUILDING_CHOICES_LIMIT = 200
+FINDER_FORM_ID = "building-finder"
+
+
+def buildings_with_units() -> QuerySet[Building]:
+    return Building.objects.select_related("grid__community").order_by(
+        "grid__community__code", "grid__code", "name"
+    )
+
+
+def group_label(building: Building) -> str:
+    return f"{building.grid.community.name} · {building.grid.name}"
+
+
+def building_label(building: Building) -> str:
+    return f"{building.name}（{building.address}）" if building.address else building.name
+
+
+def grouped_choices(buildings) -> list:
+    """[(community · grid, [(id, name), …]), …] in the order given."""
+    groups: dict[str, list] = {}
+    for building in buildings:
+        groups.setdefault(group_label(building), []).append((building.pk, building_label(building)))
+    return list(groups.items())
+
+
+class BuildingField(forms.ModelChoiceField):
+    """Any building validates; the page offers only those a finder narrowed it to."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", buildings_with_units())
+        kwargs.setdefault("empty_label", _("Choose the building"))
+        super().__init__(**kwargs)
+        self.widget.attrs["data-building-picker"] = FINDER_FORM_ID
+
+    def offer(self, buildings, *, also=None) -> None:
+        """Render these buildings (grouped by community · grid), plus ``also`` if given."""
+        buildings = list(buildings)
+        if also is not None and all(b.pk != also.pk for b in buildings):
+            buildings.insert(0, also)
+        self.widget.choices = [("", self.empty_label), *grouped_choices(buildings)]
+
+
+class BuildingFinder(forms.Form):
+    """Narrow the buildings offered: by community, then grid, or by part of a name.
+
+    Its fields carry ``form="building-finder"`` so they can sit next to the building select
+    inside another form while being sent with this GET form.
+    """
+
+    community = forms.ModelChoiceField(
+        label=_("Community"),
+        queryset=Community.objects.order_by("subdistrict__code", "code"),
+        required=False,
+        empty_label=_("All communities"),
+    )
+    grid = forms.ModelChoiceField(
+        label=_("Grid"),
+        queryset=Grid.objects.all(),
+        required=False,
+        empty_label=_("All grids of the community"),
+    )
+    q = forms.CharField(
+        label=_("Or type part of the building's name or address"),
+        max_length=50,
+        required=False,
+    )
+
+    def __init__(self, data=None, **kwargs):
+        kwargs.setdefault("prefix", "find")
+        super().__init__(data, **kwargs)
+        community_id = self._raw_community()
+        # Grids are offered once a community is chosen; a grid of another community is
+        # not valid with it.
+        self.fields["grid"].queryset = (
+            Grid.objects.filter(community_id=community_id) if community_id else Grid.objects.all()
+        )
+        if not community_id:
+            self.fields["grid"].widget.choices = [("", _("Choose a community first"))]
+        self.fields["q"].widget.attrs.update({"type": "search", "autocomplete": "off"})
+        for field in self.fields.values():
+            field.widget.attrs["form"] = FINDER_FORM_ID
+        self.fields["community"].widget.attrs["data-finder"] = "community"
+        self.fields["grid"].widget.attrs["data-finder"] = "grid"
+        self.fields["q"].widget.attrs["data-finder"] = "q"
+
+    @classmethod
+    def from_query(cls, query) -> BuildingFinder:
+        """Bound to the page's GET parameters when any of its fields were sent."""
+        finder = cls()
+        sent = any(finder.add_prefix(name) in query for name in finder.fields)
+        return cls(query) if sent else finder
+
+    def _raw_community(self):
+        value = (self.data or {}).get(self.add_prefix("community"), "")
+        return int(value) if str(value).isdigit() else None
+
+    def filters(self) -> Q | None:
+        """The narrowing asked for, or None when nothing (valid) was asked. A value that is
+        not valid (a grid of another community) is left out; the rest still narrows."""
+        if not self.is_bound:
+            return None
+        self.is_valid()
+        data = self.cleaned_data
+        condition = Q()
+        if data.get("grid"):
+            condition &= Q(grid=data["grid"])
+        elif data.get("community"):
+            condition &= Q(grid__community=data["community"])
+        q = (data.get("q") or "").strip()
+        if q:
+            condition &= (
+                Q(name__icontains=q)
+                | Q(address__icontains=q)
+                | Q(grid__name__icontains=q)
+                | Q(grid__community__name__icontains=q)
+            )
+        return condition if condition else None
+
+    def results(self, *, around: Building | None = None, limit: int = BUILDING_CHOICES_LIMIT):
+        """(buildings, more): what to offer, and whether more matched than shown.
+
+        Without a narrowing: the buildings of ``around``'s grid (a resident's home), or every
+        building while there are few.
+        """
+        condition = self.filters()
+        queryset = buildings_with_units()
+        if condition is not None:
+            queryset = queryset.filter(condition)
+        elif around is not None:
+            queryset = queryset.filter(grid_id=around.grid_id)
+        rows = list(queryset[: limit + 1])
+        return rows[:limit], len(rows) > limit
+
+
+def offer_buildings(field: BuildingField, finder: BuildingFinder, *, current=None, keep=False):
+    """Fill ``field``'s choices from ``finder`` and return the building to preselect.
+
+    ``current`` is the building chosen so far (a resident's home, or the one sent with a
+    form shown again); ``keep`` keeps it offered even when the finder narrowed past it (a
+    form shown again must not lose what was chosen). Without a narrowing the buildings
+    around ``current`` are offered; with one, a single match is preselected.
+    """
+    narrowed = finder.filters() is not None
+    buildings, more = finder.results(around=current)
+    field.more_buildings = more
+    if not narrowed or keep:
+        field.offer(buildings, also=current)
+        return current
+    field.offer(buildings)
+    if len(buildings) == 1:
+        return buildings[0]
+    if current is not None and any(b.pk == current.pk for b in buildings):
+        return current
+    return None
+
+
+def phone_field() -> forms.CharField:
+    """A mainland mobile number; spaces and dashes people type are dropped."""
+    return forms.CharField(
+        label=capfirst(User._meta.get_field("phone").verbose_name),
+        max_length=20,
+        help_text=_("11 digits. Staff call this number about your reports."),
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel-national"}),
+    )
+
+
+class PhoneCleanMixin:
+    def clean_phone(self):
+        phone = "".join(ch for ch in self.cleaned_data["phone"] if ch not in " -")
+        mainland_mobile_validator(phone)
+        return phone
+
+
+class SignupForm(PhoneCleanMixin, UserCreationForm):
+    """A resident's account: username, mobile phone, password, home building."""
+
+    home_building = BuildingField(
+        label=_("Home building"),
+        help_text=_("Where you live. Its grid worker looks after the problems you report."),
+    )
+    phone = phone_field()
+
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("home_building", "username", "first_name", "phone", "email")
+        labels = {"first_name": _("Your name (optional)")}
+        help_texts = {
+            "email": _("Optional: we write to you when your reports are updated."),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget.attrs.update({"autocomplete": "username"})
+        self.fields["email"].widget.attrs.update({"autocomplete": "email"})
+        self.fields["first_name"].widget.attrs.update({"autocomplete": "name"})
+
+
+class ProfileForm(PhoneCleanMixin, forms.ModelForm):
+    """What a person edits about themselves: name, phone, email, home building."""
+
+    home_building = BuildingField(
+        label=_("Home building"),
+        help_text=_("Where you live. Its grid worker looks after the problems you report."),
+        required=False,
+    )
+    phone = phone_field()
+
+    class Meta:
+        model = User
+        fields = ("home_building", "first_name", "phone", "email")
+        labels = {"first_name": _("Your name")}
+        help_texts = {
+            "email": _("Optional: we write to you when your reports are updated."),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].widget.attrs.update({"autocomplete": "email"})

@@ -1,0 +1,696 @@
+"""Load the demo subdistrict (DESIGN.md §7): 龙洞街道 with its communities, grids,
+buildings, departments, categories, deadline defaults, demo accounts and issues in every
+status and at every level.
+
+Issues are made through ``issues.workflow`` (file, accept, escalate, dispatch, …), so their
+history is real and every rule is checked on the way. Running the command again changes
+nothing: the territory, people and categories are looked up by code, username and name, and
+the issues are created only while the demo subdistrict has none.
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from grids.models import Building, Community, Department, Grid, Post, Subdistrict, User
+from issues import permissions, workflow
+from issues.models import (
+    DEFAULT_SLA_HOURS,
+    Category,
+    Issue,
+    Satisfaction,
+    Severity,
+    SlaPolicy,
+    Source,
+)
+
+PASSWORD = "demo12345"
+SUBDISTRICT = {"code": "LD", "name": "龙洞街道"}
+
+# community code → (name, [(grid code, grid name, [(building name, address)])])
+COMMUNITIES = {
+    "LD-QYC": (
+        "全运村社区",
+        [
+            (
+                "LD-QYC-01",
+                "全运村第一网格",
+                [
+                    ("全运村A区1号楼", "经十东路33366号全运村A区1号楼"),
+                    ("全运村A区3号楼", "经十东路33366号全运村A区3号楼"),
+                    ("全运村A区5号楼", "经十东路33366号全运村A区5号楼"),
+                    ("全运村A区商业街", "经十东路33366号全运村A区南门"),
+                ],
+            ),
+            (
+                "LD-QYC-02",
+                "全运村第二网格",
+                [
+                    ("全运村B区2号楼", "经十东路33388号全运村B区2号楼"),
+                    ("全运村B区6号楼", "经十东路33388号全运村B区6号楼"),
+                    ("全运村B区8号楼", "经十东路33388号全运村B区8号楼"),
+                ],
+            ),
+            (
+                "LD-QYC-03",
+                "全运村第三网格",
+                [
+                    ("全运村C区1号楼", "凤山路188号全运村C区1号楼"),
+                    ("全运村C区4号楼", "凤山路188号全运村C区4号楼"),
+                    ("全运村幼儿园", "凤山路190号"),
+                ],
+            ),
+        ],
+    ),
+    "LD-LD": (
+        "龙洞社区",
+        [
+            (
+                "LD-LD-01",
+                "龙洞第一网格",
+                [
+                    ("龙洞新村1号楼", "龙洞路56号龙洞新村1号楼"),
+                    ("龙洞新村2号楼", "龙洞路56号龙洞新村2号楼"),
+                    ("龙洞农贸市场", "龙洞路62号"),
+                ],
+            ),
+            (
+                "LD-LD-02",
+                "龙洞第二网格",
+                [
+                    ("龙洞庄园3号楼", "旅游路17号龙洞庄园3号楼"),
+                    ("龙洞庄园7号楼", "旅游路17号龙洞庄园7号楼"),
+                    ("龙洞沿街商铺", "旅游路21-35号"),
+                ],
+            ),
+        ],
+    ),
+    "LD-YSXJ": (
+        "燕山新居社区",
+        [
+            (
+                "LD-YSXJ-01",
+                "燕山新居第一网格",
+                [
+                    ("燕山新居1号楼", "经十东路20866号燕山新居1号楼"),
+                    ("燕山新居4号楼", "经十东路20866号燕山新居4号楼"),
+                    ("燕山新居9号楼", "经十东路20866号燕山新居9号楼"),
+                ],
+            ),
+            (
+                "LD-YSXJ-02",
+                "燕山新居第二网格",
+                [
+                    ("燕山新居12号楼", "经十东路20866号燕山新居12号楼"),
+                    ("燕山新居15号楼", "经十东路20866号燕山新居15号楼"),
+                    ("燕山新居社区服务中心", "经十东路20868号"),
+                ],
+            ),
+        ],
+    ),
+    "LD-LDJ": (
+        "龙鼎社区",
+        [
+            (
+                "LD-LDJ-01",
+                "龙鼎第一网格",
+                [
+                    ("龙鼎大道东苑2号楼", "龙鼎大道1号东苑2号楼"),
+                    ("龙鼎大道东苑5号楼", "龙鼎大道1号东苑5号楼"),
+                ],
+            ),
+            (
+                "LD-LDJ-02",
+                "龙鼎第二网格",
+                [
+                    ("龙鼎大道西苑1号楼", "龙鼎大道9号西苑1号楼"),
+                    ("龙鼎大道西苑3号楼", "龙鼎大道9号西苑3号楼"),
+                    ("龙鼎商业广场", "龙鼎大道11号"),
+                ],
+            ),
+        ],
+    ),
+}
+
+DEPARTMENTS = [
+    "城管执法中队",
+    "市场监管所",
+    "住建办",
+    "龙洞派出所",
+    "环卫所",
+    "司法所",
+    "应急管理办",
+]
+
+# name → (hint, default severity, default department, sort order)
+CATEGORIES = {
+    "市容环境": ("乱堆乱放、小广告、绿化损毁、共享单车乱停", Severity.MINOR, "城管执法中队"),
+    "道路设施": ("路面破损、井盖松动缺失、路灯不亮、护栏损坏", Severity.MINOR, "住建办"),
+    "噪音扰民": ("施工、商铺、广场舞、夜间车辆噪音", Severity.MINOR, "城管执法中队"),
+    "邻里纠纷": ("漏水、占用公共空间、宠物等邻里矛盾", Severity.MINOR, "司法所"),
+    "安全隐患": ("消防通道堵塞、楼道充电、燃气泄漏、高空坠物", Severity.URGENT, "应急管理办"),
+    "占道经营": ("流动摊贩、店外经营、占用人行道", Severity.MINOR, "城管执法中队"),
+    "物业管理": ("物业服务、电梯故障、车库渗水、门禁损坏", Severity.MINOR, "住建办"),
+    "违章搭建": ("私搭乱建、楼顶加盖、圈占绿地", Severity.DIFFICULT, "城管执法中队"),
+    "环境卫生": ("垃圾清运不及时、卫生死角、污水外溢", Severity.MINOR, "环卫所"),
+    "市场秩序": ("无证经营、食品安全、价格欺诈", Severity.MINOR, "市场监管所"),
+    "治安问题": ("可疑人员、盗窃、醉酒滋事", Severity.URGENT, "龙洞派出所"),
+    "其他": ("不属于以上类别的问题", Severity.MINOR, None),
+}
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the demo subdistrict 龙洞街道: communities, grids, buildings, departments, "
+        "categories, deadline defaults, demo accounts (password demo12345) and issues in "
+        "every status. Safe to run again: it changes nothing the second time."
+    )
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            subdistrict = self._territory()
+            self._sla_defaults()
+            self._categories(subdistrict)
+            people = self._people(subdistrict)
+            if Issue.objects.filter(subdistrict=subdistrict).exists():
+                self.stdout.write("Demo issues already present; left unchanged.")
+            else:
+                count = self._issues(subdistrict, people)
+                self.stdout.write(f"Created {count} demo issues through the workflow.")
+        self._report()
+
+    # --- territory ------------------------------------------------------------------
+
+    def _territory(self) -> Subdistrict:
+        subdistrict, _ = Subdistrict.objects.get_or_create(
+            code=SUBDISTRICT["code"], defaults={"name": SUBDISTRICT["name"]}
+        )
+        for community_code, (community_name, grids) in COMMUNITIES.items():
+            community, _ = Community.objects.get_or_create(
+                code=community_code,
+                defaults={"subdistrict": subdistrict, "name": community_name},
+            )
+            for grid_code, grid_name, buildings in grids:
+                grid, _ = Grid.objects.get_or_create(
+                    code=grid_code, defaults={"community": community, "name": grid_name}
+                )
+                for building_name, address in buildings:
+                    Building.objects.get_or_create(
+                        grid=grid, name=building_name, defaults={"address": address}
+                    )
+        for name in DEPARTMENTS:
+            Department.objects.get_or_create(subdistrict=subdistrict, name=name)
+        return subdistrict
+
+    def _sla_defaults(self) -> None:
+        # Loaded by migration issues/0002 already; this only fills a gap an admin left.
+        for (severity, level), hours in DEFAULT_SLA_HOURS.items():
+            SlaPolicy.objects.get_or_create(
+                severity=severity, level=level, defaults={"hours": hours}
+            )
+
+    def _categories(self, subdistrict) -> None:
+        departments = {d.name: d for d in Department.objects.filter(subdistrict=subdistrict)}
+        for order, (name, (hint, severity, department)) in enumerate(CATEGORIES.items()):
+            Category.objects.get_or_create(
+                name=name,
+                defaults={
+                    "hint": hint,
+                    "default_severity": severity,
+                    "department": departments.get(department),
+                    "sort_order": (order + 1) * 10,
+                },
+            )
+
+    # --- people ---------------------------------------------------------------------
+
+    def _user(self, username, full_name, phone="", **extra) -> User:
+        """Get or create one person; an existing account is left as it is."""
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={"first_name": full_name, "phone": phone, **extra},
+        )
+        if created:
+            user.set_password(PASSWORD)
+            user.save(update_fields=["password"])
+        return user
+
+    def _post(self, user, unit, **extra) -> None:
+        role, field = {
+            Grid: (Post.Role.GRID_WORKER, "grid"),
+            Community: (Post.Role.COMMUNITY_STAFF, "community"),
+            Subdistrict: (Post.Role.SUBDISTRICT_STAFF, "subdistrict"),
+            Department: (Post.Role.DEPARTMENT_STAFF, "department"),
+        }[type(unit)]
+        Post.objects.get_or_create(user=user, role=role, **{field: unit}, defaults=extra)
+        permissions.forget_scope(user)
+
+    def _people(self, subdistrict) -> dict:
+        grids = {g.code: g for g in Grid.objects.filter(community__subdistrict=subdistrict)}
+        communities = {c.code: c for c in Community.objects.filter(subdistrict=subdistrict)}
+        departments = {d.name: d for d in Department.objects.filter(subdistrict=subdistrict)}
+        home = Building.objects.get(grid__code="LD-QYC-01", name="全运村A区3号楼")
+        neighbour_home = Building.objects.get(grid__code="LD-QYC-01", name="全运村A区5号楼")
+        p = {}
+
+        p["admin"] = self._user(
+            "admin", "系统管理员", is_staff=True, is_superuser=True, email="admin@grid.example"
+        )
+        p["resident"] = self._user(
+            "resident", "李秀兰", "13953100001", home_building=home, is_party_member=True
+        )
+        p["resident2"] = self._user(
+            "resident2", "王建国", "13953100002", home_building=neighbour_home
+        )
+        p["resident3"] = self._user(
+            "resident3",
+            "赵丽娜",
+            "13953100003",
+            home_building=Building.objects.get(grid__code="LD-LD-01", name="龙洞新村2号楼"),
+        )
+        p["volunteer"] = self._user(
+            "volunteer",
+            "陈志强",
+            "13953100004",
+            home_building=Building.objects.get(grid__code="LD-YSXJ-01", name="燕山新居4号楼"),
+            is_party_member=True,
+            is_volunteer=True,
+        )
+
+        # Grid workers: the demo one and a part-time colleague on 全运村's first grid, and
+        # one full-time worker on every other grid, so every grid has somebody.
+        p["gridworker"] = self._user("gridworker", "张伟", "13953100011", is_party_member=True)
+        self._post(p["gridworker"], grids["LD-QYC-01"])
+        p["gridworker2"] = self._user("gridworker2", "刘芳", "13953100012", is_volunteer=True)
+        self._post(p["gridworker2"], grids["LD-QYC-01"], is_full_time=False)
+        # (专职 full-time, 兼职 part-time) worker names for the other grids, in code order.
+        worker_names = [
+            ("孙海燕", "周明"),
+            ("吴静", "郑涛"),
+            ("冯雪梅", "褚国华"),
+            ("卫红", "蒋磊"),
+            ("沈洁", "韩冰"),
+            ("杨柳", "朱建军"),
+            ("秦岭", "许文"),
+            ("何平", "吕晓燕"),
+        ]
+        other_grids = sorted(code for code in grids if code != "LD-QYC-01")
+        for number, (code, (full_time, part_time)) in enumerate(
+            zip(other_grids, worker_names, strict=True)
+        ):
+            username = f"worker-{code.lower()}"
+            p[username] = self._user(username, full_time, f"139531001{number:02d}")
+            self._post(p[username], grids[code])
+            # A part-time colleague (often the 楼长), so patrol reports can be verified.
+            p[f"{username}-b"] = self._user(
+                f"{username}-b", part_time, f"139531002{number:02d}", is_volunteer=True
+            )
+            self._post(p[f"{username}-b"], grids[code], is_full_time=False)
+
+        p["community"] = self._user("community", "王磊", "13953100031", is_party_member=True)
+        self._post(p["community"], communities["LD-QYC"])
+        for number, (code, name) in enumerate(
+            [("LD-LD", "杨帆"), ("LD-YSXJ", "韩梅"), ("LD-LDJ", "朱军")]
+        ):
+            username = f"community-{code.lower()}"
+            p[username] = self._user(username, name, f"139531000{number + 32:02d}")
+            self._post(p[username], communities[code])
+
+        p["subdistrict"] = self._user("subdistrict", "刘洋", "13953100041", is_party_member=True)
+        self._post(p["subdistrict"], subdistrict)
+        p["subdistrict2"] = self._user("subdistrict2", "何静", "13953100042")
+        self._post(p["subdistrict2"], subdistrict)
+
+        p["department"] = self._user("department", "马超", "13953100051")
+        self._post(p["department"], departments["城管执法中队"])
+        department_staff = {
+            "dept-scjg": ("市场监管所", "罗斌"),
+            "dept-zjb": ("住建办", "高峰"),
+            "dept-pcs": ("龙洞派出所", "林涛"),
+            "dept-hws": ("环卫所", "郭红"),
+            "dept-sfs": ("司法所", "梁晓"),
+            "dept-yjb": ("应急管理办", "宋刚"),
+        }
+        for number, (username, (department, name)) in enumerate(department_staff.items()):
+            p[username] = self._user(username, name, f"139531000{number + 52:02d}")
+            self._post(p[username], departments[department])
+        return p
+
+    # --- issues ---------------------------------------------------------------------
+
+    def _issues(self, subdistrict, p) -> int:
+        cat = {c.name: c for c in Category.objects.all()}
+        grids = {g.code: g for g in Grid.objects.filter(community__subdistrict=subdistrict)}
+        buildings = {
+            b.name: b for b in Building.objects.filter(grid__community__subdistrict=subdistrict)
+        }
+        departments = {d.name: d for d in Department.objects.filter(subdistrict=subdistrict)}
+        resident, resident2, resident3 = p["resident"], p["resident2"], p["resident3"]
+        worker, worker2 = p["gridworker"], p["gridworker2"]
+        community, sub, dept = p["community"], p["subdistrict"], p["department"]
+        wf = workflow
+        created = []
+
+        def file(actor, category, title, description, *, source=Source.RESIDENT, **kwargs):
+            issue = wf.file_issue(
+                actor=actor,
+                source=source,
+                category=cat[category],
+                title=title,
+                description=description,
+                **kwargs,
+            )
+            created.append(issue)
+            return issue
+
+        def climb_to_subdistrict(issue, grid_worker, community_staff):
+            issue = wf.accept(issue=issue, actor=grid_worker)
+            issue = wf.escalate(
+                issue=issue, actor=grid_worker, reason="网格内无法协调解决，提请社区处置。"
+            )
+            return wf.escalate(
+                issue=issue,
+                actor=community_staff,
+                reason="涉及执法权限，社区无法处置，提请街道协调职能部门。",
+            )
+
+        # 1. 待受理 at the grid: the resident's fresh report.
+        streetlight = file(
+            resident,
+            "道路设施",
+            "3号楼东侧路灯不亮",
+            "全运村A区3号楼东侧小路的两盏路灯已经一周不亮了，晚上老人孩子出行很不方便。",
+            building=buildings["全运村A区3号楼"],
+            address="3号楼东侧小路",
+        )
+
+        # 2. 处置中 at the grid.
+        bikes = file(
+            resident2,
+            "市容环境",
+            "南门共享单车乱停放",
+            "全运村A区南门口每天早晚堆满共享单车，堵住了人行道，轮椅和婴儿车过不去。",
+            building=buildings["全运村A区商业街"],
+            address="A区南门",
+        )
+        wf.accept(issue=bikes, actor=worker, note="已联系单车运维人员，明早清理。")
+
+        # 3. Escalated to the community, waiting there (待受理 at COMMUNITY).
+        garage = file(
+            resident,
+            "物业管理",
+            "地下车库顶板渗水",
+            "A区地下车库B2层靠近3号楼出口处顶板渗水，地面积水，已有车辆被滴漏的污水弄脏。",
+            building=buildings["全运村A区3号楼"],
+        )
+        wf.accept(issue=garage, actor=worker)
+        wf.escalate(
+            issue=garage,
+            actor=worker,
+            reason="涉及物业公司维修资金使用，需社区召集物业和业委会协调。",
+        )
+
+        # 4. 挂起 at the community: a neighbours' dispute paused until one side is back.
+        leak = file(
+            resident2,
+            "邻里纠纷",
+            "楼上卫生间漏水至我家天花板",
+            "5号楼1单元楼上住户卫生间漏水，我家卫生间天花板发霉掉皮，多次沟通对方不予处理。",
+            building=buildings["全运村A区5号楼"],
+            address="5号楼1单元",
+        )
+        wf.accept(issue=leak, actor=worker)
+        wf.escalate(issue=leak, actor=worker, reason="双方分歧较大，需社区人民调解委员会调解。")
+        wf.accept(issue=leak, actor=community)
+        wf.suspend(
+            issue=leak,
+            actor=community,
+            reason="楼上住户在外地出差，下周返回后组织双方现场调解。",
+        )
+
+        # 5. A hotline call (12345) that climbed to the subdistrict, waiting there.
+        trucks = file(
+            community,
+            "噪音扰民",
+            "夜间渣土车轰鸣扰民",
+            "市民来电反映：每晚11点后有渣土车经凤山路驶入工地，鸣笛和轰鸣声严重影响休息。",
+            source=Source.HOTLINE,
+            grid=grids["LD-QYC-03"],
+            address="凤山路与经十东路路口",
+            caller_name="王女士",
+            caller_phone="13853112345",
+        )
+        climb_to_subdistrict(trucks, p["worker-ld-qyc-03"], community)
+
+        # 6. Dispatched to 城管执法中队 and accepted there (处置中 at SUBDISTRICT).
+        shed = file(
+            resident,
+            "违章搭建",
+            "楼下商户私搭彩钢棚",
+            "A区商业街一家餐馆在店外绿地上私自搭建彩钢棚，占用绿地，油烟直排居民楼。",
+            building=buildings["全运村A区商业街"],
+        )
+        climb_to_subdistrict(shed, worker, community)
+        wf.dispatch(
+            issue=shed,
+            actor=sub,
+            department=departments["城管执法中队"],
+            note="请城管执法中队依法核查处置，3日内反馈。",
+        )
+        wf.accept(issue=shed, actor=dept, note="已安排执法人员现场勘查。")
+
+        # 7. Dispatched, not yet accepted by the department.
+        stalls = file(
+            resident3,
+            "占道经营",
+            "农贸市场外流动摊贩占道",
+            "龙洞农贸市场东门外早市摊贩占满非机动车道，早高峰电动车只能走机动车道，很危险。",
+            building=buildings["龙洞农贸市场"],
+        )
+        climb_to_subdistrict(stalls, p["worker-ld-ld-01"], p["community-ld-ld"])
+        wf.dispatch(issue=stalls, actor=sub, department=departments["城管执法中队"])
+
+        # 8. 已办结, waiting for the resident's evaluation.
+        door = file(
+            resident,
+            "物业管理",
+            "单元门门禁损坏",
+            "3号楼2单元门禁刷卡没反应，单元门一直敞开，陌生人随意进出。",
+            building=buildings["全运村A区3号楼"],
+            address="3号楼2单元",
+        )
+        wf.accept(issue=door, actor=worker)
+        wf.resolve(issue=door, actor=worker, note="已督促物业更换门禁控制器，现已恢复正常。")
+
+        # 9. 已结案, satisfied.
+        trash = file(
+            resident,
+            "环境卫生",
+            "垃圾桶满溢无人清运",
+            "A区1号楼北侧垃圾桶连续两天没有清运，气味很大。",
+            building=buildings["全运村A区1号楼"],
+        )
+        wf.accept(issue=trash, actor=worker)
+        wf.resolve(issue=trash, actor=worker, note="已联系环卫所当天清运，并调整为每日两次清运。")
+        wf.evaluate(issue=trash, actor=resident, satisfaction=Satisfaction.SATISFIED)
+
+        # 10. 已结案 at the subdistrict after a department fixed it, basically satisfied.
+        manhole = file(
+            resident2,
+            "道路设施",
+            "小区主路井盖破损",
+            "B区2号楼前主路雨水井盖破裂，已经有电动车在这里摔倒。",
+            building=buildings["全运村B区2号楼"],
+        )
+        climb_to_subdistrict(manhole, p["worker-ld-qyc-02"], community)
+        wf.dispatch(issue=manhole, actor=sub, department=departments["住建办"])
+        wf.accept(issue=manhole, actor=p["dept-zjb"])
+        wf.resolve(issue=manhole, actor=p["dept-zjb"], note="已更换为防沉降球墨铸铁井盖。")
+        wf.evaluate(
+            issue=manhole,
+            actor=resident2,
+            satisfaction=Satisfaction.BASICALLY_SATISFIED,
+            reason="修好了，但拖了好几天。",
+        )
+
+        # 11. Found on patrol, fixed, verified by a colleague and closed (巡查发现).
+        fitness = file(
+            worker,
+            "安全隐患",
+            "健身器材螺丝松动",
+            "巡查发现A区小广场漫步机扶手螺丝松动，存在夹伤隐患，已拉警戒带。",
+            source=Source.PATROL,
+            grid=grids["LD-QYC-01"],
+            address="A区小广场",
+        )
+        wf.accept(issue=fitness, actor=worker, severity=Severity.MINOR)
+        wf.resolve(issue=fitness, actor=worker, note="已联系物业维修工紧固全部螺丝。")
+        wf.verify(issue=fitness, actor=worker2, note="复查确认器材牢固，可正常使用。")
+
+        # 12. A patrol report resolved, waiting for a colleague to verify it.
+        ads = file(
+            worker2,
+            "市容环境",
+            "楼道小广告乱贴",
+            "巡查发现A区5号楼各单元楼道墙面贴满开锁、疏通小广告。",
+            source=Source.PATROL,
+            building=buildings["全运村A区5号楼"],
+        )
+        wf.accept(issue=ads, actor=worker2)
+        wf.resolve(issue=ads, actor=worker2, note="已组织志愿者清理完毕。")
+
+        # 13. 不予受理 as a duplicate of the first report.
+        duplicate = file(
+            resident2,
+            "道路设施",
+            "3号楼旁边路灯坏了",
+            "3号楼旁边的路灯晚上不亮。",
+            building=buildings["全运村A区3号楼"],
+        )
+        wf.reject(issue=duplicate, actor=worker, duplicate_of=streetlight)
+
+        # 14. 不予受理 with a reason.
+        advice = file(
+            resident3,
+            "其他",
+            "咨询社保卡补办",
+            "请问社保卡丢了在哪里补办？",
+            building=buildings["龙洞新村2号楼"],
+        )
+        wf.reject(
+            issue=advice,
+            actor=p["worker-ld-ld-01"],
+            reason="属于政策咨询，不是网格事件；已电话告知可到街道便民服务中心办理。",
+        )
+
+        # 15. Dissatisfied: reopened and being handled again (不满意重办).
+        dance = file(
+            resident,
+            "噪音扰民",
+            "广场舞音响声音太大",
+            "每晚7点到9点半A区小广场广场舞音响音量很大，家里孩子无法写作业。",
+            building=buildings["全运村A区3号楼"],
+            address="A区小广场",
+        )
+        wf.accept(issue=dance, actor=worker)
+        wf.resolve(issue=dance, actor=worker, note="已与广场舞队负责人沟通，承诺降低音量。")
+        wf.evaluate(
+            issue=dance,
+            actor=resident,
+            satisfaction=Satisfaction.DISSATISFIED,
+            reason="只安静了两天，晚上9点以后仍然很吵。",
+        )
+
+        # 16. Urgent matter accepted at the community level (处置中 at COMMUNITY).
+        corridor = file(
+            p["volunteer"],
+            "安全隐患",
+            "楼道内电动车充电",
+            "燕山新居4号楼3单元多户居民把电动车推进楼道飞线充电，堵塞消防通道。",
+            source=Source.VOLUNTEER,
+            building=buildings["燕山新居4号楼"],
+        )
+        wf.accept(issue=corridor, actor=p["worker-ld-ysxj-01"])
+        wf.escalate(
+            issue=corridor,
+            actor=p["worker-ld-ysxj-01"],
+            reason="急事：涉及多户，需社区联合物业集中整治。",
+        )
+        wf.accept(issue=corridor, actor=p["community-ld-ysxj"])
+
+        # 17. A few more at other grids, so every worker's queue has something.
+        file(
+            resident3,
+            "市场秩序",
+            "早市摊位缺斤短两",
+            "龙洞农贸市场早市有摊位电子秤不准，买两斤菜少了三两。",
+            building=buildings["龙洞农贸市场"],
+        )
+        hotline_closed = file(
+            sub,
+            "环境卫生",
+            "西苑北门下水道污水外溢",
+            "市民来电：龙鼎大道西苑北门下水道堵塞，污水漫到路面，气味难闻。",
+            source=Source.HOTLINE,
+            building=buildings["龙鼎大道西苑1号楼"],
+            address="西苑北门",
+            caller_name="刘先生",
+            caller_phone="13668881234",
+        )
+        wf.accept(issue=hotline_closed, actor=p["worker-ld-ldj-02"])
+        wf.resolve(
+            issue=hotline_closed,
+            actor=p["worker-ld-ldj-02"],
+            note="已协调环卫所疏通管道并冲洗路面，已电话回访来电人。",
+        )
+        wf.verify(issue=hotline_closed, actor=p["worker-ld-ldj-02-b"], note="现场复核，已畅通。")
+        hotline_verified = file(
+            community,
+            "占道经营",
+            "商业街餐馆店外摆桌",
+            "市民来电：A区商业街烧烤店晚上在人行道摆桌，行人只能走机动车道。",
+            source=Source.HOTLINE,
+            building=buildings["全运村A区商业街"],
+            caller_name="孙先生",
+            caller_phone="13705310001",
+        )
+        wf.accept(issue=hotline_verified, actor=worker2)
+        wf.resolve(
+            issue=hotline_verified, actor=worker2, note="已劝导店主收回桌椅，签订门前三包责任书。"
+        )
+        wf.verify(issue=hotline_verified, actor=worker, note="夜间复查，人行道已畅通。")
+        # Fresh patrol reports, so every grid worker's queue has something to accept.
+        patrol_findings = [
+            (
+                "LD-QYC-02",
+                "环境卫生",
+                "绿化带内倾倒装修垃圾",
+                "B区6号楼西侧绿化带内有人倾倒装修垃圾，约两立方米。",
+            ),
+            (
+                "LD-LD-02",
+                "占道经营",
+                "沿街商铺占道堆放货物",
+                "龙洞沿街商铺多家店外堆放货物，占用盲道。",
+            ),
+            (
+                "LD-YSXJ-02",
+                "道路设施",
+                "人行道地砖松动",
+                "燕山新居12号楼前人行道十余块地砖松动翘起。",
+            ),
+            (
+                "LD-LDJ-01",
+                "安全隐患",
+                "消防通道被私家车占用",
+                "东苑5号楼北侧消防通道长期停放私家车。",
+            ),
+        ]
+        for code, category, title, description in patrol_findings:
+            file(
+                p[f"worker-{code.lower()}"],
+                category,
+                title,
+                "巡查发现：" + description,
+                source=Source.PATROL,
+                grid=grids[code],
+            )
+        return len(created)
+
+    # --- report ---------------------------------------------------------------------
+
+    def _report(self) -> None:
+        roles = {
+            "admin": "superuser (Django admin)",
+            "resident": "resident of 全运村社区 · 全运村第一网格",
+            "gridworker": "grid worker on 全运村第一网格",
+            "community": "community staff of 全运村社区",
+            "subdistrict": "subdistrict staff of 龙洞街道",
+            "department": "department staff of 城管执法中队",
+        }
+        self.stdout.write(self.style.SUCCESS("Demo subdistrict 龙洞街道 is ready."))
+        self.stdout.write("Demo accounts:")
+        for username, role in roles.items():
+            self.stdout.write(f"  {username:<12} {role}")
+        self.stdout.write(f"Password for every demo account: {PASSWORD}")

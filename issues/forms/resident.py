@@ -1,0 +1,122 @@
+"""Resident forms: report a problem, comment, evaluate. They validate input only; the
+workflow decides what is allowed."""
+
+import uuid
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from grids.forms import BuildingField
+
+from ..models import Category, Satisfaction
+from .fields import PhotosField
+
+
+class CategoryField(forms.ModelChoiceField):
+    """Each option says what belongs in it: "name — hint"."""
+
+    def label_from_instance(self, category):
+        return f"{category.name} — {category.hint}" if category.hint else category.name
+
+
+class ReportForm(forms.Form):
+    building = BuildingField(
+        label=_("Building"),
+        help_text=_(
+            "Your home building is chosen; find another one below if the problem is elsewhere."
+        ),
+    )
+    address = forms.CharField(
+        label=_("Address detail"),
+        max_length=200,
+        required=False,
+        help_text=_("Optional, e.g. “east gate, next to the bicycle shed”."),
+    )
+    category = CategoryField(
+        label=_("Category"),
+        queryset=Category.objects.filter(is_active=True),
+        empty_label=_("Choose what kind of problem it is"),
+    )
+    title = forms.CharField(
+        label=_("Title"),
+        max_length=100,
+        help_text=_("A few words, e.g. “Street lamp out in front of building 3”."),
+    )
+    description = forms.CharField(
+        label=_("Description"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("What is wrong, since when, and anything that helps to find it."),
+    )
+    photos = PhotosField()
+    as_volunteer = forms.BooleanField(
+        label=_("I report this as a volunteer"),
+        required=False,
+    )
+    # Generated when the form is shown; a resent or double-clicked form carries the same one.
+    submission_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("submission_token", uuid.uuid4())
+        if user is None or not user.is_volunteer:
+            del self.fields["as_volunteer"]
+
+    def clean_title(self):
+        return self.cleaned_data["title"].strip()
+
+    def clean_description(self):
+        return self.cleaned_data["description"].strip()
+
+
+class CommentForm(forms.Form):
+    note = forms.CharField(
+        label=_("Your comment"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Everyone handling your issue sees it."),
+    )
+    photos = PhotosField()
+
+
+class EvaluationForm(forms.Form):
+    satisfaction = forms.ChoiceField(
+        label=_("How satisfied are you with the result?"),
+        choices=Satisfaction.choices,
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Required when you are not satisfied: the issue is then handled again."),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            cleaned.get("satisfaction") == Satisfaction.DISSATISFIED
+            and not (cleaned.get("reason") or "").strip()
+        ):
+            self.add_error(
+                "reason",
+                forms.ValidationError(
+                    _("Say why you are not satisfied, so it can be put right."),
+                    code="reason_required",
+                ),
+            )
+        return cleaned
+
+
+class TrackForm(forms.Form):
+    number = forms.CharField(
+        label=_("Tracking number"),
+        max_length=20,
+        help_text=_("The number you were given when the problem was reported."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
+
+    def clean_number(self):
+        return "".join(self.cleaned_data["number"].split()).upper()

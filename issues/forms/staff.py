@@ -1,0 +1,369 @@
+"""Forms of the staff workspace (issue 4). They validate input only: what a person may do
+is decided by ``issues.permissions`` and ``issues.workflow``; the choice lists they offer
+come from the same rule book (``assignable_users``, ``visible_issues``, the posts held).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from grids.models import Building, Department, Grid
+
+from .. import permissions
+from ..models import Category, Severity, Source, Status
+from .fields import PhotosField
+
+# --- the queue's filters --------------------------------------------------------------
+
+QUEUE_STATUSES = [Status.SUBMITTED, Status.IN_PROGRESS, Status.SUSPENDED, Status.RESOLVED]
+
+
+class QueueFilterForm(forms.Form):
+    """The queue's GET filters. Choice lists are handed in as plain lists (read once by the
+    view), so validating a choice runs no query."""
+
+    SCOPE_MINE = "mine"
+    SCOPE_FOLLOWING = "following"
+
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=100,
+        help_text=_("Tracking number, or words from the title or description."),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Any open status"))] + [(s.value, s.label) for s in QUEUE_STATUSES],
+    )
+    severity = forms.ChoiceField(
+        label=_("Severity"), required=False, choices=[("", _("Any severity"))] + Severity.choices
+    )
+    category = forms.TypedChoiceField(label=_("Category"), required=False, coerce=int)
+    grid = forms.TypedChoiceField(label=_("Grid"), required=False, coerce=int)
+    source = forms.ChoiceField(
+        label=_("Source"), required=False, choices=[("", _("Any source"))] + Source.choices
+    )
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+    supervised = forms.BooleanField(label=_("Under supervision only"), required=False)
+    scope = forms.ChoiceField(
+        required=False,
+        widget=forms.HiddenInput,
+        choices=[(SCOPE_MINE, SCOPE_MINE), (SCOPE_FOLLOWING, SCOPE_FOLLOWING)],
+    )
+
+    def __init__(self, *args, categories=(), grids=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [("", _("Any category"))] + list(categories)
+        if grids:
+            self.fields["grid"].choices = [("", _("Any grid"))] + list(grids)
+        else:
+            del self.fields["grid"]
+        # The filter bar is drawn by hand (it is on every queue page, so it stays cheap to
+        # render); the widgets carry their Bootstrap classes.
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.Select):
+                field.widget.attrs["class"] = "form-select form-select-sm"
+            elif isinstance(field.widget, forms.CheckboxInput):
+                field.widget.attrs["class"] = "form-check-input"
+
+    def choice_filters(self):
+        """The select boxes of the filter bar, in order."""
+        names = ["status", "severity", "category", "grid", "source"]
+        return [self[name] for name in names if name in self.fields]
+
+    def clean_q(self):
+        return " ".join(self.cleaned_data["q"].split())
+
+
+# --- actions on one issue --------------------------------------------------------------
+
+
+def _note(label=None, required=False, rows=2):
+    return forms.CharField(
+        label=label or _("Note"),
+        required=required,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": rows}),
+    )
+
+
+class ActionForm(forms.Form):
+    """One workflow action's input. ``issue`` and ``user`` are there for choice lists."""
+
+    multipart = False
+
+    def __init__(self, *args, issue, user, **kwargs):
+        self.issue = issue
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+
+class AcceptForm(ActionForm):
+    """受理 with triage: confirm (or correct) the category and severity."""
+
+    category = forms.ModelChoiceField(label=_("Category"), queryset=Category.objects.none())
+    severity = forms.ChoiceField(label=_("Severity"), choices=Severity.choices)
+    note = _note()
+
+    def __init__(self, *args, issue, user, **kwargs):
+        kwargs.setdefault("initial", {"category": issue.category_id, "severity": issue.severity})
+        super().__init__(*args, issue=issue, user=user, **kwargs)
+        # The issue's own category stays choosable even if it has since been retired.
+        self.fields["category"].queryset = Category.objects.filter(
+            Q(is_active=True) | Q(pk=issue.category_id)
+        )
+
+
+class AssignForm(ActionForm):
+    assignee = forms.ModelChoiceField(
+        label=_("Assign to"),
+        queryset=None,
+        help_text=_("A colleague holding a post on the unit handling this issue."),
+    )
+    note = _note()
+
+    def __init__(self, *args, issue, user, **kwargs):
+        super().__init__(*args, issue=issue, user=user, **kwargs)
+        self.fields["assignee"].queryset = permissions.assignable_users(issue)
+
+
+class CommentForm(ActionForm):
+    INTERNAL = "internal"
+    PUBLIC = "public"
+
+    multipart = True
+    note = _note(_("Comment"), required=True, rows=3)
+    visibility = forms.ChoiceField(
+        label=_("Who may read it"),
+        choices=[
+            (INTERNAL, _("Internal note: staff only")),
+            (PUBLIC, _("Public: the reporter sees it too")),
+        ],
+        initial=INTERNAL,
+        widget=forms.RadioSelect,
+    )
+    photos = PhotosField()
+
+
+class EscalateForm(ActionForm):
+    reason = _note(_("Why escalate"), required=True)
+
+
+class DispatchForm(ActionForm):
+    department = forms.ModelChoiceField(label=_("Department"), queryset=None)
+    note = _note()
+
+    def __init__(self, *args, issue, user, **kwargs):
+        category_department = issue.category.department_id if issue.category_id else None
+        kwargs.setdefault("initial", {"department": category_department})
+        super().__init__(*args, issue=issue, user=user, **kwargs)
+        self.fields["department"].queryset = Department.objects.filter(
+            subdistrict_id=issue.subdistrict_id
+        )
+
+
+class SuspendForm(ActionForm):
+    reason = _note(_("Why suspend"), required=True)
+
+
+class ResumeForm(ActionForm):
+    note = _note()
+
+
+class ResolveForm(ActionForm):
+    multipart = True
+    note = _note(_("How it was resolved"), required=True, rows=3)
+    photos = PhotosField(label=_("After photos"))
+
+
+class VerifyForm(ActionForm):
+    note = _note(_("What you checked"))
+
+
+class RejectForm(ActionForm):
+    reason = _note(_("Why reject"), required=True)
+
+
+class DuplicateForm(ActionForm):
+    original = forms.CharField(
+        label=_("Tracking number of the original issue"),
+        max_length=20,
+        help_text=_("This issue is closed as a duplicate and points at the original."),
+    )
+    note = _note()
+
+    def clean_original(self):
+        number = self.cleaned_data["original"].strip()
+        original = (
+            permissions.visible_issues(self.user)
+            .filter(tracking_number=number)
+            .select_related("duplicate_of")
+            .first()
+        )
+        if original is None:
+            raise ValidationError(
+                _("No issue you can see has the tracking number %(number)s."),
+                code="unknown_issue",
+                params={"number": number},
+            )
+        if original.pk == self.issue.pk:
+            raise ValidationError(_("An issue cannot duplicate itself."), code="self_duplicate")
+        return original
+
+
+# --- filing: patrol and hotline ---------------------------------------------------------
+
+
+class FilingForm(forms.Form):
+    category = forms.ModelChoiceField(
+        label=_("Category"), queryset=Category.objects.filter(is_active=True)
+    )
+    title = forms.CharField(label=_("Title"), max_length=100)
+    description = forms.CharField(
+        label=_("Description"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    address = forms.CharField(
+        label=_("Address detail"),
+        max_length=200,
+        required=False,
+        help_text=_("Where exactly, e.g. the unit, the corner or the landmark."),
+    )
+    # Carried by the form so that a double tap or a resent form files one issue, not two.
+    submission_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("submission_token", uuid.uuid4())
+
+    def clean_title(self):
+        return " ".join(self.cleaned_data["title"].split())
+
+
+class PatrolForm(FilingForm):
+    """巡查发现: a grid worker files what they found in one of their grids; "settled on the
+    spot" (就地解决) files, accepts and resolves it in one step."""
+
+    grid = forms.ModelChoiceField(label=_("Grid"), queryset=Grid.objects.none())
+    building = forms.ModelChoiceField(
+        label=_("Building"),
+        queryset=Building.objects.none(),
+        required=False,
+        help_text=_("Optional: the building or address point."),
+    )
+    photos = PhotosField()
+    settled = forms.BooleanField(
+        label=_("Settled on the spot"),
+        required=False,
+        help_text=_("Filed, accepted and resolved in one step."),
+    )
+    resolution = _note(_("How it was settled"), rows=2)
+    after_photos = PhotosField(label=_("After photos"))
+
+    field_order = [
+        "grid",
+        "building",
+        "category",
+        "title",
+        "description",
+        "address",
+        "photos",
+        "settled",
+        "resolution",
+        "after_photos",
+    ]
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        grids = Grid.objects.filter(pk__in=permissions.scope_of(user).grids)
+        self.fields["grid"].queryset = grids
+        self.fields["building"].queryset = Building.objects.filter(grid__in=grids).select_related(
+            "grid"
+        )
+        self.fields["building"].label_from_instance = lambda b: f"{b.grid.name} · {b.name}"
+
+    def clean(self):
+        data = super().clean()
+        grid, building = data.get("grid"), data.get("building")
+        if grid is not None and building is not None and building.grid_id != grid.pk:
+            self.add_error(
+                "building",
+                ValidationError(_("That building is not in the chosen grid."), code="bad_building"),
+            )
+        if data.get("settled") and not (data.get("resolution") or "").strip():
+            self.add_error(
+                "resolution",
+                ValidationError(
+                    _("Say how it was settled, or untick “settled on the spot”."),
+                    code="required",
+                ),
+            )
+        return data
+
+
+# Mainland numbers: a mobile (11 digits from 13–19), or a landline with an optional area
+# code (0 and 2–3 digits) and extension, written with digits and dashes.
+MOBILE = re.compile(r"1[3-9]\d{9}")
+LANDLINE = re.compile(r"(0\d{2,3}-?)?[2-9]\d{6,7}(-\d{1,6})?")
+
+
+class HotlineForm(FilingForm):
+    """A call taken by community or subdistrict staff, filed for the caller."""
+
+    caller_name = forms.CharField(label=_("Caller's name"), max_length=50)
+    caller_phone = forms.CharField(
+        label=_("Caller's phone"),
+        max_length=20,
+        help_text=_("A mobile number, or a landline such as 0531-88889999."),
+    )
+    grid = forms.ModelChoiceField(label=_("Grid"), queryset=Grid.objects.none())
+    severity = forms.ChoiceField(
+        label=_("Severity"),
+        required=False,
+        choices=[("", _("The category's usual severity"))] + Severity.choices,
+    )
+
+    field_order = [
+        "caller_name",
+        "caller_phone",
+        "grid",
+        "address",
+        "category",
+        "severity",
+        "title",
+        "description",
+    ]
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        scope = permissions.scope_of(user)
+        self.fields["grid"].queryset = Grid.objects.filter(
+            Q(community_id__in=scope.communities)
+            | Q(community__subdistrict_id__in=scope.subdistricts)
+        ).select_related("community")
+        self.fields["grid"].label_from_instance = lambda g: f"{g.community.name} · {g.name}"
+
+    def clean_caller_name(self):
+        return " ".join(self.cleaned_data["caller_name"].split())
+
+    def clean_caller_phone(self):
+        raw = self.cleaned_data["caller_phone"]
+        phone = re.sub(r"[\s()]", "", raw)
+        if phone.startswith("+86"):
+            phone = phone[3:].lstrip("-")
+        if not (MOBILE.fullmatch(phone) or LANDLINE.fullmatch(phone)):
+            raise ValidationError(
+                _(
+                    "Enter a mainland mobile number (11 digits) or a landline number "
+                    "(digits and dashes, e.g. 0531-88889999)."
+                ),
+                code="invalid_phone",
+            )
+        return phone

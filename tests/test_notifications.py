@@ -1,0 +1,256 @@
+"""A resident hears about their issue: accepted, escalated, resolved, commented on by staff.
+An unread count in the navigation bar, a list, mark read; an email when they gave an
+address; a failing mail server never breaks the action."""
+
+import pytest
+from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import NoReverseMatch, reverse
+
+from issues import workflow
+from issues.models import Issue, Notification, Source, Status
+from tests.factories import ResidentFactory
+
+
+class BrokenMailBackend(BaseEmailBackend):
+    """A mail server that is down."""
+
+    def send_messages(self, email_messages):
+        raise ConnectionRefusedError("mail server down")
+
+
+def english(client):
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+
+
+@pytest.fixture
+def issue(people, territory, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        return workflow.file_issue(
+            actor=people.resident,
+            source=Source.RESIDENT,
+            category=territory.category,
+            title="路灯不亮",
+            description="3号楼前路灯不亮",
+            building=people.resident.home_building,
+        )
+
+
+def resident_notes(people):
+    return Notification.objects.filter(
+        user=people.resident, reason=Notification.Reason.YOUR_ISSUE
+    ).select_related("event")
+
+
+@pytest.mark.parametrize(
+    "act, kind",
+    [
+        (lambda i, p: workflow.accept(issue=i, actor=p.worker), "accepted"),
+        (lambda i, p: workflow.escalate(issue=i, actor=p.worker, reason="需要社区"), "escalated"),
+        (
+            lambda i, p: workflow.resolve(
+                issue=workflow.accept(issue=i, actor=p.worker), actor=p.worker, note="修好了"
+            ),
+            "resolved",
+        ),
+        (lambda i, p: workflow.comment(issue=i, actor=p.worker, note="明天来修"), "commented"),
+    ],
+    ids=["accepted", "escalated", "resolved", "commented"],
+)
+def test_the_resident_is_told(people, issue, act, kind, django_capture_on_commit_callbacks):
+    assert not resident_notes(people).exists()  # filing it is not news to them
+    with django_capture_on_commit_callbacks(execute=True):
+        act(issue, people)
+    assert kind in [n.event.kind for n in resident_notes(people)]
+    assert all(not n.is_read for n in resident_notes(people))
+
+
+def test_nothing_is_sent_before_the_transaction_commits(
+    people, issue, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        workflow.accept(issue=issue, actor=people.worker)
+    assert not resident_notes(people).exists()
+    assert len(callbacks) == 1
+
+
+def test_internal_notes_and_own_comments_are_not_news(
+    people, issue, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.comment(issue=issue, actor=people.worker, note="内部备注", is_public=False)
+        workflow.comment(issue=issue, actor=people.resident, note="我补充一句")
+    assert not resident_notes(people).exists()
+
+
+def test_an_email_goes_to_a_resident_with_an_address(
+    people, issue, django_capture_on_commit_callbacks
+):
+    people.resident.email = "li@example.com"
+    people.resident.save()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.accept(issue=issue, actor=people.worker)
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["li@example.com"]
+    assert issue.tracking_number in mail.outbox[0].subject
+
+
+def test_no_email_without_an_address(people, issue, django_capture_on_commit_callbacks):
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.accept(issue=issue, actor=people.worker)
+    assert mail.outbox == []
+    assert resident_notes(people).count() == 1
+
+
+def test_a_failing_mail_server_breaks_nothing(
+    client, people, issue, settings, django_capture_on_commit_callbacks, caplog
+):
+    settings.EMAIL_BACKEND = "tests.test_notifications.BrokenMailBackend"
+    people.resident.email = "li@example.com"
+    people.resident.save()
+    client.force_login(people.worker)
+    with django_capture_on_commit_callbacks(execute=True):
+        accepted = workflow.accept(issue=issue, actor=people.worker)
+    assert accepted.status == Status.IN_PROGRESS
+    assert Issue.objects.get(pk=issue.pk).status == Status.IN_PROGRESS
+    assert [n.event.kind for n in resident_notes(people)] == ["accepted"]
+    assert "could not send" in caplog.text
+
+    # And through a page: the resident evaluates while the mail server is still down.
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.resolve(issue=accepted, actor=people.worker, note="修好了")
+    client.force_login(people.resident)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("my_issue_evaluate", args=[issue.tracking_number]),
+            {"satisfaction": "satisfied"},
+        )
+    assert response.status_code == 302
+    assert Issue.objects.get(pk=issue.pk).status == Status.CLOSED
+
+
+def test_unread_count_in_the_navigation_bar(
+    client, people, issue, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        issue = workflow.accept(issue=issue, actor=people.worker)
+        workflow.comment(issue=issue, actor=people.worker, note="明天来修")
+    client.force_login(people.resident)
+    english(client)
+    html = client.get(reverse("home")).text
+    assert 'id="nav-notifications"' in html
+    assert (
+        '<span class="badge rounded-pill text-bg-danger">2<span class="visually-hidden"> unread'
+        in html
+    )
+
+
+def test_staff_see_their_unread_count_too(client, people, issue):
+    # Filing the issue told the grid's workers it arrived.
+    assert Notification.objects.filter(user=people.worker, reason="new_at_unit").count() == 1
+    client.force_login(people.worker)
+    html = client.get(reverse("notifications")).text
+    assert '<span class="badge rounded-pill text-bg-danger">1<span' in html
+
+
+def test_no_badge_without_unread_notifications(client, people):
+    client.force_login(people.resident)
+    html = client.get(reverse("home")).text
+    assert 'id="nav-notifications"' in html
+    assert "text-bg-danger" not in html
+
+
+def test_the_list_shows_what_happened_and_opens_the_issue(
+    client, people, issue, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.comment(issue=issue, actor=people.worker, note="明天上午来修")
+    note = resident_notes(people).get()
+    client.force_login(people.resident)
+    english(client)
+    html = client.get(reverse("notifications")).text
+    assert "Commented" in html and issue.tracking_number in html and "明天上午来修" in html
+    assert reverse("notification_read", args=[note.pk]) in html
+    response = client.post(reverse("notification_read", args=[note.pk]))
+    assert response.status_code == 302
+    assert response.url == reverse("my_issue_detail", args=[issue.tracking_number])
+    note.refresh_from_db()
+    assert note.is_read
+
+
+def test_staff_notifications_open_the_staff_page_when_there_is_one(client, people, issue):
+    note = Notification.objects.get(user=people.worker)
+    client.force_login(people.worker)
+    response = client.post(reverse("notification_read", args=[note.pk]))
+    try:
+        expected = reverse("staff_issue_detail", args=[issue.tracking_number])
+    except NoReverseMatch:  # the staff workspace is not there yet
+        expected = reverse("my_issue_detail", args=[issue.tracking_number])
+    assert response.url == expected
+
+
+def test_someone_elses_notification_is_a_404(client, people, issue):
+    note = Notification.objects.get(user=people.worker)
+    client.force_login(people.resident)
+    assert client.post(reverse("notification_read", args=[note.pk])).status_code == 404
+    note.refresh_from_db()
+    assert not note.is_read
+
+
+def test_marking_is_post_only(client, people, issue):
+    note = Notification.objects.get(user=people.worker)
+    client.force_login(people.worker)
+    assert client.get(reverse("notification_read", args=[note.pk])).status_code == 405
+    assert client.get(reverse("notifications_read_all")).status_code == 405
+
+
+def test_mark_all_as_read_only_touches_mine(
+    client, people, issue, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        issue = workflow.accept(issue=issue, actor=people.worker)
+        workflow.escalate(issue=issue, actor=people.worker, reason="需要社区")
+    assert resident_notes(people).filter(is_read=False).count() == 2
+    client.force_login(people.resident)
+    response = client.post(reverse("notifications_read_all"))
+    assert response.url == reverse("notifications")
+    assert not resident_notes(people).filter(is_read=False).exists()
+    assert Notification.objects.filter(user=people.community_staff, is_read=False).exists()
+
+
+def test_notification_list_runs_a_constant_number_of_queries(
+    client, people, territory, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    def count_for(n):
+        Notification.objects.all().delete()
+        resident = ResidentFactory(home_building__grid=territory.grid)
+        with django_capture_on_commit_callbacks(execute=True):
+            for i in range(n):
+                issue = workflow.file_issue(
+                    actor=resident,
+                    source=Source.RESIDENT,
+                    category=territory.category,
+                    title=f"问题{i}",
+                    description="描述",
+                    building=resident.home_building,
+                )
+                workflow.comment(issue=issue, actor=people.worker, note=f"回复{i}")
+        client.force_login(resident)
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(reverse("notifications"))
+        assert response.status_code == 200
+        assert response.text.count("notification-open") == min(n, 30)
+        return len(captured)
+
+    assert count_for(3) == count_for(35)
+    with django_assert_max_num_queries(8):
+        client.get(reverse("notifications"), {"page": 2})
+
+
+def test_notifications_need_sign_in(client, db):
+    response = client.get(reverse("notifications"))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))

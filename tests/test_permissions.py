@@ -1,0 +1,345 @@
+"""Who sees what and who may do what (DESIGN.md §6): role × issue position × action.
+
+The expectations are written out by hand from the design, not recomputed from the rules
+under test.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+
+from issues import permissions, workflow
+from issues.models import Issue, Level, Source, Status
+from issues.permissions import allowed_actions, can, visible_issues
+from issues.transitions import Action
+from tests.factories import DepartmentFactory, IssueFactory, UserFactory, post_for, staff_on
+
+A = Action
+ACC, ASG, COM, ESC, DIS = A.ACCEPT, A.ASSIGN, A.COMMENT, A.ESCALATE, A.DISPATCH
+SUS, RSM, RES, EVA, REO, VER, REJ = (
+    A.SUSPEND,
+    A.RESUME,
+    A.RESOLVE,
+    A.EVALUATE,
+    A.REOPEN,
+    A.VERIFY,
+    A.REJECT,
+)
+
+ROLES = [
+    "resident",  # reported the issue
+    "other_resident",
+    "worker",  # grid worker of the issue's grid
+    "sibling_worker",  # grid worker of another grid in the same community
+    "community_staff",  # the issue's community
+    "other_community_staff",  # another community of the same subdistrict
+    "subdistrict_staff",  # the issue's subdistrict
+    "far_staff",  # another subdistrict
+    "department_staff",  # the department the issue is dispatched to (position "department")
+    "sister_department_staff",  # another department of the same subdistrict
+    "other_department_staff",  # a department of another subdistrict
+]
+
+NOTHING: set = set()
+ONLY_COMMENT = {COM}
+# The current unit's staff on a SUBMITTED / IN_PROGRESS issue below the subdistrict.
+HANDLER_SUBMITTED = {ACC, ASG, COM, ESC, REJ}
+HANDLER_IN_PROGRESS = {ASG, COM, ESC, SUS, RES, REJ}
+
+# (role, position): (sees it, actions while SUBMITTED, actions while IN_PROGRESS).
+# Positions: "grid" = at GRID level in its grid; "community" = escalated to COMMUNITY;
+# "subdistrict" = escalated to SUBDISTRICT; "department" = dispatched to a department.
+MATRIX = {
+    # At the grid: the grid worker handles it; above, staff follow it and may comment.
+    ("resident", "grid"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("other_resident", "grid"): (False, NOTHING, NOTHING),
+    ("worker", "grid"): (True, HANDLER_SUBMITTED, HANDLER_IN_PROGRESS),
+    ("sibling_worker", "grid"): (False, NOTHING, NOTHING),
+    ("community_staff", "grid"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("other_community_staff", "grid"): (False, NOTHING, NOTHING),
+    ("subdistrict_staff", "grid"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("far_staff", "grid"): (False, NOTHING, NOTHING),
+    ("department_staff", "grid"): (False, NOTHING, NOTHING),
+    ("sister_department_staff", "grid"): (False, NOTHING, NOTHING),
+    ("other_department_staff", "grid"): (False, NOTHING, NOTHING),
+    # Escalated to the community: the grid worker still sees it but no longer acts.
+    ("resident", "community"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("other_resident", "community"): (False, NOTHING, NOTHING),
+    ("worker", "community"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("sibling_worker", "community"): (False, NOTHING, NOTHING),
+    ("community_staff", "community"): (True, HANDLER_SUBMITTED, HANDLER_IN_PROGRESS),
+    ("other_community_staff", "community"): (False, NOTHING, NOTHING),
+    ("subdistrict_staff", "community"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("far_staff", "community"): (False, NOTHING, NOTHING),
+    ("department_staff", "community"): (False, NOTHING, NOTHING),
+    ("sister_department_staff", "community"): (False, NOTHING, NOTHING),
+    ("other_department_staff", "community"): (False, NOTHING, NOTHING),
+    # At the subdistrict: no escalation above it; it dispatches instead.
+    ("resident", "subdistrict"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("other_resident", "subdistrict"): (False, NOTHING, NOTHING),
+    ("worker", "subdistrict"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("sibling_worker", "subdistrict"): (False, NOTHING, NOTHING),
+    ("community_staff", "subdistrict"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("other_community_staff", "subdistrict"): (False, NOTHING, NOTHING),
+    ("subdistrict_staff", "subdistrict"): (
+        True,
+        {ACC, ASG, COM, DIS, REJ},
+        {ASG, COM, DIS, SUS, RES, REJ},
+    ),
+    ("far_staff", "subdistrict"): (False, NOTHING, NOTHING),
+    ("department_staff", "subdistrict"): (False, NOTHING, NOTHING),
+    ("sister_department_staff", "subdistrict"): (False, NOTHING, NOTHING),
+    ("other_department_staff", "subdistrict"): (False, NOTHING, NOTHING),
+    # Dispatched: the department handles it; the subdistrict may only re-dispatch it.
+    ("resident", "department"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("other_resident", "department"): (False, NOTHING, NOTHING),
+    ("worker", "department"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("sibling_worker", "department"): (False, NOTHING, NOTHING),
+    ("community_staff", "department"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("other_community_staff", "department"): (False, NOTHING, NOTHING),
+    ("subdistrict_staff", "department"): (True, {COM, DIS}, {COM, DIS}),
+    ("far_staff", "department"): (False, NOTHING, NOTHING),
+    ("department_staff", "department"): (
+        True,
+        {ACC, ASG, COM, REJ},
+        {ASG, COM, SUS, RES, REJ},
+    ),
+    ("sister_department_staff", "department"): (False, NOTHING, NOTHING),
+    ("other_department_staff", "department"): (False, NOTHING, NOTHING),
+}
+
+POSITIONS = {
+    # position: (level, dispatched, who holds it while IN_PROGRESS)
+    "grid": (Level.GRID, False, "worker"),
+    "community": (Level.COMMUNITY, False, "community_staff"),
+    "subdistrict": (Level.SUBDISTRICT, False, "subdistrict_staff"),
+    "department": (Level.SUBDISTRICT, True, "department_staff"),
+}
+
+
+@pytest.fixture
+def cast(territory, people):
+    """``people`` plus staff of a second department in the same subdistrict."""
+    sister = DepartmentFactory(subdistrict=territory.subdistrict, name="市场监管")
+    people.sister_department_staff = staff_on(sister, username="sisterdepartment")
+    return people
+
+
+def issue_at(t, p, position, status, **fields) -> Issue:
+    level, dispatched, holder = POSITIONS[position]
+    now = timezone.now()
+    values = dict(
+        grid=t.grid,
+        category=t.category,
+        source=Source.RESIDENT,
+        reporter=p.resident,
+        level=level,
+        status=status,
+        department=t.department if dispatched else None,
+        dispatched_at=now if dispatched else None,
+        escalation_count=[Level.GRID, Level.COMMUNITY, Level.SUBDISTRICT].index(level),
+    )
+    if status != Status.SUBMITTED:
+        values.update(assignee=getattr(p, holder), accepted_at=now)
+    values.update(fields)
+    return IssueFactory(**values)
+
+
+def test_matrix_is_complete():
+    assert set(MATRIX) == {(role, position) for role in ROLES for position in POSITIONS}
+
+
+@pytest.mark.parametrize("status", [Status.SUBMITTED, Status.IN_PROGRESS])
+@pytest.mark.parametrize(("role", "position"), list(MATRIX))
+def test_role_by_position(territory, cast, role, position, status):
+    sees, when_submitted, when_in_progress = MATRIX[(role, position)]
+    expected = when_submitted if status == Status.SUBMITTED else when_in_progress
+    issue = issue_at(territory, cast, position, status)
+    user = getattr(cast, role)
+
+    assert visible_issues(user).filter(pk=issue.pk).exists() == sees
+    assert {a for a in Action.PERSON_ACTIONS if can(user, a, issue)} == expected
+    # The buttons a page offers are the same answer, in table order.
+    assert allowed_actions(user, issue) == [a for a in Action.PERSON_ACTIONS if a in expected]
+    # The sweep's own actions are never a person's.
+    assert not can(user, A.SUPERVISE, issue)
+    assert not can(user, A.AUTO_CLOSE, issue)
+
+
+# (who, source, status): actions, for an issue at GRID level in the own grid. A resident
+# reporter evaluates; with none, a worker other than the resolver (p.worker) verifies.
+LATER_STATES = {
+    ("resident", Source.RESIDENT, Status.RESOLVED): {COM, EVA, REO},
+    ("other_resident", Source.RESIDENT, Status.RESOLVED): NOTHING,
+    ("worker", Source.RESIDENT, Status.RESOLVED): {COM},
+    ("worker2", Source.RESIDENT, Status.RESOLVED): {COM},
+    ("community_staff", Source.RESIDENT, Status.RESOLVED): {COM},
+    ("resident", Source.PATROL, Status.RESOLVED): NOTHING,
+    ("worker", Source.PATROL, Status.RESOLVED): {COM},
+    ("worker2", Source.PATROL, Status.RESOLVED): {COM, VER},
+    ("sibling_worker", Source.PATROL, Status.RESOLVED): NOTHING,
+    ("community_staff", Source.PATROL, Status.RESOLVED): {COM},
+    ("resident", Source.RESIDENT, Status.SUSPENDED): {COM},
+    ("worker", Source.RESIDENT, Status.SUSPENDED): {COM, RSM},
+    ("worker2", Source.RESIDENT, Status.SUSPENDED): {COM, RSM},
+    ("community_staff", Source.RESIDENT, Status.SUSPENDED): {COM},
+    ("resident", Source.RESIDENT, Status.CLOSED): NOTHING,
+    ("worker", Source.RESIDENT, Status.CLOSED): NOTHING,
+    ("resident", Source.RESIDENT, Status.REJECTED): NOTHING,
+    ("worker", Source.RESIDENT, Status.REJECTED): NOTHING,
+    ("subdistrict_staff", Source.RESIDENT, Status.REJECTED): NOTHING,
+}
+
+
+@pytest.mark.parametrize(("who", "source", "status"), list(LATER_STATES))
+def test_later_states(territory, people, who, source, status):
+    t, p = territory, people
+    now = timezone.now()
+    fields = {}
+    if status == Status.SUSPENDED:
+        fields["suspended_at"] = now
+    if status in (Status.RESOLVED, Status.CLOSED):
+        fields.update(resolved_at=now, resolved_by=p.worker)
+    if status in (Status.CLOSED, Status.REJECTED):
+        fields["closed_at"] = now
+    reporter = p.resident if source == Source.RESIDENT else p.worker
+    issue = issue_at(t, p, "grid", status, source=source, reporter=reporter, **fields)
+    user = getattr(p, who)
+    assert set(allowed_actions(user, issue)) == LATER_STATES[(who, source, status)]
+
+
+def test_grid_worker_follows_an_issue_after_it_climbs_but_no_longer_acts(territory, people):
+    t, p = territory, people
+    issue = workflow.file_issue(
+        actor=p.resident,
+        source=Source.RESIDENT,
+        category=t.category,
+        title="楼道堆物",
+        description="消防通道被占",
+        grid=t.grid,
+    )
+    issue = workflow.accept(issue=issue, actor=p.worker)
+    assert can(p.worker, ESC, issue)
+    issue = workflow.escalate(issue=issue, actor=p.worker, reason="需要社区协调")
+
+    assert visible_issues(p.worker).filter(pk=issue.pk).exists()
+    assert allowed_actions(p.worker, issue) == [COM]
+    with pytest.raises(workflow.WorkflowError) as excinfo:
+        workflow.accept(issue=issue, actor=p.worker)
+    assert excinfo.value.code == "forbidden"
+    assert allowed_actions(p.community_staff, issue) == [ACC, ASG, COM, ESC, REJ]
+
+    issue = workflow.escalate(issue=issue, actor=p.community_staff, reason="需要街道协调")
+    issue = workflow.dispatch(issue=issue, actor=p.subdistrict_staff, department=t.department)
+    for follower in (p.worker, p.community_staff, p.subdistrict_staff, p.department_staff):
+        assert visible_issues(follower).filter(pk=issue.pk).exists()
+    assert allowed_actions(p.worker, issue) == [COM]
+    assert allowed_actions(p.community_staff, issue) == [COM]
+
+
+# (who, position): (sees internal notes, sees the reporter's phone)
+PRIVATE = {
+    ("resident", "grid"): (False, False),
+    ("other_resident", "grid"): (False, False),
+    ("worker", "grid"): (True, True),
+    ("sibling_worker", "grid"): (False, False),
+    ("community_staff", "grid"): (True, False),
+    ("subdistrict_staff", "grid"): (True, False),
+    ("far_staff", "grid"): (False, False),
+    ("worker", "community"): (True, False),
+    ("community_staff", "community"): (True, True),
+    ("department_staff", "grid"): (False, False),
+    ("department_staff", "department"): (True, True),
+    ("sister_department_staff", "department"): (False, False),
+    ("subdistrict_staff", "department"): (True, False),
+    ("resident", "department"): (False, False),
+}
+
+
+@pytest.mark.parametrize(("who", "position"), list(PRIVATE))
+def test_internal_notes_and_phone_numbers_are_for_staff(territory, cast, who, position):
+    issue = issue_at(territory, cast, position, Status.IN_PROGRESS)
+    user = getattr(cast, who)
+    assert (
+        permissions.can_see_internal(user, issue),
+        permissions.can_see_reporter_phone(user, issue),
+    ) == PRIVATE[(who, position)]
+
+
+def test_anonymous_and_inactive_users_see_and_do_nothing(territory, people):
+    t, p = territory, people
+    issue = issue_at(t, p, "grid", Status.SUBMITTED)
+    p.worker.is_active = False
+    p.worker.save(update_fields=["is_active"])
+    for user in (AnonymousUser(), p.worker):
+        assert not visible_issues(user).exists()
+        assert allowed_actions(user, issue) == []
+
+
+def test_superuser_sees_everything(territory, people):
+    t, p = territory, people
+    issues = [
+        issue_at(t, p, "grid", Status.SUBMITTED),
+        IssueFactory(grid=t.far_grid, category=t.category),
+    ]
+    admin = UserFactory(username="root", is_superuser=True, is_staff=True)
+    assert set(visible_issues(admin)) == set(issues)
+    assert all(permissions.can_see_internal(admin, i) for i in issues)
+
+
+def test_other_subdistrict_issues_stay_there(territory, people):
+    t, p = territory, people
+    far = IssueFactory(grid=t.far_grid, category=t.category)
+    assert visible_issues(p.far_staff).filter(pk=far.pk).exists()
+    for user in (p.subdistrict_staff, p.community_staff, p.worker, p.department_staff):
+        assert not visible_issues(user).filter(pk=far.pk).exists()
+        assert allowed_actions(user, far) == []
+
+
+def test_a_post_added_later_is_seen_after_forget_scope(territory, people):
+    t, p = territory, people
+    issue = IssueFactory(grid=t.sibling_grid, category=t.category)
+    user = p.worker
+    assert not visible_issues(user).filter(pk=issue.pk).exists()
+    post_for(user, t.sibling_grid)  # forgets the remembered scope
+    assert visible_issues(user).filter(pk=issue.pk).exists()
+    assert ACC in allowed_actions(user, issue)
+
+
+@pytest.mark.parametrize("issue_count", [1, 30])
+def test_visible_issues_runs_a_bounded_number_of_queries(
+    territory, people, django_assert_num_queries, issue_count
+):
+    t, p = territory, people
+    for i in range(issue_count):
+        IssueFactory(grid=[t.grid, t.sibling_grid, t.cousin_grid][i % 3], category=t.category)
+    # Several posts at once: the posts are still read in one query.
+    user = staff_on(t.grid, username="multi")
+    post_for(user, t.other_community)
+    post_for(user, t.department)
+    user = type(user).objects.get(pk=user.pk)  # nothing remembered yet
+
+    with django_assert_num_queries(2):  # the posts, then the issues
+        seen = list(visible_issues(user))
+    assert len(seen) == len([i for i in range(issue_count) if i % 3 != 1])
+    with django_assert_num_queries(1):  # the posts are remembered on the user
+        list(visible_issues(user))
+    with django_assert_num_queries(0):  # and `can` runs no query at all
+        for issue in seen:
+            allowed_actions(user, issue)
+
+    resident = type(p.resident).objects.get(pk=p.resident.pk)
+    with django_assert_num_queries(2):
+        list(visible_issues(resident))
+
+
+def test_visible_issues_is_lazy(territory, people, django_assert_num_queries):
+    user = type(people.worker).objects.get(pk=people.worker.pk)
+    with django_assert_num_queries(1):  # reading the posts; the issues are not fetched yet
+        queryset = visible_issues(user)
+    assert str(queryset.query)  # still a plain queryset views can filter and paginate
+    past = timezone.now() - timedelta(days=1)
+    with django_assert_num_queries(1):
+        assert not queryset.filter(created_at__lt=past).exists()

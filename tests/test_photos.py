@@ -1,0 +1,185 @@
+"""Photos through the report and comment forms: only real JPEG/PNG/WebP images, at most
+10 MB, 40 megapixels and 5 at a time, re-encoded without EXIF (no GPS position), stored
+under a server-generated name, and shown as thumbnails."""
+
+import io
+import uuid
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image
+
+from issues.models import Issue, Photo
+from tests.factories import image_upload
+
+
+@pytest.fixture
+def signed_in(client, people):
+    client.force_login(people.resident)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    return client
+
+
+def report(client, people, territory, photos):
+    return client.post(
+        reverse("issue_report"),
+        {
+            "building": people.resident.home_building.pk,
+            "category": territory.category.pk,
+            "title": "垃圾堆积",
+            "description": "楼下垃圾三天没人清运。",
+            "submission_token": str(uuid.uuid4()),
+            "photos": photos,
+        },
+    )
+
+
+def refused(response, message):
+    """The form came back with the message next to the photo field, and nothing was filed."""
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors["photos"])
+    assert 'id="error_1_id_photos"' in response.text
+    assert Issue.objects.count() == 0
+    assert Photo.objects.count() == 0
+
+
+def test_a_real_photo_is_stored_and_shown_as_a_thumbnail(signed_in, people, territory):
+    response = report(signed_in, people, territory, [image_upload("street lamp.jpg")])
+    assert response.status_code == 302
+    photo = Photo.objects.get()
+    assert photo.event.kind == "filed" and photo.uploaded_by == people.resident
+    assert (photo.width, photo.height) == (64, 48)
+    page = signed_in.get(response.url).text
+    assert f'src="{photo.image.url}"' in page
+    assert 'class="photo-thumb"' in page
+
+
+def test_the_stored_name_is_generated_by_the_server(signed_in, people, territory):
+    report(signed_in, people, territory, [image_upload("../../我的照片 secret.png")])
+    name = Photo.objects.get().image.name
+    assert "secret" not in name and "我的照片" not in name and ".." not in name
+    filename = name.rsplit("/", 1)[-1]
+    stem, extension = filename.split(".")
+    assert extension == "png"
+    assert len(stem) == 32 and int(stem, 16) >= 0  # a uuid4 hex
+
+
+@pytest.mark.parametrize("name", ["photo.jpg", "photo.png", "photo.webp"])
+def test_jpeg_png_and_webp_are_accepted(signed_in, people, territory, name):
+    response = report(signed_in, people, territory, [image_upload(name)])
+    assert response.status_code == 302
+    stored = Photo.objects.get()
+    with Image.open(stored.image.path) as image:
+        assert image.format == {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}[name.split(".")[1]]
+
+
+def test_exif_and_gps_position_do_not_survive(signed_in, people, territory):
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x0132] = "2025:05:01 08:00:00"  # DateTime
+    gps = exif.get_ifd(0x8825)  # GPSInfo
+    gps[1] = "N"
+    gps[2] = (36.0, 40.0, 12.5)
+    gps[3] = "E"
+    gps[4] = (117.0, 7.0, 30.0)
+    upload = image_upload("gps.jpg", size=(120, 90), exif=exif.tobytes())
+    # The upload really carries the position.
+    with Image.open(io.BytesIO(upload.read())) as original:
+        assert original.getexif().get_ifd(0x8825)[2] == (36.0, 40.0, 12.5)
+    upload.seek(0)
+    response = report(signed_in, people, territory, [upload])
+    assert response.status_code == 302
+    stored = Photo.objects.get()
+    with Image.open(stored.image.path) as image:
+        assert image.format == "JPEG"
+        assert len(image.getexif()) == 0
+        assert image.getexif().get_ifd(0x8825) == {}
+        assert "exif" not in image.info
+    with open(stored.image.path, "rb") as raw:
+        content = raw.read()
+    assert b"Exif" not in content and b"PhoneMaker" not in content
+
+
+def test_an_oversized_file_is_refused(signed_in, people, territory):
+    big = SimpleUploadedFile(
+        "big.jpg", b"\xff\xd8\xff\xe0" + b"\0" * (10 * 1024 * 1024), content_type="image/jpeg"
+    )
+    refused(report(signed_in, people, territory, [big]), "“big.jpg” is larger than 10 MB.")
+
+
+def test_a_gif_is_refused(signed_in, people, territory):
+    refused(
+        report(signed_in, people, territory, [image_upload("moving.gif")]),
+        "“moving.gif” is not a JPEG, PNG or WebP image.",
+    )
+
+
+def test_a_text_file_named_jpg_is_refused(signed_in, people, territory):
+    fake = SimpleUploadedFile(
+        "photo.jpg", b"this is not a picture\n" * 20, content_type="image/jpeg"
+    )
+    refused(
+        report(signed_in, people, territory, [fake]), "“photo.jpg” could not be read as an image."
+    )
+
+
+def bomb(name, side):
+    """A PNG that is a few kilobytes on disk and side × side pixels once decoded."""
+    buffer = io.BytesIO()
+    Image.new("1", (side, side)).save(buffer, "PNG", optimize=True)
+    assert len(buffer.getvalue()) < 200_000
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+
+
+def test_a_decompression_bomb_is_refused_without_being_expanded(signed_in, people, territory):
+    # 64 megapixels: over our 40 MP limit, under Pillow's own bomb threshold (89 MP).
+    refused(
+        report(signed_in, people, territory, [bomb("bomb.png", 8_000)]),
+        "“bomb.png” has more than 40 megapixels.",
+    )
+
+
+def test_a_huge_decompression_bomb_is_refused_too(signed_in, people, territory):
+    # 400 megapixels: Pillow itself refuses to open it; the message still says why.
+    refused(
+        report(signed_in, people, territory, [bomb("huge.png", 20_000)]),
+        "“huge.png” has more than 40 megapixels.",
+    )
+
+
+def test_a_bomb_in_pillows_warning_range_is_refused(signed_in, people, territory):
+    # 100 megapixels: Pillow only warns here; the warning must not escape as a 500.
+    refused(
+        report(signed_in, people, territory, [bomb("warned.png", 10_000)]),
+        "“warned.png” has more than 40 megapixels.",
+    )
+
+
+def test_six_photos_are_too_many(signed_in, people, territory):
+    photos = [image_upload(f"p{n}.png") for n in range(6)]
+    refused(report(signed_in, people, territory, photos), "At most 5 photos at a time.")
+
+
+def test_five_photos_are_fine(signed_in, people, territory):
+    response = report(signed_in, people, territory, [image_upload(f"p{n}.png") for n in range(5)])
+    assert response.status_code == 302
+    assert Photo.objects.count() == 5
+
+
+def test_one_bad_photo_among_good_ones_files_nothing(signed_in, people, territory):
+    photos = [image_upload("good.png"), image_upload("bad.gif")]
+    refused(report(signed_in, people, territory, photos), "“bad.gif” is not a JPEG")
+
+
+def test_a_bad_photo_on_a_comment_is_refused_next_to_the_field(signed_in, people, territory):
+    report(signed_in, people, territory, [])
+    issue = Issue.objects.get()
+    response = signed_in.post(
+        reverse("my_issue_comment", args=[issue.tracking_number]),
+        {"note": "补充照片", "photos": [image_upload("x.gif")]},
+    )
+    assert response.status_code == 200
+    assert "photos" in response.context["comment_form"].errors
+    assert 'id="error_1_id_photos"' in response.text
+    assert issue.events.count() == 1 and Photo.objects.count() == 0

@@ -1,0 +1,424 @@
+"""My work (issue 4 §1): the staff queue, its tabs, filters, order, pages and query budget."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from issues import permissions
+from issues.models import Issue, Level, Severity, Source, Status
+from issues.views.staff import PAGE_SIZE, acting_condition
+from tests.conftest import requires_postgres
+from tests.factories import (
+    CategoryFactory,
+    IssueFactory,
+    UserFactory,
+    issue_at,
+)
+
+QUEUE = "/staff/"
+
+
+def rows(response) -> list[str]:
+    """Tracking numbers of the issues listed, in page order."""
+    return re.findall(r'href="/staff/issues/([^/"]+)/"', response.text)
+
+
+def tab_counts(response) -> dict:
+    return {
+        key: int(count)
+        for key, count in re.findall(
+            r'id="tab-(\w+)">\s*[^<]*<span class="badge[^"]*">(\d+)</span>', response.text
+        )
+    }
+
+
+def test_urls():
+    assert reverse("staff_queue") == QUEUE
+    assert reverse("staff_issue_detail", args=["2026"]) == "/staff/issues/2026/"
+    assert reverse("staff_issue_action", args=["2026", "accept"]) == "/staff/issues/2026/accept/"
+    assert reverse("staff_patrol") == "/staff/patrol/"
+
+
+@pytest.mark.parametrize(
+    "url", [QUEUE, "/staff/patrol/", "/staff/patrol/reports/", "/staff/hotline/", "/staff/start/"]
+)
+def test_anonymous_is_sent_to_sign_in(client, db, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login") + "?next=")
+
+
+def test_a_resident_may_not_open_the_queue(client, people):
+    client.force_login(people.resident)
+    assert client.get(QUEUE).status_code == 403
+
+
+def test_signing_in_as_staff_lands_on_the_queue(client, people):
+    response = client.post(
+        reverse("login"), {"username": "gridworker", "password": "demo12345"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == QUEUE
+    assert response.status_code == 200
+    assert "My work" in response.text or "我的工作" in response.text
+
+
+def test_signing_in_as_a_resident_lands_on_their_issues_or_home(client, people):
+    response = client.post(
+        reverse("login"), {"username": "resident", "password": "demo12345"}, follow=True
+    )
+    try:
+        expected = reverse("my_issues")
+    except Exception:  # the resident pages (issue 3) may not be installed yet
+        expected = reverse("home")
+    assert response.redirect_chain[-1][0] == expected
+    assert response.status_code == 200
+
+
+def test_a_superuser_without_posts_lands_on_the_admin(client, db):
+    client.force_login(UserFactory(is_superuser=True, is_staff=True))
+    response = client.get(reverse("after_login"))
+    assert response.url == reverse("admin:index")
+
+
+def test_my_work_is_what_my_units_handle(client, territory, people):
+    t, p = territory, people
+    mine = issue_at(t, "grid", reporter=p.resident)
+    climbed = issue_at(t, "community", reporter=p.resident)
+    sibling = issue_at(t, "grid", grid=t.sibling_grid, reporter=p.resident)
+    closed = issue_at(t, "grid", status=Status.CLOSED, reporter=p.resident)
+    client.force_login(p.worker)
+
+    response = client.get(QUEUE)
+
+    assert response.status_code == 200
+    assert rows(response) == [mine.tracking_number]
+    # Issues that climbed from the worker's grid are followed, not worked on.
+    following = client.get(QUEUE, {"scope": "following"})
+    assert rows(following) == [climbed.tracking_number]
+    assert sibling.tracking_number not in following.text
+    assert closed.tracking_number not in following.text
+
+    client.force_login(p.community_staff)
+    assert rows(client.get(QUEUE)) == [climbed.tracking_number]
+    assert set(rows(client.get(QUEUE, {"scope": "following"}))) == {
+        mine.tracking_number,
+        sibling.tracking_number,
+    }
+
+
+def test_department_staff_work_on_what_is_dispatched_to_them(client, territory, people):
+    t, p = territory, people
+    dispatched = issue_at(t, "department", reporter=p.resident)
+    issue_at(t, "subdistrict", reporter=p.resident)
+    client.force_login(p.department_staff)
+    assert rows(client.get(QUEUE)) == [dispatched.tracking_number]
+    client.force_login(p.subdistrict_staff)
+    assert dispatched.tracking_number not in rows(client.get(QUEUE))
+    assert dispatched.tracking_number in rows(client.get(QUEUE, {"scope": "following"}))
+
+
+def test_tabs_count_each_status_and_the_overdue(client, territory, people):
+    t, p = territory, people
+    now = timezone.now()
+    for status, n in [
+        (Status.SUBMITTED, 3),
+        (Status.IN_PROGRESS, 2),
+        (Status.SUSPENDED, 1),
+        (Status.RESOLVED, 4),
+    ]:
+        for _ in range(n):
+            issue_at(t, "grid", status=status, reporter=p.resident)
+    # Overdue: two running ones; a suspended one past its old deadline is not overdue.
+    issue_at(t, "grid", reporter=p.resident, due_at=now - timedelta(hours=1))
+    issue_at(t, "grid", status=Status.IN_PROGRESS, reporter=p.resident, due_at=now - timedelta(1))
+    issue_at(t, "grid", status=Status.SUSPENDED, reporter=p.resident, due_at=now - timedelta(1))
+    issue_at(t, "community", reporter=p.resident)  # followed
+    issue_at(t, "grid", status=Status.CLOSED, reporter=p.resident)  # not open
+    client.force_login(p.worker)
+
+    response = client.get(QUEUE)
+
+    assert tab_counts(response) == {
+        "all": 13,
+        "submitted": 4,
+        "in_progress": 3,
+        "suspended": 2,
+        "resolved": 4,
+        "overdue": 2,
+    }  # the following tab is counted when opened
+    assert len(rows(response)) == 13
+    following = client.get(QUEUE, {"scope": "following"})
+    assert tab_counts(following) == {**tab_counts(response), "following": 1}
+    assert len(rows(following)) == 1
+    assert len(rows(client.get(QUEUE, {"status": Status.RESOLVED}))) == 4
+    assert len(rows(client.get(QUEUE, {"overdue": "1"}))) == 2
+    assert len(rows(client.get(QUEUE, {"status": Status.SUSPENDED, "overdue": "1"}))) == 0
+
+
+def test_sorted_by_deadline_so_overdue_comes_first(client, territory, people):
+    t, p = territory, people
+    now = timezone.now()
+    later = issue_at(t, reporter=p.resident, due_at=now + timedelta(hours=30))
+    overdue = issue_at(t, reporter=p.resident, due_at=now - timedelta(hours=3))
+    soon = issue_at(t, reporter=p.resident, due_at=now + timedelta(hours=1))
+    client.force_login(p.worker)
+    response = client.get(QUEUE)
+    assert rows(response) == [i.tracking_number for i in (overdue, soon, later)]
+    # Time left, red when overdue.
+    assert response.text.count('class="overdue"') == 1
+
+
+def test_each_row_shows_what_a_worker_needs(client, territory, people):
+    t, p = territory, people
+    issue = issue_at(
+        t,
+        status=Status.IN_PROGRESS,
+        reporter=p.resident,
+        assignee=p.worker2,
+        severity=Severity.URGENT,
+        title="楼道堆放杂物",
+    )
+    p.worker2.first_name, p.worker2.last_name = "王", "丽"
+    p.worker2.save()
+    client.force_login(p.worker)
+    text = client.get(QUEUE).text
+    item = text[text.index(issue.tracking_number) :]
+    item = item[: item.index("</li>")]
+    for expected in ("楼道堆放杂物", t.grid.name, p.worker2.get_full_name(), "<time"):
+        assert expected in item
+    assert str(Severity.URGENT.label) in item or "急事" in item
+    assert str(Level.GRID.label) in item or "网格" in item
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"severity": Severity.URGENT}, {"urgent"}),
+        ({"source": Source.PATROL}, {"patrol"}),
+        ({"supervised": "on"}, {"supervised"}),
+        ({"q": "井盖"}, {"manhole"}),
+        ({"q": "漏水"}, {"leak"}),  # words in the description
+        ({}, {"urgent", "patrol", "supervised", "manhole", "leak", "plain", "other_category"}),
+    ],
+)
+def test_filters_and_search(client, territory, people, params, expected):
+    t, p = territory, people
+    made = {
+        "urgent": issue_at(t, reporter=p.resident, severity=Severity.URGENT),
+        "patrol": issue_at(t, reporter=p.worker, source=Source.PATROL),
+        "supervised": issue_at(t, reporter=p.resident, is_supervised=True),
+        "manhole": issue_at(t, reporter=p.resident, title="井盖松动"),
+        "leak": issue_at(t, reporter=p.resident, description="三楼水管漏水"),
+        "plain": issue_at(t, reporter=p.resident),
+        "other_category": issue_at(t, reporter=p.resident, category=CategoryFactory()),
+    }
+    client.force_login(p.worker)
+    response = client.get(QUEUE, params)
+    assert set(rows(response)) == {made[k].tracking_number for k in expected}
+    assert tab_counts(response)["all"] == len(expected)
+
+
+def test_filter_by_category_grid_and_tracking_number(client, territory, people):
+    t, p = territory, people
+    other = CategoryFactory(name="噪音扰民")
+    a = issue_at(t, "community", reporter=p.resident, category=other)
+    b = issue_at(t, "community", reporter=p.resident, grid=t.sibling_grid)
+    c = issue_at(t, "community", reporter=p.resident)
+    client.force_login(p.community_staff)
+    assert rows(client.get(QUEUE, {"category": other.pk})) == [a.tracking_number]
+    assert rows(client.get(QUEUE, {"grid": t.sibling_grid.pk})) == [b.tracking_number]
+    assert rows(client.get(QUEUE, {"q": c.tracking_number})) == [c.tracking_number]
+    # The grid filter offers the community's grids only.
+    grids = re.search(r'<select name="grid".*?</select>', client.get(QUEUE).text, re.S).group(0)
+    assert f'value="{t.sibling_grid.pk}"' in grids
+    assert f'value="{t.cousin_grid.pk}"' not in grids
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"category": "abc"},
+        {"grid": "999999"},
+        {"status": "closed"},
+        {"page": "-3"},
+        {"page": "zzz"},
+        {"page": "9999"},
+        {"q": "x" * 300},
+        {"scope": "everything"},
+    ],
+)
+def test_bad_filters_never_break_the_page(client, territory, people, params):
+    issue_at(territory, reporter=people.resident)
+    client.force_login(people.worker)
+    assert client.get(QUEUE, params).status_code == 200
+
+
+def test_pages_of_25_with_known_totals(client, territory, people):
+    t, p = territory, people
+    now = timezone.now()
+    made = [
+        issue_at(t, reporter=p.resident, due_at=now + timedelta(minutes=10 + i))
+        for i in range(PAGE_SIZE + 5)
+    ]
+    client.force_login(p.worker)
+    first = client.get(QUEUE)
+    second = client.get(QUEUE, {"page": 2})
+    assert rows(first) == [i.tracking_number for i in made[:PAGE_SIZE]]
+    assert rows(second) == [i.tracking_number for i in made[PAGE_SIZE:]]
+    assert "page=2" in first.text
+    # The page count comes from the tab counts: no separate COUNT(*) over the queue.
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(QUEUE, {"page": 2})
+    counting = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if "COUNT(" in q["sql"].upper() and 'FROM "issues_issue"' in q["sql"]
+    ]
+    assert len(counting) == 1
+
+
+def _bulk(t, p, n):
+    now = timezone.now()
+    statuses = [Status.SUBMITTED, Status.IN_PROGRESS, Status.SUSPENDED, Status.RESOLVED]
+    levels = [Level.GRID, Level.COMMUNITY]
+    built = []
+    for i in range(n):
+        status = statuses[i % 4]
+        built.append(
+            IssueFactory.build(
+                grid=t.grid,
+                community=t.community,
+                subdistrict=t.subdistrict,
+                category=t.category,
+                reporter=p.resident,
+                assignee=p.worker2 if status != Status.SUBMITTED else None,
+                status=status,
+                level=levels[i % 2],
+                suspended_at=now if status == Status.SUSPENDED else None,
+                due_at=now + timedelta(minutes=i - n // 2),
+            )
+        )
+    Issue.objects.bulk_create(built, batch_size=500)
+
+
+@pytest.mark.parametrize("who", ["worker", "community_staff", "subdistrict_staff"])
+def test_query_count_is_the_same_for_10_and_1000_issues(
+    client, territory, people, who, django_assert_max_num_queries
+):
+    t, p = territory, people
+    client.force_login(getattr(p, who))
+    _bulk(t, p, 10)
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(QUEUE, {"category": t.category.pk}).status_code == 200
+    _bulk(t, p, 990)
+    with django_assert_max_num_queries(8):
+        response = client.get(QUEUE, {"category": t.category.pk})
+    with CaptureQueriesContext(connection) as large:
+        client.get(QUEUE, {"category": t.category.pk})
+    assert len(large) == len(small)
+    assert len(rows(response)) == (PAGE_SIZE if who != "subdistrict_staff" else 0)
+
+
+def test_acting_condition_agrees_with_the_rule_book(territory, people):
+    """The queue's condition is the queryset form of permissions.acts_on_current_unit."""
+    t, p = territory, people
+    issues = [
+        issue_at(t, position, reporter=p.resident, grid=grid)
+        for position in ("grid", "community", "subdistrict", "department")
+        for grid in (t.grid, t.sibling_grid, t.cousin_grid, t.far_grid)
+    ]
+    users = [
+        p.resident,
+        p.worker,
+        p.sibling_worker,
+        p.community_staff,
+        p.other_community_staff,
+        p.subdistrict_staff,
+        p.far_staff,
+        p.department_staff,
+        p.other_department_staff,
+    ]
+    for user in users:
+        scope = permissions.scope_of(user)
+        by_query = set(Issue.objects.filter(acting_condition(scope)).values_list("pk", flat=True))
+        by_rule = {i.pk for i in issues if permissions.acts_on_current_unit(user, i)}
+        assert by_query == by_rule, user.username
+
+
+def test_what_one_acts_on_is_always_among_what_one_sees(territory, people):
+    """The queue asks for the acting condition alone; it never reaches past visibility."""
+    t, p = territory, people
+    for position in ("grid", "community", "subdistrict", "department"):
+        for grid in (t.grid, t.sibling_grid, t.cousin_grid, t.far_grid):
+            issue_at(t, position, reporter=p.resident, grid=grid)
+    for user in (
+        p.worker,
+        p.community_staff,
+        p.subdistrict_staff,
+        p.far_staff,
+        p.department_staff,
+    ):
+        acting = Issue.objects.filter(acting_condition(permissions.scope_of(user)))
+        assert acting.exists(), user.username
+        assert not acting.exclude(pk__in=permissions.visible_issues(user).values("pk")).exists()
+
+
+def test_navigation_links_follow_the_posts(client, territory, people):
+    client.force_login(people.worker)
+    text = client.get(QUEUE).text
+    assert 'href="/staff/patrol/"' in text
+    assert 'href="/staff/hotline/"' not in text
+    client.force_login(people.community_staff)
+    text = client.get(QUEUE).text
+    assert 'href="/staff/patrol/"' not in text
+    assert 'href="/staff/hotline/"' in text
+    client.force_login(people.resident)
+    text = client.get(reverse("home")).text
+    assert 'href="/staff/"' not in text
+
+
+def test_pages_without_the_links_run_no_query_for_them(client, territory, people):
+    """The navigation flags are lazy: an anonymous page asks nothing about posts."""
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(reverse("home"))
+    assert not any("grids_post" in q["sql"] for q in ctx.captured_queries)
+
+
+@requires_postgres
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "who, index",
+    [
+        ("worker", "grid_due"),
+        ("community_staff", "community_due"),
+        ("subdistrict_staff", "subdistrict_due"),
+        ("department_staff", "department_due"),
+    ],
+)
+def test_the_queue_rows_are_served_by_the_partial_index(client, territory, people, who, index):
+    """The page's own row query matches the predicate of issue_open_<unit>_due, so
+    PostgreSQL can walk that index in deadline order (sequential scans turned off, so the
+    plan shows whether the index *can* serve it, whatever the size of the test table)."""
+    issue_at(territory, reporter=people.resident)
+    client.force_login(getattr(people, who))
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(QUEUE)
+    [sql] = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if 'FROM "issues_issue"' in q["sql"] and "ORDER BY" in q["sql"] and "LIMIT" in q["sql"]
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("SET enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("RESET enable_seqscan")
+        cursor.execute("RESET enable_bitmapscan")
+    # The unit's open-issue index, or a narrower one for the unit's own queue if added.
+    assert re.search(rf"issue_\w*{index}", plan), plan

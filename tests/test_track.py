@@ -1,0 +1,111 @@
+"""Tracking without signing in: status, category, level and dates, and nothing else."""
+
+from django.urls import reverse
+from django.utils import timezone
+
+from issues import workflow
+from issues.models import Source
+from issues.photos import clean_photo
+from tests.factories import image_upload
+
+
+def english(client):
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+
+
+def filed(people, territory):
+    people.resident.first_name = "李秀兰"
+    people.resident.phone = "13953100001"
+    people.resident.save()
+    people.worker.phone = "13912345678"
+    people.worker.save()
+    issue = workflow.file_issue(
+        actor=people.resident,
+        source=Source.RESIDENT,
+        category=territory.category,
+        title="秘密的标题",
+        description="秘密的描述",
+        building=people.resident.home_building,
+        address="东门旁边",
+        photos=[clean_photo(image_upload("p.png"))],
+    )
+    issue = workflow.accept(issue=issue, actor=people.worker)
+    return workflow.comment(issue=issue, actor=people.worker, note="公开的回复")
+
+
+def test_the_track_page_needs_no_sign_in(client, db):
+    response = client.get(reverse("track"))
+    assert response.status_code == 200
+    assert 'name="number"' in response.text and 'for="id_number"' in response.text
+
+
+def test_tracking_shows_status_category_level_and_dates_only(client, people, territory):
+    issue = filed(people, territory)
+    english(client)
+    response = client.get(reverse("track"), {"number": issue.tracking_number})
+    html = response.text
+    assert response.status_code == 200
+    assert response.context["issue"].pk == issue.pk
+    assert "In progress" in html
+    assert territory.category.name in html
+    assert "Grid worker handling" in html
+    assert timezone.localtime(issue.created_at).strftime("%Y-%m-%d %H:%M") in html
+    assert timezone.localtime(issue.accepted_at).strftime("%Y-%m-%d %H:%M") in html
+    for secret in (
+        "秘密的标题",
+        "秘密的描述",
+        "东门旁边",
+        "公开的回复",
+        "李秀兰",
+        "13953100001",
+        "13912345678",
+        people.resident.username,
+        people.worker.username,
+        "张",
+        people.resident.home_building.name,
+        territory.grid.name,
+        "/media/",
+        "<img",
+    ):
+        assert secret not in html, secret
+
+
+def test_spaces_and_case_are_forgiven(client, people, territory):
+    issue = filed(people, territory)
+    number = issue.tracking_number
+    spaced = f" {number[:8]} {number[8:]} "
+    response = client.get(reverse("track"), {"number": spaced})
+    assert response.context["issue"].pk == issue.pk
+
+
+def test_an_unknown_number_says_so(client, db):
+    english(client)
+    response = client.get(reverse("track"), {"number": "20990101999999"})
+    assert response.status_code == 200
+    assert response.context["issue"] is None
+    assert "No issue has that tracking number" in response.text
+
+
+def test_a_bad_number_is_a_form_error_not_a_500(client, db):
+    response = client.get(reverse("track"), {"number": "x" * 300})
+    assert response.status_code == 200
+    assert "number" in response.context["form"].errors
+    response = client.get(reverse("track"), {"number": ""})
+    assert response.status_code == 200
+    assert response.context["issue"] is None
+
+
+def test_tracking_a_closed_issue_shows_when_it_closed(client, people, territory):
+    issue = filed(people, territory)
+    issue = workflow.resolve(issue=issue, actor=people.worker, note="好了")
+    issue = workflow.evaluate(issue=issue, actor=people.resident, satisfaction="satisfied")
+    english(client)
+    html = client.get(reverse("track"), {"number": issue.tracking_number}).text
+    assert "Closed" in html
+    assert timezone.localtime(issue.closed_at).strftime("%Y-%m-%d %H:%M") in html
+
+
+def test_track_link_is_in_the_navigation_for_everyone(client, people):
+    assert reverse("track") in client.get(reverse("home")).text
+    client.force_login(people.worker)
+    assert f'href="{reverse("track")}"' in client.get(reverse("notifications")).text

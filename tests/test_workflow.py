@@ -1,0 +1,800 @@
+"""The workflow (DESIGN.md §5): every (status, action) pair, then each action's own rules."""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from issues import workflow
+from issues.models import (
+    DEFAULT_SLA_HOURS,
+    Issue,
+    IssueEvent,
+    Level,
+    Satisfaction,
+    Severity,
+    SlaPolicy,
+    Source,
+    Status,
+)
+from issues.transitions import TRANSITIONS, Action
+from issues.workflow import WorkflowError
+from tests.factories import CategoryFactory, IssueFactory
+
+S, A, K = Status, Action, IssueEvent.Kind
+
+# DESIGN.md §5 written out by hand: (status, person action) -> status. A pair that is absent
+# is refused. TRANSITIONS must say the same (test_transitions_table_matches_design).
+EXPECTED_FLOW = {
+    (S.SUBMITTED, A.ACCEPT): S.IN_PROGRESS,
+    (S.SUBMITTED, A.ASSIGN): S.SUBMITTED,
+    (S.IN_PROGRESS, A.ASSIGN): S.IN_PROGRESS,
+    (S.SUBMITTED, A.COMMENT): S.SUBMITTED,
+    (S.IN_PROGRESS, A.COMMENT): S.IN_PROGRESS,
+    (S.SUSPENDED, A.COMMENT): S.SUSPENDED,
+    (S.RESOLVED, A.COMMENT): S.RESOLVED,
+    (S.SUBMITTED, A.ESCALATE): S.SUBMITTED,
+    (S.IN_PROGRESS, A.ESCALATE): S.SUBMITTED,
+    (S.SUBMITTED, A.DISPATCH): S.SUBMITTED,
+    (S.IN_PROGRESS, A.DISPATCH): S.SUBMITTED,
+    (S.IN_PROGRESS, A.SUSPEND): S.SUSPENDED,
+    (S.SUSPENDED, A.RESUME): S.IN_PROGRESS,
+    (S.IN_PROGRESS, A.RESOLVE): S.RESOLVED,
+    (S.RESOLVED, A.EVALUATE): S.CLOSED,
+    (S.RESOLVED, A.REOPEN): S.IN_PROGRESS,
+    (S.RESOLVED, A.VERIFY): S.CLOSED,
+    (S.SUBMITTED, A.REJECT): S.REJECTED,
+    (S.IN_PROGRESS, A.REJECT): S.REJECTED,
+}
+
+# Who handles an issue at each level when the tests need "the staff of the current unit".
+UNIT_STAFF = {
+    Level.GRID: "worker",
+    Level.COMMUNITY: "community_staff",
+    Level.SUBDISTRICT: "subdistrict_staff",
+}
+
+
+def make_issue(t, p, status, *, level=Level.GRID, source=Source.RESIDENT, **fields) -> Issue:
+    """A row in ``status`` with the fields that status implies, in ``t.grid``."""
+    now = timezone.now()
+    staff = getattr(p, UNIT_STAFF[level])
+    values = dict(
+        grid=t.grid,
+        category=t.category,
+        source=source,
+        reporter={Source.RESIDENT: p.resident, Source.PATROL: p.worker, Source.HOTLINE: None}[
+            source
+        ],
+        level=level,
+        status=status,
+        level_entered_at=now - timedelta(hours=1),
+        due_at=now + timedelta(hours=47),
+    )
+    if status in (S.IN_PROGRESS, S.SUSPENDED, S.RESOLVED, S.CLOSED):
+        values.update(assignee=staff, accepted_at=now - timedelta(minutes=50))
+    if status == S.SUSPENDED:
+        values.update(suspended_at=now - timedelta(minutes=10))
+    if status in (S.RESOLVED, S.CLOSED):
+        values.update(resolved_at=now - timedelta(minutes=5), resolved_by=staff)
+    if status in (S.CLOSED, S.REJECTED):
+        values.update(closed_at=now - timedelta(minutes=1))
+    values.update(fields)
+    return IssueFactory(**values)
+
+
+def row(issue) -> dict:
+    """Everything stored about the issue, to prove a refused action changed nothing."""
+    return Issue.objects.filter(pk=issue.pk).values().get()
+
+
+def assert_due(due_at, hours, before, after):
+    assert before + timedelta(hours=hours) <= due_at <= after + timedelta(hours=hours)
+
+
+def assert_refused(call, issue, *, code=None):
+    """The action raises WorkflowError and leaves the row and its history untouched."""
+    before, events = row(issue), IssueEvent.objects.filter(issue=issue).count()
+    with pytest.raises(WorkflowError) as excinfo:
+        call()
+    assert row(issue) == before
+    assert IssueEvent.objects.filter(issue=issue).count() == events
+    if code is not None:
+        assert excinfo.value.code == code
+    assert str(excinfo.value.message)
+    return excinfo.value
+
+
+# --- every (status, action) pair ----------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """How to attempt one action with an actor whose role permits it."""
+
+    actor: str
+    call: Callable
+    kind: str
+    level: str = Level.GRID
+    source: str = Source.RESIDENT
+    to_level: str | None = None  # None: the level does not change
+
+
+CASES = {
+    A.ACCEPT: Case("worker", lambda i, u, t, p: workflow.accept(issue=i, actor=u), K.ACCEPTED),
+    A.ASSIGN: Case(
+        "worker",
+        lambda i, u, t, p: workflow.assign(issue=i, actor=u, assignee=p.worker2),
+        K.ASSIGNED,
+    ),
+    A.COMMENT: Case(
+        "worker",
+        lambda i, u, t, p: workflow.comment(issue=i, actor=u, note="已到现场查看"),
+        K.COMMENTED,
+    ),
+    A.ESCALATE: Case(
+        "worker",
+        lambda i, u, t, p: workflow.escalate(issue=i, actor=u, reason="需要社区协调"),
+        K.ESCALATED,
+        to_level=Level.COMMUNITY,
+    ),
+    A.DISPATCH: Case(
+        "subdistrict_staff",
+        lambda i, u, t, p: workflow.dispatch(issue=i, actor=u, department=t.department),
+        K.DISPATCHED,
+        level=Level.SUBDISTRICT,
+    ),
+    A.SUSPEND: Case(
+        "worker",
+        lambda i, u, t, p: workflow.suspend(issue=i, actor=u, reason="等待业主回家"),
+        K.SUSPENDED,
+    ),
+    A.RESUME: Case("worker", lambda i, u, t, p: workflow.resume(issue=i, actor=u), K.RESUMED),
+    A.RESOLVE: Case(
+        "worker",
+        lambda i, u, t, p: workflow.resolve(issue=i, actor=u, note="已更换灯泡"),
+        K.RESOLVED,
+    ),
+    A.EVALUATE: Case(
+        "resident",
+        lambda i, u, t, p: workflow.evaluate(issue=i, actor=u, satisfaction=Satisfaction.SATISFIED),
+        K.EVALUATED,
+    ),
+    A.REOPEN: Case(
+        "resident",
+        lambda i, u, t, p: workflow.evaluate(
+            issue=i, actor=u, satisfaction=Satisfaction.DISSATISFIED, reason="灯还是不亮"
+        ),
+        K.REOPENED,
+    ),
+    # A patrol report has no resident to evaluate it; a second worker verifies the fix.
+    A.VERIFY: Case(
+        "worker2",
+        lambda i, u, t, p: workflow.verify(issue=i, actor=u),
+        K.VERIFIED,
+        source=Source.PATROL,
+    ),
+    A.REJECT: Case(
+        "worker",
+        lambda i, u, t, p: workflow.reject(issue=i, actor=u, reason="不属于本网格职责"),
+        K.REJECTED,
+    ),
+}
+
+
+def test_transitions_table_matches_design():
+    table = {key: to for key, to in TRANSITIONS.items() if key[1] in Action.PERSON_ACTIONS}
+    assert table == EXPECTED_FLOW
+
+
+def test_every_person_action_has_a_case():
+    assert set(CASES) == set(Action.PERSON_ACTIONS)
+
+
+@pytest.mark.parametrize("action", [a.value for a in Action.PERSON_ACTIONS])
+@pytest.mark.parametrize("status", Status.values)
+def test_status_action_pair(territory, people, status, action):
+    t, p = territory, people
+    case = CASES[action]
+    issue = make_issue(t, p, status, level=case.level, source=case.source)
+    actor = getattr(p, case.actor)
+    expected = EXPECTED_FLOW.get((status, action))
+
+    def attempt():
+        return case.call(issue, actor, t, p)
+
+    if expected is None:
+        assert_refused(attempt, issue, code="bad_state")
+        return
+
+    result = attempt()
+    stored = Issue.objects.get(pk=issue.pk)
+    assert result.status == stored.status == expected
+    assert stored.level == (case.to_level or case.level)
+    event = IssueEvent.objects.get(issue=issue)  # exactly one
+    assert event.kind == case.kind
+    assert event.actor == actor
+    assert (event.from_status, event.to_status) == (status, expected)
+    assert (event.from_level, event.to_level) == (case.level, stored.level)
+    assert (stored.suspended_at is not None) == (expected == S.SUSPENDED)
+
+
+# --- escalate -----------------------------------------------------------------------------
+
+
+def test_escalate_climbs_one_level_with_a_fresh_deadline(territory, people):
+    t, p = territory, people
+    issue = make_issue(t, p, S.IN_PROGRESS, severity=Severity.URGENT)
+    before = timezone.now()
+    workflow.escalate(issue=issue, actor=p.worker, reason="需要社区协调")
+    after = timezone.now()
+    issue.refresh_from_db()
+    assert (issue.status, issue.level) == (S.SUBMITTED, Level.COMMUNITY)
+    assert issue.assignee is None
+    assert issue.escalation_count == 1
+    assert before <= issue.level_entered_at <= after
+    assert_due(issue.due_at, DEFAULT_SLA_HOURS[(Severity.URGENT, Level.COMMUNITY)], before, after)
+    assert issue.events.get().note == "需要社区协调"
+
+    # The community, now the current unit, escalates on to the subdistrict.
+    before = timezone.now()
+    workflow.escalate(issue=issue, actor=p.community_staff, reason="需要街道协调")
+    after = timezone.now()
+    issue.refresh_from_db()
+    assert issue.level == Level.SUBDISTRICT
+    assert issue.escalation_count == 2
+    assert_due(issue.due_at, DEFAULT_SLA_HOURS[(Severity.URGENT, Level.SUBDISTRICT)], before, after)
+
+    # Nothing is above the subdistrict: it dispatches instead.
+    assert_refused(
+        lambda: workflow.escalate(issue=issue, actor=p.subdistrict_staff, reason="再上报"),
+        issue,
+        code="bad_state",
+    )
+
+
+@pytest.mark.parametrize("reason", ["", "   ", None])
+def test_escalate_requires_a_reason(territory, people, reason):
+    issue = make_issue(territory, people, S.SUBMITTED)
+    assert_refused(
+        lambda: workflow.escalate(issue=issue, actor=people.worker, reason=reason),
+        issue,
+        code="reason_required",
+    )
+
+
+def test_escalate_only_by_the_current_unit(territory, people):
+    t, p = territory, people
+    issue = make_issue(t, p, S.SUBMITTED)
+    for outsider in (p.sibling_worker, p.community_staff, p.subdistrict_staff, p.resident):
+        assert_refused(
+            lambda outsider=outsider: workflow.escalate(issue=issue, actor=outsider, reason="x"),
+            issue,
+            code="forbidden",
+        )
+
+
+# --- dispatch -----------------------------------------------------------------------------
+
+
+def test_dispatch_hands_a_subdistrict_issue_to_its_department(territory, people):
+    t, p = territory, people
+    issue = make_issue(t, p, S.IN_PROGRESS, level=Level.SUBDISTRICT)
+    before = timezone.now()
+    workflow.dispatch(issue=issue, actor=p.subdistrict_staff, department=t.department)
+    issue.refresh_from_db()
+    assert issue.status == S.SUBMITTED
+    assert issue.level == Level.SUBDISTRICT
+    assert issue.department == t.department
+    assert issue.assignee is None
+    assert issue.dispatched_at >= before
+    # The department is now the current unit: it accepts, the subdistrict no longer does.
+    workflow.accept(issue=issue, actor=p.department_staff)
+    issue.refresh_from_db()
+    assert (issue.status, issue.assignee) == (S.IN_PROGRESS, p.department_staff)
+
+
+@pytest.mark.parametrize("level", [Level.GRID, Level.COMMUNITY])
+def test_dispatch_only_at_subdistrict_level(territory, people, level):
+    t, p = territory, people
+    issue = make_issue(t, p, S.SUBMITTED, level=level)
+    assert_refused(
+        lambda: workflow.dispatch(issue=issue, actor=p.subdistrict_staff, department=t.department),
+        issue,
+        code="bad_state",
+    )
+
+
+def test_dispatch_only_to_a_department_of_the_same_subdistrict(territory, people):
+    t, p = territory, people
+    issue = make_issue(t, p, S.SUBMITTED, level=Level.SUBDISTRICT)
+    assert_refused(
+        lambda: workflow.dispatch(
+            issue=issue, actor=p.subdistrict_staff, department=t.other_department
+        ),
+        issue,
+        code="bad_department",
+    )
+
+
+@pytest.mark.parametrize(
+    "who", ["worker", "community_staff", "far_staff", "department_staff", "resident"]
+)
+def test_dispatch_only_by_subdistrict_staff(territory, people, who):
+    t, p = territory, people
+    issue = make_issue(t, p, S.SUBMITTED, level=Level.SUBDISTRICT)
+    assert_refused(
+        lambda: workflow.dispatch(issue=issue, actor=getattr(p, who), department=t.department),
+        issue,
+        code="forbidden",
+    )
+
+
+# --- suspend and resume -------------------------------------------------------------------
+
+
+def test_suspend_requires_a_reason(territory, people):
+    issue = make_issue(territory, people, S.IN_PROGRESS)
+    assert_refused(
+        lambda: workflow.suspend(issue=issue, actor=people.worker, reason=" "),
+        issue,
+        code="reason_required",
+    )
+
+
+def test_suspended_time_moves_the_deadline(territory, people):
+    t, p = territory, people
+    issue = make_issue(t, p, S.IN_PROGRESS)
+    due = issue.due_at
+    before = timezone.now()
+    workflow.suspend(issue=issue, actor=p.worker, reason="等待业主回家")
+    issue.refresh_from_db()
+    assert issue.status == S.SUSPENDED
+    assert before <= issue.suspended_at <= timezone.now()
+    assert issue.due_at == due  # the clock stops; the deadline moves on resume
+
+    # Five hours pass while suspended.
+    Issue.objects.filter(pk=issue.pk).update(suspended_at=issue.suspended_at - timedelta(hours=5))
+    workflow.resume(issue=issue, actor=p.worker)
+    issue.refresh_from_db()
+    assert issue.status == S.IN_PROGRESS
+    assert issue.suspended_at is None
+    assert timedelta(hours=5) <= issue.due_at - due <= timedelta(hours=5, seconds=30)
+    assert 5 * 3600 <= issue.suspended_seconds <= 5 * 3600 + 30
+
+    # A second pause adds to the total.
+    workflow.suspend(issue=issue, actor=p.worker, reason="再次等待")
+    Issue.objects.filter(pk=issue.pk).update(suspended_at=timezone.now() - timedelta(hours=2))
+    first_total, due = issue.suspended_seconds, issue.due_at
+    workflow.resume(issue=issue, actor=p.worker)
+    issue.refresh_from_db()
+    assert timedelta(hours=2) <= issue.due_at - due <= timedelta(hours=2, seconds=30)
+    assert 2 * 3600 <= issue.suspended_seconds - first_total <= 2 * 3600 + 30
+    assert [e.kind for e in issue.events.all()] == [K.SUSPENDED, K.RESUMED] * 2
+
+
+# --- accept -------------------------------------------------------------------------------
+
+
+def test_accept_takes_the_issue_and_keeps_the_deadline(territory, people):
+    t, p = territory, people
+    issue = make_issue(t, p, S.SUBMITTED)
+    due = issue.due_at
+    workflow.accept(issue=issue, actor=p.worker)
+    issue.refresh_from_db()
+    assert (issue.status, issue.assignee) == (S.IN_PROGRESS, p.worker)
+    assert issue.accepted_at is not None
+    assert issue.due_at == due
+
+
+def test_accept_with_changed_severity_recomputes_the_deadline(territory, people):
+    t, p = territory, people
+    issue = make_issue(t, p, S.SUBMITTED)
+    entered = issue.level_entered_at
+    other = CategoryFactory(name="安全隐患")
+    workflow.accept(issue=issue, actor=p.worker, category=other, severity=Severity.URGENT)
+    issue.refresh_from_db()
+    assert issue.severity == Severity.URGENT
+    assert issue.category == other
+    # The clock at this level started when the issue arrived, not when it was accepted.
+    assert issue.due_at == entered + timedelta(
+        hours=DEFAULT_SLA_HOURS[(Severity.URGENT, Level.GRID)]
+    )
+
+
+def test_accept_refuses_an_unknown_severity(territory, people):
+    issue = make_issue(territory, people, S.SUBMITTED)
+    assert_refused(
+        lambda: workflow.accept(issue=issue, actor=people.worker, severity="cosmic"),
+        issue,
+        code="bad_severity",
+    )
+
+
+def test_assign_only_to_a_colleague_on_the_unit(territory, people):
+    t, p = territory, people
+    issue = make_issue(t, p, S.SUBMITTED)
+    for stranger in (p.sibling_worker, p.community_staff, p.resident):
+        assert_refused(
+            lambda stranger=stranger: workflow.assign(
+                issue=issue, actor=p.worker, assignee=stranger
+            ),
+            issue,
+            code="bad_assignee",
+        )
+    workflow.assign(issue=issue, actor=p.worker, assignee=p.worker2)
+    issue.refresh_from_db()
+    assert (issue.status, issue.assignee) == (S.SUBMITTED, p.worker2)
+    assert issue.events.get().is_public is False
+
+
+# --- evaluate, reopen, verify -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("satisfaction", [Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED])
+def test_evaluate_closes_with_satisfaction(territory, people, satisfaction):
+    t, p = territory, people
+    issue = make_issue(t, p, S.RESOLVED)
+    workflow.evaluate(issue=issue, actor=p.resident, satisfaction=satisfaction)
+    issue.refresh_from_db()
+    assert issue.status == S.CLOSED
+    assert issue.satisfaction == satisfaction
+    assert issue.closed_at is not None
+
+
+def test_evaluate_dissatisfied_requires_a_reason(territory, people):
+    issue = make_issue(territory, people, S.RESOLVED)
+    assert_refused(
+        lambda: workflow.evaluate(
+            issue=issue, actor=people.resident, satisfaction=Satisfaction.DISSATISFIED
+        ),
+        issue,
+        code="reason_required",
+    )
+
+
+def test_evaluate_dissatisfied_reopens_at_the_same_level(territory, people):
+    t, p = territory, people
+    issue = make_issue(t, p, S.RESOLVED, level=Level.COMMUNITY, severity=Severity.URGENT)
+    before = timezone.now()
+    workflow.evaluate(
+        issue=issue, actor=p.resident, satisfaction=Satisfaction.DISSATISFIED, reason="还是漏水"
+    )
+    after = timezone.now()
+    issue.refresh_from_db()
+    assert (issue.status, issue.level) == (S.IN_PROGRESS, Level.COMMUNITY)
+    assert issue.reopen_count == 1
+    assert issue.resolved_at is None and issue.resolved_by is None
+    assert issue.closed_at is None
+    assert_due(issue.due_at, DEFAULT_SLA_HOURS[(Severity.URGENT, Level.COMMUNITY)], before, after)
+    event = issue.events.get()
+    assert (event.kind, event.note) == (K.REOPENED, "还是漏水")
+
+    # Resolved again and dissatisfied again: the count goes on.
+    workflow.resolve(issue=issue, actor=p.community_staff, note="重新修理")
+    workflow.evaluate(
+        issue=issue, actor=p.resident, satisfaction=Satisfaction.DISSATISFIED, reason="仍未解决"
+    )
+    issue.refresh_from_db()
+    assert issue.reopen_count == 2
+
+
+@pytest.mark.parametrize("who", ["other_resident", "worker", "community_staff"])
+@pytest.mark.parametrize("satisfaction", Satisfaction.values)
+def test_only_the_reporting_resident_evaluates(territory, people, who, satisfaction):
+    issue = make_issue(territory, people, S.RESOLVED)
+    assert_refused(
+        lambda: workflow.evaluate(
+            issue=issue, actor=getattr(people, who), satisfaction=satisfaction, reason="不满意"
+        ),
+        issue,
+        code="forbidden",
+    )
+
+
+def test_evaluate_refuses_an_unknown_satisfaction(territory, people):
+    issue = make_issue(territory, people, S.RESOLVED)
+    assert_refused(
+        lambda: workflow.evaluate(issue=issue, actor=people.resident, satisfaction="meh"),
+        issue,
+        code="bad_satisfaction",
+    )
+
+
+def test_verify_is_refused_for_the_resolver(territory, people):
+    t, p = territory, people
+    issue = make_issue(t, p, S.RESOLVED, source=Source.PATROL)  # resolved by p.worker
+    assert_refused(lambda: workflow.verify(issue=issue, actor=p.worker), issue, code="forbidden")
+    workflow.verify(issue=issue, actor=p.worker2)
+    issue.refresh_from_db()
+    assert issue.status == S.CLOSED
+    assert issue.closed_at is not None
+    assert issue.satisfaction == ""
+
+
+def test_verify_is_refused_when_a_resident_will_evaluate(territory, people):
+    issue = make_issue(territory, people, S.RESOLVED)  # reported by a resident
+    assert_refused(
+        lambda: workflow.verify(issue=issue, actor=people.worker2), issue, code="bad_state"
+    )
+
+
+def test_verify_a_hotline_issue_without_reporter(territory, people):
+    t, p = territory, people
+    issue = make_issue(t, p, S.RESOLVED, source=Source.HOTLINE, caller_name="李女士")
+    workflow.verify(issue=issue, actor=p.worker2)
+    issue.refresh_from_db()
+    assert issue.status == S.CLOSED
+    # A resident cannot evaluate what they did not report.
+    other = make_issue(t, p, S.RESOLVED, source=Source.HOTLINE, caller_name="王先生")
+    assert_refused(
+        lambda: workflow.evaluate(
+            issue=other, actor=p.resident, satisfaction=Satisfaction.SATISFIED
+        ),
+        other,
+        code="bad_state",
+    )
+
+
+# --- reject and duplicates ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reason", ["", "  "])
+def test_reject_requires_a_reason(territory, people, reason):
+    issue = make_issue(territory, people, S.SUBMITTED)
+    assert_refused(
+        lambda: workflow.reject(issue=issue, actor=people.worker, reason=reason),
+        issue,
+        code="reason_required",
+    )
+
+
+def test_reject_with_a_reason(territory, people):
+    issue = make_issue(territory, people, S.IN_PROGRESS)
+    workflow.reject(issue=issue, actor=people.worker, reason="属于物业职责")
+    issue.refresh_from_db()
+    assert issue.status == S.REJECTED
+    assert issue.closed_at is not None
+    assert issue.duplicate_of is None
+    event = issue.events.get()
+    assert (event.kind, event.note) == (K.REJECTED, "属于物业职责")
+
+
+def test_duplicate_points_at_the_original(territory, people):
+    t, p = territory, people
+    original = make_issue(t, p, S.IN_PROGRESS)
+    copy = make_issue(t, p, S.SUBMITTED)
+    workflow.reject(issue=copy, actor=p.worker, duplicate_of=original)
+    copy.refresh_from_db()
+    assert copy.status == S.REJECTED
+    assert copy.duplicate_of == original
+    event = copy.events.get()
+    assert event.kind == K.DUPLICATE
+    assert event.data == {"duplicate_of": original.tracking_number}
+    original.refresh_from_db()
+    assert original.status == S.IN_PROGRESS  # the original is untouched
+
+
+def test_duplicate_refuses_itself(territory, people):
+    issue = make_issue(territory, people, S.SUBMITTED)
+    assert_refused(
+        lambda: workflow.reject(issue=issue, actor=people.worker, duplicate_of=issue),
+        issue,
+        code="bad_duplicate",
+    )
+
+
+def test_duplicate_refuses_a_duplicate_as_original(territory, people):
+    t, p = territory, people
+    original = make_issue(t, p, S.IN_PROGRESS)
+    first_copy = make_issue(t, p, S.SUBMITTED)
+    second_copy = make_issue(t, p, S.SUBMITTED)
+    workflow.reject(issue=first_copy, actor=p.worker, duplicate_of=original)
+    # ``first_copy`` is the object the caller loaded before it was marked: the rule must
+    # read the database, not trust the caller's copy.
+    error = assert_refused(
+        lambda: workflow.reject(issue=second_copy, actor=p.worker, duplicate_of=first_copy),
+        second_copy,
+        code="bad_duplicate",
+    )
+    assert original.tracking_number in error.message
+    workflow.reject(issue=second_copy, actor=p.worker, duplicate_of=original)
+    assert Issue.objects.filter(duplicate_of=original).count() == 2
+
+
+def test_duplicate_refuses_an_original_in_another_subdistrict(territory, people):
+    t, p = territory, people
+    far = IssueFactory(grid=t.far_grid, category=t.category)
+    issue = make_issue(t, p, S.SUBMITTED)
+    assert_refused(
+        lambda: workflow.reject(issue=issue, actor=p.worker, duplicate_of=far),
+        issue,
+        code="bad_duplicate",
+    )
+
+
+# --- comments -----------------------------------------------------------------------------
+
+
+def test_internal_comment_refused_for_the_resident(territory, people):
+    t, p = territory, people
+    issue = make_issue(t, p, S.IN_PROGRESS)
+    assert_refused(
+        lambda: workflow.comment(issue=issue, actor=p.resident, note="内部", is_public=False),
+        issue,
+        code="forbidden",
+    )
+    workflow.comment(issue=issue, actor=p.resident, note="什么时候修？")
+    workflow.comment(issue=issue, actor=p.worker, note="业主电话已核实", is_public=False)
+    assert [(e.actor, e.is_public) for e in issue.events.all()] == [
+        (p.resident, True),
+        (p.worker, False),
+    ]
+    assert Issue.objects.get(pk=issue.pk).status == S.IN_PROGRESS
+
+
+def test_comment_requires_text_and_someone_who_sees_the_issue(territory, people):
+    t, p = territory, people
+    issue = make_issue(t, p, S.SUBMITTED)
+    assert_refused(
+        lambda: workflow.comment(issue=issue, actor=p.worker, note="  "),
+        issue,
+        code="reason_required",
+    )
+    for stranger in (p.other_resident, p.sibling_worker, p.far_staff):
+        assert_refused(
+            lambda stranger=stranger: workflow.comment(issue=issue, actor=stranger, note="你好"),
+            issue,
+            code="forbidden",
+        )
+
+
+# --- filing -------------------------------------------------------------------------------
+
+
+def file(actor, *, category, source=Source.RESIDENT, **kwargs):
+    kwargs.setdefault("title", "路灯不亮")
+    kwargs.setdefault("description", "3号楼前路灯不亮")
+    return workflow.file_issue(actor=actor, source=source, category=category, **kwargs)
+
+
+def test_file_issue_by_a_resident(territory, people):
+    t, p = territory, people
+    before = timezone.now()
+    issue = file(p.resident, category=t.category, building=p.resident.home_building)
+    after = timezone.now()
+    issue.refresh_from_db()
+    assert (issue.status, issue.level) == (S.SUBMITTED, Level.GRID)
+    assert (issue.grid, issue.community, issue.subdistrict) == (t.grid, t.community, t.subdistrict)
+    assert issue.building == p.resident.home_building
+    assert (issue.reporter, issue.source) == (p.resident, Source.RESIDENT)
+    assert issue.severity == Severity.MINOR  # the category's default
+    assert_due(issue.due_at, DEFAULT_SLA_HOURS[(Severity.MINOR, Level.GRID)], before, after)
+    assert before <= issue.level_entered_at <= after
+    event = issue.events.get()
+    assert (event.kind, event.actor, event.to_status, event.to_level) == (
+        K.FILED,
+        p.resident,
+        S.SUBMITTED,
+        Level.GRID,
+    )
+
+
+def test_tracking_number_is_unique_and_readable(territory, people):
+    t, p = territory, people
+    first = file(p.resident, category=t.category, grid=t.grid)
+    second = file(p.other_resident, category=t.category, grid=t.sibling_grid)
+    numbers = [first.tracking_number, second.tracking_number]
+    assert numbers[0] != numbers[1]
+    today = f"{timezone.localdate():%Y%m%d}"
+    for issue in (first, second):
+        # The date it was filed (Beijing time) and a serial: readable over the phone.
+        assert re.fullmatch(r"\d{14,20}", issue.tracking_number)
+        assert issue.tracking_number.startswith(today)
+        assert Issue.objects.get(tracking_number=issue.tracking_number) == issue
+
+
+def test_a_resident_files_in_any_grid(territory, people):
+    t, p = territory, people
+    issue = file(p.resident, category=t.category, grid=t.far_grid)
+    assert (issue.community, issue.subdistrict) == (t.far_grid.community, t.other_subdistrict)
+
+
+def test_severity_defaults_to_the_category_and_sets_the_deadline(territory, people):
+    t, p = territory, people
+    urgent = CategoryFactory(name="燃气泄漏", default_severity=Severity.URGENT)
+    before = timezone.now()
+    issue = file(p.resident, category=urgent, grid=t.grid)
+    after = timezone.now()
+    assert issue.severity == Severity.URGENT
+    assert_due(issue.due_at, DEFAULT_SLA_HOURS[(Severity.URGENT, Level.GRID)], before, after)
+
+
+def test_patrol_only_in_own_grid(territory, people):
+    t, p = territory, people
+    issue = file(p.worker, category=t.category, source=Source.PATROL, grid=t.grid)
+    assert (issue.source, issue.reporter) == (Source.PATROL, p.worker)
+    assert not issue.has_resident_reporter
+    count = Issue.objects.count()
+    for actor, grid in [
+        (p.worker, t.sibling_grid),
+        (p.resident, t.grid),
+        (p.community_staff, t.grid),
+    ]:
+        with pytest.raises(WorkflowError) as excinfo:
+            file(actor, category=t.category, source=Source.PATROL, grid=grid)
+        assert excinfo.value.code == "forbidden"
+    assert Issue.objects.count() == count
+
+
+def test_hotline_by_community_staff_has_no_reporter(territory, people):
+    t, p = territory, people
+    issue = file(
+        p.community_staff,
+        category=t.category,
+        source=Source.HOTLINE,
+        grid=t.sibling_grid,
+        caller_name="李女士",
+        caller_phone="13800000000",
+    )
+    assert issue.reporter is None
+    assert (issue.caller_name, issue.grid, issue.level) == ("李女士", t.sibling_grid, Level.GRID)
+    assert issue.events.get().actor == p.community_staff
+
+
+def test_hotline_refusals(territory, people):
+    t, p = territory, people
+    count = Issue.objects.count()
+    for actor, grid, caller, code in [
+        (p.worker, t.grid, "李女士", "forbidden"),
+        (p.other_community_staff, t.grid, "李女士", "forbidden"),
+        (p.resident, t.grid, "李女士", "forbidden"),
+        (p.community_staff, t.grid, "  ", "reason_required"),
+    ]:
+        with pytest.raises(WorkflowError) as excinfo:
+            file(actor, category=t.category, source=Source.HOTLINE, grid=grid, caller_name=caller)
+        assert excinfo.value.code == code
+    assert Issue.objects.count() == count
+
+
+def test_filing_refuses_bad_input(territory, people):
+    t, p = territory, people
+    count = Issue.objects.count()
+    for kwargs, code in [
+        ({"building": p.resident.home_building, "grid": t.sibling_grid}, "bad_building"),
+        ({}, "no_grid"),
+        ({"grid": t.grid, "title": " "}, "reason_required"),
+        ({"grid": t.grid, "description": ""}, "reason_required"),
+        ({"grid": t.grid, "severity": "cosmic"}, "bad_severity"),
+    ]:
+        with pytest.raises(WorkflowError) as excinfo:
+            file(p.resident, category=t.category, **kwargs)
+        assert excinfo.value.code == code, kwargs
+    assert Issue.objects.count() == count
+    assert not IssueEvent.objects.exists()
+
+
+# --- deadlines come from the database -----------------------------------------------------
+
+
+def test_sla_policy_edits_change_due_at(territory, people):
+    t, p = territory, people
+    SlaPolicy.objects.update_or_create(
+        severity=Severity.MINOR, level=Level.GRID, defaults={"hours": 5}
+    )
+    SlaPolicy.objects.update_or_create(
+        severity=Severity.MINOR, level=Level.COMMUNITY, defaults={"hours": 7}
+    )
+    before = timezone.now()
+    issue = file(p.resident, category=t.category, grid=t.grid)
+    after = timezone.now()
+    assert_due(issue.due_at, 5, before, after)
+
+    before = timezone.now()
+    workflow.escalate(issue=issue, actor=p.worker, reason="需要社区协调")
+    after = timezone.now()
+    issue.refresh_from_db()
+    assert_due(issue.due_at, 7, before, after)
