@@ -69,7 +69,7 @@ def by_code(queryset, codes) -> dict:
     return {o.code: o for o in in_chunks(queryset, "code", codes)}
 
 
-def column(dataset, name) -> list:
+def column_values(dataset, name) -> list:
     return [cell_text(v) for v in dataset[name]] if name in (dataset.headers or []) else []
 
 
@@ -205,7 +205,7 @@ class UnitResource(resources.ModelResource):
         self._row_notes = self.check_file(dataset)
         self._parents = {
             field.column_name: by_code(
-                field.widget.model.objects.all(), column(dataset, field.column_name)
+                field.widget.model.objects.all(), column_values(dataset, field.column_name)
             )
             for field in self.get_import_fields()
             if isinstance(field.widget, CodeWidget)
@@ -245,8 +245,8 @@ class UnitResource(resources.ModelResource):
                     "rows": ", ".join(str(n) for n in others),
                 }
             )
-        for column, messages in self._row_notes.get(number, {}).items():
-            errors[column].extend(messages)
+        for name, messages in self._row_notes.get(number, {}).items():
+            errors[name].extend(messages)
         self.check_row(instance, row, errors)
         if errors:
             raise ValidationError({k: v for k, v in errors.items()})
@@ -558,8 +558,8 @@ class PostResource(UnitResource):
     def before_import(self, dataset, **kwargs):
         """Read the people, units and posts the file names, once for the whole file."""
         super().before_import(dataset, **kwargs)
-        roles = [role_from_text(r) for r in column(dataset, "role")]
-        codes = column(dataset, "unit_code")
+        roles = [role_from_text(r) for r in column_values(dataset, "role")]
+        codes = column_values(dataset, "unit_code")
         wanted = defaultdict(set)
         for role, code in zip(roles, codes, strict=True):
             if role:
@@ -583,7 +583,7 @@ class PostResource(UnitResource):
         }
         self._users = {
             u.username: u
-            for u in in_chunks(User.objects.all(), "username", column(dataset, "username"))
+            for u in in_chunks(User.objects.all(), "username", column_values(dataset, "username"))
         }
         self._posts = {
             (p.user_id, p.role, getattr(p, Post.UNIT_FIELD[p.role] + "_id")): p

@@ -278,7 +278,7 @@ def assignable_to_any(issues):
     return User.objects.filter(pk__in=combined.order_by().values("pk")).order_by("username")
 
 
-def _run_workflow_action(modeladmin, request, queryset, *, title, form_class, verb, call):
+def _run_workflow_action(modeladmin, request, queryset, *, title, form_class, done, call):
     """The intermediate page: ask for the reason (and the assignee), then call the workflow
     once per issue; each refusal is reported with its issue, and nothing else changes."""
     count = queryset.count()
@@ -293,7 +293,7 @@ def _run_workflow_action(modeladmin, request, queryset, *, title, form_class, ve
     if "apply" in request.POST:
         form = form_class(request.POST, issues=issues)
         if form.is_valid():
-            done = 0
+            succeeded = 0
             for issue in issues:
                 try:
                     call(issue, request.user, form.cleaned_data)
@@ -304,14 +304,9 @@ def _run_workflow_action(modeladmin, request, queryset, *, title, form_class, ve
                         messages.ERROR,
                     )
                 else:
-                    done += 1
-            if done:
-                modeladmin.message_user(
-                    request,
-                    ngettext("%(verb)s %(count)d issue.", "%(verb)s %(count)d issues.", done)
-                    % {"verb": verb, "count": done},
-                    messages.SUCCESS,
-                )
+                    succeeded += 1
+            if succeeded:
+                modeladmin.message_user(request, done(succeeded), messages.SUCCESS)
             return None
     else:
         form = form_class(issues=issues)
@@ -385,7 +380,10 @@ class IssueAdmin(ExportMixin, admin.ModelAdmin):
             queryset,
             title=_("Escalate issues"),
             form_class=ReasonForm,
-            verb=_("Escalated"),
+            done=lambda n: (
+                ngettext("Escalated %(count)d issue.", "Escalated %(count)d issues.", n)
+                % {"count": n}
+            ),
             call=lambda issue, actor, data: workflow.escalate(
                 issue=issue, actor=actor, reason=data["reason"]
             ),
@@ -399,7 +397,10 @@ class IssueAdmin(ExportMixin, admin.ModelAdmin):
             queryset,
             title=_("Reject issues"),
             form_class=ReasonForm,
-            verb=_("Rejected"),
+            done=lambda n: (
+                ngettext("Rejected %(count)d issue.", "Rejected %(count)d issues.", n)
+                % {"count": n}
+            ),
             call=lambda issue, actor, data: workflow.reject(
                 issue=issue, actor=actor, reason=data["reason"]
             ),
@@ -416,7 +417,10 @@ class IssueAdmin(ExportMixin, admin.ModelAdmin):
             queryset,
             title=_("Reassign issues"),
             form_class=ReassignForm,
-            verb=_("Reassigned"),
+            done=lambda n: (
+                ngettext("Reassigned %(count)d issue.", "Reassigned %(count)d issues.", n)
+                % {"count": n}
+            ),
             call=lambda issue, actor, data: workflow.assign(
                 issue=issue, actor=actor, assignee=data["assignee"], note=data["reason"]
             ),

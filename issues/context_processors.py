@@ -2,7 +2,7 @@
 
 from django.utils.functional import SimpleLazyObject
 
-from .permissions import is_staff_user, scope_of
+from .permissions import is_staff_user
 
 
 def navigation(request):
@@ -23,8 +23,13 @@ def navigation(request):
         "unread_notifications": SimpleLazyObject(unread),
         # Staff workspace (issue 4): grid workers patrol; community and subdistrict staff
         # take hotline calls. Both read the posts remembered on the user (one query at most).
-        "staff_patrols": SimpleLazyObject(lambda: bool(scope_of(user).grids)),
-        "staff_takes_calls": SimpleLazyObject(
-            lambda: bool(scope_of(user).communities or scope_of(user).subdistricts)
-        ),
+        "staff_patrols": SimpleLazyObject(lambda: _staff_pages().patrols(user)),
+        "staff_takes_calls": SimpleLazyObject(lambda: _staff_pages().takes_calls(user)),
     }
+
+
+def _staff_pages():
+    # Imported when first needed: the views import forms and models this module need not.
+    from .views import staff
+
+    return staff

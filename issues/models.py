@@ -153,12 +153,29 @@ def _open_index(field: str) -> models.Index:
     )
 
 
+def _acting_index(field: str, level: str) -> models.Index:
+    """A partial index serving a unit's own queue: open issues whose current unit is that
+    grid, community or subdistrict (not dispatched), by deadline, with the status in the key
+    so the queue's tab counts are read from the index alone."""
+    return models.Index(
+        fields=[field, "due_at", "status"],
+        condition=Q(
+            status__in=[s.value for s in OPEN_STATUSES], level=level, department__isnull=True
+        ),
+        name=f"issue_act_{field}_due",
+    )
+
+
 class Issue(models.Model):
-    tracking_number = models.CharField(_("tracking number"), max_length=20, unique=True)
+    tracking_number = models.CharField(_("tracking number"), max_length=20)
     title = models.CharField(_("title"), max_length=100)
     description = models.TextField(_("description"), max_length=2000)
     category = models.ForeignKey(
-        Category, on_delete=models.PROTECT, related_name="issues", verbose_name=_("category")
+        Category,
+        on_delete=models.PROTECT,
+        related_name="issues",
+        verbose_name=_("category"),
+        db_index=False,
     )
     severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
     source = models.CharField(_("source"), max_length=10, choices=Source.choices)
@@ -169,23 +186,30 @@ class Issue(models.Model):
         blank=True,
         related_name="reported_issues",
         verbose_name=_("reporter"),
+        db_index=False,
     )
     caller_name = models.CharField(_("caller name"), max_length=50, blank=True)
     caller_phone = models.CharField(_("caller phone"), max_length=20, blank=True)
     grid = models.ForeignKey(
-        "grids.Grid", on_delete=models.PROTECT, related_name="issues", verbose_name=_("grid")
+        "grids.Grid",
+        on_delete=models.PROTECT,
+        related_name="issues",
+        verbose_name=_("grid"),
+        db_index=False,
     )
     community = models.ForeignKey(
         "grids.Community",
         on_delete=models.PROTECT,
         related_name="issues",
         verbose_name=_("community"),
+        db_index=False,
     )
     subdistrict = models.ForeignKey(
         "grids.Subdistrict",
         on_delete=models.PROTECT,
         related_name="issues",
         verbose_name=_("subdistrict"),
+        db_index=False,
     )
     building = models.ForeignKey(
         "grids.Building",
@@ -194,6 +218,7 @@ class Issue(models.Model):
         blank=True,
         related_name="issues",
         verbose_name=_("building"),
+        db_index=False,
     )
     address = models.CharField(_("address detail"), max_length=200, blank=True)
     latitude = models.DecimalField(
@@ -213,6 +238,7 @@ class Issue(models.Model):
         blank=True,
         related_name="assigned_issues",
         verbose_name=_("assignee"),
+        db_index=False,
     )
     department = models.ForeignKey(
         "grids.Department",
@@ -221,6 +247,7 @@ class Issue(models.Model):
         blank=True,
         related_name="issues",
         verbose_name=_("department"),
+        db_index=False,
     )
     due_at = models.DateTimeField(_("due at"))
     level_entered_at = models.DateTimeField(_("arrived at level"))
@@ -232,6 +259,7 @@ class Issue(models.Model):
         blank=True,
         related_name="duplicates",
         verbose_name=_("duplicate of"),
+        db_index=False,
     )
     satisfaction = models.CharField(
         _("satisfaction"), max_length=20, choices=Satisfaction.choices, blank=True
@@ -249,6 +277,7 @@ class Issue(models.Model):
         blank=True,
         related_name="resolved_issues",
         verbose_name=_("resolved by"),
+        db_index=False,
     )
     created_at = models.DateTimeField(_("filed at"), default=timezone.now)
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
@@ -260,7 +289,7 @@ class Issue(models.Model):
     warned_due_at = models.DateTimeField(_("warned about deadline"), null=True, blank=True)
     # A token the filing form carries, so a resent form files one issue, not two.
     submission_token = models.UUIDField(
-        _("submission token"), null=True, blank=True, unique=True, editable=False
+        _("submission token"), null=True, blank=True, editable=False
     )
 
     objects = IssueQuerySet.as_manager()
@@ -270,11 +299,22 @@ class Issue(models.Model):
         verbose_name_plural = _("issues")
         ordering = ["-created_at"]
         indexes = [
+            _acting_index("grid", Level.GRID),
+            _acting_index("community", Level.COMMUNITY),
+            _acting_index("subdistrict", Level.SUBDISTRICT),
+            models.Index(
+                fields=["department", "due_at", "status"],
+                condition=Q(status__in=[s.value for s in OPEN_STATUSES]),
+                name="issue_act_department_due",
+            ),
             _open_index("grid"),
             _open_index("community"),
             _open_index("subdistrict"),
-            _open_index("department"),
-            _open_index("assignee"),
+            models.Index(
+                fields=["assignee", "due_at"],
+                condition=Q(status__in=[s.value for s in OPEN_STATUSES], assignee__isnull=False),
+                name="issue_open_assignee_due",
+            ),
             models.Index(fields=["reporter", "-created_at"], name="issue_reporter_created"),
             # The sweep: running issues by deadline, and resolved ones by resolution time.
             models.Index(
@@ -287,9 +327,32 @@ class Issue(models.Model):
                 condition=Q(status=Status.RESOLVED.value),
                 name="issue_resolved_at",
             ),
+            # The dashboards: a unit's issues filed in a date range. These also serve the
+            # foreign keys, whose own single-column indexes are switched off: every index
+            # costs the sweep a write per escalated row.
             models.Index(fields=["subdistrict", "created_at"], name="issue_subdistrict_created"),
+            models.Index(fields=["community", "created_at"], name="issue_community_created"),
+            models.Index(fields=["grid", "created_at"], name="issue_grid_created"),
+            models.Index(
+                fields=["department", "created_at"],
+                condition=Q(department__isnull=False),
+                name="issue_department_created",
+            ),
+            models.Index(
+                fields=["duplicate_of"],
+                condition=Q(duplicate_of__isnull=False),
+                name="issue_duplicate_of",
+            ),
         ]
         constraints = [
+            # Constraints rather than unique=True: no extra LIKE index on PostgreSQL, and
+            # the token's index holds only the rows that have one.
+            models.UniqueConstraint(fields=["tracking_number"], name="issue_unique_tracking"),
+            models.UniqueConstraint(
+                fields=["submission_token"],
+                condition=Q(submission_token__isnull=False),
+                name="issue_unique_submission_token",
+            ),
             models.CheckConstraint(
                 condition=Q(duplicate_of__isnull=True) | ~Q(duplicate_of=models.F("id")),
                 name="issue_not_duplicate_of_itself",
@@ -354,7 +417,11 @@ class IssueEvent(models.Model):
         SUPERVISED = "supervised", _("Put under supervision")
 
     issue = models.ForeignKey(
-        Issue, on_delete=models.CASCADE, related_name="events", verbose_name=_("issue")
+        Issue,
+        on_delete=models.CASCADE,
+        related_name="events",
+        verbose_name=_("issue"),
+        db_index=False,  # served by event_issue_created
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -441,6 +508,7 @@ class Notification(models.Model):
         on_delete=models.CASCADE,
         related_name="notifications",
         verbose_name=_("user"),
+        db_index=False,  # served by notification_user_created
     )
     issue = models.ForeignKey(
         Issue, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("issue")

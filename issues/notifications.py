@@ -6,8 +6,10 @@
 - Everyone holding a post on a unit is told when an issue arrives there: filed in their
   grid, escalated to their community or subdistrict, dispatched to their department.
 
-Set-based: a sweep batch of thousands of events costs a handful of queries. A failure here
-is logged and never undoes or breaks the action that caused it.
+Set-based: the notifications for a whole batch of events (one action, or a sweep batch of
+thousands) are written by two ``INSERT … SELECT`` statements joining the events to the
+issues and the posts, so the database does the fan-out and no Python object is built per
+notification. A failure here is logged and never undoes or breaks the action that caused it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import logging
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db.models import Q
+from django.db import connection, transaction
 from django.dispatch import receiver
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 
 Kind = IssueEvent.Kind
 # Events the reporting resident hears about.
-REPORTER_KINDS = {
+REPORTER_KINDS = [
     Kind.ACCEPTED,
     Kind.ESCALATED,
     Kind.DISPATCHED,
@@ -38,128 +40,119 @@ REPORTER_KINDS = {
     Kind.REJECTED,
     Kind.DUPLICATE,
     Kind.COMMENTED,
-}
+]
 # Events that bring an issue to a unit's staff.
-ARRIVAL_KINDS = {Kind.FILED, Kind.ESCALATED, Kind.DISPATCHED}
+ARRIVAL_KINDS = [Kind.FILED, Kind.ESCALATED, Kind.DISPATCHED]
+CHUNK = 5000
 
 
-def _arrival_unit(event: IssueEvent, issue: Issue) -> Q | None:
-    """The posts of the unit the issue has just arrived at."""
-    if event.kind == Kind.DISPATCHED:
-        return Q(department_id=issue.department_id)
-    if event.to_level == Level.GRID:
-        return Q(grid_id=issue.grid_id)
-    if event.to_level == Level.COMMUNITY:
-        return Q(community_id=issue.community_id)
-    return Q(subdistrict_id=issue.subdistrict_id)
+def _in(values) -> tuple[str, list]:
+    values = list(values)
+    return ", ".join(["%s"] * len(values)), values
 
 
-def notify(events: list[IssueEvent]) -> list[Notification]:
-    """Create the notifications for these events (and send the emails)."""
-    events = [e for e in events if e.kind in REPORTER_KINDS | ARRIVAL_KINDS]
-    if not events:
-        return []
-    issues = {
-        i.pk: i
-        for i in Issue.objects.filter(pk__in={e.issue_id for e in events}).only(
-            "pk",
-            "source",
-            "reporter_id",
-            "grid_id",
-            "community_id",
-            "subdistrict_id",
-            "department_id",
-            "tracking_number",
-            "title",
-        )
+def _tables() -> dict:
+    return {
+        "note": Notification._meta.db_table,
+        "event": IssueEvent._meta.db_table,
+        "issue": Issue._meta.db_table,
+        "post": Post._meta.db_table,
+        "user": User._meta.db_table,
     }
-    notes: list[Notification] = []
-    # Residents.
-    for event in events:
-        issue = issues[event.issue_id]
-        if (
-            event.kind in REPORTER_KINDS
-            and issue.reporter_id
-            and issue.source in RESIDENT_SOURCES
-            and issue.reporter_id != event.actor_id
-            and event.is_public
-        ):
-            notes.append(
-                Notification(
-                    user_id=issue.reporter_id,
-                    issue_id=issue.pk,
-                    event=event,
-                    reason=Notification.Reason.YOUR_ISSUE,
-                    created_at=event.created_at,
-                )
-            )
-    # Staff of the unit an issue arrives at: one query for all the posts concerned.
-    arrivals = [(e, issues[e.issue_id]) for e in events if e.kind in ARRIVAL_KINDS]
-    if arrivals:
-        condition = Q()
-        for event, issue in arrivals:
-            condition |= _arrival_unit(event, issue)
-        posts = list(
-            Post.objects.filter(condition, user__is_active=True).values_list(
-                "user_id", "grid_id", "community_id", "subdistrict_id", "department_id"
-            )
+
+
+def _insert_reporter_notes(event_ids: list[int]) -> int:
+    """The reporting resident, for public events someone else caused."""
+    ids, id_params = _in(event_ids)
+    kinds, kind_params = _in(REPORTER_KINDS)
+    sources, source_params = _in(RESIDENT_SOURCES)
+    sql = """
+        INSERT INTO {note} (user_id, issue_id, event_id, reason, is_read, created_at)
+        SELECT i.reporter_id, e.issue_id, e.id, %s, %s, e.created_at
+        FROM {event} e JOIN {issue} i ON i.id = e.issue_id
+        WHERE e.id IN ({ids}) AND e.kind IN ({kinds}) AND e.is_public = %s
+          AND i.reporter_id IS NOT NULL AND i.source IN ({sources})
+          AND (e.actor_id IS NULL OR e.actor_id <> i.reporter_id)
+    """.format(ids=ids, kinds=kinds, sources=sources, **_tables())
+    params = [Notification.Reason.YOUR_ISSUE, False, *id_params, *kind_params, True]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params + source_params)
+        return cursor.rowcount
+
+
+def _insert_arrival_notes(event_ids: list[int]) -> int:
+    """Everyone holding a post on the unit an issue has just arrived at (not the actor)."""
+    ids, id_params = _in(event_ids)
+    # (which events, the post column that must match the issue's column)
+    arrivals = [
+        ("e.kind = %s", [Kind.DISPATCHED], "department_id"),
+        (
+            "e.kind IN (%s, %s) AND e.to_level = %s",
+            [Kind.FILED, Kind.ESCALATED, Level.GRID],
+            "grid_id",
+        ),
+        (
+            "e.kind IN (%s, %s) AND e.to_level = %s",
+            [Kind.FILED, Kind.ESCALATED, Level.COMMUNITY],
+            "community_id",
+        ),
+        (
+            "e.kind IN (%s, %s) AND e.to_level = %s",
+            [Kind.FILED, Kind.ESCALATED, Level.SUBDISTRICT],
+            "subdistrict_id",
+        ),
+    ]
+    selects, params = [], []
+    for condition, condition_params, column in arrivals:
+        selects.append(
+            """
+            SELECT p.user_id, e.issue_id, e.id, %s, %s, e.created_at
+            FROM {event} e
+            JOIN {issue} i ON i.id = e.issue_id
+            JOIN {post} p ON p.{column} = i.{column}
+            JOIN {user} u ON u.id = p.user_id AND u.is_active = %s
+            WHERE e.id IN ({ids}) AND {condition}
+              AND (e.actor_id IS NULL OR e.actor_id <> p.user_id)
+            """.format(ids=ids, column=column, condition=condition, **_tables())
         )
-        by_unit: dict[tuple[str, int], set[int]] = {}
-        for user_id, grid, community, subdistrict, department in posts:
-            for key in (
-                ("grid", grid),
-                ("community", community),
-                ("subdistrict", subdistrict),
-                ("department", department),
-            ):
-                if key[1] is not None:
-                    by_unit.setdefault(key, set()).add(user_id)
-        for event, issue in arrivals:
-            if event.kind == Kind.DISPATCHED:
-                key = ("department", issue.department_id)
-            else:
-                key = {
-                    Level.GRID: ("grid", issue.grid_id),
-                    Level.COMMUNITY: ("community", issue.community_id),
-                    Level.SUBDISTRICT: ("subdistrict", issue.subdistrict_id),
-                }[event.to_level]
-            for user_id in sorted(by_unit.get(key, ())):
-                if user_id != event.actor_id:
-                    notes.append(
-                        Notification(
-                            user_id=user_id,
-                            issue_id=issue.pk,
-                            event=event,
-                            reason=Notification.Reason.NEW_AT_UNIT,
-                            created_at=event.created_at,
-                        )
-                    )
-    Notification.objects.bulk_create(notes, batch_size=2000)
-    _email_residents([n for n in notes if n.reason == Notification.Reason.YOUR_ISSUE], issues)
-    return notes
+        params += [Notification.Reason.NEW_AT_UNIT, False, True, *id_params, *condition_params]
+    sql = "INSERT INTO {note} (user_id, issue_id, event_id, reason, is_read, created_at) ".format(
+        **_tables()
+    ) + " UNION ALL ".join(selects)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
-def _email_residents(notes: list[Notification], issues: dict[int, Issue]) -> None:
-    if not notes:
-        return
-    emails = dict(
-        User.objects.filter(pk__in={n.user_id for n in notes})
-        .exclude(email="")
-        .values_list("pk", "email")
+def notify(events: list[IssueEvent]) -> int:
+    """Write the notifications for these events and send the emails; returns how many."""
+    ids = [e.pk for e in events if e.kind in REPORTER_KINDS or e.kind in ARRIVAL_KINDS]
+    created = 0
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        with transaction.atomic():
+            created += _insert_reporter_notes(chunk) + _insert_arrival_notes(chunk)
+        _email_residents(chunk)
+    return created
+
+
+def _email_residents(event_ids: list[int]) -> None:
+    """Mail the residents who were just notified and gave an address (one query)."""
+    notes = list(
+        Notification.objects.filter(
+            event_id__in=event_ids, reason=Notification.Reason.YOUR_ISSUE, user__email__gt=""
+        ).select_related("user", "issue", "event")
     )
-    if not emails:
+    if not notes:
         return
     messages = []
     # Mail goes out in the default language (zh-hans): it has no request to read one from.
     with translation.override(settings.LANGUAGE_CODE):
         for note in notes:
-            address = emails.get(note.user_id)
-            if not address:
-                continue
-            issue = issues[note.issue_id]
+            issue, event = note.issue, note.event
             subject = _("Your issue %(number)s: %(what)s") % {
                 "number": issue.tracking_number,
-                "what": note.event.get_kind_display(),
+                "what": event.get_kind_display(),
             }
             body = _(
                 "Your issue “%(title)s” (%(number)s) was updated: %(what)s.\n"
@@ -167,13 +160,13 @@ def _email_residents(notes: list[Notification], issues: dict[int, Issue]) -> Non
             ) % {
                 "title": issue.title,
                 "number": issue.tracking_number,
-                "what": note.event.get_kind_display(),
-                "note": note.event.note,
+                "what": event.get_kind_display(),
+                "note": event.note,
             }
-            messages.append(EmailMessage(subject, body, to=[address]))
+            messages.append(EmailMessage(subject, body, to=[note.user.email]))
     try:
-        with get_connection(fail_silently=False) as connection:
-            connection.send_messages(messages)
+        with get_connection(fail_silently=False) as mail:
+            mail.send_messages(messages)
     except Exception:  # a mail server down must not break anything; the notification stays
         log.exception("could not send %d notification emails", len(messages))
 

@@ -121,6 +121,40 @@ def acts_on_current_unit(user, issue: Issue) -> bool:
     return issue.subdistrict_id in scope.subdistricts
 
 
+def acting_condition(scope: Scope) -> Q:
+    """Issues whose *current unit* is one of the scope's units, as a query condition.
+
+    The queryset form of ``permissions.acts_on_current_unit`` (tests check they agree):
+    the department once dispatched, otherwise the grid, community or subdistrict by level.
+    Each branch is served by one of the partial ``issue_open_<unit>_due`` indexes.
+    """
+    branches = []
+    if scope.grids:
+        branches.append(Q(department__isnull=True, level=Level.GRID, grid_id__in=scope.grids))
+    if scope.communities:
+        branches.append(
+            Q(department__isnull=True, level=Level.COMMUNITY, community_id__in=scope.communities)
+        )
+    if scope.subdistricts:
+        branches.append(
+            Q(
+                department__isnull=True,
+                level=Level.SUBDISTRICT,
+                subdistrict_id__in=scope.subdistricts,
+            )
+        )
+    if scope.departments:
+        branches.append(Q(department_id__in=scope.departments))
+    if not branches:
+        return Q(pk__isnull=True)  # no post (a superuser): nothing is theirs to act on
+    # Built without a neutral starting term, so the database sees only the unit branches
+    # and can walk the matching index in deadline order.
+    condition = branches[0]
+    for branch in branches[1:]:
+        condition |= branch
+    return condition
+
+
 def coordinates_subdistrict(user, issue: Issue) -> bool:
     """Subdistrict staff (综治中心) of the issue's subdistrict, who dispatch to departments."""
     return issue.subdistrict_id in scope_of(user).subdistricts

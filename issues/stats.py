@@ -10,9 +10,12 @@ few aggregated rows (one per child unit, per week, per recurring grid and catego
 Queries per page, whatever the number of issues or child units:
 - the unit with its figures: one query (the unit's row, LEFT JOINed to its filtered issues
   through a ``FilteredRelation`` and aggregated; an out-of-scope unit gives no row);
-- the ranking of child units: one query (for a subdistrict, communities and departments in
-  one ``UNION ALL``); workers: one ``GROUP BY`` over the unit's issues;
-- the weekly trend: one query (three grouped series in one ``UNION ALL``);
+- the ranking of child units: one query, a ``UNION ALL`` of the child units themselves
+  (every child is listed, with or without issues) and the unit's issues grouped by child
+  (one scan); for a subdistrict, communities and departments in the same statement;
+  workers: one ``GROUP BY`` over the unit's issues;
+- the weekly trend: one query (the issues grouped by week filed, week resolved and week of
+  the missed deadline);
 - recurrence alerts: one query (window functions).
 
 Definitions (each also shown next to the figure as a one-line explanation):
@@ -51,6 +54,18 @@ Definitions (each also shown next to the figure as a one-line explanation):
 - Supervised: issues with ``is_supervised``.
 - A worker's figures count the issues they *handle*: the person who resolved the issue, or
   while it is not resolved, its assignee (``Coalesce(resolved_by, assignee)``).
+- Weekly trend, among the issues filed in the period: filed per week of filing, resolved per
+  week of resolution, overdue per week of the deadline they missed (resolved after it, or
+  still running past it now). Weeks start on Monday, local time.
+- Recurrence alert: a grid where one category was filed at least N times within the M days
+  up to the end of the period (one window ending at the end date; it may reach before the
+  start). N and M default to settings.RECURRENCE_MIN_COUNT / RECURRENCE_DAYS (3 and 14) and
+  can be changed on the page; the category, severity and source filters apply.
+
+Scope (``unit_access``): a staff member sees the units they hold posts on and everything
+below them (subdistrict → its communities → their grids → the people handling their issues,
+and the subdistrict's departments; department staff their department); a superuser sees
+everything. Anything else is "not found".
 
 Medians: PostgreSQL computes them with ``PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY …)``
 inside the same aggregate query. SQLite has no percentile aggregate; there ``Median``
@@ -69,8 +84,11 @@ from django.conf import settings
 from django.db.models import (
     Aggregate,
     Avg,
+    BigIntegerField,
     Case,
+    CharField,
     Count,
+    DateField,
     DateTimeField,
     Exists,
     F,
@@ -81,13 +99,12 @@ from django.db.models import (
     Max,
     OuterRef,
     Q,
-    Subquery,
     Sum,
     Value,
     When,
     Window,
 )
-from django.db.models.functions import Coalesce, RowNumber, TruncWeek
+from django.db.models.functions import Cast, Coalesce, RowNumber, TruncWeek
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -115,7 +132,9 @@ class Seconds(Func):
 
     output_field = FloatField()
     arg_joiner = " - "
-    template = "CAST(EXTRACT(EPOCH FROM (%(expressions)s)) AS double precision)"
+    # date_part() answers a double; EXTRACT() a numeric since PostgreSQL 14, which makes the
+    # dashboard's main query about a third slower.
+    template = "date_part('epoch', %(expressions)s)"
 
     def __init__(self, end, start, **extra):
         super().__init__(end, start, **extra)
@@ -226,25 +245,34 @@ class Filters:
 # --- the figures ------------------------------------------------------------------------
 
 
-def _first_deadline_seconds(prefix: str = "") -> Case:
+class FirstDeadlineSeconds(Func):
     """The grid-level deadline of the issue's severity, in seconds, read from SlaPolicy in
-    the same statement (an uncorrelated subquery per severity, evaluated once)."""
-    whens = []
-    for severity in Severity:
-        hours = Subquery(
-            SlaPolicy.objects.filter(severity=severity, level=Level.GRID)
-            .order_by()
-            .values("hours")[:1],
-            output_field=IntegerField(),
+    the same statement: one uncorrelated scalar subquery per severity (evaluated once per
+    statement), with the built-in default when no policy row exists. Written as one SQL
+    template because it is repeated in several aggregates of several queries, where the ORM
+    would resolve three Subquery objects each time."""
+
+    output_field = IntegerField()
+
+    def __init__(self, severity, **extra):
+        super().__init__(severity, **extra)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        table = connection.ops.quote_name(SlaPolicy._meta.db_table)
+        hours, severity_column, level_column = (
+            connection.ops.quote_name(SlaPolicy._meta.get_field(name).column)
+            for name in ("hours", "severity", "level")
         )
-        default = DEFAULT_SLA_HOURS[(severity, Level.GRID)]
-        whens.append(
-            When(
-                **{f"{prefix}severity": severity},
-                then=Coalesce(hours, Value(default)) * Value(3600),
-            )
+        # Only our own constants go into the text: the severity and level values and the
+        # default hours (no user input).
+        whens = " ".join(
+            f"WHEN '{severity.value}' THEN COALESCE((SELECT {hours} FROM {table} "
+            f"WHERE {severity_column} = '{severity.value}' AND {level_column} = "
+            f"'{Level.GRID.value}'), {int(DEFAULT_SLA_HOURS[(severity, Level.GRID)])})"
+            for severity in Severity
         )
-    return Case(*whens, default=Value(None), output_field=IntegerField())
+        template = f"((CASE %(expressions)s {whens} END) * 3600)"
+        return super().as_sql(compiler, connection, template=template, **extra_context)
 
 
 def _accept_seconds(prefix: str = "") -> Seconds:
@@ -257,9 +285,71 @@ def _resolve_seconds(prefix: str = ""):
     )
 
 
-def figure_aggregates(*, now: datetime, prefix: str = "") -> dict:
+def figure_aggregates(*, now: datetime, prefix: str = "", keys=None) -> dict:
     """The aggregate expressions behind every figure, over issue fields named ``prefix…``
-    (``""`` on ``Issue`` itself, ``"f__"`` through a FilteredRelation)."""
+    (``""`` on ``Issue`` itself, ``"f__"`` through a FilteredRelation); only ``keys`` if
+    given."""
+    aggregates = _figure_aggregates(now=now, prefix=prefix)
+    if keys is None:
+        return aggregates
+    return {key: aggregates[key] for key in keys}
+
+
+# Every count figure_aggregates() returns (the rest are averages and medians in seconds).
+COUNT_KEYS = frozenset(
+    {
+        "filed",
+        "minor_closed",
+        "minor_settled",
+        "urgent_closed",
+        "urgent_settled",
+        "difficult_closed",
+        "difficult_settled",
+        "response_due",
+        "response_on_time",
+        "resolution_on_time",
+        "overdue_now",
+        "satisfied",
+        "evaluated_stored",
+        "reopens",
+        "patrol",
+        "reached_community",
+        "reached_subdistrict",
+        "dispatched",
+        "reopened",
+        "resolved_once",
+        "supervised",
+        "accepted",
+        "resolved",
+    }
+)
+
+# What the ranking tables need (the cards need all of them).
+RANKING_AGGREGATES = [
+    "filed",
+    "minor_closed",
+    "minor_settled",
+    "urgent_closed",
+    "urgent_settled",
+    "difficult_closed",
+    "difficult_settled",
+    "response_due",
+    "response_on_time",
+    "resolved",
+    "resolution_on_time",
+    "overdue_now",
+    "satisfied",
+    "evaluated_stored",
+    "reopens",
+    "patrol",
+    "reopened",
+    "resolved_once",
+    "supervised",
+    "resolve_seconds_sum",
+]
+
+
+def _figure_aggregates(*, now: datetime, prefix: str) -> dict:
     p = prefix
 
     def q(**kwargs) -> Q:
@@ -269,12 +359,10 @@ def figure_aggregates(*, now: datetime, prefix: str = "") -> dict:
     running = q(status__in=RUNNING_STATUSES)
     accepted = q(accepted_at__isnull=False)
     resolved = q(resolved_at__isnull=False)
-    deadline = _first_deadline_seconds(p)
+    deadline = FirstDeadlineSeconds(F(f"{p}severity"))
     now_value = Value(now, output_field=DateTimeField())
     return {
         "filed": _count(None, p),
-        "closed": _count(closed, p),
-        "rejected": _count(q(status=Status.REJECTED), p),
         "minor_closed": _count(closed & q(severity=Severity.MINOR), p),
         "minor_settled": _count(closed & q(severity=Severity.MINOR, level=Level.GRID), p),
         "urgent_closed": _count(closed & q(severity=Severity.URGENT), p),
@@ -295,7 +383,6 @@ def figure_aggregates(*, now: datetime, prefix: str = "") -> dict:
             p,
         ),
         "response_on_time": _count(accepted & Q(LessThanOrEqual(_accept_seconds(p), deadline)), p),
-        "resolution_due": _count(resolved | (running & q(due_at__lt=now)), p),
         "resolution_on_time": _count(resolved & q(resolved_at__lte=F(f"{p}due_at")), p),
         "overdue_now": _count(running & q(due_at__lt=now), p),
         "satisfied": _count(
@@ -314,6 +401,8 @@ def figure_aggregates(*, now: datetime, prefix: str = "") -> dict:
         "accept_seconds_avg": Avg(_accept_seconds(p), filter=accepted),
         "resolved": _count(resolved, p),
         "resolve_seconds_avg": Avg(_resolve_seconds(p), filter=resolved),
+        # Sums add up across groups (averages do not): the rankings divide by "resolved".
+        "resolve_seconds_sum": Sum(_resolve_seconds(p), filter=resolved),
     }
 
 
@@ -502,10 +591,23 @@ class Figures:
     raw: dict
 
     def __getattr__(self, name):
+        # Counts read as attributes; a count the query did not return (a child unit without
+        # issues) is zero.
         raw = self.__dict__.get("raw", {})
-        if name in raw:
-            return raw[name] if raw[name] is not None else 0
+        if name in raw or name in COUNT_KEYS:
+            value = raw.get(name)
+            return value if value is not None else 0
         raise AttributeError(name)
+
+    @property
+    def closed(self) -> int:
+        return self.minor_closed + self.urgent_closed + self.difficult_closed
+
+    @property
+    def resolution_due(self) -> int:
+        # Resolved, or running past the deadline: a running issue has no resolved_at (a
+        # reopen clears it), so the two never overlap.
+        return self.resolved + self.overdue_now
 
     @property
     def minor_settled_rate(self):
@@ -553,7 +655,10 @@ class Figures:
 
     @property
     def resolve_hours_avg(self):
-        return _hours(self.raw.get("resolve_seconds_avg"))
+        if "resolve_seconds_avg" in self.raw:
+            return _hours(self.raw["resolve_seconds_avg"])
+        total = self.raw.get("resolve_seconds_sum")
+        return _hours(total / self.resolved) if total is not None and self.resolved else None
 
     @property
     def resolve_hours_median(self):
@@ -704,6 +809,14 @@ _PARENT_VALUES = {
 }
 
 
+# Where each unit's subdistrict is, from the unit's row.
+_SUBDISTRICT_OF = {
+    "community": "subdistrict_id",
+    "grid": "community__subdistrict_id",
+    "department": "subdistrict_id",
+}
+
+
 def _crumbs(user, kind: str, row: dict) -> list[Crumb]:
     s = scope_of(user)
     superuser = user.is_superuser
@@ -753,10 +866,15 @@ def load_unit(
         if condition is not None:
             units = units.filter(condition)
     issues = Q(**{ISSUE_FIELD[kind]: pk})
+    joined = filters.condition("issues__")
+    if kind != "subdistrict":
+        # Redundant (an issue's subdistrict follows its grid; a department serves one
+        # subdistrict), but it lets the database use the (subdistrict, created_at) index.
+        joined &= Q(issues__subdistrict_id=F(_SUBDISTRICT_OF[kind]))
     rows = Issue.objects.filter(issues & filters.condition())
     row = next(
         iter(
-            units.annotate(f=FilteredRelation("issues", condition=filters.condition("issues__")))
+            units.annotate(f=FilteredRelation("issues", condition=joined))
             .values("pk", "name", *_PARENT_VALUES[kind])
             .annotate(
                 **figure_aggregates(now=now, prefix="f__"),
@@ -768,6 +886,9 @@ def load_unit(
     )
     if row is None:
         return None
+    subdistrict_id = row["pk" if kind == "subdistrict" else _SUBDISTRICT_OF[kind]]
+    if kind != "subdistrict":
+        issues &= Q(subdistrict_id=subdistrict_id)
     return Unit(
         kind=kind,
         pk=row["pk"],
@@ -882,36 +1003,77 @@ class RankingRow:
         return self.figures.value(key)
 
 
-def _child_units(unit: Unit, child_kind: str, filters: Filters, now: datetime):
-    model = UNIT_MODELS[child_kind]
-    return (
-        model.objects.filter(**{_CHILD_PARENT_FIELD[child_kind]: unit.pk})
-        .annotate(f=FilteredRelation("issues", condition=filters.condition("issues__")))
-        .values("pk", "name")
-        .annotate(child_kind=Value(child_kind), **figure_aggregates(now=now, prefix="f__"))
-        .order_by()
-    )
-
-
 def rankings(unit: Unit, filters: Filters, *, now: datetime | None = None) -> dict:
     """{table name: [RankingRow]} for the unit's children, in one query: every child unit
-    (with zero rows for a child without issues), or every person handling the unit's
-    issues. Sorted by name here; the page re-sorts by the column asked for."""
+    (a child without issues has empty rates), or every person handling the unit's issues.
+    Sorted by name here; the page re-sorts by the column asked for.
+
+    For child units the query is a UNION ALL of the child lists (names, and a row for every
+    child) and ONE scan of the unit's issues grouped by all child kinds at once (for a
+    subdistrict: by community and department, a few dozen groups), which are then added up
+    per child."""
     now = now or timezone.now()
     tables = CHILD_TABLES[unit.kind]
     if not tables:
         return {}
     if tables[0][1] == "worker":
         return {"ranking": _worker_rows(unit, filters, now)}
-    parts = [_child_units(unit, kind, filters, now) for _, kind in tables]
-    query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    kinds = [kind for _, kind in tables]
+    id_columns = [f"id{n}" for n in range(len(kinds))]
+    columns = ["part", *id_columns, "child_name", *RANKING_AGGREGATES]
+    # Typed NULLs: PostgreSQL reads two untyped NULL columns in a UNION as text.
+    no_id = Cast(Value(None), output_field=BigIntegerField())
+    empty = {
+        key: Cast(
+            Value(None), output_field=BigIntegerField() if key in COUNT_KEYS else FloatField()
+        )
+        for key in RANKING_AGGREGATES
+    }
+    parts = [
+        UNIT_MODELS[kind]
+        .objects.filter(**{_CHILD_PARENT_FIELD[kind]: unit.pk})
+        .annotate(
+            part=Value(kind),
+            **{column: F("pk") if n == k else no_id for n, column in enumerate(id_columns)},
+            child_name=F("name"),
+            **empty,
+        )
+        .values(*columns)
+        .order_by()
+        for k, kind in enumerate(kinds)
+    ]
+    parts.append(
+        unit.rows(filters)
+        .values(
+            **{column: F(ISSUE_FIELD[kind]) for column, kind in zip(id_columns, kinds, strict=True)}
+        )
+        .annotate(
+            part=Value(""),
+            child_name=Value(None, output_field=CharField()),
+            **figure_aggregates(now=now, keys=RANKING_AGGREGATES),
+        )
+        .values(*columns)
+        .order_by()
+    )
+    names: dict[tuple, str] = {}
+    sums: dict[tuple, dict] = {}
+    for row in parts[0].union(*parts[1:], all=True):
+        if row["part"]:
+            kind = row["part"]
+            names[(kind, row[id_columns[kinds.index(kind)]])] = row["child_name"]
+            continue
+        for column, kind in zip(id_columns, kinds, strict=True):
+            if row[column] is None:
+                continue
+            total = sums.setdefault((kind, row[column]), {})
+            for key in RANKING_AGGREGATES:
+                total[key] = total.get(key, 0) + (row[key] or 0)
     result = {name: [] for name, _ in tables}
     table_of = {kind: name for name, kind in tables}
-    for row in query:
-        kind = row["child_kind"]
-        result[table_of[kind]].append(RankingRow(kind, row["pk"], row["name"], Figures(row)))
+    for (kind, pk), name in names.items():
+        result[table_of[kind]].append(RankingRow(kind, pk, name, Figures(sums.get((kind, pk), {}))))
     for rows in result.values():
-        rows.sort(key=lambda r: r.name)
+        rows.sort(key=lambda r: (r.name, r.pk))
     return result
 
 
@@ -929,7 +1091,7 @@ def _worker_rows(unit: Unit, filters: Filters, now: datetime) -> list[RankingRow
             first_name=Max(Coalesce("resolved_by__first_name", "assignee__first_name")),
             last_name=Max(Coalesce("resolved_by__last_name", "assignee__last_name")),
             holds_post=Exists(post_on_unit),
-            **figure_aggregates(now=now),
+            **figure_aggregates(now=now, keys=RANKING_AGGREGATES),
         )
         .order_by()
     )
@@ -962,32 +1124,43 @@ TREND_HELP = _(
 
 
 def trend(unit: Unit, filters: Filters, *, now: datetime | None = None) -> list[dict]:
-    """Weekly counts [{week, filed, resolved, overdue}], one query (three grouped series in a
-    UNION ALL), weeks without issues filled with zeros, from the first week of the period to
-    its last week or the last week with data (never after this week)."""
+    """Weekly counts [{week, filed, resolved, overdue}] in one query: the unit's issues are
+    grouped by (week filed, week resolved, week of the missed deadline), a few hundred
+    groups at most, which are then added up per series. Weeks without issues are filled
+    with zeros, from the first week of the period to its last week or the last week with
+    data (never after this week)."""
     now = now or timezone.now()
-    rows = unit.rows(filters)
 
-    def series(name, date_field, condition):
-        return (
-            rows.filter(condition)
-            .annotate(series=Value(name), week=TruncWeek(date_field))
-            .values("series", "week")
-            .annotate(n=Count("id"))
-            .values_list("series", "week", "n")
-            .order_by()
-        )
+    def week(field_name):
+        return TruncWeek(field_name, output_field=DateField())
 
     missed = Q(due_at__lt=now) & (Q(status__in=RUNNING_STATUSES) | Q(resolved_at__gt=F("due_at")))
-    query = series("filed", "created_at", Q()).union(
-        series("resolved", "resolved_at", Q(resolved_at__isnull=False)),
-        series("overdue", "due_at", missed),
-        all=True,
+    groups = (
+        unit.rows(filters)
+        .values(
+            filed_week=week("created_at"),
+            resolved_week=week("resolved_at"),
+            overdue_week=Case(
+                When(missed, then=week("due_at")), default=None, output_field=DateField()
+            ),
+        )
+        .annotate(n=Count("id"))
+        .values_list("filed_week", "resolved_week", "overdue_week", "n")
+        .order_by()
     )
     counts: dict[date, dict] = {}
-    for name, week, n in query:
-        day = timezone.localtime(week).date() if isinstance(week, datetime) else week
-        counts.setdefault(day, {})[name] = n
+    for filed_week, resolved_week, overdue_week, n in groups:
+        for name, day in (
+            ("filed", filed_week),
+            ("resolved", resolved_week),
+            ("overdue", overdue_week),
+        ):
+            if day is not None:
+                if isinstance(day, datetime):
+                    # PostgreSQL answers DATE_TRUNC inside CASE as a (local) timestamp.
+                    day = (timezone.localtime(day) if timezone.is_aware(day) else day).date()
+                series = counts.setdefault(day, {})
+                series[name] = series.get(name, 0) + n
 
     def monday(day: date) -> date:
         return day - timedelta(days=day.weekday())
@@ -1008,8 +1181,9 @@ def trend(unit: Unit, filters: Filters, *, now: datetime | None = None) -> list[
 
 # --- recurrence alerts -------------------------------------------------------------------
 
-RECURRENCE_ISSUES_PER_GROUP = 20
-RECURRENCE_MAX_ROWS = 400
+# On the page: the latest few issues of each alert, and a bounded list (the CSV has all).
+RECURRENCE_ISSUES_PER_GROUP = 5
+RECURRENCE_MAX_ROWS = 60
 
 
 @dataclass
@@ -1028,10 +1202,17 @@ def recurrence_window(filters: Filters) -> tuple[datetime, datetime]:
     return filters.end_at - timedelta(days=filters.recurrence_days), filters.end_at
 
 
-def recurrences(unit: Unit, filters: Filters) -> list[Recurrence]:
+def recurrences(
+    unit: Unit,
+    filters: Filters,
+    *,
+    per_group: int = RECURRENCE_ISSUES_PER_GROUP,
+    max_rows: int = RECURRENCE_MAX_ROWS,
+) -> list[Recurrence]:
     """Grids where one category was filed at least N times within the M days up to the end
-    of the period, most frequent first, each with its latest issues. One query: window
-    functions count each (grid, category) and number its issues."""
+    of the period, most frequent first, each with its latest ``per_group`` issues (at most
+    ``max_rows`` issues in all). One query: window functions count each (grid, category)
+    and number its issues."""
     since, until = recurrence_window(filters)
     partition = [F("grid_id"), F("category_id")]
     query = (
@@ -1047,9 +1228,7 @@ def recurrences(unit: Unit, filters: Filters) -> list[Recurrence]:
                 RowNumber(), partition_by=partition, order_by=[F("created_at").desc(), F("id")]
             ),
         )
-        .filter(
-            group_count__gte=filters.recurrence_count, position__lte=RECURRENCE_ISSUES_PER_GROUP
-        )
+        .filter(group_count__gte=filters.recurrence_count, position__lte=per_group)
         .values(
             "pk",
             "tracking_number",
@@ -1069,7 +1248,7 @@ def recurrences(unit: Unit, filters: Filters) -> list[Recurrence]:
             "category_id",
             "-created_at",
             "pk",
-        )[:RECURRENCE_MAX_ROWS]
+        )[:max_rows]
     )
     groups: dict[tuple, Recurrence] = {}
     for row in query:

@@ -226,8 +226,16 @@ def file_issue(
 
 
 def _filed_with_token(submission_token, actor) -> Issue | None:
+    """The issue this person already filed with this form, if any. Who filed it is read off
+    its FILED event: a hotline issue has a caller, not a reporter."""
     existing = Issue.objects.filter(submission_token=submission_token).first()
-    if existing is not None and (actor is None or existing.reporter_id != actor.pk):
+    if existing is None:
+        return None
+    filed_by_actor = (
+        actor is not None
+        and existing.events.filter(kind=IssueEvent.Kind.FILED, actor_id=actor.pk).exists()
+    )
+    if not filed_by_actor:
         raise WorkflowError(
             _("This form was already sent. Open the form again to file a new report."),
             code="token_used",

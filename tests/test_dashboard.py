@@ -263,6 +263,17 @@ def test_csv_defuses_spreadsheet_formulas(client, territory, people):
     assert rows[1][4] == "'=1+2"
 
 
+def test_recurrence_csv_lists_every_issue_of_an_alert(client, territory, people):
+    for _n in range(12):
+        issue(territory.grid, category=territory.category)
+    client.force_login(people.worker)
+    html = client.get(unit_url("grid", territory.grid.pk)).text
+    recurrence = html.split('id="recurrence-heading"')[1]
+    assert recurrence.count("<li>") == 5  # the latest five on the page
+    rows = read_csv(client.get(unit_url("grid", territory.grid.pk, "export=recurrence")))
+    assert len(rows) == 1 + 12
+
+
 def test_unknown_export_is_404(client, territory, people):
     client.force_login(people.worker)
     assert client.get(unit_url("grid", territory.grid.pk, "export=secrets")).status_code == 404
@@ -472,3 +483,19 @@ def test_navigation_links(client, territory, people):
     client.force_login(UserFactory())
     html = client.get(reverse("home")).text
     assert f'href="{reverse("dashboard")}"' not in html and f'href="{public}"' in html
+
+
+def test_superuser_starts_from_a_choice_of_subdistricts(client, territory):
+    admin = UserFactory(is_superuser=True, is_staff=True)
+    client.force_login(admin)
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 200
+    assert unit_url("subdistrict", territory.subdistrict.pk) in response.text
+    assert unit_url("subdistrict", territory.other_subdistrict.pk) in response.text
+    assert client.get(unit_url("grid", territory.far_grid.pk)).status_code == 200
+
+
+def test_public_page_without_any_subdistrict(client, db):
+    response = client.get(reverse("dashboard_public"))
+    assert response.status_code == 200
+    assert 'data-figure="filed"' not in response.text

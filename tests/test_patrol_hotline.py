@@ -12,6 +12,7 @@ from django.db.models.signals import pre_save
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from PIL import Image
 
 from issues import workflow
@@ -71,8 +72,8 @@ def test_patrol_is_for_grid_workers(client, territory, people, role, status):
 
 def test_patrol_offers_only_the_workers_own_grids(client, territory, people):
     t = territory
-    own = BuildingFactory(grid=t.grid, name="3号楼")
-    BuildingFactory(grid=t.sibling_grid, name="9号楼")
+    own = BuildingFactory(grid=t.grid, name="巡查测试楼")
+    BuildingFactory(grid=t.sibling_grid, name="邻网格商铺")
     client.force_login(people.worker)
     response = client.get(PATROL)
     text = response.text
@@ -80,7 +81,7 @@ def test_patrol_offers_only_the_workers_own_grids(client, territory, people):
     assert f'<option value="{t.grid.pk}" selected>' in grids  # their only grid, preselected
     assert f'value="{t.sibling_grid.pk}"' not in grids
     assert f'value="{own.pk}"' in select(text, "building")
-    assert "9号楼" not in text
+    assert "邻网格商铺" not in text
     assert 'enctype="multipart/form-data"' in text
 
 
@@ -207,7 +208,7 @@ def test_a_resent_patrol_form_files_once(client, territory, people):
 )
 def test_bad_patrol_input_is_refused_on_the_form(client, territory, people, change):
     t = territory
-    BuildingFactory(grid=t.sibling_grid, name="9号楼")
+    BuildingFactory(grid=t.sibling_grid, name="邻网格商铺")
     data = patrol_data(t)
     if change.get("grid") == "sibling":
         data["grid"] = t.sibling_grid.pk
@@ -331,6 +332,30 @@ def test_a_hotline_call_is_filed_for_the_caller(
         "gridworker",
         "gridworker2",
     }
+
+
+def test_a_resent_hotline_form_files_one_issue(client, territory, people):
+    client.force_login(people.community_staff)
+    data = hotline_data(territory)
+    first = client.post(HOTLINE, data)
+    second = client.post(HOTLINE, data)
+    issue = Issue.objects.get()
+    assert first.status_code == second.status_code == 302
+    assert second.url == reverse("staff_issue_detail", args=[issue.tracking_number])
+    assert issue.events.count() == 1
+
+
+def test_another_person_cannot_reuse_a_hotline_form_token(client, territory, people):
+    data = hotline_data(territory)
+    client.force_login(people.community_staff)
+    client.post(HOTLINE, data)
+    client.force_login(people.subdistrict_staff)
+    response = client.post(HOTLINE, data)
+    assert response.status_code == 200
+    assert _("This form was already sent. Open the form again to file a new report.") in (
+        response.context["form"].non_field_errors()
+    )
+    assert Issue.objects.count() == 1
 
 
 @pytest.mark.parametrize(

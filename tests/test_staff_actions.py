@@ -316,7 +316,7 @@ def test_invalid_input_shows_the_page_again_and_changes_nothing(
 
 def test_duplicate_of_an_issue_you_cannot_see_is_unknown(client, t, people):
     issue = issue_at(t, reporter=people.resident)
-    far = issue_at(t, grid=t.far_grid, reporter=people.resident)
+    far = issue_at(t, grid=t.far_grid, reporter=people.resident, title="姚家街道的井盖")
     client.force_login(people.worker)
     response = client.post(
         action_url(issue, "duplicate"), {"duplicate-original": far.tracking_number}

@@ -2,8 +2,10 @@
 
 import re
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -11,7 +13,8 @@ from django.utils import timezone
 
 from issues import permissions
 from issues.models import Issue, Level, Severity, Source, Status
-from issues.views.staff import PAGE_SIZE, acting_condition
+from issues.permissions import acting_condition
+from issues.views.staff import PAGE_SIZE
 from tests.conftest import requires_postgres
 from tests.factories import (
     CategoryFactory,
@@ -404,10 +407,11 @@ def test_the_queue_rows_are_served_by_the_partial_index(client, territory, peopl
     """The page's own row query matches the predicate of issue_open_<unit>_due, so
     PostgreSQL can walk that index in deadline order (sequential scans turned off, so the
     plan shows whether the index *can* serve it, whatever the size of the test table)."""
-    issue_at(territory, reporter=people.resident)
+    position = {"worker": "grid", "department_staff": "department"}.get(who, index[:-4])
+    issue_at(territory, position, reporter=people.resident)
     client.force_login(getattr(people, who))
     with CaptureQueriesContext(connection) as ctx:
-        client.get(QUEUE)
+        assert len(rows(client.get(QUEUE))) == 1
     [sql] = [
         q["sql"]
         for q in ctx.captured_queries
@@ -422,3 +426,39 @@ def test_the_queue_rows_are_served_by_the_partial_index(client, territory, peopl
         cursor.execute("RESET enable_bitmapscan")
     # The unit's open-issue index, or a narrower one for the unit's own queue if added.
     assert re.search(rf"issue_\w*{index}", plan), plan
+
+
+def test_a_bad_filter_is_left_out_and_the_others_still_apply(client, territory, people):
+    t, p = territory, people
+    urgent = issue_at(t, reporter=p.resident, severity=Severity.URGENT)
+    issue_at(t, reporter=p.resident)
+    client.force_login(p.worker)
+    response = client.get(QUEUE, {"category": "abc", "severity": Severity.URGENT})
+    assert response.status_code == 200
+    assert rows(response) == [urgent.tracking_number]
+    assert 'role="alert"' in response.text
+
+
+def test_the_benchmark_command_reports_each_account(db):
+    out = StringIO()
+    call_command("bench_queue", "--issues", "300", "--repeat", "2", "--yes", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("created 300 issues in one subdistrict")
+    for label in ("grid worker", "community staff", "subdistrict staff"):
+        [line] = [line for line in lines if line.startswith(label)]
+        assert re.search(r"median +[\d.]+ ms, p95 +[\d.]+ ms, [1-8] queries", line), line
+    # The benchmark issues are gone afterwards.
+    assert not Issue.objects.filter(subdistrict__code="BENCHQ").exists()
+
+
+@pytest.mark.parametrize("args", [["--issues", "-1"], ["--repeat", "0"]])
+def test_the_benchmark_command_rejects_bad_arguments(db, args):
+    with pytest.raises(CommandError):
+        call_command("bench_queue", *args, stdout=StringIO())
+
+
+def test_the_benchmark_command_refuses_a_database_not_named_for_it(db, monkeypatch):
+    monkeypatch.setitem(connection.settings_dict, "NAME", "grid_production")
+    with pytest.raises(CommandError, match="does not look like a benchmark"):
+        call_command("bench_queue", "--issues", "10", stdout=StringIO())
+    assert not Issue.objects.exists()

@@ -392,7 +392,7 @@ def test_recurrence_alert_lists_the_issues(territory, people, now):
     assert stats.recurrences(unit, earlier) == []
 
 
-def test_recurrence_lists_at_most_twenty_issues_per_alert(territory, people, now):
+def test_recurrence_lists_a_bounded_number_of_issues_per_alert(territory, people, now):
     category = CategoryFactory()
     for n in range(25):
         make(territory.grid, category=category, created_at=now - timedelta(hours=n + 1),
@@ -485,3 +485,8 @@ def test_top_units_leave_out_units_below_another_post(territory, people):
     assert sorted((kind, pk) for kind, pk, _ in stats.top_units(user)) == sorted(
         [("community", territory.community.pk), ("grid", territory.far_grid.pk)]
     )
+
+
+def test_every_count_is_named_in_count_keys(now):
+    keys = set(stats.figure_aggregates(now=now))
+    assert stats.COUNT_KEYS == {k for k in keys if not k.endswith(("_avg", "_sum"))}

@@ -151,6 +151,11 @@ class CommentForm(ActionForm):
     )
     photos = PhotosField()
 
+    def clean(self):
+        data = super().clean()
+        data["is_public"] = data.get("visibility") == self.PUBLIC
+        return data
+
 
 class EscalateForm(ActionForm):
     reason = _note(_("Why escalate"), required=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -74,18 +74,32 @@ def _filter_form(request) -> DashboardFilterForm:
     return DashboardFilterForm(request.GET, categories=categories)
 
 
+def _display(value, kind: str) -> str | None:
+    """A figure as shown: "87.5%", "12.3 h", "42"; None when there is nothing to show."""
+    if value is None:
+        return None
+    if kind == "rate":
+        return f"{value:.1f}%"
+    if kind == "hours":
+        return _("%(hours)s h") % {"hours": f"{value:.1f}"}
+    return str(value)
+
+
 def _cards(figures: stats.Figures, *, public: bool = False) -> list[dict]:
     return [
         {
             "key": figure.key,
             "label": figure.label,
             "help": figure.help,
-            "kind": figure.kind,
-            "value": figures.value(figure.key),
+            "text": _display(figures.value(figure.key), figure.kind),
         }
         for figure in stats.FIGURES
         if figure.public or not public
     ]
+
+
+def _funnel(figures: stats.Figures) -> list[dict]:
+    return [{**stage, "share_text": _display(stage["share"], "rate")} for stage in figures.funnel()]
 
 
 def _parse_sort(value: str) -> tuple[str, bool]:
@@ -138,15 +152,18 @@ def _sort_headers(key: str, descending: bool, query: str) -> list[dict]:
     return headers
 
 
-def _issue_link(tracking_number: str) -> str | None:
-    """The staff issue page, if the staff workspace provides it."""
-    try:
-        return reverse("staff_issue_detail", kwargs={"tracking_number": tracking_number})
-    except NoReverseMatch:
+_PLACEHOLDER = "TRACKINGNUMBER"
+
+
+def _issue_link_pattern() -> str | None:
+    """The staff issue page's URL with a placeholder for the tracking number (reversed once
+    per page, not once per issue), if the staff workspace provides that page."""
+    for kwargs in ({"kwargs": {"tracking_number": _PLACEHOLDER}}, {"args": [_PLACEHOLDER]}):
         try:
-            return reverse("staff_issue_detail", args=[tracking_number])
+            return reverse("staff_issue_detail", **kwargs)
         except NoReverseMatch:
-            return None
+            continue
+    return None
 
 
 def _chart(kind: str, labels: list, datasets: list[tuple[str, list]], **options) -> dict:
@@ -246,7 +263,7 @@ def _export(table: str, unit: stats.Unit, filters: stats.Filters, now, sort) -> 
                 issue["title"],
                 timezone.localtime(issue["created_at"]).strftime("%Y-%m-%d %H:%M"),
             ]
-            for group in stats.recurrences(unit, filters)
+            for group in stats.recurrences(unit, filters, per_group=1000, max_rows=10_000)
             for issue in group.issues
         ]
     else:
@@ -344,7 +361,7 @@ def dashboard_unit(request, kind: str, pk: int):
                         if row.pk is not None and row.linked
                         else None,
                         "cells": [
-                            {"value": row.value(c), "kind": stats.FIGURE_BY_KEY[c].kind}
+                            _display(row.value(c), stats.FIGURE_BY_KEY[c].kind)
                             for c in RANKING_COLUMNS
                         ],
                     }
@@ -364,10 +381,15 @@ def dashboard_unit(request, kind: str, pk: int):
         )
     weeks = stats.trend(unit, filters, now=now)
     recurrence = stats.recurrences(unit, filters)
+    pattern = _issue_link_pattern()
     for group in recurrence:
         for issue in group.issues:
-            issue["url"] = _issue_link(issue["tracking_number"])
-    funnel = unit.figures.funnel()
+            issue["url"] = (
+                pattern.replace(_PLACEHOLDER, quote(issue["tracking_number"])) if pattern else None
+            )
+            local = timezone.localtime(issue["created_at"])
+            issue["filed_iso"], issue["filed_short"] = local.isoformat(), f"{local:%m-%d %H:%M}"
+    funnel = _funnel(unit.figures)
     since, until = stats.recurrence_window(filters)
     context = {
         "unit": unit,
@@ -397,6 +419,7 @@ def dashboard_unit(request, kind: str, pk: int):
             [(label, [w[key] for w in weeks]) for key, label in stats.TREND_SERIES],
         ),
         "recurrence": recurrence,
+        "recurrence_cut": sum(len(g.issues) for g in recurrence) >= stats.RECURRENCE_MAX_ROWS,
         "recurrence_since": timezone.localdate(since),
         "recurrence_until": filters.end,
         "generated_at": now,
@@ -408,7 +431,7 @@ def dashboard_public(request):
     """Subdistrict-wide counts and rates for anyone (no sign-in, no issue text)."""
     subdistricts = list(Subdistrict.objects.values_list("pk", "name"))
     form = PublicFilterForm(request.GET, subdistricts=subdistricts)
-    context = {"form": form, "several": len(subdistricts) > 1, "unit": None}
+    context = {"form": form, "unit": None}
     if subdistricts:
         if form.is_valid():
             pk, days = form.cleaned_data["subdistrict"], form.cleaned_data["period"]
@@ -422,7 +445,7 @@ def dashboard_public(request):
                 unit=unit,
                 filters=filters,
                 cards=_cards(unit.figures, public=True),
-                funnel=unit.figures.funnel(),
+                funnel=_funnel(unit.figures),
                 funnel_help=stats.FUNNEL_HELP,
             )
     return render(request, "issues/dashboard/public.html", context)

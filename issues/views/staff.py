@@ -36,6 +36,7 @@ from ..models import (
     Issue,
     IssueEvent,
     Level,
+    Severity,
     Source,
     Status,
 )
@@ -43,6 +44,8 @@ from ..transitions import Action, action_allowed_by_flow
 from ..workflow import WorkflowError
 
 PAGE_SIZE = 25
+SEVERITY_LABELS = dict(Severity.choices)
+LEVEL_LABELS = dict(Level.choices)
 
 
 # --- who gets which page ------------------------------------------------------------------
@@ -80,40 +83,6 @@ def after_login(request):
 
 
 # --- the queue ----------------------------------------------------------------------------
-
-
-def acting_condition(scope: permissions.Scope) -> Q:
-    """Issues whose *current unit* is one of the scope's units, as a query condition.
-
-    The queryset form of ``permissions.acts_on_current_unit`` (tests check they agree):
-    the department once dispatched, otherwise the grid, community or subdistrict by level.
-    Each branch is served by one of the partial ``issue_open_<unit>_due`` indexes.
-    """
-    branches = []
-    if scope.grids:
-        branches.append(Q(department__isnull=True, level=Level.GRID, grid_id__in=scope.grids))
-    if scope.communities:
-        branches.append(
-            Q(department__isnull=True, level=Level.COMMUNITY, community_id__in=scope.communities)
-        )
-    if scope.subdistricts:
-        branches.append(
-            Q(
-                department__isnull=True,
-                level=Level.SUBDISTRICT,
-                subdistrict_id__in=scope.subdistricts,
-            )
-        )
-    if scope.departments:
-        branches.append(Q(department_id__in=scope.departments))
-    if not branches:
-        return Q(pk__isnull=True)  # no post (a superuser): nothing is theirs to act on
-    # Built without a neutral starting term, so the database sees only the unit branches
-    # and can walk the matching index in deadline order.
-    condition = branches[0]
-    for branch in branches[1:]:
-        condition |= branch
-    return condition
 
 
 @dataclass(frozen=True)
@@ -164,9 +133,10 @@ class QueueView(StaffRequiredMixin, TemplateView):
         categories = list(Category.objects.values_list("pk", "name"))
         grids = self._grid_choices(scope)
         form = forms.QueueFilterForm(self.request.GET, categories=categories, grids=grids)
-        data = form.cleaned_data if form.is_valid() else {}
+        form.is_valid()  # a filter that is not understood is left out; the others apply
+        data = form.cleaned_data
 
-        mine = acting_condition(scope)
+        mine = permissions.acting_condition(scope)
         running_overdue = Q(status__in=RUNNING_STATUSES, due_at__lt=now)
         following = data.get("scope") == forms.QueueFilterForm.SCOPE_FOLLOWING
         if following:
@@ -206,6 +176,13 @@ class QueueView(StaffRequiredMixin, TemplateView):
         )
         paginator = KnownCountPaginator(rows, PAGE_SIZE, count=counts["selected"])
         page = paginator.get_page(self.request.GET.get("page"))
+        issues = list(page.object_list)
+        for issue in issues:
+            # Labels looked up once per page (get_FOO_display rebuilds its choices per call).
+            issue.severity_label = SEVERITY_LABELS[issue.severity]
+            issue.handler_label = (
+                issue.department.name if issue.department_id else LEVEL_LABELS[issue.level]
+            )
 
         active = self._active_tab(data)
         kept = {k: v for k, v in self.request.GET.items() if k not in TAB_KEYS and v}
@@ -224,7 +201,7 @@ class QueueView(StaffRequiredMixin, TemplateView):
             form=form,
             tabs=tabs,
             page_obj=page,
-            issues=page.object_list,
+            issues=issues,
             page_query=urlencode(page_params),
             now=now,
             filtered=any(
@@ -291,102 +268,53 @@ class QueueView(StaffRequiredMixin, TemplateView):
 
 @dataclass(frozen=True)
 class ActionSpec:
+    """One action of the panel: its form, the workflow function it calls, and which
+    cleaned form field feeds which keyword of that function."""
+
     form: type[forms.ActionForm]
-    label: str
+    action: str  # the workflow action (marking a duplicate is a kind of rejection)
+    run: Callable  # the workflow function, called with issue=, actor= and the params
+    params: dict  # workflow keyword -> form field
     button: str  # Bootstrap button style
-    run: Callable  # (issue, user, cleaned_data) -> Issue
+    label: str = ""  # defaults to the action's own name
+
+    @property
+    def title(self) -> str:
+        return self.label or Action(self.action).label
 
 
+def _spec(form, action, run, button, *fields, label="", **renamed) -> ActionSpec:
+    params = {**{name: name for name in fields}, **renamed}
+    return ActionSpec(form, action, run, params, button, label)
+
+
+# Short names keep the table at one row per action.
+A, F, W = Action, forms, workflow
 ACTIONS: dict[str, ActionSpec] = {
-    "accept": ActionSpec(
-        forms.AcceptForm,
-        gettext_lazy("Accept"),
-        "btn-primary",
-        lambda issue, user, d: workflow.accept(
-            issue=issue,
-            actor=user,
-            category=d["category"],
-            severity=d["severity"],
-            note=d["note"],
-        ),
+    "accept": _spec(
+        F.AcceptForm, A.ACCEPT, W.accept, "btn-primary", "category", "severity", "note"
     ),
-    "assign": ActionSpec(
-        forms.AssignForm,
-        gettext_lazy("Assign"),
-        "btn-outline-primary",
-        lambda issue, user, d: workflow.assign(
-            issue=issue, actor=user, assignee=d["assignee"], note=d["note"]
-        ),
+    "assign": _spec(F.AssignForm, A.ASSIGN, W.assign, "btn-outline-primary", "assignee", "note"),
+    "comment": _spec(
+        F.CommentForm, A.COMMENT, W.comment, "btn-outline-secondary", "note", "is_public", "photos"
     ),
-    "comment": ActionSpec(
-        forms.CommentForm,
-        gettext_lazy("Comment"),
-        "btn-outline-secondary",
-        lambda issue, user, d: workflow.comment(
-            issue=issue,
-            actor=user,
-            note=d["note"],
-            is_public=d["visibility"] == forms.CommentForm.PUBLIC,
-            photos=d["photos"],
-        ),
-    ),
-    "escalate": ActionSpec(
-        forms.EscalateForm,
-        gettext_lazy("Escalate"),
-        "btn-warning",
-        lambda issue, user, d: workflow.escalate(issue=issue, actor=user, reason=d["reason"]),
-    ),
-    "dispatch": ActionSpec(
-        forms.DispatchForm,
-        gettext_lazy("Dispatch to department"),
-        "btn-warning",
-        lambda issue, user, d: workflow.dispatch(
-            issue=issue, actor=user, department=d["department"], note=d["note"]
-        ),
-    ),
-    "suspend": ActionSpec(
-        forms.SuspendForm,
-        gettext_lazy("Suspend"),
-        "btn-outline-secondary",
-        lambda issue, user, d: workflow.suspend(issue=issue, actor=user, reason=d["reason"]),
-    ),
-    "resume": ActionSpec(
-        forms.ResumeForm,
-        gettext_lazy("Resume"),
-        "btn-primary",
-        lambda issue, user, d: workflow.resume(issue=issue, actor=user, note=d["note"]),
-    ),
-    "resolve": ActionSpec(
-        forms.ResolveForm,
-        gettext_lazy("Resolve"),
-        "btn-success",
-        lambda issue, user, d: workflow.resolve(
-            issue=issue, actor=user, note=d["note"], photos=d["photos"]
-        ),
-    ),
-    "verify": ActionSpec(
-        forms.VerifyForm,
-        gettext_lazy("Verify and close"),
-        "btn-success",
-        lambda issue, user, d: workflow.verify(issue=issue, actor=user, note=d["note"]),
-    ),
-    "reject": ActionSpec(
-        forms.RejectForm,
-        gettext_lazy("Reject"),
+    "escalate": _spec(F.EscalateForm, A.ESCALATE, W.escalate, "btn-warning", "reason"),
+    "dispatch": _spec(F.DispatchForm, A.DISPATCH, W.dispatch, "btn-warning", "department", "note"),
+    "suspend": _spec(F.SuspendForm, A.SUSPEND, W.suspend, "btn-outline-secondary", "reason"),
+    "resume": _spec(F.ResumeForm, A.RESUME, W.resume, "btn-primary", "note"),
+    "resolve": _spec(F.ResolveForm, A.RESOLVE, W.resolve, "btn-success", "note", "photos"),
+    "verify": _spec(F.VerifyForm, A.VERIFY, W.verify, "btn-success", "note"),
+    "reject": _spec(F.RejectForm, A.REJECT, W.reject, "btn-outline-danger", "reason"),
+    "duplicate": _spec(
+        F.DuplicateForm,
+        A.REJECT,
+        W.reject,
         "btn-outline-danger",
-        lambda issue, user, d: workflow.reject(issue=issue, actor=user, reason=d["reason"]),
-    ),
-    "duplicate": ActionSpec(
-        forms.DuplicateForm,
-        gettext_lazy("Mark as duplicate"),
-        "btn-outline-danger",
-        lambda issue, user, d: workflow.reject(
-            issue=issue, actor=user, reason=d["note"], duplicate_of=d["original"]
-        ),
+        label=gettext_lazy("Mark as duplicate"),
+        reason="note",
+        duplicate_of="original",
     ),
 }
-# The workflow action each page action is (marking a duplicate is a kind of rejection).
-WORKFLOW_ACTION = {name: Action.REJECT if name == "duplicate" else Action(name) for name in ACTIONS}
 
 
 def staff_issue_or_404(user, tracking_number: str):
@@ -422,7 +350,7 @@ class IssuePageMixin:
     def page_context(self, issue, bound: dict | None = None) -> dict:
         user = self.request.user
         allowed = set(permissions.allowed_actions(user, issue))
-        offered = [name for name in ACTIONS if WORKFLOW_ACTION[name] in allowed]
+        offered = [name for name in ACTIONS if ACTIONS[name].action in allowed]
         action_forms = []
         for name in offered:
             spec = ACTIONS[name]
@@ -430,7 +358,7 @@ class IssuePageMixin:
             action_forms.append(
                 {
                     "name": name,
-                    "label": spec.label,
+                    "label": spec.title,
                     "button": spec.button,
                     "form": form,
                     "url": reverse("staff_issue_action", args=[issue.tracking_number, name]),
@@ -478,25 +406,29 @@ class IssueActionView(StaffRequiredMixin, IssuePageMixin, View):
         detail = reverse("staff_issue_detail", args=[issue.tracking_number])
         form = spec.form(request.POST, request.FILES, issue=issue, user=request.user, prefix=action)
         if not form.is_valid():
-            if not permissions.can(request.user, WORKFLOW_ACTION[action], issue):
+            if not permissions.can(request.user, spec.action, issue):
                 # The page was stale (someone acted first): the input is moot; say why.
-                messages.error(request, self._refusal(issue, action))
+                messages.error(request, self._refusal(issue, spec))
                 return redirect(detail)
             context = self.page_context(issue, bound={action: form})
             return render(request, self.template_name, context)
         try:
-            spec.run(issue, request.user, form.cleaned_data)
+            spec.run(
+                issue=issue,
+                actor=request.user,
+                **{param: form.cleaned_data[field] for param, field in spec.params.items()},
+            )
         except WorkflowError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, _("Done: %(action)s.") % {"action": spec.label})
+            messages.success(request, _("Done: %(action)s.") % {"action": spec.title})
         return redirect(detail)
 
     @staticmethod
-    def _refusal(issue, action) -> str:
+    def _refusal(issue, spec: ActionSpec) -> str:
         # The same words the workflow uses when it refuses (issues.workflow._act).
-        label = ACTIONS[action].label
-        if not action_allowed_by_flow(WORKFLOW_ACTION[action], issue):
+        label = spec.title
+        if not action_allowed_by_flow(spec.action, issue):
             return _("“%(action)s” is not possible while the issue is %(status)s.") % {
                 "action": label,
                 "status": issue.get_status_display(),

@@ -143,7 +143,7 @@ DEPARTMENTS = [
     "应急管理办",
 ]
 
-# name → (hint, default severity, default department, sort order)
+# name → (one-line hint, default severity, default department); sorted as listed.
 CATEGORIES = {
     "市容环境": ("乱堆乱放、小广告、绿化损毁、共享单车乱停", Severity.MINOR, "城管执法中队"),
     "道路设施": ("路面破损、井盖松动缺失、路灯不亮、护栏损坏", Severity.MINOR, "住建办"),
@@ -226,7 +226,11 @@ class Command(BaseCommand):
     # --- people ---------------------------------------------------------------------
 
     def _user(self, username, full_name, phone="", **extra) -> User:
-        """Get or create one person; an existing account is left as it is."""
+        """Get or create one person; an existing account is left as it is.
+
+        The whole Chinese name goes in ``first_name``: ``get_full_name()`` joins first and
+        last with a space in Western order, which would print 张伟 as "伟 张".
+        """
         user, created = User.objects.get_or_create(
             username=username,
             defaults={"first_name": full_name, "phone": phone, **extra},

@@ -16,6 +16,7 @@ import random
 import re
 import statistics
 import time
+import warnings
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
@@ -67,6 +68,11 @@ class Command(BaseCommand):
             default="",
             help="Query string for the page, e.g. 'overdue=1' or 'q=漏水' (default: none).",
         )
+        parser.add_argument(
+            "--explain",
+            action="store_true",
+            help="Also print EXPLAIN ANALYZE of the page's queries on issues (PostgreSQL).",
+        )
         parser.add_argument("--seed", type=int, default=1154, help="Random seed.")
         parser.add_argument(
             "--keep", action="store_true", help="Leave the benchmark issues in the database."
@@ -99,15 +105,18 @@ class Command(BaseCommand):
             started = time.monotonic()
             self._create_issues(bench, grids, users, n, random.Random(options["seed"]))
             if connection.vendor == "postgresql":
+                # Steady state, as autovacuum leaves a table: statistics and visibility map.
+                # (VACUUM cannot run inside a transaction, e.g. under the test suite.)
+                vacuum = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
                 with connection.cursor() as cursor:
-                    cursor.execute(f"ANALYZE {Issue._meta.db_table}")
+                    cursor.execute(f"{vacuum} {Issue._meta.db_table}")
             self.stdout.write(
                 f"created {n} issues in one subdistrict on {connection.vendor} database "
                 f"{name!r} in {time.monotonic() - started:.1f} s"
             )
             url = reverse("staff_queue") + (f"?{options['query']}" if options["query"] else "")
             for label, username in ACCOUNTS:
-                self._measure(label, users[username], url, repeat)
+                self._measure(label, users[username], url, repeat, explain=options["explain"])
         finally:
             if options["keep"]:
                 self.stdout.write(f"kept the benchmark issues (subdistrict code {BENCH_CODE})")
@@ -217,7 +226,7 @@ class Command(BaseCommand):
 
     # --- measuring ------------------------------------------------------------------
 
-    def _measure(self, label, user, url, repeat) -> None:
+    def _measure(self, label, user, url, repeat, explain=False) -> None:
         # In-process, as a browser request would run: the real middleware, session and
         # templates. The test client's host and plain static file names are allowed here.
         with override_settings(
@@ -229,13 +238,17 @@ class Command(BaseCommand):
         ):
             client = Client()
             client.force_login(user)
-            for _ in range(3):  # warm up: templates, connection, caches
-                self._get(client, url)
-            times = []
+            with warnings.catch_warnings():
+                # WhiteNoise notes the absent STATIC_ROOT (no collectstatic here); harmless.
+                warnings.filterwarnings("ignore", message="No directory at")
+                for _ in range(3):  # warm up: templates, connection, caches
+                    self._get(client, url)
+            times, cpu = [], []
             for _ in range(repeat):
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 response = self._get(client, url)
                 times.append((time.perf_counter() - started) * 1000)
+                cpu.append((time.process_time() - started_cpu) * 1000)
             with CaptureQueriesContext(connection) as queries:
                 response = self._get(client, url)
         times.sort()
@@ -246,11 +259,33 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{label:<18} queue of {total.group(1) if total else '?':>6} open issues: "
             f"median {statistics.median(times):6.1f} ms, p95 {p95:6.1f} ms, "
-            f"{len(queries)} queries ({repeat} loads)"
+            f"{len(queries)} queries ({repeat} loads; "
+            f"this process's CPU median {statistics.median(cpu):.1f} ms)"
         )
         if self.verbosity >= 2:
             for query in queries.captured_queries:
                 self.stdout.write(f"  {query['time']} s  {query['sql'][:200]}")
+        if explain and connection.vendor == "postgresql":
+            self._explain(queries.captured_queries)
+
+    def _explain(self, queries) -> None:
+        """The plan of each query on issues, shortened to the lines that matter."""
+        table = f'FROM "{Issue._meta.db_table}"'
+        for query in queries:
+            if table not in query["sql"]:
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
+                plan = [row[0] for row in cursor.fetchall()]
+            kind = "counts" if "COUNT(" in query["sql"] else "rows"
+            keep = [plan[0]] + [
+                line
+                for line in plan[1:]
+                if re.search(r"Scan on issues|Scan using issue|Heap Fetches|Execution Time", line)
+            ]
+            self.stdout.write(f"  {kind}:")
+            for line in keep:
+                self.stdout.write(f"    {line.strip()}")
 
     def _get(self, client, url):
         response = client.get(url)
