@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1:8000
 N ?= 100000
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install run serve migrate messages seed test e2e lint fmt bench-sweep bench-queue bench-dashboard clean
@@ -49,13 +50,13 @@ fmt: install ## Format and autofix with ruff
 	$(BIN)/ruff check --fix .
 
 bench-sweep: migrate ## Time the deadline sweep over N overdue issues (N=100000) on DATABASE_URL
-	$(BIN)/python manage.py bench_sweep --issues $(N)
+	$(BIN)/python manage.py bench_sweep --issues $(N) $(BENCH_ARGS)
 
 bench-queue: migrate ## Time the staff queue page with N issues in one subdistrict (N=100000) on DATABASE_URL
-	$(BIN)/python manage.py bench_queue --issues $(N)
+	$(BIN)/python manage.py bench_queue --issues $(N) $(BENCH_ARGS)
 
 bench-dashboard: migrate ## Time the dashboard over N issues (make bench-dashboard N=1000000) on DATABASE_URL
-	$(BIN)/python manage.py bench_dashboard --issues $(N)
+	$(BIN)/python manage.py bench_dashboard --issues $(N) $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv, the SQLite demo database and test artefacts
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm test-artifacts .pytest_cache

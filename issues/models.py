@@ -338,6 +338,18 @@ class Issue(models.Model):
                 condition=Q(department__isnull=False),
                 name="issue_department_created",
             ),
+            # A worker's figures: what they resolved, or hold now. Partial, so the sweep
+            # (which clears the assignee and never sets a resolver) does not write to them.
+            models.Index(
+                fields=["resolved_by", "created_at"],
+                condition=Q(resolved_by__isnull=False),
+                name="issue_resolver_created",
+            ),
+            models.Index(
+                fields=["assignee", "created_at"],
+                condition=Q(assignee__isnull=False),
+                name="issue_assignee_created",
+            ),
             models.Index(
                 fields=["duplicate_of"],
                 condition=Q(duplicate_of__isnull=False),

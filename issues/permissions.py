@@ -275,3 +275,62 @@ def assignable_users(issue: Issue):
     else:
         posts = Q(posts__subdistrict_id=issue.subdistrict_id)
     return User.objects.filter(posts, is_active=True).distinct().order_by("username")
+
+
+# --- the dashboard: which units' figures a person may see ---------------------------------
+
+
+def unit_access(user, kind: str) -> Q | None:
+    """Which units of ``kind`` the dashboard shows this user, as a condition on the unit
+    model; ``None`` means all of them (superusers). A staff member sees the units they hold
+    posts on and everything below: subdistrict → its communities → their grids, and the
+    subdistrict's departments; department staff their department."""
+    if user.is_superuser:
+        return None
+    s = scope_of(user)
+    if kind == "subdistrict":
+        return Q(pk__in=s.subdistricts)
+    if kind == "community":
+        return Q(pk__in=s.communities) | Q(subdistrict_id__in=s.subdistricts)
+    if kind == "grid":
+        return (
+            Q(pk__in=s.grids)
+            | Q(community_id__in=s.communities)
+            | Q(community__subdistrict_id__in=s.subdistricts)
+        )
+    if kind == "department":
+        return Q(pk__in=s.departments) | Q(subdistrict_id__in=s.subdistricts)
+    raise ValueError(kind)
+
+
+def may_see_unit(user, kind: str, obj) -> bool:
+    """The same rule as ``unit_access`` for a unit already loaded (parents selected)."""
+    if user.is_superuser:
+        return True
+    s = scope_of(user)
+    if kind == "subdistrict":
+        return obj.pk in s.subdistricts
+    if kind == "community":
+        return obj.pk in s.communities or obj.subdistrict_id in s.subdistricts
+    if kind == "grid":
+        return (
+            obj.pk in s.grids
+            or obj.community_id in s.communities
+            or obj.community.subdistrict_id in s.subdistricts
+        )
+    if kind == "department":
+        return obj.pk in s.departments or obj.subdistrict_id in s.subdistricts
+    return False
+
+
+def staff_issue_condition(user) -> Q | None:
+    """Issues the user sees as staff (through a post); ``None`` means all (superuser)."""
+    if user.is_superuser:
+        return None
+    s = scope_of(user)
+    return (
+        Q(grid_id__in=s.grids)
+        | Q(community_id__in=s.communities)
+        | Q(subdistrict_id__in=s.subdistricts)
+        | Q(department_id__in=s.departments)
+    )

@@ -62,7 +62,7 @@ Definitions (each also shown next to the figure as a one-line explanation):
   start). N and M default to settings.RECURRENCE_MIN_COUNT / RECURRENCE_DAYS (3 and 14) and
   can be changed on the page; the category, severity and source filters apply.
 
-Scope (``unit_access``): a staff member sees the units they hold posts on and everything
+Scope (``permissions.unit_access``): a staff member sees the units they hold posts on and everything
 below them (subdistrict → its communities → their grids → the people handling their issues,
 and the subdistrict's departments; department staff their department); a superuser sees
 everything. Anything else is "not found".
@@ -122,7 +122,7 @@ from .models import (
     Source,
     Status,
 )
-from .permissions import scope_of
+from .permissions import may_see_unit, scope_of, staff_issue_condition, unit_access
 
 # --- database-side building blocks ---------------------------------------------------------
 
@@ -473,23 +473,20 @@ FIGURES: list[FigureDef] = [
     FigureDef(
         "minor_settled_rate",
         _("Small matters settled in the grid"),
-        _("小事不出网格率: closed minor issues settled at grid level ÷ closed minor issues."),
+        _("Closed minor issues settled at grid level ÷ closed minor issues."),
         "rate",
     ),
     FigureDef(
         "urgent_settled_rate",
         _("Urgent matters settled in the community"),
-        _(
-            "急事不出社区率: closed urgent issues settled at grid or community level ÷ "
-            "closed urgent issues."
-        ),
+        _("Closed urgent issues settled at grid or community level ÷ closed urgent issues."),
         "rate",
     ),
     FigureDef(
         "difficult_settled_rate",
         _("Difficult matters settled in the subdistrict"),
         _(
-            "难事不出街道率: closed difficult issues never put under supervision (督办: still "
+            "Closed difficult issues never put under supervision (which marks an issue still "
             "overdue at the subdistrict) ÷ closed difficult issues."
         ),
         "rate",
@@ -526,19 +523,19 @@ FIGURES: list[FigureDef] = [
     FigureDef(
         "patrol_rate",
         _("Found on patrol"),
-        _("主动发现率: issues found by grid workers on patrol ÷ issues filed."),
+        _("Issues found by grid workers on patrol ÷ issues filed."),
         "rate",
     ),
     FigureDef(
         "reopen_rate",
         _("Reopened after dissatisfaction"),
-        _("不满意重办率: issues reopened at least once ÷ issues resolved at least once."),
+        _("Issues reopened at least once ÷ issues resolved at least once."),
         "rate",
     ),
     FigureDef(
         "supervised",
         _("Under supervision"),
-        _("督办: issues put under supervision because they were overdue at the subdistrict."),
+        _("Issues put under supervision because they were overdue at the subdistrict."),
         "count",
     ),
     FigureDef(
@@ -708,62 +705,6 @@ def handler_condition(user_id: int, prefix: str = "") -> Q:
     """Issues a person handles: resolved by them, or (not yet resolved) assigned to them."""
     return Q(**{f"{prefix}resolved_by_id": user_id}) | Q(
         **{f"{prefix}resolved_by__isnull": True, f"{prefix}assignee_id": user_id}
-    )
-
-
-def unit_access(user, kind: str) -> Q | None:
-    """Which units of ``kind`` the dashboard shows this user, as a condition on the unit
-    model; ``None`` means all of them (superusers). A staff member sees the units they hold
-    posts on and everything below: subdistrict → its communities → their grids, and the
-    subdistrict's departments; department staff their department."""
-    if user.is_superuser:
-        return None
-    s = scope_of(user)
-    if kind == "subdistrict":
-        return Q(pk__in=s.subdistricts)
-    if kind == "community":
-        return Q(pk__in=s.communities) | Q(subdistrict_id__in=s.subdistricts)
-    if kind == "grid":
-        return (
-            Q(pk__in=s.grids)
-            | Q(community_id__in=s.communities)
-            | Q(community__subdistrict_id__in=s.subdistricts)
-        )
-    if kind == "department":
-        return Q(pk__in=s.departments) | Q(subdistrict_id__in=s.subdistricts)
-    raise ValueError(kind)
-
-
-def may_see_unit(user, kind: str, obj) -> bool:
-    """The same rule as ``unit_access`` for a unit already loaded (parents selected)."""
-    if user.is_superuser:
-        return True
-    s = scope_of(user)
-    if kind == "subdistrict":
-        return obj.pk in s.subdistricts
-    if kind == "community":
-        return obj.pk in s.communities or obj.subdistrict_id in s.subdistricts
-    if kind == "grid":
-        return (
-            obj.pk in s.grids
-            or obj.community_id in s.communities
-            or obj.community.subdistrict_id in s.subdistricts
-        )
-    if kind == "department":
-        return obj.pk in s.departments or obj.subdistrict_id in s.subdistricts
-    return False
-
-
-def staff_issue_condition(user) -> Q | None:
-    """Issues the user sees as staff (through a post); ``None`` means all (superuser)."""
-    if user.is_superuser:
-        return None
-    s = scope_of(user)
-    return (
-        Q(grid_id__in=s.grids)
-        | Q(community_id__in=s.communities)
-        | Q(subdistrict_id__in=s.subdistricts)
-        | Q(department_id__in=s.departments)
     )
 
 

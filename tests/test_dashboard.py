@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from issues import stats
 from issues.models import Issue, Level, Satisfaction, Severity, Source, Status
 from tests.factories import (
     CategoryFactory,
@@ -146,8 +147,11 @@ def test_subdistrict_page_shows_figures_charts_and_tables(client, territory, peo
     assert cells(html, "minor_settled_rate") == "50.0%"
     assert cells(html, "satisfaction_rate") == "100.0%"
     assert "—" in cells(html, "difficult_settled_rate")  # nothing to divide: no number
-    # Every figure says how it is computed.
-    assert "closed minor issues settled at grid level ÷ closed minor issues" in html
+    # Every figure says how it is computed (checked in English: the catalogue may change).
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    english = client.get(unit_url("subdistrict", territory.subdistrict.pk)).text
+    assert "Closed minor issues settled at grid level ÷ closed minor issues." in english
+    assert english.count('<small class="text-body-secondary d-block">') == len(stats.FIGURES)
     # Charts get their data through json_script; each has a table with the same numbers.
     for chart in ("trend", "funnel", "ranking", "departments"):
         assert f'data-chart="{chart}-data"' in html

@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from PIL import Image
 
 from issues import permissions, workflow
@@ -555,3 +556,14 @@ def test_the_page_runs_the_same_queries_for_a_long_history(client, t, people):
         response = client.get(detail_url(issue))
     assert response.text.count("记录") == 32
     assert len(long) == len(short)
+
+
+def test_the_timeline_says_where_an_issue_went_and_to_whom(client, territory, people):
+    t, p = territory, people
+    issue = issue_at(t, "subdistrict")
+    workflow.assign(issue=issue, actor=p.subdistrict_staff, assignee=p.subdistrict_staff2)
+    workflow.dispatch(issue=issue, actor=p.subdistrict_staff, department=t.department)
+    client.force_login(p.subdistrict_staff)
+    page = client.get(detail_url(issue)).text
+    assert _("Assigned to: %(name)s") % {"name": "subdistrict2"} in page
+    assert _("To department: %(name)s") % {"name": t.department.name} in page

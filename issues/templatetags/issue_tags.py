@@ -4,7 +4,7 @@ from django import template
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Level, Status
+from ..models import Level, Satisfaction, Severity, Status
 
 register = template.Library()
 
@@ -48,3 +48,25 @@ def time_left(issue, now=None):
         "hours": abs(seconds) // 3600 if running else 0,
         "minutes": (abs(seconds) % 3600) // 60 if running else 0,
     }
+
+
+@register.simple_tag
+def event_details(event) -> list[str]:
+    """What an event's details say, in words: who it went to, what was confirmed."""
+    data = event.data or {}
+    lines = []
+    if data.get("department"):
+        lines.append(_("To department: %(name)s") % {"name": data["department"]})
+    if data.get("assignee"):
+        lines.append(_("Assigned to: %(name)s") % {"name": data["assignee"]})
+    if data.get("category"):
+        lines.append(_("Category: %(name)s") % {"name": data["category"]})
+    if data.get("severity") in Severity.values:
+        lines.append(_("Severity: %(name)s") % {"name": Severity(data["severity"]).label})
+    if data.get("duplicate_of"):
+        lines.append(_("Duplicate of: %(number)s") % {"number": data["duplicate_of"]})
+    if data.get("satisfaction") in Satisfaction.values:
+        lines.append(
+            _("Evaluation: %(name)s") % {"name": Satisfaction(data["satisfaction"]).label}
+        )
+    return lines
