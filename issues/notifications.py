@@ -124,12 +124,12 @@ def _insert_arrival_notes(event_ids: list[int]) -> int:
         return cursor.rowcount
 
 
-def notify(events: list[IssueEvent]) -> int:
-    """Write the notifications for these events and send the emails; returns how many."""
-    ids = [e.pk for e in events if e.kind in REPORTER_KINDS or e.kind in ARRIVAL_KINDS]
+def notify(event_ids: list[int]) -> int:
+    """Write the notifications for these events and send the emails; returns how many.
+    (Which events concern whom is decided in the SQL, by their kind.)"""
     created = 0
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
+    for start in range(0, len(event_ids), CHUNK):
+        chunk = event_ids[start : start + CHUNK]
         with transaction.atomic():
             created += _insert_reporter_notes(chunk) + _insert_arrival_notes(chunk)
         _email_residents(chunk)
@@ -172,9 +172,9 @@ def _email_residents(event_ids: list[int]) -> None:
 
 
 @receiver(event_recorded, dispatch_uid="issues_notify")
-def _on_events(sender, events, **kwargs):
+def _on_events(sender, event_ids, **kwargs):
     try:
-        notify(events)
+        notify(event_ids)
     except Exception:
-        log.exception("could not create notifications for %d events", len(events))
+        log.exception("could not create notifications for %d events", len(event_ids))
         raise

@@ -81,26 +81,47 @@ def _lock_batch(queryset, *, order_by, batch_size):
     return list(queryset.order_by(order_by, "pk").values(*fields)[:batch_size])
 
 
-def _record(rows, *, kind, now, to_level=None) -> list[IssueEvent]:
-    """One event per changed issue; the actor is empty: the system did it."""
-    events = [
-        IssueEvent(
-            issue_id=row["pk"],
-            actor=None,
-            kind=kind,
-            from_status=row["status"],
-            to_status=TRANSITIONS[(row["status"], _ACTION_OF_KIND[kind])],
-            from_level=row["level"],
-            to_level=to_level(row) if to_level else row["level"],
-            is_public=True,
-            created_at=now,
-        )
-        for row in rows
-    ]
-    # Ids come back on PostgreSQL and SQLite, so the announced events are complete.
-    created = IssueEvent.objects.bulk_create(events)
+def _record(rows, *, kind: str, now) -> None:
+    """One event per issue of the batch, the actor empty: the system did it.
+
+    Written by the database in one ``INSERT … SELECT`` from the issue rows as they are
+    *before* the batch's UPDATE, so ``from_status`` and ``from_level`` are the old values,
+    and the new ones are read off ``TRANSITIONS`` and ``ESCALATES_TO`` as SQL CASEs. No
+    Python object is built per event; the new ids are announced after commit.
+    """
+    action = _ACTION_OF_KIND[kind]
+    params: list = [kind]
+    to_status = "CASE status"
+    for (status, each), target in TRANSITIONS.items():
+        if each == action:
+            to_status += " WHEN %s THEN %s"
+            params += [status, target]
+    to_status += " END"
+    to_level = "level"
+    if action == Action.ESCALATE:
+        to_level = "CASE level" + " WHEN %s THEN %s" * len(ESCALATES_TO) + " END"
+        for low, high in ESCALATES_TO.items():
+            params += [low, high]
+    ids = [row["pk"] for row in rows]
+    params += [True, connection.ops.adapt_datetimefield_value(now), *ids]
+    sql = (
+        "INSERT INTO {event} (issue_id, actor_id, kind, from_status, to_status, from_level,"
+        " to_level, note, is_public, data, created_at)"
+        " SELECT id, NULL, %s, status, {to_status}, level, {to_level}, '', %s, '{{}}', %s"
+        " FROM {issue} WHERE id IN ({ids}) RETURNING id"
+    ).format(
+        event=IssueEvent._meta.db_table,
+        issue=Issue._meta.db_table,
+        to_status=to_status,
+        to_level=to_level,
+        ids=", ".join(["%s"] * len(ids)),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        created = [row[0] for row in cursor.fetchall()]
+    if len(created) != len(ids):  # cannot happen under the lock; refuse a wrong history
+        raise RuntimeError("the sweep could not record one event per issue")
     _announce(created)
-    return created
 
 
 _ACTION_OF_KIND = {
@@ -137,6 +158,7 @@ def _escalate_batch(now, sla, batch_size) -> int:
             ],
             output_field=DateTimeField(),
         )
+        _record(rows, kind=IssueEvent.Kind.ESCALATED, now=now)
         updated = overdue.filter(pk__in=[r["pk"] for r in rows]).update(
             level=new_level,
             due_at=new_due,
@@ -148,12 +170,6 @@ def _escalate_batch(now, sla, batch_size) -> int:
         )
         if updated != len(rows):  # cannot happen under the lock; refuse to write a wrong history
             raise RuntimeError("escalation batch changed under the sweep")
-        _record(
-            rows,
-            kind=IssueEvent.Kind.ESCALATED,
-            now=now,
-            to_level=lambda row: ESCALATES_TO[row["level"]],
-        )
     return len(rows)
 
 
@@ -168,12 +184,12 @@ def _supervise_batch(now, batch_size) -> int:
         rows = _lock_batch(overdue, order_by="due_at", batch_size=batch_size)
         if not rows:
             return 0
+        _record(rows, kind=IssueEvent.Kind.SUPERVISED, now=now)
         updated = overdue.filter(pk__in=[r["pk"] for r in rows]).update(
             is_supervised=True, updated_at=now
         )
         if updated != len(rows):
             raise RuntimeError("supervision batch changed under the sweep")
-        _record(rows, kind=IssueEvent.Kind.SUPERVISED, now=now)
     return len(rows)
 
 
@@ -188,12 +204,12 @@ def _close_batch(now, batch_size) -> int:
         rows = _lock_batch(stale, order_by="resolved_at", batch_size=batch_size)
         if not rows:
             return 0
+        _record(rows, kind=IssueEvent.Kind.AUTO_CLOSED, now=now)
         updated = stale.filter(pk__in=[r["pk"] for r in rows]).update(
             status=TRANSITIONS[(Status.RESOLVED, Action.AUTO_CLOSE)], closed_at=now, updated_at=now
         )
         if updated != len(rows):
             raise RuntimeError("closing batch changed under the sweep")
-        _record(rows, kind=IssueEvent.Kind.AUTO_CLOSED, now=now)
     return len(rows)
 
 

@@ -35,7 +35,7 @@ from .photos import CleanPhoto
 from .transitions import ESCALATES_TO, Action, next_status
 
 # Sent after the transaction that recorded events commits, once per action or sweep batch:
-# kwargs ``events`` (a list of IssueEvent). Notifications listen to it.
+# kwargs ``event_ids`` (a list of IssueEvent ids). Notifications listen to it.
 event_recorded = Signal()
 
 
@@ -48,13 +48,13 @@ class WorkflowError(Exception):
         self.code = code
 
 
-def _announce(events: Iterable[IssueEvent]) -> None:
-    events = list(events)
+def _announce(event_ids: Iterable[int]) -> None:
+    event_ids = list(event_ids)
 
     def send():
         # send_robust: a failing receiver (a mail server down) never breaks the action; the
         # receivers log their own failures.
-        event_recorded.send_robust(sender=IssueEvent, events=events)
+        event_recorded.send_robust(sender=IssueEvent, event_ids=event_ids)
 
     transaction.on_commit(send)
 
@@ -144,7 +144,7 @@ def _act(
             created_at=now,
         )
         _save_photos(locked, event, photos, actor)
-        _announce([event])
+        _announce([event.pk])
     return locked
 
 
@@ -301,7 +301,7 @@ def _create_issue(
             created_at=now,
         )
         _save_photos(issue, event, photos, actor)
-        _announce([event])
+        _announce([event.pk])
     return issue
 
 

@@ -554,7 +554,7 @@ def test_the_page_runs_the_same_queries_for_a_long_history(client, t, people):
     comments(30)
     with CaptureQueriesContext(connection) as long:
         response = client.get(detail_url(issue))
-    assert response.text.count("记录") == 32
+    assert len(re.findall(r"记录\d+", response.text)) == 32
     assert len(long) == len(short)
 
 

@@ -66,7 +66,5 @@ def event_details(event) -> list[str]:
     if data.get("duplicate_of"):
         lines.append(_("Duplicate of: %(number)s") % {"number": data["duplicate_of"]})
     if data.get("satisfaction") in Satisfaction.values:
-        lines.append(
-            _("Evaluation: %(name)s") % {"name": Satisfaction(data["satisfaction"]).label}
-        )
+        lines.append(_("Evaluation: %(name)s") % {"name": Satisfaction(data["satisfaction"]).label})
     return lines

@@ -295,10 +295,10 @@ class Command(BaseCommand):
         spent = [0.0]
         original = notifications.notify
 
-        def timed_notify(events):
+        def timed_notify(event_ids):
             started = time.monotonic()
             try:
-                return original(events)
+                return original(event_ids)
             finally:
                 spent[0] += time.monotonic() - started
 
