@@ -130,6 +130,13 @@ STORAGES = {
 }
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# Files an administrator uploads for an import wait here until the import is confirmed:
+# shared between hosts like MEDIA_ROOT, but never served.
+IMPORT_UPLOADS_ROOT = env.path("IMPORT_UPLOADS_ROOT", default=BASE_DIR / "private" / "imports")
+STORAGES["import_export"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": IMPORT_UPLOADS_ROOT},
+}
 # Photos are at most 10 MB each and 5 per form; leave room for the rest of the form.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -174,5 +181,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Every sign-in is logged at INFO by django-axes; lockouts are WARNING and stay.
+        "axes": {"level": env("AXES_LOG_LEVEL", default="WARNING")},
+    },
 }

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from grids.models import Post, User
 
-from .models import RESIDENT_SOURCES, Issue, IssueEvent, Level, Notification
+from .models import RESIDENT_SOURCES, RUNNING_STATUSES, Issue, IssueEvent, Level, Notification
 from .workflow import event_recorded
 
 log = logging.getLogger(__name__)
@@ -112,10 +112,13 @@ def _insert_arrival_notes(event_ids: list[int]) -> int:
             JOIN {post} p ON p.{column} = i.{column}
             JOIN {user} u ON u.id = p.user_id AND u.is_active = %s
             WHERE e.id IN ({ids}) AND {condition}
+              AND i.status IN (%s, %s)
               AND (e.actor_id IS NULL OR e.actor_id <> p.user_id)
             """.format(ids=ids, column=column, condition=condition, **_tables())
         )
+        # Only while the issue still waits for the unit (not one settled on the spot).
         params += [Notification.Reason.NEW_AT_UNIT, False, True, *id_params, *condition_params]
+        params += RUNNING_STATUSES
     sql = "INSERT INTO {note} (user_id, issue_id, event_id, reason, is_read, created_at) ".format(
         **_tables()
     ) + " UNION ALL ".join(selects)

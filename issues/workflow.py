@@ -541,6 +541,12 @@ def reject(*, issue: Issue, actor, reason: str = "", duplicate_of: Issue | None 
             return
         if duplicate_of.pk == locked.pk:
             raise WorkflowError(_("An issue cannot duplicate itself."), code="bad_duplicate")
+        if locked.duplicates.exists():
+            # Chains would hide the original from those pointing here.
+            raise WorkflowError(
+                _("Other issues are marked as duplicates of this one, so it stays the original."),
+                code="bad_duplicate",
+            )
         # Read the original as stored now: the caller's copy may predate its own marking.
         original = Issue.objects.select_related("duplicate_of").filter(pk=duplicate_of.pk).first()
         if original is None:

@@ -68,7 +68,10 @@ def export(client, model, fmt=CSV, query=""):
 
 
 def waiting_files():
-    folder = settings.MEDIA_ROOT / "django-import-export"
+    """Uploads waiting for confirmation: in the private import storage, never in MEDIA_ROOT
+    (which a proxy serves)."""
+    assert not (settings.MEDIA_ROOT / "django-import-export").exists()
+    folder = settings.STORAGES["import_export"]["OPTIONS"]["location"] / "django-import-export"
     return list(folder.iterdir()) if folder.exists() else []
 
 

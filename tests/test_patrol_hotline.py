@@ -110,19 +110,22 @@ def test_a_patrol_report_is_filed_in_the_grid(
     }
 
 
-def test_settled_on_the_spot_is_three_events_in_one_step(client, territory, people):
+def test_settled_on_the_spot_is_three_events_in_one_step(
+    client, territory, people, django_capture_on_commit_callbacks
+):
     t, p = territory, people
     client.force_login(p.worker)
-    response = client.post(
-        PATROL,
-        patrol_data(
-            t,
-            settled="on",
-            resolution="已现场固定井盖",
-            photos=[_png("before.png")],
-            after_photos=[_png("after.png", "blue")],
-        ),
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            PATROL,
+            patrol_data(
+                t,
+                settled="on",
+                resolution="已现场固定井盖",
+                photos=[_png("before.png")],
+                after_photos=[_png("after.png", "blue")],
+            ),
+        )
     assert response.status_code == 302
     issue = Issue.objects.get()
     assert (issue.status, issue.assignee, issue.resolved_by) == (
@@ -138,6 +141,8 @@ def test_settled_on_the_spot_is_three_events_in_one_step(client, territory, peop
     assert Photo.objects.filter(event=events[2]).count() == 1
     # Nobody reported it as a resident: a second staff member verifies it later.
     assert not issue.has_resident_reporter
+    # Already settled, it does not arrive in the colleagues' work as something new.
+    assert not Notification.objects.filter(reason=Notification.Reason.NEW_AT_UNIT).exists()
 
 
 def test_settled_without_saying_how_is_a_form_error(client, territory, people):

@@ -605,6 +605,19 @@ def test_duplicate_refuses_a_duplicate_as_original(territory, people):
     assert Issue.objects.filter(duplicate_of=original).count() == 2
 
 
+def test_an_original_with_duplicates_cannot_become_a_duplicate(territory, people):
+    t, p = territory, people
+    original = make_issue(t, p, S.IN_PROGRESS)
+    copy = make_issue(t, p, S.SUBMITTED)
+    other = make_issue(t, p, S.SUBMITTED)
+    workflow.reject(issue=copy, actor=p.worker, duplicate_of=original)
+    assert_refused(
+        lambda: workflow.reject(issue=original, actor=p.worker, duplicate_of=other),
+        original,
+        code="bad_duplicate",
+    )
+
+
 def test_duplicate_refuses_an_original_in_another_subdistrict(territory, people):
     t, p = territory, people
     far = IssueFactory(grid=t.far_grid, category=t.category)
