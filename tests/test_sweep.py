@@ -279,3 +279,21 @@ def test_command_prints_a_summary(territory, people, now):
 def test_command_rejects_bad_arguments(db, args):
     with pytest.raises(CommandError):
         call_command("escalate_overdue", *args, stdout=StringIO())
+
+
+def test_loop_runs_the_sweep_each_round_until_stopped(territory, people, monkeypatch):
+    """--loop SECONDS sweeps, sleeps, sweeps again; an interrupt ends it cleanly."""
+    from issues.management.commands import escalate_overdue
+
+    rounds = []
+
+    def sleep(seconds):
+        rounds.append(seconds)
+        if len(rounds) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(escalate_overdue.time, "sleep", sleep)
+    out = StringIO()
+    call_command("escalate_overdue", "--loop", "30", stdout=out)
+    assert rounds == [30, 30]
+    assert out.getvalue().count("sweep: escalated") == 2

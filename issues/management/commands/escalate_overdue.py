@@ -1,10 +1,13 @@
+import logging
 import signal
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from issues.sweep import BATCH_SIZE, run_sweep
+
+log = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -29,12 +32,30 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         self._stop = False
-        if loop:
-            signal.signal(signal.SIGTERM, self._request_stop)
+        if not loop:
+            self._run(loop, batch_size)
+            return
+        # SIGTERM (systemd stopping the service) ends the loop after the current round.
+        previous = signal.signal(signal.SIGTERM, self._request_stop)
+        try:
+            self._run(loop, batch_size)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _run(self, loop, batch_size):
         while True:
             started = time.monotonic()
-            result = run_sweep(batch_size=batch_size)
-            self.stdout.write(f"sweep: {result} in {time.monotonic() - started:.2f}s")
+            try:
+                result = run_sweep(batch_size=batch_size)
+            except DatabaseError:
+                if not loop:
+                    raise
+                # A database restart must not end the loop: each batch is its own
+                # transaction, so what was done stays done; try again next round.
+                log.exception("sweep failed; trying again in %s s", loop)
+                close_old_connections()
+            else:
+                self.stdout.write(f"sweep: {result} in {time.monotonic() - started:.2f}s")
             if not loop or self._stop:
                 return
             close_old_connections()
