@@ -1,0 +1,155 @@
+"""The governance figures (DESIGN.md §5, end): does "small matters stay in the grid" hold?
+
+Every figure is an SQL aggregate over the issues of one unit (a subdistrict, community,
+grid, department or worker) *filed in the chosen period* (and matching the category,
+severity and source filters). Nothing here loops over issues in Python: the database counts
+(``Count(..., filter=Q(...))``), averages and takes medians, and durations are computed by
+the database too (``Seconds``). Python only divides the resulting counts and lays out the
+few aggregated rows (one per child unit, per week, per recurring grid and category).
+
+Queries per page, whatever the number of issues or child units:
+- the unit with its figures: one query (the unit's row, LEFT JOINed to its filtered issues
+  through a ``FilteredRelation`` and aggregated; an out-of-scope unit gives no row);
+- the ranking of child units: one query, a ``UNION ALL`` of the child units themselves
+  (every child is listed, with or without issues) and the unit's issues grouped by child
+  (one scan); for a subdistrict, communities and departments in the same statement;
+  workers: one ``GROUP BY`` over the unit's issues;
+- the weekly trend: one query (the issues grouped by week filed, week resolved and week of
+  the missed deadline);
+- recurrence alerts: one query (window functions).
+
+Definitions (each also shown next to the figure as a one-line explanation):
+
+- **closed** means status CLOSED (rejected issues are not "settled").
+- 小事不出网格率: closed MINOR issues whose final level is GRID / closed MINOR issues.
+- 急事不出社区率: closed URGENT issues whose final level is GRID or COMMUNITY / closed URGENT.
+- 难事不出街道率: every closed issue is settled at most at the subdistrict, so "inside the
+  subdistrict" means the subdistrict settled it without losing control of it: closed
+  DIFFICULT issues that were never put under supervision (督办, which the sweep sets on an
+  issue still overdue at the subdistrict) / closed DIFFICULT issues. Departments serve the
+  subdistrict, so a dispatched issue is still settled inside it.
+- Response rate (响应率): the model keeps only the first acceptance time, and the deadline
+  moves on every escalation, so the response is measured against the *first* deadline:
+  accepted within the grid-level deadline of its severity (``SlaPolicy(severity, GRID)``,
+  read inside the same SQL statement) after filing. Denominator: accepted issues, plus issues
+  never accepted whose first deadline has passed (they were not answered in time); issues
+  rejected without being accepted are left out, as are unaccepted issues still within it.
+- On-time resolution rate: issues resolved (``resolved_at`` set: RESOLVED or CLOSED) no later
+  than their ``due_at`` (the deadline of the level where they were settled; suspension has
+  already moved it), over those resolved plus the issues still running (SUBMITTED or
+  IN_PROGRESS) past their deadline now, which count as late. Suspended issues have a stopped
+  clock and are counted in neither.
+- Satisfaction rate: counted per evaluation. Satisfied and basically satisfied evaluations
+  over all evaluations; a dissatisfied evaluation reopens the issue (不满意重办), so the
+  dissatisfied ones are ``Sum(reopen_count)`` (plus any stored DISSATISFIED value).
+  Issues closed without an evaluation are not counted.
+- Time to accept: ``accepted_at - created_at`` (an issue cannot be suspended before it is
+  accepted, so there is nothing to subtract). Time to resolve: ``resolved_at - created_at -
+  suspended_seconds``. Both in hours, average and median, over the issues that have them.
+- 主动发现率: issues with source PATROL / issues filed.
+- Escalation funnel: filed → reached the community (level COMMUNITY or SUBDISTRICT; the
+  level never goes down) → reached the subdistrict → dispatched to a department.
+- Reopen rate (不满意重办率): issues reopened at least once / issues resolved at least once
+  (``resolved_at`` set, or reopened: a reopen clears ``resolved_at``).
+- Supervised: issues with ``is_supervised``.
+- A worker's figures count the issues they *handle*: the person who resolved the issue, or
+  while it is not resolved, its assignee (``Coalesce(resolved_by, assignee)``).
+- Weekly trend, among the issues filed in the period: filed per week of filing, resolved per
+  week of resolution, overdue per week of the deadline they missed (resolved after it, or
+  still running past it now). Weeks start on Monday, local time.
+- Recurrence alert: a grid where one category was filed at least N times within the M days
+  up to the end of the period (one window ending at the end date; it may reach before the
+  start). N and M default to settings.RECURRENCE_MIN_COUNT / RECURRENCE_DAYS (3 and 14) and
+  can be changed on the page; the category, severity and source filters apply.
+
+Scope (``permissions.unit_access``): a staff member sees the units they hold posts on and everything
+below them (subdistrict → its communities → their grids → the people handling their issues,
+and the subdistrict's departments; department staff their department); a superuser sees
+everything. Anything else is "not found".
+
+Medians: PostgreSQL computes them with ``PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY …)``
+inside the same aggregate query. SQLite has no percentile aggregate; there ``Median``
+compiles to the classic ordered-offset scalar subquery over the same filtered rows
+(``ORDER BY v LIMIT 2 - n % 2 OFFSET (n - 1) / 2``, averaged), inside the same statement, so
+it is still one query and no Python loop. That fallback cannot be grouped, so rankings show
+averages only.
+"""
+
+# The package, by concern (each module keeps the section of the former issues/stats.py it
+# came from): sql.py (database-side building blocks: Seconds, Median), filters.py (Filters),
+# figures.py (the aggregates, FIGURES and Figures), units.py (units, breadcrumbs, scope,
+# load_unit, top_units), rankings.py, trend.py and recurrence.py. Everything the rest of the
+# project uses is re-exported here, so ``from issues import stats; stats.X`` keeps working.
+
+from .figures import (
+    COUNT_KEYS,
+    FIGURE_BY_KEY,
+    FIGURES,
+    FUNNEL,
+    FUNNEL_HELP,
+    RANKING_AGGREGATES,
+    FigureDef,
+    Figures,
+    FirstDeadlineSeconds,
+    figure_aggregates,
+    median_aggregates,
+)
+from .filters import Filters
+from .rankings import CHILD_TABLES, RankingRow, rankings
+from .recurrence import (
+    RECURRENCE_ISSUES_PER_GROUP,
+    RECURRENCE_MAX_ROWS,
+    Recurrence,
+    recurrence_window,
+    recurrences,
+)
+from .sql import Median, Seconds
+from .trend import TREND_HELP, TREND_SERIES, trend
+from .units import (
+    ISSUE_FIELD,
+    KIND_LABELS,
+    KINDS,
+    UNIT_MODELS,
+    Crumb,
+    Unit,
+    handler_condition,
+    load_unit,
+    top_units,
+)
+
+__all__ = [
+    "CHILD_TABLES",
+    "COUNT_KEYS",
+    "FIGURE_BY_KEY",
+    "FIGURES",
+    "FUNNEL",
+    "FUNNEL_HELP",
+    "ISSUE_FIELD",
+    "KINDS",
+    "KIND_LABELS",
+    "RANKING_AGGREGATES",
+    "RECURRENCE_ISSUES_PER_GROUP",
+    "RECURRENCE_MAX_ROWS",
+    "TREND_HELP",
+    "TREND_SERIES",
+    "UNIT_MODELS",
+    "Crumb",
+    "FigureDef",
+    "Figures",
+    "Filters",
+    "FirstDeadlineSeconds",
+    "Median",
+    "RankingRow",
+    "Recurrence",
+    "Seconds",
+    "Unit",
+    "figure_aggregates",
+    "handler_condition",
+    "load_unit",
+    "median_aggregates",
+    "rankings",
+    "recurrence_window",
+    "recurrences",
+    "top_units",
+    "trend",
+]

@@ -1,0 +1,458 @@
+"""The figures: the aggregate expressions behind them, their definitions (labels and
+one-line explanations) and the rates computed from the counts; the full definitions are
+in the package docstring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Avg, DateTimeField, F, Func, IntegerField, Q, Sum, Value
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThan, LessThanOrEqual
+from django.utils.translation import gettext_lazy as _
+
+from ..models import (
+    DEFAULT_SLA_HOURS,
+    RUNNING_STATUSES,
+    Level,
+    Satisfaction,
+    Severity,
+    SlaPolicy,
+    Source,
+    Status,
+)
+from .sql import Median, Seconds, _count
+
+# --- the figures ------------------------------------------------------------------------
+
+
+class FirstDeadlineSeconds(Func):
+    """The grid-level deadline of the issue's severity, in seconds, read from SlaPolicy in
+    the same statement: one uncorrelated scalar subquery per severity (evaluated once per
+    statement), with the built-in default when no policy row exists. Written as one SQL
+    template because it is repeated in several aggregates of several queries, where the ORM
+    would resolve three Subquery objects each time."""
+
+    output_field = IntegerField()
+
+    def __init__(self, severity, **extra):
+        super().__init__(severity, **extra)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        table = connection.ops.quote_name(SlaPolicy._meta.db_table)
+        hours, severity_column, level_column = (
+            connection.ops.quote_name(SlaPolicy._meta.get_field(name).column)
+            for name in ("hours", "severity", "level")
+        )
+        # Only our own constants go into the text: the severity and level values and the
+        # default hours (no user input).
+        whens = " ".join(
+            f"WHEN '{severity.value}' THEN COALESCE((SELECT {hours} FROM {table} "
+            f"WHERE {severity_column} = '{severity.value}' AND {level_column} = "
+            f"'{Level.GRID.value}'), {int(DEFAULT_SLA_HOURS[(severity, Level.GRID)])})"
+            for severity in Severity
+        )
+        template = f"((CASE %(expressions)s {whens} END) * 3600)"
+        return super().as_sql(compiler, connection, template=template, **extra_context)
+
+
+def _accept_seconds(prefix: str = "") -> Seconds:
+    return Seconds(F(f"{prefix}accepted_at"), F(f"{prefix}created_at"))
+
+
+def _resolve_seconds(prefix: str = ""):
+    return Seconds(F(f"{prefix}resolved_at"), F(f"{prefix}created_at")) - F(
+        f"{prefix}suspended_seconds"
+    )
+
+
+def figure_aggregates(*, now: datetime, prefix: str = "", keys=None) -> dict:
+    """The aggregate expressions behind every figure, over issue fields named ``prefix…``
+    (``""`` on ``Issue`` itself, ``"f__"`` through a FilteredRelation); only ``keys`` if
+    given."""
+    aggregates = _figure_aggregates(now=now, prefix=prefix)
+    if keys is None:
+        return aggregates
+    return {key: aggregates[key] for key in keys}
+
+
+# Every count figure_aggregates() returns (the rest are averages and medians in seconds).
+COUNT_KEYS = frozenset(
+    {
+        "filed",
+        "minor_closed",
+        "minor_settled",
+        "urgent_closed",
+        "urgent_settled",
+        "difficult_closed",
+        "difficult_settled",
+        "response_due",
+        "response_on_time",
+        "resolution_on_time",
+        "overdue_now",
+        "satisfied",
+        "evaluated_stored",
+        "reopens",
+        "patrol",
+        "reached_community",
+        "reached_subdistrict",
+        "dispatched",
+        "reopened",
+        "resolved_once",
+        "supervised",
+        "accepted",
+        "resolved",
+    }
+)
+
+# What the ranking tables need (the cards need all of them).
+RANKING_AGGREGATES = [
+    "filed",
+    "minor_closed",
+    "minor_settled",
+    "urgent_closed",
+    "urgent_settled",
+    "difficult_closed",
+    "difficult_settled",
+    "response_due",
+    "response_on_time",
+    "resolved",
+    "resolution_on_time",
+    "overdue_now",
+    "satisfied",
+    "evaluated_stored",
+    "reopens",
+    "patrol",
+    "reopened",
+    "resolved_once",
+    "supervised",
+    "resolve_seconds_sum",
+]
+
+
+def _figure_aggregates(*, now: datetime, prefix: str) -> dict:
+    p = prefix
+
+    def q(**kwargs) -> Q:
+        return Q(**{f"{p}{key}": value for key, value in kwargs.items()})
+
+    closed = q(status=Status.CLOSED)
+    running = q(status__in=RUNNING_STATUSES)
+    accepted = q(accepted_at__isnull=False)
+    resolved = q(resolved_at__isnull=False)
+    deadline = FirstDeadlineSeconds(F(f"{p}severity"))
+    now_value = Value(now, output_field=DateTimeField())
+    return {
+        "filed": _count(None, p),
+        "minor_closed": _count(closed & q(severity=Severity.MINOR), p),
+        "minor_settled": _count(closed & q(severity=Severity.MINOR, level=Level.GRID), p),
+        "urgent_closed": _count(closed & q(severity=Severity.URGENT), p),
+        "urgent_settled": _count(
+            closed & q(severity=Severity.URGENT, level__in=[Level.GRID, Level.COMMUNITY]), p
+        ),
+        "difficult_closed": _count(closed & q(severity=Severity.DIFFICULT), p),
+        "difficult_settled": _count(
+            closed & q(severity=Severity.DIFFICULT, is_supervised=False), p
+        ),
+        "response_due": _count(
+            accepted
+            | (
+                q(accepted_at__isnull=True)
+                & ~q(status=Status.REJECTED)
+                & Q(GreaterThan(Seconds(now_value, F(f"{p}created_at")), deadline))
+            ),
+            p,
+        ),
+        "response_on_time": _count(accepted & Q(LessThanOrEqual(_accept_seconds(p), deadline)), p),
+        "resolution_on_time": _count(resolved & q(resolved_at__lte=F(f"{p}due_at")), p),
+        "overdue_now": _count(running & q(due_at__lt=now), p),
+        "satisfied": _count(
+            q(satisfaction__in=[Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED]), p
+        ),
+        "evaluated_stored": _count(~q(satisfaction=""), p),
+        "reopens": Coalesce(Sum(f"{p}reopen_count"), Value(0)),
+        "patrol": _count(q(source=Source.PATROL), p),
+        "reached_community": _count(q(level__in=[Level.COMMUNITY, Level.SUBDISTRICT]), p),
+        "reached_subdistrict": _count(q(level=Level.SUBDISTRICT), p),
+        "dispatched": _count(q(department__isnull=False), p),
+        "reopened": _count(q(reopen_count__gt=0), p),
+        "resolved_once": _count(resolved | q(reopen_count__gt=0), p),
+        "supervised": _count(q(is_supervised=True), p),
+        "accepted": _count(accepted, p),
+        "accept_seconds_avg": Avg(_accept_seconds(p), filter=accepted),
+        "resolved": _count(resolved, p),
+        "resolve_seconds_avg": Avg(_resolve_seconds(p), filter=resolved),
+        # Sums add up across groups (averages do not): the rankings divide by "resolved".
+        "resolve_seconds_sum": Sum(_resolve_seconds(p), filter=resolved),
+    }
+
+
+def median_aggregates(rows, *, prefix: str = "") -> dict:
+    """Medians of time to accept and to resolve. ``rows`` is the same set of issues as a
+    plain ``Issue`` queryset, for SQLite's fallback."""
+    p = prefix
+    accepted = Q(**{f"{p}accepted_at__isnull": False})
+    resolved = Q(**{f"{p}resolved_at__isnull": False})
+    return {
+        "accept_seconds_median": Median(
+            _accept_seconds(p),
+            filter=accepted,
+            fallback=rows.filter(accepted_at__isnull=False)
+            .annotate(median_value=_accept_seconds())
+            .values_list("median_value"),
+        ),
+        "resolve_seconds_median": Median(
+            _resolve_seconds(p),
+            filter=resolved,
+            fallback=rows.filter(resolved_at__isnull=False)
+            .annotate(median_value=_resolve_seconds())
+            .values_list("median_value"),
+        ),
+    }
+
+
+def _ratio(numerator, denominator) -> float | None:
+    """A share in percent, or None when there is nothing to divide by."""
+    if not denominator:
+        return None
+    return 100.0 * (numerator or 0) / denominator
+
+
+def _hours(seconds) -> float | None:
+    return None if seconds is None else seconds / 3600.0
+
+
+@dataclass(frozen=True)
+class FigureDef:
+    key: str
+    label: str
+    help: str
+    kind: str  # "rate" (percent), "count" or "hours"
+    public: bool = True
+
+
+# The figures in display order, each with the one line that says how it is computed.
+FIGURES: list[FigureDef] = [
+    FigureDef(
+        "filed",
+        _("Issues filed"),
+        _("Issues filed in the period that match the filters."),
+        "count",
+    ),
+    FigureDef(
+        "closed",
+        _("Closed"),
+        _("Of those, issues now closed (rejected issues are not counted as closed)."),
+        "count",
+    ),
+    FigureDef(
+        "overdue_now",
+        _("Overdue now"),
+        _("Issues waiting or in progress whose deadline has passed."),
+        "count",
+    ),
+    FigureDef(
+        "minor_settled_rate",
+        _("Small matters settled in the grid"),
+        _("Closed minor issues settled at grid level ÷ closed minor issues."),
+        "rate",
+    ),
+    FigureDef(
+        "urgent_settled_rate",
+        _("Urgent matters settled in the community"),
+        _("Closed urgent issues settled at grid or community level ÷ closed urgent issues."),
+        "rate",
+    ),
+    FigureDef(
+        "difficult_settled_rate",
+        _("Difficult matters settled in the subdistrict"),
+        _(
+            "Closed difficult issues never put under supervision (which marks an issue still "
+            "overdue at the subdistrict) ÷ closed difficult issues."
+        ),
+        "rate",
+    ),
+    FigureDef(
+        "response_rate",
+        _("Response rate"),
+        _(
+            "Accepted within the grid deadline for their severity after filing ÷ issues "
+            "accepted or past that first deadline unaccepted (issues rejected unaccepted "
+            "are left out)."
+        ),
+        "rate",
+    ),
+    FigureDef(
+        "on_time_rate",
+        _("On-time resolution rate"),
+        _(
+            "Resolved no later than the deadline of the level that settled them ÷ issues "
+            "resolved plus open issues past their deadline (counted as late)."
+        ),
+        "rate",
+    ),
+    FigureDef(
+        "satisfaction_rate",
+        _("Satisfaction rate"),
+        _(
+            "Satisfied and basically satisfied evaluations ÷ all evaluations; each "
+            "dissatisfied evaluation (which reopens the issue) counts. Issues closed "
+            "without an evaluation are not counted."
+        ),
+        "rate",
+    ),
+    FigureDef(
+        "patrol_rate",
+        _("Found on patrol"),
+        _("Issues found by grid workers on patrol ÷ issues filed."),
+        "rate",
+    ),
+    FigureDef(
+        "reopen_rate",
+        _("Reopened after dissatisfaction"),
+        _("Issues reopened at least once ÷ issues resolved at least once."),
+        "rate",
+    ),
+    FigureDef(
+        "supervised",
+        _("Under supervision"),
+        _("Issues put under supervision because they were overdue at the subdistrict."),
+        "count",
+    ),
+    FigureDef(
+        "accept_hours_avg",
+        _("Average hours to accept"),
+        _("Mean of (accepted − filed) over accepted issues, in hours."),
+        "hours",
+        public=False,
+    ),
+    FigureDef(
+        "accept_hours_median",
+        _("Median hours to accept"),
+        _("Middle value of (accepted − filed) over accepted issues, in hours."),
+        "hours",
+        public=False,
+    ),
+    FigureDef(
+        "resolve_hours_avg",
+        _("Average hours to resolve"),
+        _("Mean of (resolved − filed − time suspended) over resolved issues, in hours."),
+        "hours",
+        public=False,
+    ),
+    FigureDef(
+        "resolve_hours_median",
+        _("Median hours to resolve"),
+        _("Middle value of (resolved − filed − time suspended) over resolved issues, in hours."),
+        "hours",
+        public=False,
+    ),
+]
+FIGURE_BY_KEY = {figure.key: figure for figure in FIGURES}
+
+FUNNEL: list[tuple[str, str]] = [
+    ("filed", _("Filed")),
+    ("reached_community", _("Escalated to the community")),
+    ("reached_subdistrict", _("Escalated to the subdistrict")),
+    ("dispatched", _("Dispatched to a department")),
+]
+FUNNEL_HELP = _(
+    "Issues filed in the period, and how many of them have climbed to the community, to the "
+    "subdistrict, and been dispatched to a department (the level never goes down)."
+)
+
+
+@dataclass
+class Figures:
+    """The counts one aggregate query returned, and the rates computed from them."""
+
+    raw: dict
+
+    def __getattr__(self, name):
+        # Counts read as attributes; a count the query did not return (a child unit without
+        # issues) is zero.
+        raw = self.__dict__.get("raw", {})
+        if name in raw or name in COUNT_KEYS:
+            value = raw.get(name)
+            return value if value is not None else 0
+        raise AttributeError(name)
+
+    @property
+    def closed(self) -> int:
+        return self.minor_closed + self.urgent_closed + self.difficult_closed
+
+    @property
+    def resolution_due(self) -> int:
+        # Resolved, or running past the deadline: a running issue has no resolved_at (a
+        # reopen clears it), so the two never overlap.
+        return self.resolved + self.overdue_now
+
+    @property
+    def minor_settled_rate(self):
+        return _ratio(self.minor_settled, self.minor_closed)
+
+    @property
+    def urgent_settled_rate(self):
+        return _ratio(self.urgent_settled, self.urgent_closed)
+
+    @property
+    def difficult_settled_rate(self):
+        return _ratio(self.difficult_settled, self.difficult_closed)
+
+    @property
+    def response_rate(self):
+        return _ratio(self.response_on_time, self.response_due)
+
+    @property
+    def on_time_rate(self):
+        return _ratio(self.resolution_on_time, self.resolution_due)
+
+    @property
+    def evaluations(self) -> int:
+        return self.evaluated_stored + self.reopens
+
+    @property
+    def satisfaction_rate(self):
+        return _ratio(self.satisfied, self.evaluations)
+
+    @property
+    def patrol_rate(self):
+        return _ratio(self.patrol, self.filed)
+
+    @property
+    def reopen_rate(self):
+        return _ratio(self.reopened, self.resolved_once)
+
+    @property
+    def accept_hours_avg(self):
+        return _hours(self.raw.get("accept_seconds_avg"))
+
+    @property
+    def accept_hours_median(self):
+        return _hours(self.raw.get("accept_seconds_median"))
+
+    @property
+    def resolve_hours_avg(self):
+        if "resolve_seconds_avg" in self.raw:
+            return _hours(self.raw["resolve_seconds_avg"])
+        total = self.raw.get("resolve_seconds_sum")
+        return _hours(total / self.resolved) if total is not None and self.resolved else None
+
+    @property
+    def resolve_hours_median(self):
+        return _hours(self.raw.get("resolve_seconds_median"))
+
+    def value(self, key: str):
+        return getattr(self, key)
+
+    def funnel(self) -> list[dict]:
+        return [
+            {
+                "key": key,
+                "label": label,
+                "count": getattr(self, key),
+                "share": _ratio(getattr(self, key), self.filed),
+            }
+            for key, label in FUNNEL
+        ]

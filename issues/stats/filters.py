@@ -1,0 +1,62 @@
+"""What the dashboard looks at: the period, the category, severity and source filters and
+the recurrence rule (``Filters``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+# --- filters -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the dashboard looks at: issues filed from ``start`` to ``end`` (whole local
+    days, both included), optionally one category, severity and source; and the recurrence
+    rule (a grid with at least ``recurrence_count`` issues of one category filed within the
+    ``recurrence_days`` days up to the end of the period)."""
+
+    start: date
+    end: date
+    category_id: int | None = None
+    severity: str = ""
+    source: str = ""
+    recurrence_count: int = 3
+    recurrence_days: int = 14
+
+    @classmethod
+    def default(cls, today: date | None = None) -> Filters:
+        today = today or timezone.localdate()
+        return cls(
+            start=today - timedelta(days=29),
+            end=today,
+            recurrence_count=settings.RECURRENCE_MIN_COUNT,
+            recurrence_days=settings.RECURRENCE_DAYS,
+        )
+
+    @property
+    def start_at(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.start, time.min))
+
+    @property
+    def end_at(self) -> datetime:
+        """The first moment after the period (exclusive bound)."""
+        return timezone.make_aware(datetime.combine(self.end + timedelta(days=1), time.min))
+
+    def condition(self, prefix: str = "", *, dates: bool = True) -> Q:
+        """The filters as a condition on issues (fields named through ``prefix``)."""
+        q = Q()
+        if dates:
+            q &= Q(**{f"{prefix}created_at__gte": self.start_at})
+            q &= Q(**{f"{prefix}created_at__lt": self.end_at})
+        if self.category_id:
+            q &= Q(**{f"{prefix}category_id": self.category_id})
+        if self.severity:
+            q &= Q(**{f"{prefix}severity": self.severity})
+        if self.source:
+            q &= Q(**{f"{prefix}source": self.source})
+        return q

@@ -1,0 +1,154 @@
+"""The ranking tables: a unit's child units (or the people handling its issues) with
+their figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import BigIntegerField, CharField, Exists, F, FloatField, Max, OuterRef, Value
+from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from grids.models import Post
+
+from .figures import COUNT_KEYS, RANKING_AGGREGATES, Figures, figure_aggregates
+from .filters import Filters
+from .units import ISSUE_FIELD, UNIT_MODELS, Unit
+
+# --- rankings of child units -------------------------------------------------------------
+
+# What each kind ranks: (table name, child kind).
+CHILD_TABLES = {
+    "subdistrict": [("ranking", "community"), ("departments", "department")],
+    "community": [("ranking", "grid")],
+    "grid": [("ranking", "worker")],
+    "department": [("ranking", "worker")],
+    "worker": [],
+}
+_CHILD_PARENT_FIELD = {
+    "community": "subdistrict_id",
+    "grid": "community_id",
+    "department": "subdistrict_id",
+}
+
+
+@dataclass
+class RankingRow:
+    kind: str
+    pk: int | None
+    name: str
+    figures: Figures
+    linked: bool = True
+
+    def value(self, key: str):
+        if key == "name":
+            return self.name
+        return self.figures.value(key)
+
+
+def rankings(unit: Unit, filters: Filters, *, now: datetime | None = None) -> dict:
+    """{table name: [RankingRow]} for the unit's children, in one query: every child unit
+    (a child without issues has empty rates), or every person handling the unit's issues.
+    Sorted by name here; the page re-sorts by the column asked for.
+
+    For child units the query is a UNION ALL of the child lists (names, and a row for every
+    child) and ONE scan of the unit's issues grouped by all child kinds at once (for a
+    subdistrict: by community and department, a few dozen groups), which are then added up
+    per child."""
+    now = now or timezone.now()
+    tables = CHILD_TABLES[unit.kind]
+    if not tables:
+        return {}
+    if tables[0][1] == "worker":
+        return {"ranking": _worker_rows(unit, filters, now)}
+    kinds = [kind for _, kind in tables]
+    id_columns = [f"id{n}" for n in range(len(kinds))]
+    columns = ["part", *id_columns, "child_name", *RANKING_AGGREGATES]
+    # Typed NULLs: PostgreSQL reads two untyped NULL columns in a UNION as text.
+    no_id = Cast(Value(None), output_field=BigIntegerField())
+    empty = {
+        key: Cast(
+            Value(None), output_field=BigIntegerField() if key in COUNT_KEYS else FloatField()
+        )
+        for key in RANKING_AGGREGATES
+    }
+    parts = [
+        UNIT_MODELS[kind]
+        .objects.filter(**{_CHILD_PARENT_FIELD[kind]: unit.pk})
+        .annotate(
+            part=Value(kind),
+            **{column: F("pk") if n == k else no_id for n, column in enumerate(id_columns)},
+            child_name=F("name"),
+            **empty,
+        )
+        .values(*columns)
+        .order_by()
+        for k, kind in enumerate(kinds)
+    ]
+    parts.append(
+        unit.rows(filters)
+        .values(
+            **{column: F(ISSUE_FIELD[kind]) for column, kind in zip(id_columns, kinds, strict=True)}
+        )
+        .annotate(
+            part=Value(""),
+            child_name=Value(None, output_field=CharField()),
+            **figure_aggregates(now=now, keys=RANKING_AGGREGATES),
+        )
+        .values(*columns)
+        .order_by()
+    )
+    names: dict[tuple, str] = {}
+    sums: dict[tuple, dict] = {}
+    for row in parts[0].union(*parts[1:], all=True):
+        if row["part"]:
+            kind = row["part"]
+            names[(kind, row[id_columns[kinds.index(kind)]])] = row["child_name"]
+            continue
+        for column, kind in zip(id_columns, kinds, strict=True):
+            if row[column] is None:
+                continue
+            total = sums.setdefault((kind, row[column]), {})
+            for key in RANKING_AGGREGATES:
+                total[key] = total.get(key, 0) + (row[key] or 0)
+    result = {name: [] for name, _ in tables}
+    table_of = {kind: name for name, kind in tables}
+    for (kind, pk), name in names.items():
+        result[table_of[kind]].append(RankingRow(kind, pk, name, Figures(sums.get((kind, pk), {}))))
+    for rows in result.values():
+        rows.sort(key=lambda r: (r.name, r.pk))
+    return result
+
+
+def _worker_rows(unit: Unit, filters: Filters, now: datetime) -> list[RankingRow]:
+    """People handling the unit's issues, one GROUP BY over the issues. A row links to the
+    person's page when they hold a post on this grid or department."""
+    post_on_unit = Post.objects.filter(
+        user_id=OuterRef("handler"), **{ISSUE_FIELD[unit.kind]: unit.pk}
+    )
+    query = (
+        unit.rows(filters)
+        .values(handler=Coalesce("resolved_by_id", "assignee_id"))
+        .annotate(
+            username=Max(Coalesce("resolved_by__username", "assignee__username")),
+            first_name=Max(Coalesce("resolved_by__first_name", "assignee__first_name")),
+            last_name=Max(Coalesce("resolved_by__last_name", "assignee__last_name")),
+            holds_post=Exists(post_on_unit),
+            **figure_aggregates(now=now, keys=RANKING_AGGREGATES),
+        )
+        .order_by()
+    )
+    rows = []
+    for row in query:
+        if row["handler"] is None:
+            name, linked = str(_("Not yet assigned")), False
+        else:
+            # As User.get_full_name() says it everywhere else on the site.
+            full = f"{row['first_name']} {row['last_name']}".strip()
+            name = f"{full} ({row['username']})" if full else row["username"]
+            linked = bool(row["holds_post"])
+        rows.append(RankingRow("worker", row["handler"], name, Figures(row), linked=linked))
+    rows.sort(key=lambda r: (r.pk is None, r.name))
+    return rows

@@ -1,0 +1,83 @@
+"""The weekly trend: issues filed, resolved and gone overdue per week."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.db.models import Case, Count, DateField, F, Q, When
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..models import RUNNING_STATUSES
+from .filters import Filters
+from .units import Unit
+
+# --- weekly trend ------------------------------------------------------------------------
+
+TREND_SERIES = [
+    ("filed", _("Filed")),
+    ("resolved", _("Resolved")),
+    ("overdue", _("Went overdue")),
+]
+TREND_HELP = _(
+    "Among the issues filed in the period: filed per week of filing, resolved per week of "
+    "resolution, and overdue per week of the deadline they missed (resolved after it, or "
+    "still open past it). Weeks start on Monday."
+)
+
+
+def trend(unit: Unit, filters: Filters, *, now: datetime | None = None) -> list[dict]:
+    """Weekly counts [{week, filed, resolved, overdue}] in one query: the unit's issues are
+    grouped by (week filed, week resolved, week of the missed deadline), a few hundred
+    groups at most, which are then added up per series. Weeks without issues are filled
+    with zeros, from the first week of the period to its last week or the last week with
+    data (never after this week)."""
+    now = now or timezone.now()
+
+    def week(field_name):
+        return TruncWeek(field_name, output_field=DateField())
+
+    missed = Q(due_at__lt=now) & (Q(status__in=RUNNING_STATUSES) | Q(resolved_at__gt=F("due_at")))
+    groups = (
+        unit.rows(filters)
+        .values(
+            filed_week=week("created_at"),
+            resolved_week=week("resolved_at"),
+            overdue_week=Case(
+                When(missed, then=week("due_at")), default=None, output_field=DateField()
+            ),
+        )
+        .annotate(n=Count("id"))
+        .values_list("filed_week", "resolved_week", "overdue_week", "n")
+        .order_by()
+    )
+    counts: dict[date, dict] = {}
+    for filed_week, resolved_week, overdue_week, n in groups:
+        for name, day in (
+            ("filed", filed_week),
+            ("resolved", resolved_week),
+            ("overdue", overdue_week),
+        ):
+            if day is not None:
+                if isinstance(day, datetime):
+                    # PostgreSQL answers DATE_TRUNC inside CASE as a (local) timestamp.
+                    day = (timezone.localtime(day) if timezone.is_aware(day) else day).date()
+                series = counts.setdefault(day, {})
+                series[name] = series.get(name, 0) + n
+
+    def monday(day: date) -> date:
+        return day - timedelta(days=day.weekday())
+
+    first = monday(filters.start)
+    this_week = monday(timezone.localdate(now))
+    # The whole period (up to this week), and later weeks where its issues were resolved
+    # or went overdue.
+    last = max([first, min(monday(filters.end), this_week), *[d for d in counts if d <= this_week]])
+    weeks = []
+    day = first
+    while day <= last:
+        found = counts.get(day, {})
+        weeks.append({"week": day, **{name: found.get(name, 0) for name, _label in TREND_SERIES}})
+        day += timedelta(days=7)
+    return weeks
