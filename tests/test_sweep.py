@@ -281,8 +281,10 @@ def test_command_rejects_bad_arguments(db, args):
         call_command("escalate_overdue", *args, stdout=StringIO())
 
 
+@pytest.mark.django_db(transaction=True)
 def test_loop_runs_the_sweep_each_round_until_stopped(territory, people, monkeypatch):
-    """--loop SECONDS sweeps, sleeps, sweeps again; an interrupt ends it cleanly."""
+    """--loop SECONDS sweeps, sleeps, sweeps again; an interrupt ends it cleanly. (In
+    autocommit, as in production: between rounds the loop recycles its connection.)"""
     from issues.management.commands import escalate_overdue
 
     rounds = []
