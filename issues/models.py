@@ -304,7 +304,7 @@ class Issue(models.Model):
             _acting_index("subdistrict", Level.SUBDISTRICT),
             models.Index(
                 fields=["department", "due_at", "status"],
-                condition=Q(status__in=[s.value for s in OPEN_STATUSES]),
+                condition=Q(status__in=[s.value for s in OPEN_STATUSES], department__isnull=False),
                 name="issue_act_department_due",
             ),
             _open_index("grid"),
