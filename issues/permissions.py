@@ -82,17 +82,7 @@ def visible_issues(user) -> QuerySet[Issue]:
         return Issue.objects.none()
     if user.is_superuser:
         return Issue.objects.all()
-    scope = scope_of(user)
-    condition = Q(reporter_id=user.pk)
-    if scope.grids:
-        condition |= Q(grid_id__in=scope.grids)
-    if scope.communities:
-        condition |= Q(community_id__in=scope.communities)
-    if scope.subdistricts:
-        condition |= Q(subdistrict_id__in=scope.subdistricts)
-    if scope.departments:
-        condition |= Q(department_id__in=scope.departments)
-    return Issue.objects.filter(condition)
+    return Issue.objects.filter(Q(reporter_id=user.pk) | staff_issue_condition(user))
 
 
 def sees_as_staff(user, issue: Issue) -> bool:
@@ -108,17 +98,31 @@ def sees_as_staff(user, issue: Issue) -> bool:
     )
 
 
+# The field naming each level's unit; Issue and Post use the same names.
+LEVEL_UNIT_FIELD = {
+    Level.GRID: "grid_id",
+    Level.COMMUNITY: "community_id",
+    Level.SUBDISTRICT: "subdistrict_id",
+}
+# Which of a Scope's id sets holds the units of each such field.
+SCOPE_SET = {
+    "grid_id": "grids",
+    "community_id": "communities",
+    "subdistrict_id": "subdistricts",
+    "department_id": "departments",
+}
+
+
+def current_unit_field(*, level: str, department_id) -> str:
+    """The field (on Issue and on Post) naming the unit now handling an issue: its
+    department once dispatched, otherwise its grid, community or subdistrict by level."""
+    return "department_id" if department_id is not None else LEVEL_UNIT_FIELD[level]
+
+
 def acts_on_current_unit(user, issue: Issue) -> bool:
-    """Holds a post on the unit now handling the issue: its department once dispatched,
-    otherwise its grid, community or subdistrict according to its level."""
-    scope = scope_of(user)
-    if issue.department_id is not None:
-        return issue.department_id in scope.departments
-    if issue.level == Level.GRID:
-        return issue.grid_id in scope.grids
-    if issue.level == Level.COMMUNITY:
-        return issue.community_id in scope.communities
-    return issue.subdistrict_id in scope.subdistricts
+    """Holds a post on the unit now handling the issue."""
+    field = current_unit_field(level=issue.level, department_id=issue.department_id)
+    return getattr(issue, field) in getattr(scope_of(user), SCOPE_SET[field])
 
 
 def acting_condition(scope: Scope) -> Q:
@@ -266,15 +270,12 @@ def assignable_users(issue: Issue):
     """Colleagues who hold a post on the issue's current unit."""
     from grids.models import User
 
-    if issue.department_id is not None:
-        posts = Q(posts__department_id=issue.department_id)
-    elif issue.level == Level.GRID:
-        posts = Q(posts__grid_id=issue.grid_id)
-    elif issue.level == Level.COMMUNITY:
-        posts = Q(posts__community_id=issue.community_id)
-    else:
-        posts = Q(posts__subdistrict_id=issue.subdistrict_id)
-    return User.objects.filter(posts, is_active=True).distinct().order_by("username")
+    field = current_unit_field(level=issue.level, department_id=issue.department_id)
+    return (
+        User.objects.filter(**{f"posts__{field}": getattr(issue, field)}, is_active=True)
+        .distinct()
+        .order_by("username")
+    )
 
 
 # --- the dashboard: which units' figures a person may see ---------------------------------
@@ -324,13 +325,13 @@ def may_see_unit(user, kind: str, obj) -> bool:
 
 
 def staff_issue_condition(user) -> Q | None:
-    """Issues the user sees as staff (through a post); ``None`` means all (superuser)."""
+    """Issues the user sees as staff (through a post), as a query condition; ``None``
+    means all (superuser). Only the unit kinds they hold posts on appear in it."""
     if user.is_superuser:
         return None
-    s = scope_of(user)
-    return (
-        Q(grid_id__in=s.grids)
-        | Q(community_id__in=s.communities)
-        | Q(subdistrict_id__in=s.subdistricts)
-        | Q(department_id__in=s.departments)
-    )
+    scope = scope_of(user)
+    condition = Q(pk__in=[])  # no post: nothing (dropped from an OR by the ORM)
+    for unit_field, ids in SCOPE_SET.items():
+        if getattr(scope, ids):
+            condition |= Q(**{f"{unit_field}__in": getattr(scope, ids)})
+    return condition

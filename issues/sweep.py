@@ -39,6 +39,7 @@ from .models import (
     SlaPolicy,
     Status,
 )
+from .permissions import current_unit_field
 from .transitions import ESCALATES_TO, TRANSITIONS, Action
 from .workflow import _announce
 
@@ -244,18 +245,10 @@ def _warn_due_soon_batch(now, batch_size) -> int:
         updated = soon.filter(pk__in=[r["pk"] for r in rows]).update(warned_due_at=F("due_at"))
         if updated != len(rows):
             raise RuntimeError("due-soon batch changed under the sweep")
-        # The current unit: the department once dispatched, otherwise the level's unit.
         units = {}
         for r in rows:
-            if r["department_id"] is not None:
-                units[r["pk"]] = ("department_id", r["department_id"])
-            else:
-                field = {
-                    Level.GRID: "grid_id",
-                    Level.COMMUNITY: "community_id",
-                    Level.SUBDISTRICT: "subdistrict_id",
-                }[r["level"]]
-                units[r["pk"]] = (field, r[field])
+            field = current_unit_field(level=r["level"], department_id=r["department_id"])
+            units[r["pk"]] = (field, r[field])
         condition = Q()
         for field in {f for f, _ in units.values()}:
             condition |= Q(**{f"{field}__in": {v for f, v in units.values() if f == field}})

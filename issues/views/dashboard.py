@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext, pgettext_lazy
@@ -155,15 +155,10 @@ def _sort_headers(key: str, descending: bool, query: str) -> list[dict]:
 _PLACEHOLDER = "TRACKINGNUMBER"
 
 
-def _issue_link_pattern() -> str | None:
+def _issue_link_pattern() -> str:
     """The staff issue page's URL with a placeholder for the tracking number (reversed once
-    per page, not once per issue), if the staff workspace provides that page."""
-    for kwargs in ({"kwargs": {"tracking_number": _PLACEHOLDER}}, {"args": [_PLACEHOLDER]}):
-        try:
-            return reverse("staff_issue_detail", **kwargs)
-        except NoReverseMatch:
-            continue
-    return None
+    per page, not once per issue)."""
+    return reverse("staff_issue_detail", args=[_PLACEHOLDER])
 
 
 def _chart(kind: str, labels: list, datasets: list[tuple[str, list]], **options) -> dict:
@@ -384,9 +379,7 @@ def dashboard_unit(request, kind: str, pk: int):
     pattern = _issue_link_pattern()
     for group in recurrence:
         for issue in group.issues:
-            issue["url"] = (
-                pattern.replace(_PLACEHOLDER, quote(issue["tracking_number"])) if pattern else None
-            )
+            issue["url"] = pattern.replace(_PLACEHOLDER, quote(issue["tracking_number"]))
             local = timezone.localtime(issue["created_at"])
             issue["filed_iso"], issue["filed_short"] = local.isoformat(), f"{local:%m-%d %H:%M}"
     funnel = _funnel(unit.figures)

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -230,13 +230,10 @@ def my_issue_evaluate(request, tracking_number):
 
 
 def notification_link(notification) -> str:
-    """Residents open their issue page; staff open the staff issue page when it exists."""
+    """Residents open their issue page; staff open the staff issue page."""
     number = notification.issue.tracking_number
     if notification.reason != Notification.Reason.YOUR_ISSUE:
-        try:
-            return reverse("staff_issue_detail", args=[number])
-        except NoReverseMatch:
-            pass
+        return reverse("staff_issue_detail", args=[number])
     return reverse("my_issue_detail", args=[number])
 
 

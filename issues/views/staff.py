@@ -17,7 +17,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
@@ -76,10 +76,7 @@ def after_login(request):
         return redirect("staff_queue")
     if request.user.is_superuser:
         return redirect("admin:index")
-    try:
-        return redirect(reverse("my_issues"))
-    except NoReverseMatch:  # the resident pages are not installed
-        return redirect("home")
+    return redirect("my_issues")
 
 
 # --- the queue ----------------------------------------------------------------------------
