@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from grids.models import Post
 
-from .models import Issue, Level
+from .models import RESIDENT_SOURCES, Issue, Level
 from .transitions import Action, action_allowed_by_flow
 
 
@@ -172,6 +172,114 @@ def is_reporting_resident(user, issue: Issue) -> bool:
     )
 
 
+# --- closing the loop: the reporter evaluates, or someone else verifies -------------------
+
+
+def _cached(issue: Issue, name: str, key: tuple, compute):
+    """Remember an answer that needs a query on the issue object, for as long as the facts
+    it depends on (``key``) stay the same."""
+    remembered = issue.__dict__.get(name)
+    if remembered is None or remembered[0] != key:
+        remembered = (key, compute())
+        issue.__dict__[name] = remembered
+    return remembered[1]
+
+
+def reporter_evaluates(issue: Issue) -> bool:
+    """Who closes a resolved issue. Its reporting resident evaluates it (满意 / 基本满意, or
+    不满意 to have it handled again), and the sweep closes it unevaluated after a week,
+    unless the reporter resolved it or holds a post on the unit that resolved it (the unit
+    handling it now): staff may file for themselves as residents, but their own work is
+    never rated by themselves or their colleagues. Such an issue, like a patrol report or a
+    hotline call, is closed by verification (核查) by someone else: see ``may_verify``.
+
+    The Python form of ``reporter_evaluates_condition``, which the sweep uses (tests keep
+    the two together). Reads the reporter's posts in one query, for a resident's report
+    only, remembered on the issue object.
+    """
+    if not issue.has_resident_reporter:
+        return False
+    if issue.resolved_by_id is not None and issue.resolved_by_id == issue.reporter_id:
+        return False
+    field = current_unit_field(level=issue.level, department_id=issue.department_id)
+    unit = getattr(issue, field)
+    holds_post = _cached(
+        issue,
+        "_reporter_holds_post",
+        (issue.reporter_id, field, unit),
+        lambda: Post.objects.filter(user_id=issue.reporter_id, **{field: unit}).exists(),
+    )
+    return not holds_post
+
+
+def reporter_evaluates_condition() -> Q:
+    """``reporter_evaluates`` as a query condition, for the sweep (set-based)."""
+    holds_post = None
+    for branch, unit_field in [
+        *[(Q(department__isnull=True, level=level), f) for level, f in LEVEL_UNIT_FIELD.items()],
+        (Q(department__isnull=False), "department_id"),
+    ]:
+        posts = Post.objects.filter(
+            user_id=OuterRef("reporter_id"), **{unit_field: OuterRef(unit_field)}
+        )
+        part = branch & Exists(posts)
+        holds_post = part if holds_post is None else holds_post | part
+    return (
+        Q(source__in=RESIDENT_SOURCES, reporter__isnull=False)
+        & (Q(resolved_by__isnull=True) | ~Q(resolved_by_id=F("reporter_id")))
+        & ~holds_post
+    )
+
+
+# Who verifies when nobody else on the unit that resolved an issue may: the level above.
+# The subdistrict is the top: there, an administrator verifies.
+VERIFIED_ABOVE = {
+    "grid_id": "community_id",
+    "community_id": "subdistrict_id",
+    "subdistrict_id": None,
+    "department_id": "subdistrict_id",  # the subdistrict that dispatched it
+}
+
+
+def _may_not_verify(issue: Issue) -> set:
+    """Nobody verifies their own fix; and a reporter who filed as a resident never closes
+    their own loop."""
+    excluded = {issue.resolved_by_id}
+    if issue.has_resident_reporter:
+        excluded.add(issue.reporter_id)
+    return excluded - {None}
+
+
+def may_verify(user, issue: Issue) -> bool:
+    """核查: a resolved issue that its reporter does not evaluate (``reporter_evaluates``)
+    is confirmed by someone other than the person who resolved it (and other than a staff
+    reporter): another member of the unit that resolved it; or, when nobody else holds a
+    post there, staff of the level above: the community for a grid, the subdistrict for a
+    community, the dispatching subdistrict for a department. So a one-worker grid's patrol
+    reports are verified by its community, and no issue is left that nobody can close.
+    """
+    excluded = _may_not_verify(issue)
+    if user.pk in excluded:
+        return False
+    if acts_on_current_unit(user, issue):
+        return True
+    field = current_unit_field(level=issue.level, department_id=issue.department_id)
+    above = VERIFIED_ABOVE[field]
+    if above is None or getattr(issue, above) not in getattr(scope_of(user), SCOPE_SET[above]):
+        return False
+    unit = getattr(issue, field)
+    return not _cached(
+        issue,
+        "_unit_has_verifier",
+        (field, unit, frozenset(excluded)),
+        lambda: (
+            Post.objects.filter(**{field: unit}, user__is_active=True)
+            .exclude(user_id__in=excluded)
+            .exists()
+        ),
+    )
+
+
 def _who_may(user, action: str, issue: Issue) -> bool:
     if action in (Action.EVALUATE, Action.REOPEN):
         return is_reporting_resident(user, issue)
@@ -184,7 +292,7 @@ def _who_may(user, action: str, issue: Issue) -> bool:
             issue.assignee_id is not None and issue.assignee_id == user.pk
         )
     if action == Action.VERIFY:
-        return acts_on_current_unit(user, issue) and issue.resolved_by_id != user.pk
+        return may_verify(user, issue)
     if action in (
         Action.ACCEPT,
         Action.ASSIGN,
@@ -225,7 +333,7 @@ def can(user, action: str, issue: Issue) -> bool:
         return False
     if user.is_superuser and action in SUPERUSER_ACTIONS:
         # Verification is a second pair of eyes, even for an administrator.
-        return action != Action.VERIFY or issue.resolved_by_id != user.pk
+        return action != Action.VERIFY or user.pk not in _may_not_verify(issue)
     return _who_may(user, action, issue)
 
 

@@ -29,7 +29,6 @@ from django.utils import timezone
 from grids.models import Post
 
 from .models import (
-    RESIDENT_SOURCES,
     RUNNING_STATUSES,
     Issue,
     IssueEvent,
@@ -39,7 +38,7 @@ from .models import (
     SlaPolicy,
     Status,
 )
-from .permissions import current_unit_field
+from .permissions import current_unit_field, reporter_evaluates_condition
 from .transitions import ESCALATES_TO, TRANSITIONS, Action
 from .workflow import _announce
 
@@ -195,11 +194,11 @@ def _supervise_batch(now, batch_size) -> int:
 
 
 def _close_batch(now, batch_size) -> int:
+    # Only issues their reporter evaluates: the rest wait for verification (the rule book).
     stale = Issue.objects.filter(
+        reporter_evaluates_condition(),
         status=Status.RESOLVED,
         resolved_at__lt=now - timedelta(days=settings.AUTO_CLOSE_DAYS),
-        source__in=RESIDENT_SOURCES,
-        reporter__isnull=False,
     )
     with transaction.atomic():
         rows = _lock_batch(stale, order_by="resolved_at", batch_size=batch_size)

@@ -66,12 +66,20 @@ CONDITIONS = {
     Action.ESCALATE: lambda issue: issue.level in ESCALATES_TO,
     Action.DISPATCH: lambda issue: issue.level == Level.SUBDISTRICT,
     Action.SUPERVISE: lambda issue: issue.level == Level.SUBDISTRICT and not issue.is_supervised,
-    # A resident reporter evaluates; with none, a second staff member verifies.
-    Action.EVALUATE: lambda issue: issue.has_resident_reporter,
-    Action.REOPEN: lambda issue: issue.has_resident_reporter,
-    Action.AUTO_CLOSE: lambda issue: issue.has_resident_reporter,
-    Action.VERIFY: lambda issue: not issue.has_resident_reporter,
+    # A resident reporter evaluates; with none (or when the reporter is staff of the unit
+    # that resolved it), someone else verifies.
+    Action.EVALUATE: lambda issue: _reporter_evaluates(issue),
+    Action.REOPEN: lambda issue: _reporter_evaluates(issue),
+    Action.AUTO_CLOSE: lambda issue: _reporter_evaluates(issue),
+    Action.VERIFY: lambda issue: not _reporter_evaluates(issue),
 }
+
+
+def _reporter_evaluates(issue) -> bool:
+    # The rule book decides who closes the loop (it reads this table, so imported here).
+    from .permissions import reporter_evaluates
+
+    return reporter_evaluates(issue)
 
 
 def next_status(action: str, issue) -> str | None:

@@ -343,3 +343,143 @@ def test_visible_issues_is_lazy(territory, people, django_assert_num_queries):
     past = timezone.now() - timedelta(days=1)
     with django_assert_num_queries(1):
         assert not queryset.filter(created_at__lt=past).exists()
+
+
+# --- closing the loop: nobody rates their own work, and nobody is left unable to close ---
+
+
+def _resolved(t, p, *, reporter, resolver, source=Source.RESIDENT, position="grid", **fields):
+    return issue_at(
+        t, p, position, Status.RESOLVED,
+        source=source, reporter=reporter, assignee=resolver, resolved_by=resolver,
+        resolved_at=timezone.now(), **fields,
+    )  # fmt: skip
+
+
+def test_staff_filing_as_a_resident_never_closes_their_own_loop(territory, people):
+    """A grid worker reports through the resident form, then accepts and resolves it."""
+    t, p = territory, people
+    issue = workflow.file_issue(
+        actor=p.worker,
+        source=Source.RESIDENT,
+        category=t.category,
+        title="楼道灯坏",
+        description="三楼楼道灯不亮",
+        grid=t.grid,
+    )
+    issue = workflow.accept(issue=issue, actor=p.worker)
+    issue = workflow.resolve(issue=issue, actor=p.worker, note="已更换灯泡")
+
+    assert not permissions.reporter_evaluates(issue)
+    assert allowed_actions(p.worker, issue) == [COM]  # no evaluation, no verification
+    for satisfaction in ("satisfied", "dissatisfied"):
+        with pytest.raises(workflow.WorkflowError):
+            workflow.evaluate(issue=issue, actor=p.worker, satisfaction=satisfaction, reason="x")
+    # A colleague verifies it instead, as for a patrol report.
+    assert allowed_actions(p.worker2, issue) == [COM, VER]
+    issue = workflow.verify(issue=issue, actor=p.worker2)
+    assert (issue.status, issue.satisfaction) == (Status.CLOSED, "")
+
+
+def test_a_colleague_of_the_resolver_cannot_evaluate_either(territory, people):
+    t, p = territory, people
+    issue = _resolved(t, p, reporter=p.worker2, resolver=p.worker)
+    assert not can(p.worker2, EVA, issue) and not can(p.worker2, REO, issue)
+    # Neither the resolver nor the reporter verifies; nobody else holds a post on the grid,
+    # so the community does.
+    assert not can(p.worker, VER, issue) and not can(p.worker2, VER, issue)
+    assert can(p.community_staff, VER, issue)
+
+
+def test_a_resident_with_no_post_on_the_resolving_unit_evaluates(territory, people):
+    t, p = territory, people
+    genuine = _resolved(t, p, reporter=p.resident, resolver=p.worker)
+    # Community staff living in the grid: they hold no post on the grid that resolved it.
+    neighbour = _resolved(t, p, reporter=p.community_staff, resolver=p.worker)
+    for issue, reporter in ((genuine, p.resident), (neighbour, p.community_staff)):
+        assert permissions.reporter_evaluates(issue)
+        assert can(reporter, EVA, issue) and can(reporter, REO, issue)
+        assert not can(p.worker2, VER, issue)
+
+
+def test_one_worker_grid_patrol_report_is_verified_by_its_community(territory, people):
+    t, p = territory, people
+    # sibling_worker is the only worker of sibling_grid.
+    issue = _resolved(
+        t, p, reporter=p.sibling_worker, resolver=p.sibling_worker, source=Source.PATROL,
+        grid=t.sibling_grid,
+    )  # fmt: skip
+    assert not can(p.sibling_worker, VER, issue)
+    assert can(p.community_staff, VER, issue)
+    for outsider in (p.other_community_staff, p.subdistrict_staff, p.worker, p.far_staff):
+        assert not can(outsider, VER, issue)
+    issue = workflow.verify(issue=issue, actor=p.community_staff)
+    assert issue.status == Status.CLOSED
+
+    # With a second worker on the grid, verifying stays in the grid.
+    second = staff_on(t.sibling_grid, username="siblingworker2")
+    other = _resolved(
+        t, p, reporter=p.sibling_worker, resolver=p.sibling_worker, source=Source.PATROL,
+        grid=t.sibling_grid,
+    )  # fmt: skip
+    assert can(second, VER, other)
+    assert not can(p.community_staff, VER, other)
+    # A colleague whose account is closed does not count.
+    second.is_active = False
+    second.save(update_fields=["is_active"])
+    other = Issue.objects.get(pk=other.pk)
+    assert can(p.community_staff, VER, other)
+
+
+@pytest.mark.parametrize(
+    ("position", "resolver", "above", "not_above"),
+    [
+        ("community", "community_staff", "subdistrict_staff", "worker"),
+        ("department", "department_staff", "subdistrict_staff", "community_staff"),
+        ("subdistrict", "subdistrict_staff", None, "community_staff"),
+    ],
+)
+def test_verification_falls_to_the_level_above(
+    territory, cast, position, resolver, above, not_above
+):
+    t, p = territory, cast
+    if position == "subdistrict":  # the territory has two subdistrict staff: leave one
+        p.subdistrict_staff2.posts.all().delete()
+    hotline = _resolved(
+        t, p, position=position, reporter=None, resolver=getattr(p, resolver),
+        source=Source.HOTLINE,
+    )  # fmt: skip
+    assert not can(getattr(p, resolver), VER, hotline)
+    assert not can(getattr(p, not_above), VER, hotline)
+    if above:
+        assert can(getattr(p, above), VER, hotline)
+    else:  # the top: an administrator verifies
+        admin = UserFactory(username="root", is_superuser=True, is_staff=True)
+        assert can(admin, VER, hotline)
+
+
+def test_the_sweep_condition_agrees_with_the_rule(territory, cast):
+    t, p = territory, cast
+    issues = [
+        _resolved(t, p, reporter=p.resident, resolver=p.worker),
+        _resolved(t, p, reporter=p.worker, resolver=p.worker),
+        _resolved(t, p, reporter=p.worker2, resolver=p.worker),
+        _resolved(t, p, reporter=p.community_staff, resolver=p.worker),
+        _resolved(t, p, reporter=p.community_staff, resolver=p.community_staff,
+                  position="community"),
+        _resolved(t, p, reporter=p.department_staff, resolver=p.department_staff,
+                  position="department"),
+        _resolved(t, p, reporter=p.subdistrict_staff, resolver=p.department_staff,
+                  position="department"),
+        _resolved(t, p, reporter=p.worker, resolver=p.worker, source=Source.PATROL),
+        _resolved(t, p, reporter=None, resolver=p.worker, source=Source.HOTLINE),
+        _resolved(t, p, reporter=p.resident, resolver=None, source=Source.VOLUNTEER),
+    ]  # fmt: skip
+    by_rule = {i.pk for i in issues if permissions.reporter_evaluates(i)}
+    by_query = set(
+        Issue.objects.filter(permissions.reporter_evaluates_condition()).values_list(
+            "pk", flat=True
+        )
+    )
+    assert by_query == by_rule
+    assert by_rule == {issues[0].pk, issues[3].pk, issues[6].pk, issues[9].pk}

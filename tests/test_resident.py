@@ -586,3 +586,25 @@ def test_overdue_issue_shows_overdue(client, people, territory):
     client.force_login(people.resident)
     english(client)
     assert "overdue by" in client.get(reverse("my_issues")).text
+
+
+def test_staff_reporting_as_a_resident_are_not_offered_their_own_evaluation(
+    client, people, territory
+):
+    """A grid worker files through /report/, accepts and resolves: no 满意 for themselves."""
+    issue = file(people, territory, actor=people.worker)
+    issue = workflow.accept(issue=issue, actor=people.worker)
+    issue = workflow.resolve(issue=issue, actor=people.worker, note="已更换灯泡")
+    client.force_login(people.worker)
+    english(client)
+    response = client.get(reverse("my_issue_detail", args=[issue.tracking_number]))
+    assert response.context["evaluation_form"] is None
+    assert "someone else verifies the result" in response.text
+    response = client.post(
+        reverse("my_issue_evaluate", args=[issue.tracking_number]),
+        {"satisfaction": Satisfaction.SATISFIED},
+        follow=True,
+    )
+    issue.refresh_from_db()
+    assert issue.status == Status.RESOLVED and issue.satisfaction == ""
+    assert "is not possible while the issue is Resolved" in response.text

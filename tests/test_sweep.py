@@ -180,11 +180,23 @@ def test_closes_resolved_issues_left_unevaluated_for_seven_days(territory, peopl
         t, p, now=now, status=Status.RESOLVED, source=Source.HOTLINE, reporter=None,
         resolved_at=now - timedelta(days=30),
     )  # fmt: skip
+    # Filed through the resident form by the worker who then resolved it (or by a
+    # colleague): nobody rates their own work, so it waits for verification too.
+    own = issue(
+        t, p, now=now, status=Status.RESOLVED, reporter=p.worker,
+        resolved_at=now - timedelta(days=30),
+    )  # fmt: skip
+    colleague = issue(
+        t, p, now=now, status=Status.RESOLVED, reporter=p.worker2,
+        resolved_at=now - timedelta(days=30),
+    )  # fmt: skip
     patrol_row, hotline_row = row(patrol), row(hotline)
+    own_row, colleague_row = row(own), row(colleague)
 
     result = run_sweep(now=now)
 
     assert result.closed == 2
+    assert (row(own), row(colleague)) == (own_row, colleague_row)
     for obj in (stale, volunteer):
         obj.refresh_from_db()
         assert obj.status == Status.CLOSED

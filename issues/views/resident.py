@@ -19,7 +19,7 @@ from grids.models import Post
 from .. import workflow
 from ..forms.resident import CommentForm, EvaluationForm, ReportForm
 from ..models import Issue, IssueEvent, Level, Notification, Satisfaction, Source, Status
-from ..permissions import can, visible_issues
+from ..permissions import can, reporter_evaluates, visible_issues
 from ..transitions import Action
 
 ISSUES_PER_PAGE = 20
@@ -150,6 +150,12 @@ def _render_detail(request, issue, *, comment_form=None, evaluation_form=None):
     events, before, after = _timeline(issue, user)
     may_comment = can(user, Action.COMMENT, issue)
     may_evaluate = can(user, Action.EVALUATE, issue) or can(user, Action.REOPEN, issue)
+    # Staff who reported as residents on their own unit's work: someone else verifies it.
+    verified_by_others = (
+        issue.status == Status.RESOLVED
+        and issue.has_resident_reporter
+        and not reporter_evaluates(issue)
+    )
     worker = None
     if issue.status == Status.SUBMITTED and issue.level == Level.GRID:
         worker = _grid_worker(issue)
@@ -164,6 +170,7 @@ def _render_detail(request, issue, *, comment_form=None, evaluation_form=None):
             "worker_name": short_name(worker) if worker else "",
             "may_comment": may_comment,
             "may_evaluate": may_evaluate,
+            "verified_by_others": verified_by_others,
             "comment_form": comment_form or (CommentForm() if may_comment else None),
             "evaluation_form": evaluation_form or (EvaluationForm() if may_evaluate else None),
         },
