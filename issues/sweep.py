@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, DateTimeField, F, Q, Value, When
+from django.db.models import Case, CharField, F, Q, Value, When
 from django.utils import timezone
 
 from grids.models import Post
@@ -40,7 +40,7 @@ from .models import (
 )
 from .permissions import current_unit_field, reporter_evaluates_condition
 from .transitions import ESCALATES_TO, TRANSITIONS, Action
-from .workflow import _announce
+from .workflow import _announce, escalation_changes
 
 BATCH_SIZE = 5000
 # Staff are warned when a running issue's deadline is this close.
@@ -131,6 +131,24 @@ _ACTION_OF_KIND = {
 }
 
 
+def _per_row(declare, cases: list[dict]) -> dict:
+    """A per-issue declaration of changes applied set-based. Each case is a set of field
+    values (e.g. a level and a severity) that picks rows and is handed to ``declare``. A
+    change alike in every case is set directly; one that differs becomes a CASE on them.
+    """
+    declared = [(case, declare(**case)) for case in cases]
+    values = {}
+    for name, first in declared[0][1].items():
+        if all(changes[name] == first for _, changes in declared):
+            values[name] = first
+        else:
+            values[name] = Case(
+                *[When(**case, then=Value(changes[name])) for case, changes in declared],
+                output_field=Issue._meta.get_field(name),
+            )
+    return values
+
+
 def _escalate_batch(now, sla, batch_size) -> int:
     overdue = Issue.objects.filter(
         status__in=RUNNING_STATUSES, due_at__lt=now, level__in=list(ESCALATES_TO)
@@ -139,34 +157,23 @@ def _escalate_batch(now, sla, batch_size) -> int:
         rows = _lock_batch(overdue, order_by="due_at", batch_size=batch_size)
         if not rows:
             return 0
-        # Each running status escalates to the same status (TRANSITIONS: SUBMITTED).
-        to_status = {TRANSITIONS[(s, Action.ESCALATE)] for s in RUNNING_STATUSES}
-        assert len(to_status) == 1
-        new_level = Case(
-            *[When(level=low, then=Value(high)) for low, high in ESCALATES_TO.items()],
-            output_field=CharField(),
+        # The workflow's own declaration of an escalation, for each (level, severity).
+        changes = _per_row(
+            lambda level, severity: escalation_changes(
+                level=level, severity=severity, now=now, sla=sla
+            ),
+            [{"level": lv, "severity": sv} for lv in ESCALATES_TO for sv in Severity.values],
         )
-        new_due = Case(
+        new_status = Case(
             *[
-                When(
-                    level=low,
-                    severity=severity,
-                    then=Value(now + timedelta(hours=sla[(severity, high)])),
-                )
-                for low, high in ESCALATES_TO.items()
-                for severity in Severity.values
+                When(status=s, then=Value(TRANSITIONS[(s, Action.ESCALATE)]))
+                for s in RUNNING_STATUSES
             ],
-            output_field=DateTimeField(),
+            output_field=CharField(),
         )
         _record(rows, kind=IssueEvent.Kind.ESCALATED, now=now)
         updated = overdue.filter(pk__in=[r["pk"] for r in rows]).update(
-            level=new_level,
-            due_at=new_due,
-            status=to_status.pop(),
-            assignee=None,
-            level_entered_at=now,
-            escalation_count=F("escalation_count") + 1,
-            updated_at=now,
+            **changes, status=new_status, updated_at=now
         )
         if updated != len(rows):  # cannot happen under the lock; refuse to write a wrong history
             raise RuntimeError("escalation batch changed under the sweep")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -128,8 +129,12 @@ def _act(
             raise WorkflowError(
                 _("Someone else changed this issue just now; please reload it."), code="conflict"
             )
+        computed = [name for name, value in values.items() if hasattr(value, "resolve_expression")]
         for name, value in values.items():
-            setattr(locked, name, value)
+            if name not in computed:
+                setattr(locked, name, value)
+        if computed:  # values the database computed (a counter + 1): read them back
+            locked.refresh_from_db(fields=computed)
         event = IssueEvent.objects.create(
             issue=locked,
             actor=actor,
@@ -389,27 +394,38 @@ def comment(
     )
 
 
-def _escalation_changes(locked: Issue, now) -> dict:
-    new_level = ESCALATES_TO[locked.level]
+def escalation_changes(*, level: str, severity: str, now, sla: dict) -> dict:
+    """What escalating (上报) changes on an issue at ``level`` with ``severity``, declared
+    once: it climbs one level, waits there unassigned, and the new level's clock starts.
+
+    The workflow applies it to one issue (``escalate``); the sweep applies the same
+    declaration to a whole batch in one UPDATE, as CASEs over (level, severity), so the two
+    cannot drift apart. ``sla`` is ``SlaPolicy.table()``. The new status is not here: it is
+    read off ``TRANSITIONS`` by both.
+    """
+    new_level = ESCALATES_TO[level]
     return {
         "level": new_level,
         "assignee": None,
-        "due_at": due_after(severity=locked.severity, level=new_level, start=now),
+        "due_at": now + timedelta(hours=sla[(severity, new_level)]),
         "level_entered_at": now,
-        "escalation_count": locked.escalation_count + 1,
+        "escalation_count": F("escalation_count") + 1,
     }
 
 
 def escalate(*, issue: Issue, actor, reason: str) -> Issue:
     """上报: what this level cannot settle climbs one level, with a reason."""
     reason = _require(reason, _("Say why the issue is escalated."))
+    sla = SlaPolicy.table()
     return _act(
         issue,
         actor=actor,
         action=Action.ESCALATE,
         kind=IssueEvent.Kind.ESCALATED,
         note=reason,
-        changes=_escalation_changes,
+        changes=lambda locked, now: escalation_changes(
+            level=locked.level, severity=locked.severity, now=now, sla=sla
+        ),
     )
 
 

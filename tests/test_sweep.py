@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from issues import workflow
 from issues.models import DEFAULT_SLA_HOURS, Issue, IssueEvent, Level, Severity, Source, Status
 from issues.sweep import run_sweep
 from tests.factories import IssueFactory
@@ -311,3 +312,45 @@ def test_loop_runs_the_sweep_each_round_until_stopped(territory, people, monkeyp
     call_command("escalate_overdue", "--loop", "30", stdout=out)
     assert rounds == [30, 30]
     assert out.getvalue().count("sweep: escalated") == 2
+
+
+@pytest.mark.parametrize("status", [Status.SUBMITTED, Status.IN_PROGRESS])
+@pytest.mark.parametrize("level", [Level.GRID, Level.COMMUNITY])
+@pytest.mark.parametrize("severity", Severity.values)
+def test_the_workflow_and_the_sweep_escalate_alike(
+    territory, people, monkeypatch, status, level, severity
+):
+    """One issue escalated by a person, its twin by the sweep, at the same instant: the
+    rows end up the same, and so do the events but for who did it and why."""
+    t, p = territory, people
+    instant = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: instant)  # the clock, not our code
+    handler = p.worker if level == Level.GRID else p.community_staff
+    twins = [
+        issue(
+            t, p, now=instant, status=status, level=level, severity=severity,
+            title="路灯不亮", escalation_count=1, created_at=instant - timedelta(days=1),
+            assignee=handler if status == Status.IN_PROGRESS else None,
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    by_person, by_sweep = twins
+
+    workflow.escalate(issue=by_person, actor=handler, reason="需要上级协调")
+    assert run_sweep(now=instant).escalated == 1  # the twin only: the other is no longer due
+
+    differ = {"id", "tracking_number"}
+    person_row = {k: v for k, v in row(by_person).items() if k not in differ}
+    sweep_row = {k: v for k, v in row(by_sweep).items() if k not in differ}
+    assert person_row == sweep_row
+    assert person_row["level"] != level and person_row["escalation_count"] == 2
+    assert person_row["assignee_id"] is None and person_row["level_entered_at"] == instant
+
+    def event(obj):
+        return obj.events.values(
+            "kind", "from_status", "to_status", "from_level", "to_level", "is_public",
+            "created_at",
+        ).get()  # fmt: skip
+
+    assert event(by_person) == event(by_sweep)
+    assert (by_person.events.get().actor, by_sweep.events.get().actor) == (handler, None)
