@@ -144,7 +144,17 @@ class EventInline(admin.TabularInline):
     model = IssueEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "actor", "from_status", "to_status", "to_level", "note"]
+    fields = [
+        "created_at",
+        "kind",
+        "actor",
+        "from_status",
+        "to_status",
+        "to_level",
+        "note",
+        "internal_note",
+        "data",
+    ]
     readonly_fields = fields
     ordering = ["created_at", "id"]
 

@@ -427,6 +427,7 @@ class IssueEvent(models.Model):
         REJECTED = "rejected", _("Rejected")
         DUPLICATE = "duplicate", _("Marked as duplicate")
         SUPERVISED = "supervised", _("Put under supervision")
+        EDITED = "edited", _("Details corrected")
 
     issue = models.ForeignKey(
         Issue,
@@ -450,16 +451,31 @@ class IssueEvent(models.Model):
     to_status = models.CharField(_("to status"), max_length=12, choices=Status.choices)
     from_level = models.CharField(_("from level"), max_length=12, choices=Level.choices, blank=True)
     to_level = models.CharField(_("to level"), max_length=12, choices=Level.choices)
+    # Who reads what: a public event is on the reporter's timeline with its ``note``; the
+    # ``internal_note`` is for staff only, even on a public event (the reason for escalating,
+    # a department's instructions), so the reporter sees that it happened, not the words.
     note = models.TextField(_("note"), blank=True)
+    internal_note = models.TextField(_("internal note"), blank=True, default="", db_default="")
     is_public = models.BooleanField(_("public"), default=True)
     data = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("at"), default=timezone.now)
+    # The token the form carried, so a resent form records nothing twice.
+    submission_token = models.UUIDField(
+        _("submission token"), null=True, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("issue event")
         verbose_name_plural = _("issue events")
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["issue", "created_at"], name="event_issue_created")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issue", "submission_token"],
+                condition=Q(submission_token__isnull=False),
+                name="event_unique_submission_token",
+            )
+        ]
 
     def __str__(self):
         return f"{self.issue_id} {self.get_kind_display()}"

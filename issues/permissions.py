@@ -302,7 +302,8 @@ def _who_may(user, action: str, issue: Issue) -> bool:
         Action.REJECT,
     ):
         return acts_on_current_unit(user, issue)
-    # The sweep's own actions (supervise, auto-close) are never a person's.
+    # Correcting the details is an administrator's (above); the sweep's own actions
+    # (supervise, auto-close) are never a person's.
     return False
 
 
@@ -321,6 +322,7 @@ SUPERUSER_ACTIONS = frozenset(
         Action.RESOLVE,
         Action.VERIFY,
         Action.REJECT,
+        Action.EDIT,
     }
 )
 

@@ -25,6 +25,7 @@ class Action(models.TextChoices):
     REOPEN = "reopen", _("Dissatisfied: handle again")
     VERIFY = "verify", _("Verify and close")
     REJECT = "reject", _("Reject")
+    EDIT = "edit", _("Correct details")
     # Only the deadline sweep does these.
     SUPERVISE = "supervise", _("Put under supervision")
     AUTO_CLOSE = "auto_close", _("Close without evaluation")
@@ -54,6 +55,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (S.RESOLVED, Action.AUTO_CLOSE): S.CLOSED,
     (S.SUBMITTED, Action.REJECT): S.REJECTED,
     (S.IN_PROGRESS, Action.REJECT): S.REJECTED,
+    # An administrator corrects what the report says, in any status; it stays where it is.
+    **{(status, Action.EDIT): status for status in S},
     (S.SUBMITTED, Action.SUPERVISE): S.SUBMITTED,
     (S.IN_PROGRESS, Action.SUPERVISE): S.IN_PROGRESS,
 }

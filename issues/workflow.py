@@ -91,18 +91,28 @@ def _act(
     action: str,
     kind: str,
     note: str = "",
+    internal_note: str = "",
     is_public: bool = True,
     changes: Callable[[Issue, timezone.datetime], dict] | None = None,
     check: Callable[[Issue], None] | None = None,
     data: dict | None = None,
     photos: Iterable[CleanPhoto] = (),
+    submission_token: uuid.UUID | None = None,
 ) -> Issue:
-    """Run one action: the mechanics every public function shares."""
+    """Run one action: the mechanics every public function shares.
+
+    ``note`` is read by whoever sees the event (the reporter too, when it is public);
+    ``internal_note`` by staff only. ``submission_token`` is the token the form carried:
+    when this person already acted with it on this issue, the resent form changes nothing
+    and the issue is returned as it is.
+    """
     with transaction.atomic():
         try:
             locked = Issue.objects.select_for_update().get(pk=issue.pk)
         except Issue.DoesNotExist:
             raise WorkflowError(_("This issue no longer exists."), code="missing") from None
+        if submission_token is not None and _already_sent(locked, actor, submission_token):
+            return locked
         if next_status(action, locked) is None:
             raise WorkflowError(
                 _("“%(action)s” is not possible while the issue is %(status)s.")
@@ -144,13 +154,33 @@ def _act(
             from_level=from_level,
             to_level=locked.level,
             note=note,
+            internal_note=internal_note,
             is_public=is_public,
             data=data or {},
             created_at=now,
+            submission_token=submission_token,
         )
         _save_photos(locked, event, photos, actor)
         _announce([event.pk])
     return locked
+
+
+def _already_sent(issue: Issue, actor, submission_token) -> bool:
+    """Whether this form was already acted on (a double click, a resent page). Another
+    person's token is refused: a form is not shared."""
+    sent = (
+        IssueEvent.objects.filter(issue_id=issue.pk, submission_token=submission_token)
+        .values_list("actor_id", flat=True)
+        .first()
+    )
+    if sent is None:
+        return False
+    if actor is None or sent != actor.pk:
+        raise WorkflowError(
+            _("This form was already sent. Open the issue again to act on it."),
+            code="token_used",
+        )
+    return True
 
 
 # --- filing -------------------------------------------------------------------------------
@@ -314,11 +344,19 @@ def _create_issue(
 
 
 def accept(
-    *, issue: Issue, actor, category: Category | None = None, severity: str | None = None, note=""
+    *,
+    issue: Issue,
+    actor,
+    category: Category | None = None,
+    severity: str | None = None,
+    note: str = "",
+    message: str = "",
+    submission_token: uuid.UUID | None = None,
 ) -> Issue:
     """受理: take the issue on, confirming its category and severity (triage).
 
     A changed severity recomputes the deadline at the present level from when it arrived.
+    The ``note`` is for staff; the optional ``message`` is for the reporter.
     """
     if severity is not None and severity not in Severity.values:
         raise WorkflowError(_("Unknown severity."), code="bad_severity")
@@ -340,8 +378,10 @@ def accept(
         actor=actor,
         action=Action.ACCEPT,
         kind=IssueEvent.Kind.ACCEPTED,
-        note=note,
+        note=message,
+        internal_note=note,
         changes=changes,
+        submission_token=submission_token,
         data={
             "category": category.name if category else None,
             "severity": severity,
@@ -349,8 +389,10 @@ def accept(
     )
 
 
-def assign(*, issue: Issue, actor, assignee, note: str = "") -> Issue:
-    """Hand the issue to a colleague holding a post on the same unit."""
+def assign(
+    *, issue: Issue, actor, assignee, note: str = "", submission_token: uuid.UUID | None = None
+) -> Issue:
+    """Hand the issue to a colleague holding a post on the same unit (staff only)."""
 
     def check(locked):
         if not permissions.assignable_users(locked).filter(pk=assignee.pk).exists():
@@ -369,11 +411,18 @@ def assign(*, issue: Issue, actor, assignee, note: str = "") -> Issue:
         check=check,
         changes=lambda locked, now: {"assignee": assignee},
         data={"assignee": assignee.username},
+        submission_token=submission_token,
     )
 
 
 def comment(
-    *, issue: Issue, actor, note: str, is_public: bool = True, photos: Iterable[CleanPhoto] = ()
+    *,
+    issue: Issue,
+    actor,
+    note: str,
+    is_public: bool = True,
+    photos: Iterable[CleanPhoto] = (),
+    submission_token: uuid.UUID | None = None,
 ) -> Issue:
     """A note on the timeline; internal notes are for staff only."""
     note = _require(note, _("Write a comment."))
@@ -391,6 +440,7 @@ def comment(
         is_public=is_public,
         check=check,
         photos=photos,
+        submission_token=submission_token,
     )
 
 
@@ -413,8 +463,16 @@ def escalation_changes(*, level: str, severity: str, now, sla: dict) -> dict:
     }
 
 
-def escalate(*, issue: Issue, actor, reason: str) -> Issue:
-    """上报: what this level cannot settle climbs one level, with a reason."""
+def escalate(
+    *,
+    issue: Issue,
+    actor,
+    reason: str,
+    message: str = "",
+    submission_token: uuid.UUID | None = None,
+) -> Issue:
+    """上报: what this level cannot settle climbs one level, with a reason for the staff
+    who take it over; the optional ``message`` is for the reporter."""
     reason = _require(reason, _("Say why the issue is escalated."))
     sla = SlaPolicy.table()
     return _act(
@@ -422,15 +480,26 @@ def escalate(*, issue: Issue, actor, reason: str) -> Issue:
         actor=actor,
         action=Action.ESCALATE,
         kind=IssueEvent.Kind.ESCALATED,
-        note=reason,
+        note=message,
+        internal_note=reason,
         changes=lambda locked, now: escalation_changes(
             level=locked.level, severity=locked.severity, now=now, sla=sla
         ),
+        submission_token=submission_token,
     )
 
 
-def dispatch(*, issue: Issue, actor, department, note: str = "") -> Issue:
-    """派单: the subdistrict hands the issue to one of its functional departments."""
+def dispatch(
+    *,
+    issue: Issue,
+    actor,
+    department,
+    note: str = "",
+    message: str = "",
+    submission_token: uuid.UUID | None = None,
+) -> Issue:
+    """派单: the subdistrict hands the issue to one of its functional departments. The
+    ``note`` (instructions) is for staff; the optional ``message`` is for the reporter."""
 
     def check(locked):
         if department.subdistrict_id != locked.subdistrict_id:
@@ -443,7 +512,8 @@ def dispatch(*, issue: Issue, actor, department, note: str = "") -> Issue:
         actor=actor,
         action=Action.DISPATCH,
         kind=IssueEvent.Kind.DISPATCHED,
-        note=note,
+        note=message,
+        internal_note=note,
         check=check,
         changes=lambda locked, now: {
             "department": department,
@@ -451,24 +521,43 @@ def dispatch(*, issue: Issue, actor, department, note: str = "") -> Issue:
             "dispatched_at": now,
         },
         data={"department": department.name},
+        submission_token=submission_token,
     )
 
 
-def suspend(*, issue: Issue, actor, reason: str) -> Issue:
-    """挂起: pause the issue and its clock, with a reason."""
+def suspend(
+    *,
+    issue: Issue,
+    actor,
+    reason: str,
+    message: str = "",
+    submission_token: uuid.UUID | None = None,
+) -> Issue:
+    """挂起: pause the issue and its clock, with a reason for staff; the optional
+    ``message`` is for the reporter."""
     reason = _require(reason, _("Say why the issue is suspended."))
     return _act(
         issue,
         actor=actor,
         action=Action.SUSPEND,
         kind=IssueEvent.Kind.SUSPENDED,
-        note=reason,
+        note=message,
+        internal_note=reason,
         changes=lambda locked, now: {"suspended_at": now},
+        submission_token=submission_token,
     )
 
 
-def resume(*, issue: Issue, actor, note: str = "") -> Issue:
-    """Resume a suspended issue; its deadline moves by the time it was suspended."""
+def resume(
+    *,
+    issue: Issue,
+    actor,
+    note: str = "",
+    message: str = "",
+    submission_token: uuid.UUID | None = None,
+) -> Issue:
+    """Resume a suspended issue; its deadline moves by the time it was suspended. The
+    ``note`` is for staff; the optional ``message`` is for the reporter."""
 
     def changes(locked, now):
         paused = now - locked.suspended_at
@@ -483,13 +572,23 @@ def resume(*, issue: Issue, actor, note: str = "") -> Issue:
         actor=actor,
         action=Action.RESUME,
         kind=IssueEvent.Kind.RESUMED,
-        note=note,
+        note=message,
+        internal_note=note,
         changes=changes,
+        submission_token=submission_token,
     )
 
 
-def resolve(*, issue: Issue, actor, note: str, photos: Iterable[CleanPhoto] = ()) -> Issue:
-    """办结: the problem is fixed; say how (after-photos optional)."""
+def resolve(
+    *,
+    issue: Issue,
+    actor,
+    note: str,
+    photos: Iterable[CleanPhoto] = (),
+    submission_token: uuid.UUID | None = None,
+) -> Issue:
+    """办结: the problem is fixed; say how (after-photos optional). The note is public: the
+    reporter reads it and evaluates the result."""
     note = _require(note, _("Say how the issue was resolved."))
     return _act(
         issue,
@@ -499,10 +598,18 @@ def resolve(*, issue: Issue, actor, note: str, photos: Iterable[CleanPhoto] = ()
         note=note,
         photos=photos,
         changes=lambda locked, now: {"resolved_at": now, "resolved_by": actor},
+        submission_token=submission_token,
     )
 
 
-def evaluate(*, issue: Issue, actor, satisfaction: str, reason: str = "") -> Issue:
+def evaluate(
+    *,
+    issue: Issue,
+    actor,
+    satisfaction: str,
+    reason: str = "",
+    submission_token: uuid.UUID | None = None,
+) -> Issue:
     """评价: the reporting resident closes the issue (满意 / 基本满意), or, dissatisfied
     and saying why, sends it back to be handled again at the same level (不满意重办)."""
     if satisfaction not in Satisfaction.values:
@@ -523,6 +630,7 @@ def evaluate(*, issue: Issue, actor, satisfaction: str, reason: str = "") -> Iss
                 "level_entered_at": now,
             },
             data={"satisfaction": satisfaction},
+            submission_token=submission_token,
         )
     return _act(
         issue,
@@ -532,23 +640,36 @@ def evaluate(*, issue: Issue, actor, satisfaction: str, reason: str = "") -> Iss
         note=reason,
         changes=lambda locked, now: {"satisfaction": satisfaction, "closed_at": now},
         data={"satisfaction": satisfaction},
+        submission_token=submission_token,
     )
 
 
-def verify(*, issue: Issue, actor, note: str = "") -> Issue:
-    """核查: a second staff member confirms a fix that no resident will evaluate."""
+def verify(
+    *, issue: Issue, actor, note: str = "", submission_token: uuid.UUID | None = None
+) -> Issue:
+    """核查: someone else confirms a fix that its reporter does not evaluate (the rule book
+    says who: ``permissions.may_verify``). The note on what was checked is for staff."""
     return _act(
         issue,
         actor=actor,
         action=Action.VERIFY,
         kind=IssueEvent.Kind.VERIFIED,
-        note=note,
+        internal_note=note,
         changes=lambda locked, now: {"closed_at": now},
+        submission_token=submission_token,
     )
 
 
-def reject(*, issue: Issue, actor, reason: str = "", duplicate_of: Issue | None = None) -> Issue:
-    """不予受理, with a reason; or mark as a duplicate of another issue."""
+def reject(
+    *,
+    issue: Issue,
+    actor,
+    reason: str = "",
+    duplicate_of: Issue | None = None,
+    submission_token: uuid.UUID | None = None,
+) -> Issue:
+    """不予受理, with a reason; or mark as a duplicate of another issue. The reason is
+    public: the reporter reads why."""
     if duplicate_of is None:
         reason = _require(reason, _("Say why the issue is rejected."))
 
@@ -587,6 +708,56 @@ def reject(*, issue: Issue, actor, reason: str = "", duplicate_of: Issue | None 
         check=check,
         changes=lambda locked, now: {"duplicate_of": duplicate_of, "closed_at": now},
         data={"duplicate_of": duplicate_of.tracking_number} if duplicate_of else None,
+        submission_token=submission_token,
+    )
+
+
+# --- an administrator's corrections ----------------------------------------------------
+
+# What the report says, which an administrator may correct; everything else about an issue
+# changes through the actions above.
+EDITABLE_DETAILS = ("title", "description", "address", "caller_name", "caller_phone")
+
+
+def edit_details(*, issue: Issue, actor, submission_token: uuid.UUID | None = None, **details):
+    """Correct what the report says (its title, description, address, caller's name and
+    phone): an administrator's edit, in any status, on the record as one internal event
+    holding each changed value before and after. Nothing else about the issue changes."""
+    unknown = set(details) - set(EDITABLE_DETAILS)
+    if unknown:
+        raise WorkflowError(
+            _("These details cannot be changed here: %(fields)s.")
+            % {"fields": ", ".join(sorted(unknown))},
+            code="not_editable",
+        )
+    details = {name: (value or "").strip() for name, value in details.items()}
+    for name in ("title", "description"):
+        if name in details:
+            _require(details[name], _("The title and the description cannot be empty."))
+    # Filled in from the locked row, before the event that holds it is written.
+    record: dict = {"before": {}, "after": {}}
+
+    def check(locked):
+        for name, value in details.items():
+            if getattr(locked, name) != value:
+                record["before"][name] = getattr(locked, name)
+                record["after"][name] = value
+        if not record["after"]:
+            raise WorkflowError(_("Nothing was changed."), code="unchanged")
+
+    def changes(locked, now):
+        return dict(record["after"])
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.EDIT,
+        kind=IssueEvent.Kind.EDITED,
+        is_public=False,
+        check=check,
+        changes=changes,
+        data=record,
+        submission_token=submission_token,
     )
 
 

@@ -608,3 +608,41 @@ def test_staff_reporting_as_a_resident_are_not_offered_their_own_evaluation(
     issue.refresh_from_db()
     assert issue.status == Status.RESOLVED and issue.satisfaction == ""
     assert "is not possible while the issue is Resolved" in response.text
+
+
+def test_a_resent_comment_or_evaluation_is_stored_once(client, people, territory):
+    issue = resolved(people, territory)
+    client.force_login(people.resident)
+    page = client.get(reverse("my_issue_detail", args=[issue.tracking_number]))
+    comment_token = page.context["comment_form"]["submission_token"].value()
+    evaluation_token = page.context["evaluation_form"]["submission_token"].value()
+    assert comment_token != evaluation_token
+    assert f'value="{comment_token}"' in page.text and f'value="{evaluation_token}"' in page.text
+    comment = {"note": "谢谢，灯亮了", "submission_token": str(comment_token)}
+    for _ in range(2):
+        response = client.post(reverse("my_issue_comment", args=[issue.tracking_number]), comment)
+        assert response.status_code == 302
+    assert issue.events.filter(kind=IssueEvent.Kind.COMMENTED).count() == 1
+
+    evaluation = {"satisfaction": Satisfaction.SATISFIED, "submission_token": str(evaluation_token)}
+    for _ in range(2):
+        response = client.post(
+            reverse("my_issue_evaluate", args=[issue.tracking_number]), evaluation, follow=True
+        )
+        assert "is not possible" not in response.text  # the resend is not an error either
+    issue.refresh_from_db()
+    assert issue.status == Status.CLOSED
+    assert issue.events.filter(kind=IssueEvent.Kind.EVALUATED).count() == 1
+
+
+def test_a_suspension_reason_is_not_shown_to_the_reporter(client, people, territory):
+    issue = file(people, territory)
+    issue = workflow.accept(issue=issue, actor=people.worker)
+    workflow.suspend(issue=issue, actor=people.worker, reason="等物业经理签字")
+    client.force_login(people.resident)
+    english(client)
+    response = client.get(reverse("my_issue_detail", args=[issue.tracking_number]))
+    assert "等物业经理签字" not in response.text
+    # The reporter still sees that it was suspended.
+    kinds = [event.kind for event in response.context["events"]]
+    assert kinds == [IssueEvent.Kind.FILED, IssueEvent.Kind.ACCEPTED, IssueEvent.Kind.SUSPENDED]

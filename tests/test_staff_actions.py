@@ -567,3 +567,99 @@ def test_the_timeline_says_where_an_issue_went_and_to_whom(client, territory, pe
     page = client.get(detail_url(issue)).text
     assert _("Assigned to: %(name)s") % {"name": "subdistrict2"} in page
     assert _("To department: %(name)s") % {"name": t.department.name} in page
+
+
+# --- a resent form, and who reads a note --------------------------------------------------
+
+
+def test_a_resent_action_form_changes_nothing(client, t, people):
+    p = people
+    issue = issue_at(t, "grid", status=Status.SUBMITTED, reporter=p.resident)
+    client.force_login(p.worker)
+    page = client.get(detail_url(issue))
+    token = page.context["action_forms"][0]["form"]["submission_token"].value()
+    assert token and f'name="accept-submission_token" value="{token}"' in page.text
+    data = {**post_data("accept", "grid", t, p), "accept-submission_token": str(token)}
+
+    first = client.post(action_url(issue, "accept"), data)
+    after_first = row(issue)
+    second = client.post(action_url(issue, "accept"), data)  # the browser resends it
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    assert row(issue) == after_first and after_first["status"] == Status.IN_PROGRESS
+    assert issue.events.count() == 1
+    assert "error" not in [m.level_tag for m in get_messages(second.wsgi_request)]
+    # A fresh form (a new token) is a new action.
+    comment = {"comment-note": "已联系物业", "comment-visibility": "internal"}
+    client.post(action_url(issue, "comment"), comment)
+    client.post(action_url(issue, "comment"), comment)
+    assert issue.events.count() == 3
+
+
+def test_every_action_form_says_who_reads_its_note(client, t, people):
+    p = people
+    client.force_login(p.worker)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    pages = [
+        client.get(detail_url(issue_at(t, "grid", status=status, reporter=p.resident))).context
+        for status in (Status.SUBMITTED, Status.IN_PROGRESS)
+    ]
+    pages.append(
+        client.get(
+            detail_url(
+                issue_at(t, "grid", status=Status.SUSPENDED, suspended_at=t.original.created_at)
+            )
+        ).context
+    )
+    readers = {}
+    for context in pages:
+        for action in context["action_forms"]:
+            form = action["form"]
+            for name, field in form.fields.items():
+                if name in ("note", "reason", "message"):
+                    readers[(action["name"], name)] = str(field.help_text)
+                if name == "visibility":
+                    readers[(action["name"], name)] = " ".join(str(c) for _, c in field.choices)
+    staff_only = "Staff only"
+    for key in [("accept", "note"), ("assign", "note"), ("escalate", "reason"),
+                ("suspend", "reason"), ("resume", "note")]:  # fmt: skip
+        assert staff_only in readers[key], key
+    for key in [("accept", "message"), ("escalate", "message"), ("suspend", "message"),
+                ("resume", "message"), ("resolve", "note"), ("reject", "reason"),
+                ("duplicate", "note")]:  # fmt: skip
+        assert "the reporter reads it" in readers[key].lower(), key
+    assert "Public" in readers[("resolve", "note")]
+    assert "staff only" in readers[("comment", "visibility")]
+    assert {action for action, _ in readers} >= {
+        "accept", "assign", "comment", "escalate", "suspend", "resume", "resolve", "reject",
+        "duplicate",
+    }  # fmt: skip
+
+
+def test_an_escalation_reason_stays_with_staff_and_the_message_reaches_the_reporter(
+    client, t, people, django_capture_on_commit_callbacks
+):
+    p = people
+    issue = issue_at(t, "grid", status=Status.IN_PROGRESS, reporter=p.resident)
+    client.force_login(p.worker)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            action_url(issue, "escalate"),
+            {
+                "escalate-reason": "业主情绪激动，需社区出面",
+                "escalate-message": "已提交社区协调处理。",
+            },
+        )
+    issue.refresh_from_db()
+    assert issue.level == Level.COMMUNITY
+    staff_page = client.get(detail_url(issue)).text
+    assert "业主情绪激动，需社区出面" in staff_page and "已提交社区协调处理。" in staff_page
+
+    client.force_login(p.resident)
+    resident_page = client.get(reverse("my_issue_detail", args=[issue.tracking_number])).text
+    assert "已提交社区协调处理。" in resident_page
+    assert "业主情绪激动" not in resident_page
+    note = p.resident.notifications.get()
+    assert note.event.kind == K.ESCALATED
+    notifications = client.get(reverse("notifications")).text
+    assert "业主情绪激动" not in notifications

@@ -1,6 +1,7 @@
 """The workflow (DESIGN.md §5): every (status, action) pair, then each action's own rules."""
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,7 +23,7 @@ from issues.models import (
 )
 from issues.transitions import TRANSITIONS, Action
 from issues.workflow import WorkflowError
-from tests.factories import CategoryFactory, IssueFactory
+from tests.factories import CategoryFactory, IssueFactory, UserFactory
 
 S, A, K = Status, Action, IssueEvent.Kind
 
@@ -48,6 +49,8 @@ EXPECTED_FLOW = {
     (S.RESOLVED, A.VERIFY): S.CLOSED,
     (S.SUBMITTED, A.REJECT): S.REJECTED,
     (S.IN_PROGRESS, A.REJECT): S.REJECTED,
+    # An administrator corrects the report's details in any status.
+    **{(status, A.EDIT): status for status in S},
 }
 
 # Who handles an issue at each level when the tests need "the staff of the current unit".
@@ -124,63 +127,76 @@ class Case:
 
 
 CASES = {
-    A.ACCEPT: Case("worker", lambda i, u, t, p: workflow.accept(issue=i, actor=u), K.ACCEPTED),
+    A.ACCEPT: Case(
+        "worker", lambda i, u, t, p, **kw: workflow.accept(**kw, issue=i, actor=u), K.ACCEPTED
+    ),
     A.ASSIGN: Case(
         "worker",
-        lambda i, u, t, p: workflow.assign(issue=i, actor=u, assignee=p.worker2),
+        lambda i, u, t, p, **kw: workflow.assign(**kw, issue=i, actor=u, assignee=p.worker2),
         K.ASSIGNED,
     ),
     A.COMMENT: Case(
         "worker",
-        lambda i, u, t, p: workflow.comment(issue=i, actor=u, note="已到现场查看"),
+        lambda i, u, t, p, **kw: workflow.comment(**kw, issue=i, actor=u, note="已到现场查看"),
         K.COMMENTED,
     ),
     A.ESCALATE: Case(
         "worker",
-        lambda i, u, t, p: workflow.escalate(issue=i, actor=u, reason="需要社区协调"),
+        lambda i, u, t, p, **kw: workflow.escalate(**kw, issue=i, actor=u, reason="需要社区协调"),
         K.ESCALATED,
         to_level=Level.COMMUNITY,
     ),
     A.DISPATCH: Case(
         "subdistrict_staff",
-        lambda i, u, t, p: workflow.dispatch(issue=i, actor=u, department=t.department),
+        lambda i, u, t, p, **kw: workflow.dispatch(**kw, issue=i, actor=u, department=t.department),
         K.DISPATCHED,
         level=Level.SUBDISTRICT,
     ),
     A.SUSPEND: Case(
         "worker",
-        lambda i, u, t, p: workflow.suspend(issue=i, actor=u, reason="等待业主回家"),
+        lambda i, u, t, p, **kw: workflow.suspend(**kw, issue=i, actor=u, reason="等待业主回家"),
         K.SUSPENDED,
     ),
-    A.RESUME: Case("worker", lambda i, u, t, p: workflow.resume(issue=i, actor=u), K.RESUMED),
+    A.RESUME: Case(
+        "worker", lambda i, u, t, p, **kw: workflow.resume(**kw, issue=i, actor=u), K.RESUMED
+    ),
     A.RESOLVE: Case(
         "worker",
-        lambda i, u, t, p: workflow.resolve(issue=i, actor=u, note="已更换灯泡"),
+        lambda i, u, t, p, **kw: workflow.resolve(**kw, issue=i, actor=u, note="已更换灯泡"),
         K.RESOLVED,
     ),
     A.EVALUATE: Case(
         "resident",
-        lambda i, u, t, p: workflow.evaluate(issue=i, actor=u, satisfaction=Satisfaction.SATISFIED),
+        lambda i, u, t, p, **kw: workflow.evaluate(
+            **kw, issue=i, actor=u, satisfaction=Satisfaction.SATISFIED
+        ),
         K.EVALUATED,
     ),
     A.REOPEN: Case(
         "resident",
-        lambda i, u, t, p: workflow.evaluate(
-            issue=i, actor=u, satisfaction=Satisfaction.DISSATISFIED, reason="灯还是不亮"
+        lambda i, u, t, p, **kw: workflow.evaluate(
+            **kw, issue=i, actor=u, satisfaction=Satisfaction.DISSATISFIED, reason="灯还是不亮"
         ),
         K.REOPENED,
     ),
     # A patrol report has no resident to evaluate it; a second worker verifies the fix.
     A.VERIFY: Case(
         "worker2",
-        lambda i, u, t, p: workflow.verify(issue=i, actor=u),
+        lambda i, u, t, p, **kw: workflow.verify(**kw, issue=i, actor=u),
         K.VERIFIED,
         source=Source.PATROL,
     ),
     A.REJECT: Case(
         "worker",
-        lambda i, u, t, p: workflow.reject(issue=i, actor=u, reason="不属于本网格职责"),
+        lambda i, u, t, p, **kw: workflow.reject(**kw, issue=i, actor=u, reason="不属于本网格职责"),
         K.REJECTED,
+    ),
+    A.EDIT: Case(
+        "admin",
+        lambda i, u, t, p, **kw: workflow.edit_details(
+            **kw, issue=i, actor=u, title="小区东门路灯不亮"
+        ),
+        K.EDITED,
     ),
 }
 
@@ -200,6 +216,8 @@ def test_status_action_pair(territory, people, status, action):
     t, p = territory, people
     case = CASES[action]
     issue = make_issue(t, p, status, level=case.level, source=case.source)
+    if case.actor == "admin":
+        p.admin = UserFactory(username="root", is_superuser=True, is_staff=True)
     actor = getattr(p, case.actor)
     expected = EXPECTED_FLOW.get((status, action))
 
@@ -237,7 +255,9 @@ def test_escalate_climbs_one_level_with_a_fresh_deadline(territory, people):
     assert issue.escalation_count == 1
     assert before <= issue.level_entered_at <= after
     assert_due(issue.due_at, DEFAULT_SLA_HOURS[(Severity.URGENT, Level.COMMUNITY)], before, after)
-    assert issue.events.get().note == "需要社区协调"
+    # The reason is for the staff who take it over; the reporter sees that it climbed.
+    event = issue.events.get()
+    assert (event.internal_note, event.note, event.is_public) == ("需要社区协调", "", True)
 
     # The community, now the current unit, escalates on to the subdistrict.
     before = timezone.now()
@@ -811,3 +831,130 @@ def test_sla_policy_edits_change_due_at(territory, people):
     after = timezone.now()
     issue.refresh_from_db()
     assert_due(issue.due_at, 7, before, after)
+
+
+# --- an administrator's corrections -------------------------------------------------------
+
+
+def test_edit_details_records_before_and_after_internally(territory, people):
+    t, p = territory, people
+    admin = UserFactory(username="root", is_superuser=True, is_staff=True)
+    issue = make_issue(t, p, S.CLOSED, source=Source.HOTLINE, caller_name="李先生")
+    before = row(issue)
+    workflow.edit_details(
+        issue=issue, actor=admin, title="  东门路灯不亮 ", caller_name="李先生", address="东门"
+    )
+    after = row(issue)
+    assert (after["title"], after["address"], after["caller_name"]) == (
+        "东门路灯不亮",
+        "东门",
+        "李先生",
+    )
+    changed = {k for k in before if before[k] != after[k]}
+    assert changed == {"title", "address", "updated_at"}
+    event = issue.events.get()
+    assert (event.kind, event.actor, event.is_public) == (K.EDITED, admin, False)
+    assert (event.from_status, event.to_status) == (S.CLOSED, S.CLOSED)
+    assert event.data == {
+        "before": {"title": before["title"], "address": ""},
+        "after": {"title": "东门路灯不亮", "address": "东门"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("who", "details", "code"),
+    [
+        ("worker", {"title": "新标题"}, "forbidden"),
+        ("admin", {"title": "  "}, "reason_required"),
+        ("admin", {"severity": Severity.URGENT}, "not_editable"),
+        ("admin", {"status": S.CLOSED}, "not_editable"),
+        ("admin", {}, "unchanged"),
+    ],
+)
+def test_edit_details_refuses(territory, people, who, details, code):
+    t, p = territory, people
+    p.admin = UserFactory(username="root", is_superuser=True, is_staff=True)
+    issue = make_issue(t, p, S.IN_PROGRESS)
+    details = details or {"title": issue.title}
+    assert_refused(
+        lambda: workflow.edit_details(issue=issue, actor=getattr(p, who), **details),
+        issue,
+        code=code,
+    )
+
+
+# --- who reads a staff note ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "words"),
+    [
+        (S.SUBMITTED, workflow.accept, "note"),
+        (S.IN_PROGRESS, workflow.suspend, "reason"),
+        (S.SUSPENDED, workflow.resume, "note"),
+        (S.IN_PROGRESS, workflow.escalate, "reason"),
+    ],
+)
+def test_instructions_between_staff_stay_internal(territory, people, status, action, words):
+    t, p = territory, people
+    issue = make_issue(t, p, status)
+    action(issue=issue, actor=p.worker, **{words: "业主联系不上，下周再查"})
+    event = issue.events.get()
+    assert event.is_public  # the reporter sees that it happened ...
+    assert (event.note, event.internal_note) == ("", "业主联系不上，下周再查")  # ... not the words
+    # An optional message is what the reporter reads.
+    other = make_issue(t, p, status)
+    action(
+        issue=other, actor=p.worker, message="已安排维修人员，请留意电话。",
+        **{words: "业主联系不上，下周再查"},
+    )  # fmt: skip
+    event = other.events.get()
+    assert (event.note, event.internal_note) == (
+        "已安排维修人员，请留意电话。",
+        "业主联系不上，下周再查",
+    )
+
+
+def test_dispatch_instructions_are_internal(territory, people):
+    t, p = territory, people
+    issue = make_issue(t, p, S.SUBMITTED, level=Level.SUBDISTRICT)
+    workflow.dispatch(
+        issue=issue, actor=p.subdistrict_staff, department=t.department, note="请三日内清理"
+    )
+    event = issue.events.get()
+    assert (event.is_public, event.note, event.internal_note) == (True, "", "请三日内清理")
+
+
+def test_the_resolution_note_is_public(territory, people):
+    t, p = territory, people
+    issue = make_issue(t, p, S.IN_PROGRESS)
+    workflow.resolve(issue=issue, actor=p.worker, note="已更换灯泡")
+    event = issue.events.get()
+    assert (event.is_public, event.note, event.internal_note) == (True, "已更换灯泡", "")
+
+
+# --- a resent form changes nothing --------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", [a.value for a in Action.PERSON_ACTIONS])
+def test_a_resent_form_is_recorded_once(territory, people, action):
+    t, p = territory, people
+    case = CASES[action]
+    status = next(s for (s, a) in EXPECTED_FLOW if a == action)
+    if case.actor == "admin":
+        p.admin = UserFactory(username="root", is_superuser=True, is_staff=True)
+    issue = make_issue(t, p, status, level=case.level, source=case.source)
+    actor, token = getattr(p, case.actor), uuid.uuid4()
+    case.call(issue, actor, t, p, submission_token=token)
+    after_first = row(issue)
+    # Sent again (a double click, the browser's resend): nothing changes, and no error.
+    again = case.call(Issue.objects.get(pk=issue.pk), actor, t, p, submission_token=token)
+    assert row(issue) == after_first
+    assert again.status == after_first["status"]
+    assert IssueEvent.objects.filter(issue=issue).count() == 1
+    # The same form sent by someone else is refused.
+    assert_refused(
+        lambda: case.call(issue, p.other_resident, t, p, submission_token=token),
+        issue,
+        code="token_used",
+    )

@@ -1,8 +1,6 @@
 """Resident forms: report a problem, comment, evaluate. They validate input only; the
 workflow decides what is allowed."""
 
-import uuid
-
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -10,6 +8,7 @@ from grids.forms import BuildingField
 
 from ..models import Category, Satisfaction
 from .fields import PhotosField
+from .tokens import SubmissionTokenMixin
 
 
 class CategoryField(forms.ModelChoiceField):
@@ -19,7 +18,7 @@ class CategoryField(forms.ModelChoiceField):
         return f"{category.name} — {category.hint}" if category.hint else category.name
 
 
-class ReportForm(forms.Form):
+class ReportForm(SubmissionTokenMixin, forms.Form):
     building = BuildingField(
         label=_("Building"),
         help_text=_(
@@ -53,13 +52,9 @@ class ReportForm(forms.Form):
         label=_("I report this as a volunteer"),
         required=False,
     )
-    # Generated when the form is shown; a resent or double-clicked form carries the same one.
-    submission_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        if not self.is_bound:
-            self.initial.setdefault("submission_token", uuid.uuid4())
         if user is None or not user.is_volunteer:
             del self.fields["as_volunteer"]
 
@@ -70,7 +65,7 @@ class ReportForm(forms.Form):
         return self.cleaned_data["description"].strip()
 
 
-class CommentForm(forms.Form):
+class CommentForm(SubmissionTokenMixin, forms.Form):
     note = forms.CharField(
         label=_("Your comment"),
         max_length=2000,
@@ -80,7 +75,7 @@ class CommentForm(forms.Form):
     photos = PhotosField()
 
 
-class EvaluationForm(forms.Form):
+class EvaluationForm(SubmissionTokenMixin, forms.Form):
     satisfaction = forms.ChoiceField(
         label=_("How satisfied are you with the result?"),
         choices=Satisfaction.choices,

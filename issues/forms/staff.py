@@ -6,7 +6,6 @@ come from the same rule book (``assignable_users``, ``visible_issues``, the post
 from __future__ import annotations
 
 import re
-import uuid
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -18,6 +17,7 @@ from grids.models import Building, Department, Grid
 from .. import permissions
 from ..models import Category, Severity, Source, Status
 from .fields import PhotosField
+from .tokens import SubmissionTokenMixin
 
 # --- the queue's filters --------------------------------------------------------------
 
@@ -85,16 +85,30 @@ class QueueFilterForm(forms.Form):
 # --- actions on one issue --------------------------------------------------------------
 
 
-def _note(label=None, required=False, rows=2):
+# Each note says who will read it.
+STAFF_ONLY = _("Staff only: the reporter does not see it.")
+PUBLIC = _("Public: the reporter reads it on the issue's timeline.")
+
+
+def _note(label=None, required=False, rows=2, help_text=STAFF_ONLY):
     return forms.CharField(
-        label=label or _("Note"),
+        label=label or _("Internal note"),
         required=required,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": rows}),
+        help_text=help_text,
     )
 
 
-class ActionForm(forms.Form):
+def _message():
+    """The optional words to the reporter that go with a step between staff."""
+    return _note(
+        _("Message to the reporter"),
+        help_text=_("Optional. The reporter reads it on the issue's timeline."),
+    )
+
+
+class ActionForm(SubmissionTokenMixin, forms.Form):
     """One workflow action's input. ``issue`` and ``user`` are there for choice lists."""
 
     multipart = False
@@ -111,6 +125,7 @@ class AcceptForm(ActionForm):
     category = forms.ModelChoiceField(label=_("Category"), queryset=Category.objects.none())
     severity = forms.ChoiceField(label=_("Severity"), choices=Severity.choices)
     note = _note()
+    message = _message()
 
     def __init__(self, *args, issue, user, **kwargs):
         kwargs.setdefault("initial", {"category": issue.category_id, "severity": issue.severity})
@@ -158,12 +173,21 @@ class CommentForm(ActionForm):
 
 
 class EscalateForm(ActionForm):
-    reason = _note(_("Why escalate"), required=True)
+    reason = _note(
+        _("Why escalate"),
+        required=True,
+        help_text=_("Staff only: for the unit that takes it over. The reporter does not see it."),
+    )
+    message = _message()
 
 
 class DispatchForm(ActionForm):
     department = forms.ModelChoiceField(label=_("Department"), queryset=None)
-    note = _note()
+    note = _note(
+        _("Instructions for the department"),
+        help_text=_("Staff only: for the department. The reporter does not see it."),
+    )
+    message = _message()
 
     def __init__(self, *args, issue, user, **kwargs):
         category_department = issue.category.department_id if issue.category_id else None
@@ -176,15 +200,22 @@ class DispatchForm(ActionForm):
 
 class SuspendForm(ActionForm):
     reason = _note(_("Why suspend"), required=True)
+    message = _message()
 
 
 class ResumeForm(ActionForm):
     note = _note()
+    message = _message()
 
 
 class ResolveForm(ActionForm):
     multipart = True
-    note = _note(_("How it was resolved"), required=True, rows=3)
+    note = _note(
+        _("How it was resolved"),
+        required=True,
+        rows=3,
+        help_text=_("Public: the reporter reads it and then evaluates the result."),
+    )
     photos = PhotosField(label=_("After photos"))
 
 
@@ -193,7 +224,7 @@ class VerifyForm(ActionForm):
 
 
 class RejectForm(ActionForm):
-    reason = _note(_("Why reject"), required=True)
+    reason = _note(_("Why reject"), required=True, help_text=PUBLIC)
 
 
 class DuplicateForm(ActionForm):
@@ -202,7 +233,7 @@ class DuplicateForm(ActionForm):
         max_length=20,
         help_text=_("This issue is closed as a duplicate and points at the original."),
     )
-    note = _note()
+    note = _note(_("Note"), help_text=PUBLIC)
 
     def clean_original(self):
         number = self.cleaned_data["original"].strip()
@@ -226,7 +257,7 @@ class DuplicateForm(ActionForm):
 # --- filing: patrol and hotline ---------------------------------------------------------
 
 
-class FilingForm(forms.Form):
+class FilingForm(SubmissionTokenMixin, forms.Form):
     category = forms.ModelChoiceField(
         label=_("Category"), queryset=Category.objects.filter(is_active=True)
     )
@@ -240,13 +271,6 @@ class FilingForm(forms.Form):
         required=False,
         help_text=_("Where exactly, e.g. the unit, the corner or the landmark."),
     )
-    # Carried by the form so that a double tap or a resent form files one issue, not two.
-    submission_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.is_bound:
-            self.initial.setdefault("submission_token", uuid.uuid4())
 
     def clean_title(self):
         return " ".join(self.cleaned_data["title"].split())

@@ -4,7 +4,7 @@ from django import template
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Level, Satisfaction, Severity, Status
+from ..models import Issue, IssueEvent, Level, Satisfaction, Severity, Status
 
 register = template.Library()
 
@@ -67,4 +67,14 @@ def event_details(event) -> list[str]:
         lines.append(_("Duplicate of: %(number)s") % {"number": data["duplicate_of"]})
     if data.get("satisfaction") in Satisfaction.values:
         lines.append(_("Evaluation: %(name)s") % {"name": Satisfaction(data["satisfaction"]).label})
+    if event.kind == IssueEvent.Kind.EDITED:
+        for name, after in (data.get("after") or {}).items():
+            lines.append(
+                _("%(field)s: “%(before)s” → “%(after)s”")
+                % {
+                    "field": Issue._meta.get_field(name).verbose_name,
+                    "before": data["before"].get(name, ""),
+                    "after": after,
+                }
+            )
     return lines

@@ -198,6 +198,7 @@ def my_issue_comment(request, tracking_number):
             note=form.cleaned_data["note"],
             is_public=True,
             photos=form.cleaned_data["photos"],
+            submission_token=form.cleaned_data["submission_token"],
         )
     except workflow.WorkflowError as exc:
         messages.error(request, exc.message)
@@ -220,6 +221,7 @@ def my_issue_evaluate(request, tracking_number):
             actor=request.user,
             satisfaction=form.cleaned_data["satisfaction"],
             reason=form.cleaned_data["reason"],
+            submission_token=form.cleaned_data["submission_token"],
         )
     except workflow.WorkflowError as exc:
         messages.error(request, exc.message)

@@ -281,7 +281,8 @@ class ActionSpec:
 
 
 def _spec(form, action, run, button, *fields, label="", **renamed) -> ActionSpec:
-    params = {**{name: name for name in fields}, **renamed}
+    # Every action's form carries its submission token, so a resent form changes nothing.
+    params = {**{name: name for name in fields}, **renamed, "submission_token": "submission_token"}
     return ActionSpec(form, action, run, params, button, label)
 
 
@@ -289,16 +290,20 @@ def _spec(form, action, run, button, *fields, label="", **renamed) -> ActionSpec
 A, F, W = Action, forms, workflow
 ACTIONS: dict[str, ActionSpec] = {
     "accept": _spec(
-        F.AcceptForm, A.ACCEPT, W.accept, "btn-primary", "category", "severity", "note"
+        F.AcceptForm, A.ACCEPT, W.accept, "btn-primary", "category", "severity", "note", "message"
     ),
     "assign": _spec(F.AssignForm, A.ASSIGN, W.assign, "btn-outline-primary", "assignee", "note"),
     "comment": _spec(
         F.CommentForm, A.COMMENT, W.comment, "btn-outline-secondary", "note", "is_public", "photos"
     ),
-    "escalate": _spec(F.EscalateForm, A.ESCALATE, W.escalate, "btn-warning", "reason"),
-    "dispatch": _spec(F.DispatchForm, A.DISPATCH, W.dispatch, "btn-warning", "department", "note"),
-    "suspend": _spec(F.SuspendForm, A.SUSPEND, W.suspend, "btn-outline-secondary", "reason"),
-    "resume": _spec(F.ResumeForm, A.RESUME, W.resume, "btn-primary", "note"),
+    "escalate": _spec(F.EscalateForm, A.ESCALATE, W.escalate, "btn-warning", "reason", "message"),
+    "dispatch": _spec(
+        F.DispatchForm, A.DISPATCH, W.dispatch, "btn-warning", "department", "note", "message"
+    ),
+    "suspend": _spec(
+        F.SuspendForm, A.SUSPEND, W.suspend, "btn-outline-secondary", "reason", "message"
+    ),
+    "resume": _spec(F.ResumeForm, A.RESUME, W.resume, "btn-primary", "note", "message"),
     "resolve": _spec(F.ResolveForm, A.RESOLVE, W.resolve, "btn-success", "note", "photos"),
     "verify": _spec(F.VerifyForm, A.VERIFY, W.verify, "btn-success", "note"),
     "reject": _spec(F.RejectForm, A.REJECT, W.reject, "btn-outline-danger", "reason"),
