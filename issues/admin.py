@@ -3,11 +3,14 @@
 - Categories and the deadline table (severity × level → hours) are edited here. Hours are
   whole and positive; a policy cannot be deleted; the deadline list warns, with a link to
   add it, when a severity × level pair has no row (the built-in default then applies).
-- Issues are read-mostly: the fields the workflow owns are read-only, issues are never
-  added or deleted here, and the timeline is a read-only inline. The admin's actions
-  (escalate, reject, reassign) ask for a reason on an intermediate page and go through
-  ``issues.workflow`` one issue at a time, so they are refused exactly where the workflow
-  refuses them and write the same events.
+- Issues are read-mostly: issues are never added or deleted here, and the timeline is a
+  read-only inline. A superuser may correct what the report says (title, description,
+  address, caller's name and phone: ``workflow.EDITABLE_DETAILS``); the change goes through
+  ``workflow.edit_details``, which writes an internal event with the values before and
+  after. Every other field is read-only. The admin's actions (escalate, reject, reassign)
+  ask for a reason on an intermediate page and go through ``issues.workflow`` one issue at
+  a time, so they are refused exactly where the workflow refuses them and write the same
+  events.
 - Issue events cannot be added, changed or deleted.
 """
 
@@ -27,6 +30,7 @@ from grids.admin_views import ExportMixin
 from grids.models import User
 
 from . import permissions, workflow
+from .forms.tokens import SubmissionTokenMixin
 from .models import (
     DEFAULT_SLA_HOURS,
     Category,
@@ -232,12 +236,14 @@ WORKFLOW_FIELDS = [
 MAX_ACTION_ISSUES = 500
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(SubmissionTokenMixin, forms.Form):
     reason = forms.CharField(
         label=gettext_lazy("Reason"),
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         max_length=2000,
-        help_text=gettext_lazy("Recorded on each issue's timeline."),
+        help_text=gettext_lazy(
+            "Recorded on each issue's timeline for staff only: the reporter does not see it."
+        ),
     )
 
     def __init__(self, *args, issues=None, **kwargs):
@@ -248,6 +254,14 @@ class ReasonForm(forms.Form):
         if not reason:
             raise forms.ValidationError(_("Give a reason."), code="required")
         return reason
+
+
+class RejectForm(ReasonForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].help_text = gettext_lazy(
+            "Recorded on each issue's timeline; the reporter reads it."
+        )
 
 
 class ReassignForm(ReasonForm):
@@ -372,6 +386,23 @@ class IssueAdmin(ExportMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_readonly_fields(self, request, obj=None):
+        # Only a superuser corrects the details (the workflow's rule); for anyone else the
+        # whole issue is read-only, so the workflow never has to refuse a saved form.
+        if request.user.is_superuser:
+            return WORKFLOW_FIELDS
+        return [*WORKFLOW_FIELDS, *workflow.EDITABLE_DETAILS]
+
+    def save_model(self, request, obj, form, change):
+        """Corrections go through the workflow, on the record; the row is not saved here."""
+        changed = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in workflow.EDITABLE_DETAILS
+        }
+        if changed:
+            workflow.edit_details(issue=obj, actor=request.user, **changed)
+
     def get_export_queryset(self, request):
         return (
             super()
@@ -395,7 +426,10 @@ class IssueAdmin(ExportMixin, admin.ModelAdmin):
                 % {"count": n}
             ),
             call=lambda issue, actor, data: workflow.escalate(
-                issue=issue, actor=actor, reason=data["reason"]
+                issue=issue,
+                actor=actor,
+                reason=data["reason"],
+                submission_token=data["submission_token"],
             ),
         )
 
@@ -406,13 +440,16 @@ class IssueAdmin(ExportMixin, admin.ModelAdmin):
             request,
             queryset,
             title=_("Reject issues"),
-            form_class=ReasonForm,
+            form_class=RejectForm,
             done=lambda n: (
                 ngettext("Rejected %(count)d issue.", "Rejected %(count)d issues.", n)
                 % {"count": n}
             ),
             call=lambda issue, actor, data: workflow.reject(
-                issue=issue, actor=actor, reason=data["reason"]
+                issue=issue,
+                actor=actor,
+                reason=data["reason"],
+                submission_token=data["submission_token"],
             ),
         )
 
@@ -432,7 +469,11 @@ class IssueAdmin(ExportMixin, admin.ModelAdmin):
                 % {"count": n}
             ),
             call=lambda issue, actor, data: workflow.assign(
-                issue=issue, actor=actor, assignee=data["assignee"], note=data["reason"]
+                issue=issue,
+                actor=actor,
+                assignee=data["assignee"],
+                note=data["reason"],
+                submission_token=data["submission_token"],
             ),
         )
 

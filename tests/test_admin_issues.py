@@ -22,7 +22,7 @@ from issues.models import (
     Status,
 )
 from issues.transitions import Action
-from tests.factories import CategoryFactory, IssueFactory, UserFactory, issue_at
+from tests.factories import CategoryFactory, IssueFactory, UserFactory, issue_at, staff_on
 
 CHANGELIST = reverse("admin:issues_issue_changelist")
 
@@ -69,10 +69,12 @@ def test_escalate_writes_one_event_per_issue_with_the_reason(admin_en, root, ter
     assert (second.level, second.status) == (Level.SUBDISTRICT, Status.SUBMITTED)
     for issue in (first, second):
         [event] = issue.events.all()
-        assert (event.kind, event.actor, event.note) == (
+        # The reason is for the staff who take it over, not the reporter.
+        assert (event.kind, event.actor, event.internal_note, event.note) == (
             IssueEvent.Kind.ESCALATED,
             root,
             "需要社区协调",
+            "",
         )
 
 
@@ -422,3 +424,84 @@ def test_issue_changelist_filters_by_category(admin_en, territory):
     page = admin_en.get(CHANGELIST + f"?category__id__exact={other.pk}").content.decode()
     assert "摊贩占道" in page and "垃圾成堆" not in page
     assert Issue.objects.count() == 2
+
+
+# --- corrections are on the record ------------------------------------------------------------
+
+
+def change_form(issue, **fields):
+    data = {
+        "title": issue.title,
+        "description": issue.description,
+        "address": issue.address,
+        "caller_name": issue.caller_name,
+        "caller_phone": issue.caller_phone,
+        "events-TOTAL_FORMS": 0,
+        "events-INITIAL_FORMS": 0,
+        "photos-TOTAL_FORMS": 0,
+        "photos-INITIAL_FORMS": 0,
+    }
+    return data | fields
+
+
+def test_corrections_reach_the_timeline_with_before_and_after(admin_en, root, territory):
+    issue = issue_at(
+        territory, "grid", status=Status.CLOSED, source=Source.HOTLINE, reporter=None,
+        caller_name="王先生", caller_phone="13953100001", address="3号楼",
+    )  # fmt: skip
+    url = reverse("admin:issues_issue_change", args=[issue.pk])
+    data = change_form(issue, description="东门路灯不亮（已删除住户姓名）", caller_phone="")
+    assert admin_en.post(url, data).status_code == 302
+    assert admin_en.post(url, data).status_code == 302  # sent again: nothing more to record
+
+    issue.refresh_from_db()
+    assert (issue.description, issue.caller_phone) == ("东门路灯不亮（已删除住户姓名）", "")
+    assert issue.status == Status.CLOSED
+    [event] = issue.events.all()
+    assert (event.kind, event.actor, event.is_public) == (IssueEvent.Kind.EDITED, root, False)
+    assert event.data == {
+        "before": {"description": "晚上小区路灯不亮，出行不便。", "caller_phone": "13953100001"},
+        "after": {"description": "东门路灯不亮（已删除住户姓名）", "caller_phone": ""},
+    }
+    # The staff timeline says what changed.
+    staff = staff_on(territory.grid, username="staff")
+    admin_en.force_login(staff)
+    page = admin_en.get(reverse("staff_issue_detail", args=[issue.tracking_number])).text
+    assert "Details corrected" in page and "“13953100001” → “”" in page
+
+
+def test_an_empty_title_is_a_form_error_and_changes_nothing(admin_en, territory):
+    issue = issue_at(territory, "grid")
+    url = reverse("admin:issues_issue_change", args=[issue.pk])
+    response = admin_en.post(url, change_form(issue, title=""))
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+    assert not issue.events.exists()
+
+
+def test_staff_with_admin_access_but_no_superuser_cannot_correct(client, territory):
+    clerk = UserFactory(username="clerk", is_staff=True)
+    clerk.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_issue", "change_issue"])
+    )
+    client.force_login(clerk)
+    issue = issue_at(territory, "grid")
+    url = reverse("admin:issues_issue_change", args=[issue.pk])
+    assert 'name="title"' not in client.get(url).content.decode()
+    client.post(url, change_form(issue, title="改过的标题"))
+    issue.refresh_from_db()
+    assert issue.title != "改过的标题" and not issue.events.exists()
+
+
+def test_a_resent_admin_action_is_applied_once(admin_en, territory):
+    issue = issue_at(territory, "grid")
+    page = admin_en.post(CHANGELIST, {"action": "escalate", "_selected_action": [issue.pk]})
+    token = page.context["form"]["submission_token"].value()
+    assert f'value="{token}"' in page.content.decode()
+    selected = {"action": "escalate", "_selected_action": [issue.pk], "apply": "1"}
+    form = {"reason": "需要社区协调", "submission_token": str(token)}
+    for _ in range(2):
+        admin_en.post(CHANGELIST, selected | form)
+    issue.refresh_from_db()
+    assert issue.level == Level.COMMUNITY  # escalated once, not twice
+    assert issue.events.count() == 1
