@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, When
 
 from grids.models import Post
 
@@ -195,12 +195,15 @@ def reporter_evaluates(issue: Issue) -> bool:
 
     The Python form of ``reporter_evaluates_condition``, which the sweep uses (tests keep
     the two together). Reads the reporter's posts in one query, for a resident's report
-    only, remembered on the issue object.
+    only, remembered on the issue object; none for issues read through
+    ``with_reporter_posts`` (list pages).
     """
     if not issue.has_resident_reporter:
         return False
     if issue.resolved_by_id is not None and issue.resolved_by_id == issue.reporter_id:
         return False
+    if "reporter_holds_post" in issue.__dict__:  # annotated by with_reporter_posts
+        return not issue.reporter_holds_post
     field = current_unit_field(level=issue.level, department_id=issue.department_id)
     unit = getattr(issue, field)
     holds_post = _cached(
@@ -214,6 +217,27 @@ def reporter_evaluates(issue: Issue) -> bool:
 
 def reporter_evaluates_condition() -> Q:
     """``reporter_evaluates`` as a query condition, for the sweep (set-based)."""
+    return (
+        Q(source__in=RESIDENT_SOURCES, reporter__isnull=False)
+        & (Q(resolved_by__isnull=True) | ~Q(resolved_by_id=F("reporter_id")))
+        & ~_reporter_holds_post_condition()
+    )
+
+
+def with_reporter_posts(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
+    """For list pages: each issue read also says whether its reporter holds a post on its
+    current unit (a subquery of the same SQL), so ``reporter_evaluates``, and ``can`` for
+    evaluating, run no query per row."""
+    return queryset.annotate(
+        reporter_holds_post=Case(
+            When(_reporter_holds_post_condition(), then=True),
+            default=False,
+            output_field=BooleanField(),
+        )
+    )
+
+
+def _reporter_holds_post_condition() -> Q:
     holds_post = None
     for branch, unit_field in [
         *[(Q(department__isnull=True, level=level), f) for level, f in LEVEL_UNIT_FIELD.items()],
@@ -224,11 +248,7 @@ def reporter_evaluates_condition() -> Q:
         )
         part = branch & Exists(posts)
         holds_post = part if holds_post is None else holds_post | part
-    return (
-        Q(source__in=RESIDENT_SOURCES, reporter__isnull=False)
-        & (Q(resolved_by__isnull=True) | ~Q(resolved_by_id=F("reporter_id")))
-        & ~holds_post
-    )
+    return holds_post
 
 
 # Who verifies when nobody else on the unit that resolved an issue may: the level above.

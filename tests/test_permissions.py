@@ -458,7 +458,7 @@ def test_verification_falls_to_the_level_above(
         assert can(admin, VER, hotline)
 
 
-def test_the_sweep_condition_agrees_with_the_rule(territory, cast):
+def test_the_sweep_condition_agrees_with_the_rule(territory, cast, django_assert_num_queries):
     t, p = territory, cast
     issues = [
         _resolved(t, p, reporter=p.resident, resolver=p.worker),
@@ -483,3 +483,8 @@ def test_the_sweep_condition_agrees_with_the_rule(territory, cast):
     )
     assert by_query == by_rule
     assert by_rule == {issues[0].pk, issues[3].pk, issues[6].pk, issues[9].pk}
+    # A list page reads the same answer with its rows, and asks nothing more per row.
+    listed = list(permissions.with_reporter_posts(Issue.objects.order_by("pk")))
+    with django_assert_num_queries(0):
+        by_list = {i.pk for i in listed if permissions.reporter_evaluates(i)}
+    assert by_list == by_rule
