@@ -32,6 +32,7 @@ from .resources import (
     PostResource,
     SubdistrictResource,
 )
+from .units import save_unit
 
 admin.site.site_header = _("Grid governance administration")
 admin.site.site_title = _("Grid governance")
@@ -122,6 +123,14 @@ class TerritoryAdmin(ImportExportMixin, CountColumns, admin.ModelAdmin):
         return queryset
 
 
+class MovableUnitAdmin(TerritoryAdmin):
+    """Communities and grids: moving one to another parent takes its open issues along,
+    in the change form's transaction (``grids.units.save_unit``)."""
+
+    def save_model(self, request, obj, form, change):
+        save_unit(obj, actor=request.user)
+
+
 # --- the hierarchy ------------------------------------------------------------------------
 
 
@@ -175,7 +184,7 @@ class GridInline(admin.TabularInline):
 
 
 @admin.register(Community)
-class CommunityAdmin(TerritoryAdmin):
+class CommunityAdmin(MovableUnitAdmin):
     list_display = ["name", "code", "subdistrict", "grids_count", "open_issues", "staff_count"]
     list_filter = [StaffingFilter, "subdistrict"]
     list_select_related = ["subdistrict"]
@@ -205,7 +214,7 @@ class BuildingInline(admin.TabularInline):
 
 
 @admin.register(Grid)
-class GridAdmin(TerritoryAdmin):
+class GridAdmin(MovableUnitAdmin):
     list_display = [
         "name",
         "code",

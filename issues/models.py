@@ -427,6 +427,7 @@ class IssueEvent(models.Model):
         REJECTED = "rejected", _("Rejected")
         DUPLICATE = "duplicate", _("Marked as duplicate")
         SUPERVISED = "supervised", _("Put under supervision")
+        MOVED = "moved", _("Moved with its grid or community")
 
     issue = models.ForeignKey(
         Issue,

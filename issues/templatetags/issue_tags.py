@@ -4,6 +4,8 @@ from django import template
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from grids import units
+
 from ..models import Level, Satisfaction, Severity, Status
 
 register = template.Library()
@@ -67,4 +69,12 @@ def event_details(event) -> list[str]:
         lines.append(_("Duplicate of: %(number)s") % {"number": data["duplicate_of"]})
     if data.get("satisfaction") in Satisfaction.values:
         lines.append(_("Evaluation: %(name)s") % {"name": Satisfaction(data["satisfaction"]).label})
+    for key, names in (data.get("moved") or {}).items():
+        if key in units.KINDS and len(names) == 2:
+            lines.append(
+                _("%(unit)s: %(old)s → %(new)s")
+                % {"unit": units.KINDS[key].label, "old": names[0], "new": names[1]}
+            )
+    if data.get("assignee_cleared"):
+        lines.append(_("Assignee cleared: the issue waits for the new unit's staff"))
     return lines
