@@ -24,7 +24,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per kind: compared and hashed by identity
 class UnitKind:
     key: str  # also the issue level handled by this kind's units (territorial kinds)
     model_name: str

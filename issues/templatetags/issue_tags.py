@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from grids import units
 
-from ..models import Level, Satisfaction, Severity, Status
+from ..models import Satisfaction, Severity, Status
 
 register = template.Library()
 
@@ -28,13 +28,13 @@ def status_badge(issue):
 @register.simple_tag
 def level_in_words(issue):
     """Where the issue is handled, as a resident would say it."""
-    if issue.department_id:
-        return _("Dispatched to a department")
+    kind, _unit = units.current_unit(issue)
     return {
-        Level.GRID: _("Grid worker handling"),
-        Level.COMMUNITY: _("Escalated to the community"),
-        Level.SUBDISTRICT: _("Escalated to the subdistrict"),
-    }[issue.level]
+        "grid": _("Grid worker handling"),
+        "community": _("Escalated to the community"),
+        "subdistrict": _("Escalated to the subdistrict"),
+        "department": _("Dispatched to a department"),
+    }[kind.key]
 
 
 @register.inclusion_tag("issues/_time_left.html")
