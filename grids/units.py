@@ -133,8 +133,15 @@ def of_role(role: str) -> UnitKind:
 
 
 def of_unit(unit) -> UnitKind:
-    """The kind of a unit object (a Grid, a Community…)."""
-    return _BY_MODEL[type(unit).__name__]
+    """The kind of a unit object (a Grid, a Community…) or of a unit model."""
+    model = unit if isinstance(unit, type) else type(unit)
+    return _BY_MODEL[model.__name__]
+
+
+def post_values(unit) -> dict:
+    """The role and unit field of a post on ``unit`` (``Post(user=…, **post_values(unit))``)."""
+    kind = of_unit(unit)
+    return {"role": kind.role, kind.field: unit}
 
 
 # --- the unit handling an issue now ---------------------------------------------------------
