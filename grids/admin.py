@@ -22,6 +22,7 @@ from django.utils.translation import ngettext
 
 from issues.models import OPEN_STATUSES, Issue
 
+from . import units
 from .admin_views import ImportExportMixin, coverage_view
 from .models import Building, Community, Department, Grid, Post, Subdistrict, User
 from .resources import (
@@ -53,12 +54,13 @@ def count_of(model, outer: str, **filters):
     return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
 
 
-def open_issues_of(outer: str):
-    return count_of(Issue, outer, status__in=OPEN_STATUSES)
-
-
-def staff_of(outer: str, role: str):
-    return count_of(Post, outer, role=role, user__is_active=True)
+def unit_counts(model) -> dict:
+    """The open issues and the staff (active people holding a post) of each unit."""
+    kind = units.of_unit(model)
+    return {
+        "n_open": count_of(Issue, kind.field, status__in=OPEN_STATUSES),
+        "n_staff": count_of(Post, kind.field, role=kind.role, user__is_active=True),
+    }
 
 
 def gap(text):
@@ -122,6 +124,14 @@ class TerritoryAdmin(ImportExportMixin, CountColumns, admin.ModelAdmin):
         return queryset
 
 
+class MovableUnitAdmin(TerritoryAdmin):
+    """Communities and grids: moving one to another parent takes its open issues along,
+    in the change form's transaction (``grids.units.save_unit``)."""
+
+    def save_model(self, request, obj, form, change):
+        units.save_unit(obj, actor=request.user)
+
+
 # --- the hierarchy ------------------------------------------------------------------------
 
 
@@ -160,9 +170,8 @@ class SubdistrictAdmin(TerritoryAdmin):
             .get_queryset(request)
             .annotate(
                 n_communities=count_of(Community, "subdistrict"),
-                n_grids=count_of(Grid, "community__subdistrict"),
-                n_open=open_issues_of("subdistrict"),
-                n_staff=staff_of("subdistrict", Post.Role.SUBDISTRICT_STAFF),
+                n_grids=count_of(Grid, units.KINDS["grid"].path_to(units.KINDS["subdistrict"])),
+                **unit_counts(Subdistrict),
             )
         )
 
@@ -175,7 +184,7 @@ class GridInline(admin.TabularInline):
 
 
 @admin.register(Community)
-class CommunityAdmin(TerritoryAdmin):
+class CommunityAdmin(MovableUnitAdmin):
     list_display = ["name", "code", "subdistrict", "grids_count", "open_issues", "staff_count"]
     list_filter = [StaffingFilter, "subdistrict"]
     list_select_related = ["subdistrict"]
@@ -191,8 +200,7 @@ class CommunityAdmin(TerritoryAdmin):
             .get_queryset(request)
             .annotate(
                 n_grids=count_of(Grid, "community"),
-                n_open=open_issues_of("community"),
-                n_staff=staff_of("community", Post.Role.COMMUNITY_STAFF),
+                **unit_counts(Community),
             )
         )
 
@@ -205,7 +213,7 @@ class BuildingInline(admin.TabularInline):
 
 
 @admin.register(Grid)
-class GridAdmin(TerritoryAdmin):
+class GridAdmin(MovableUnitAdmin):
     list_display = [
         "name",
         "code",
@@ -231,8 +239,7 @@ class GridAdmin(TerritoryAdmin):
             .get_queryset(request)
             .annotate(
                 n_buildings=count_of(Building, "grid"),
-                n_open=open_issues_of("grid"),
-                n_staff=staff_of("grid", Post.Role.GRID_WORKER),
+                **unit_counts(Grid),
             )
             .prefetch_related(Prefetch("posts", queryset=workers, to_attr="worker_posts"))
         )
@@ -307,8 +314,7 @@ class DepartmentAdmin(TerritoryAdmin):
             super()
             .get_queryset(request)
             .annotate(
-                n_open=open_issues_of("department"),
-                n_staff=staff_of("department", Post.Role.DEPARTMENT_STAFF),
+                **unit_counts(Department),
             )
         )
 
@@ -328,7 +334,7 @@ class PostForm(forms.ModelForm):
         role = cleaned.get("role")
         if not role:
             return cleaned
-        wanted = Post.UNIT_FIELD[role]
+        wanted = units.of_role(role).field
         if not cleaned.get(wanted) and wanted not in self.errors:
             self.add_error(
                 wanted,
@@ -341,7 +347,7 @@ class PostForm(forms.ModelForm):
                     code="unit_required",
                 ),
             )
-        for other in Post.UNIT_FIELD.values():
+        for other in (kind.field for kind in units.KINDS.values()):
             if other != wanted and cleaned.get(other):
                 self.add_error(
                     other,

@@ -13,13 +13,15 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from import_export.admin import ExportMixin as BaseExportMixin
 from import_export.admin import ImportExportMixin as BaseImportExportMixin
 from import_export.formats import base_formats
 from import_export.forms import ExportForm
 from import_export.tmp_storages import MediaStorage
 
-from .models import Building, Community, Department, Grid, Post, Subdistrict
+from . import units
+from .models import Building, Post
 
 # --- file formats -------------------------------------------------------------------------
 
@@ -182,6 +184,68 @@ def _section(key, title, explanation, queryset, all_url, make_gap) -> Section:
     return section
 
 
+# What an unstaffed unit means and how it is put right, kind by kind (in the page's order).
+UNSTAFFED = {
+    "grid": (
+        gettext_lazy("Grids with no grid worker"),
+        gettext_lazy("Nobody walks these grids; their issues reach no one until they climb."),
+        gettext_lazy("Add a grid worker"),
+    ),
+    "community": (
+        gettext_lazy("Communities with no staff"),
+        gettext_lazy("Urgent matters escalated here have nobody to handle them."),
+        gettext_lazy("Add community staff"),
+    ),
+    "subdistrict": (
+        gettext_lazy("Subdistricts with no staff"),
+        gettext_lazy("Difficult matters escalated here have nobody to handle or dispatch them."),
+        gettext_lazy("Add subdistrict staff"),
+    ),
+    "department": (
+        gettext_lazy("Departments with no staff"),
+        gettext_lazy("Issues dispatched to these departments reach no one."),
+        gettext_lazy("Add department staff"),
+    ),
+}
+
+
+def _unstaffed_section(kind: units.UnitKind, title, explanation, fix_label) -> Section:
+    """Units of ``kind`` where no active person holds the post the kind takes."""
+    admin_name = f"admin:grids_{kind.model._meta.model_name}"
+    above = list(reversed(kind.ancestors()))
+    paths = [kind.path_to(ancestor) for ancestor in above]
+    queryset = kind.model.objects.filter(
+        ~Exists(_active_posts(**{kind.field: OuterRef("pk")}, role=kind.role))
+    )
+    if paths:  # (an empty select_related() would follow every key)
+        queryset = queryset.select_related(*paths)
+
+    def gap(unit) -> Gap:
+        code = getattr(unit, "code", "")
+        parents = []
+        for path in paths:
+            parent = unit
+            for name in path.split("__"):
+                parent = getattr(parent, name)
+            parents.append(parent.name)
+        return Gap(
+            label=f"{unit.name} ({code})" if code else unit.name,
+            context=" · ".join(parents),
+            fix_url=_add_post_url(kind.role, kind.field, unit.pk),
+            fix_label=fix_label,
+            change_url=reverse(f"{admin_name}_change", args=[unit.pk]),
+        )
+
+    return _section(
+        kind.scope_set,
+        title,
+        explanation,
+        queryset,
+        reverse(f"{admin_name}_changelist") + "?staffing=none",
+        gap,
+    )
+
+
 def coverage_sections() -> list[Section]:
     """What breaks "one network covers everything" (一网覆盖), in two queries a kind.
 
@@ -195,72 +259,8 @@ def coverage_sections() -> list[Section]:
     """
     from issues.models import Category
 
-    role = Post.Role
-    sections = [
-        _section(
-            "grids",
-            _("Grids with no grid worker"),
-            _("Nobody walks these grids; their issues reach no one until they climb."),
-            Grid.objects.filter(
-                ~Exists(_active_posts(grid=OuterRef("pk"), role=role.GRID_WORKER))
-            ).select_related("community__subdistrict"),
-            reverse("admin:grids_grid_changelist") + "?staffing=none",
-            lambda g: Gap(
-                label=f"{g.name} ({g.code})",
-                context=f"{g.community.subdistrict.name} · {g.community.name}",
-                fix_url=_add_post_url(role.GRID_WORKER, "grid", g.pk),
-                fix_label=_("Add a grid worker"),
-                change_url=reverse("admin:grids_grid_change", args=[g.pk]),
-            ),
-        ),
-        _section(
-            "communities",
-            _("Communities with no staff"),
-            _("Urgent matters escalated here have nobody to handle them."),
-            Community.objects.filter(
-                ~Exists(_active_posts(community=OuterRef("pk"), role=role.COMMUNITY_STAFF))
-            ).select_related("subdistrict"),
-            reverse("admin:grids_community_changelist") + "?staffing=none",
-            lambda c: Gap(
-                label=f"{c.name} ({c.code})",
-                context=c.subdistrict.name,
-                fix_url=_add_post_url(role.COMMUNITY_STAFF, "community", c.pk),
-                fix_label=_("Add community staff"),
-                change_url=reverse("admin:grids_community_change", args=[c.pk]),
-            ),
-        ),
-        _section(
-            "subdistricts",
-            _("Subdistricts with no staff"),
-            _("Difficult matters escalated here have nobody to handle or dispatch them."),
-            Subdistrict.objects.filter(
-                ~Exists(_active_posts(subdistrict=OuterRef("pk"), role=role.SUBDISTRICT_STAFF))
-            ),
-            reverse("admin:grids_subdistrict_changelist") + "?staffing=none",
-            lambda s: Gap(
-                label=f"{s.name} ({s.code})",
-                context="",
-                fix_url=_add_post_url(role.SUBDISTRICT_STAFF, "subdistrict", s.pk),
-                fix_label=_("Add subdistrict staff"),
-                change_url=reverse("admin:grids_subdistrict_change", args=[s.pk]),
-            ),
-        ),
-        _section(
-            "departments",
-            _("Departments with no staff"),
-            _("Issues dispatched to these departments reach no one."),
-            Department.objects.filter(
-                ~Exists(_active_posts(department=OuterRef("pk"), role=role.DEPARTMENT_STAFF))
-            ).select_related("subdistrict"),
-            reverse("admin:grids_department_changelist") + "?staffing=none",
-            lambda d: Gap(
-                label=d.name,
-                context=d.subdistrict.name,
-                fix_url=_add_post_url(role.DEPARTMENT_STAFF, "department", d.pk),
-                fix_label=_("Add department staff"),
-                change_url=reverse("admin:grids_department_change", args=[d.pk]),
-            ),
-        ),
+    sections = [_unstaffed_section(units.KINDS[key], *texts) for key, texts in UNSTAFFED.items()]
+    sections += [
         _section(
             "buildings",
             _("Buildings whose grid belongs to another community than the import stated"),

@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from . import units
+
 mainland_mobile_validator = RegexValidator(
     regex=r"^1[3-9]\d{9}$",
     message=_("Enter a mainland China mobile number: 11 digits starting with 13–19."),
@@ -199,13 +201,6 @@ class Post(models.Model):
         _("full-time"), default=True, help_text=_("专职 (full-time) or 兼职 (part-time).")
     )
 
-    UNIT_FIELD = {
-        Role.GRID_WORKER: "grid",
-        Role.COMMUNITY_STAFF: "community",
-        Role.SUBDISTRICT_STAFF: "subdistrict",
-        Role.DEPARTMENT_STAFF: "department",
-    }
-
     class Meta:
         verbose_name = _("post")
         verbose_name_plural = _("posts")
@@ -269,4 +264,4 @@ class Post(models.Model):
 
     @property
     def unit(self):
-        return getattr(self, self.UNIT_FIELD[self.role])
+        return getattr(self, units.of_role(self.role).field)

@@ -26,6 +26,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from grids import units
 from grids.admin_views import ExportMixin
 from grids.models import User
 
@@ -277,25 +278,12 @@ class ReassignForm(ReasonForm):
         self.fields["assignee"].queryset = assignable_to_any(issues)
 
 
-def _current_unit(issue) -> tuple:
-    if issue.department_id is not None:
-        return ("department", issue.department_id)
-    return (
-        issue.level,
-        {
-            Level.GRID: issue.grid_id,
-            Level.COMMUNITY: issue.community_id,
-            Level.SUBDISTRICT: issue.subdistrict_id,
-        }[issue.level],
-    )
-
-
 def assignable_to_any(issues):
     """People who may take at least one of these issues: ``permissions.assignable_users``
     of each distinct current unit, combined (the workflow checks each issue again)."""
     one_per_unit = {}
     for issue in issues:
-        one_per_unit.setdefault(_current_unit(issue), issue)
+        one_per_unit.setdefault(units.current_unit(issue), issue)
     if not one_per_unit:
         return User.objects.none()
     combined = reduce(or_, (permissions.assignable_users(issue) for issue in one_per_unit.values()))

@@ -428,6 +428,7 @@ class IssueEvent(models.Model):
         DUPLICATE = "duplicate", _("Marked as duplicate")
         SUPERVISED = "supervised", _("Put under supervision")
         EDITED = "edited", _("Details corrected")
+        MOVED = "moved", _("Moved with its grid or community")
 
     issue = models.ForeignKey(
         Issue,

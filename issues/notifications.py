@@ -23,9 +23,10 @@ from django.dispatch import receiver
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from grids import units
 from grids.models import Post, User
 
-from .models import RESIDENT_SOURCES, RUNNING_STATUSES, Issue, IssueEvent, Level, Notification
+from .models import RESIDENT_SOURCES, RUNNING_STATUSES, Issue, IssueEvent, Notification
 from .workflow import event_recorded
 
 log = logging.getLogger(__name__)
@@ -83,24 +84,17 @@ def _insert_reporter_notes(event_ids: list[int]) -> int:
 def _insert_arrival_notes(event_ids: list[int]) -> int:
     """Everyone holding a post on the unit an issue has just arrived at (not the actor)."""
     ids, id_params = _in(event_ids)
-    # (which events, the post column that must match the issue's column)
+    # (which events, the post column that must match the issue's column): an issue
+    # arrives at a department by dispatch, at the unit of a level by filing or escalation.
     arrivals = [
-        ("e.kind = %s", [Kind.DISPATCHED], "department_id"),
-        (
+        ("e.kind = %s", [Kind.DISPATCHED], kind.id_field)
+        if kind is units.DEPARTMENT
+        else (
             "e.kind IN (%s, %s) AND e.to_level = %s",
-            [Kind.FILED, Kind.ESCALATED, Level.GRID],
-            "grid_id",
-        ),
-        (
-            "e.kind IN (%s, %s) AND e.to_level = %s",
-            [Kind.FILED, Kind.ESCALATED, Level.COMMUNITY],
-            "community_id",
-        ),
-        (
-            "e.kind IN (%s, %s) AND e.to_level = %s",
-            [Kind.FILED, Kind.ESCALATED, Level.SUBDISTRICT],
-            "subdistrict_id",
-        ),
+            [Kind.FILED, Kind.ESCALATED, kind.key],
+            kind.id_field,
+        )
+        for kind in units.KINDS.values()
     ]
     selects, params = [], []
     for condition, condition_params, column in arrivals:

@@ -17,20 +17,26 @@ from dataclasses import dataclass, field
 
 from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, When
 
+from grids import units
 from grids.models import Post
 
-from .models import RESIDENT_SOURCES, Issue, Level
+from .models import RESIDENT_SOURCES, Issue
 from .transitions import Action, action_allowed_by_flow
 
 
 @dataclass(frozen=True)
 class Scope:
-    """The units a user holds posts on, as id sets."""
+    """The units a user holds posts on, as id sets (one per unit kind: the kinds'
+    ``scope_set`` names these fields)."""
 
     grids: frozenset = field(default_factory=frozenset)
     communities: frozenset = field(default_factory=frozenset)
     subdistricts: frozenset = field(default_factory=frozenset)
     departments: frozenset = field(default_factory=frozenset)
+
+    def ids(self, kind) -> frozenset:
+        """The ids of the units of this kind (``grids.units.UnitKind``) the user holds."""
+        return getattr(self, kind.scope_set)
 
     @property
     def is_staff_anywhere(self) -> bool:
@@ -44,23 +50,14 @@ def scope_of(user) -> Scope:
     cached = getattr(user, "_issue_scope", None)
     if cached is not None:
         return cached
-    ids: dict[str, set] = {
-        "grids": set(),
-        "communities": set(),
-        "subdistricts": set(),
-        "departments": set(),
-    }
-    for grid, community, subdistrict, department in Post.objects.filter(
-        user_id=user.pk, user__is_active=True
-    ).values_list("grid_id", "community_id", "subdistrict_id", "department_id"):
-        for key, value in (
-            ("grids", grid),
-            ("communities", community),
-            ("subdistricts", subdistrict),
-            ("departments", department),
-        ):
+    kinds = list(units.KINDS.values())
+    ids: dict[str, set] = {kind.scope_set: set() for kind in kinds}
+    for row in Post.objects.filter(user_id=user.pk, user__is_active=True).values_list(
+        *(kind.id_field for kind in kinds)
+    ):
+        for kind, value in zip(kinds, row, strict=True):
             if value is not None:
-                ids[key].add(value)
+                ids[kind.scope_set].add(value)
     scope = Scope(**{key: frozenset(value) for key, value in ids.items()})
     user._issue_scope = scope
     return scope
@@ -90,73 +87,31 @@ def sees_as_staff(user, issue: Issue) -> bool:
     if getattr(user, "is_superuser", False):
         return True
     scope = scope_of(user)
-    return (
-        issue.grid_id in scope.grids
-        or issue.community_id in scope.communities
-        or issue.subdistrict_id in scope.subdistricts
-        or (issue.department_id is not None and issue.department_id in scope.departments)
-    )
-
-
-# The field naming each level's unit; Issue and Post use the same names.
-LEVEL_UNIT_FIELD = {
-    Level.GRID: "grid_id",
-    Level.COMMUNITY: "community_id",
-    Level.SUBDISTRICT: "subdistrict_id",
-}
-# Which of a Scope's id sets holds the units of each such field.
-SCOPE_SET = {
-    "grid_id": "grids",
-    "community_id": "communities",
-    "subdistrict_id": "subdistricts",
-    "department_id": "departments",
-}
+    return any(getattr(issue, kind.id_field) in scope.ids(kind) for kind in units.KINDS.values())
 
 
 def current_unit_field(*, level: str, department_id) -> str:
     """The field (on Issue and on Post) naming the unit now handling an issue: its
-    department once dispatched, otherwise its grid, community or subdistrict by level."""
-    return "department_id" if department_id is not None else LEVEL_UNIT_FIELD[level]
+    department once dispatched, otherwise its grid, community or subdistrict by level
+    (``grids.units.current_kind``)."""
+    return units.current_kind(level=level, department_id=department_id).id_field
 
 
 def acts_on_current_unit(user, issue: Issue) -> bool:
     """Holds a post on the unit now handling the issue."""
-    field = current_unit_field(level=issue.level, department_id=issue.department_id)
-    return getattr(issue, field) in getattr(scope_of(user), SCOPE_SET[field])
+    kind, unit_id = units.current_unit(issue)
+    return unit_id in scope_of(user).ids(kind)
 
 
 def acting_condition(scope: Scope) -> Q:
     """Issues whose *current unit* is one of the scope's units, as a query condition.
 
-    The queryset form of ``permissions.acts_on_current_unit`` (tests check they agree):
-    the department once dispatched, otherwise the grid, community or subdistrict by level.
-    Each branch is served by one of the partial ``issue_open_<unit>_due`` indexes.
+    The queryset form of ``acts_on_current_unit`` (a test checks they agree over every
+    level and dispatch state): the department once dispatched, otherwise the grid,
+    community or subdistrict by level. A scope without posts (a superuser's) matches
+    nothing: nothing is theirs to act on.
     """
-    branches = []
-    if scope.grids:
-        branches.append(Q(department__isnull=True, level=Level.GRID, grid_id__in=scope.grids))
-    if scope.communities:
-        branches.append(
-            Q(department__isnull=True, level=Level.COMMUNITY, community_id__in=scope.communities)
-        )
-    if scope.subdistricts:
-        branches.append(
-            Q(
-                department__isnull=True,
-                level=Level.SUBDISTRICT,
-                subdistrict_id__in=scope.subdistricts,
-            )
-        )
-    if scope.departments:
-        branches.append(Q(department_id__in=scope.departments))
-    if not branches:
-        return Q(pk__isnull=True)  # no post (a superuser): nothing is theirs to act on
-    # Built without a neutral starting term, so the database sees only the unit branches
-    # and can walk the matching index in deadline order.
-    condition = branches[0]
-    for branch in branches[1:]:
-        condition |= branch
-    return condition
+    return units.current_unit_condition(scope.ids)
 
 
 def coordinates_subdistrict(user, issue: Issue) -> bool:
@@ -240,8 +195,12 @@ def with_reporter_posts(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
 def _reporter_holds_post_condition() -> Q:
     holds_post = None
     for branch, unit_field in [
-        *[(Q(department__isnull=True, level=level), f) for level, f in LEVEL_UNIT_FIELD.items()],
-        (Q(department__isnull=False), "department_id"),
+        *[
+            (Q(department__isnull=True, level=kind.key), kind.id_field)
+            for kind in units.KINDS.values()
+            if kind.is_level
+        ],
+        (Q(department__isnull=False), units.DEPARTMENT.id_field),
     ]:
         posts = Post.objects.filter(
             user_id=OuterRef("reporter_id"), **{unit_field: OuterRef(unit_field)}
@@ -249,16 +208,6 @@ def _reporter_holds_post_condition() -> Q:
         part = branch & Exists(posts)
         holds_post = part if holds_post is None else holds_post | part
     return holds_post
-
-
-# Who verifies when nobody else on the unit that resolved an issue may: the level above.
-# The subdistrict is the top: there, an administrator verifies.
-VERIFIED_ABOVE = {
-    "grid_id": "community_id",
-    "community_id": "subdistrict_id",
-    "subdistrict_id": None,
-    "department_id": "subdistrict_id",  # the subdistrict that dispatched it
-}
 
 
 def _may_not_verify(issue: Issue) -> set:
@@ -283,11 +232,13 @@ def may_verify(user, issue: Issue) -> bool:
         return False
     if acts_on_current_unit(user, issue):
         return True
-    field = current_unit_field(level=issue.level, department_id=issue.department_id)
-    above = VERIFIED_ABOVE[field]
-    if above is None or getattr(issue, above) not in getattr(scope_of(user), SCOPE_SET[above]):
+    # The level above the unit that resolved it (a department's: the subdistrict that
+    # dispatched it); the subdistrict is the top, where an administrator verifies.
+    kind, unit = units.current_unit(issue)
+    above = kind.parent
+    if above is None or getattr(issue, above.id_field) not in scope_of(user).ids(above):
         return False
-    unit = getattr(issue, field)
+    field = kind.id_field
     return not _cached(
         issue,
         "_unit_has_verifier",
@@ -400,9 +351,9 @@ def assignable_users(issue: Issue):
     """Colleagues who hold a post on the issue's current unit."""
     from grids.models import User
 
-    field = current_unit_field(level=issue.level, department_id=issue.department_id)
+    kind, unit_id = units.current_unit(issue)
     return (
-        User.objects.filter(**{f"posts__{field}": getattr(issue, field)}, is_active=True)
+        User.objects.filter(**{f"posts__{kind.id_field}": unit_id}, is_active=True)
         .distinct()
         .order_by("username")
     )
@@ -418,40 +369,16 @@ def unit_access(user, kind: str) -> Q | None:
     subdistrict's departments; department staff their department."""
     if user.is_superuser:
         return None
-    s = scope_of(user)
-    if kind == "subdistrict":
-        return Q(pk__in=s.subdistricts)
-    if kind == "community":
-        return Q(pk__in=s.communities) | Q(subdistrict_id__in=s.subdistricts)
-    if kind == "grid":
-        return (
-            Q(pk__in=s.grids)
-            | Q(community_id__in=s.communities)
-            | Q(community__subdistrict_id__in=s.subdistricts)
-        )
-    if kind == "department":
-        return Q(pk__in=s.departments) | Q(subdistrict_id__in=s.subdistricts)
-    raise ValueError(kind)
+    return units.at_or_below(units.KINDS[kind], scope_of(user).ids)
 
 
 def may_see_unit(user, kind: str, obj) -> bool:
     """The same rule as ``unit_access`` for a unit already loaded (parents selected)."""
     if user.is_superuser:
         return True
-    s = scope_of(user)
-    if kind == "subdistrict":
-        return obj.pk in s.subdistricts
-    if kind == "community":
-        return obj.pk in s.communities or obj.subdistrict_id in s.subdistricts
-    if kind == "grid":
-        return (
-            obj.pk in s.grids
-            or obj.community_id in s.communities
-            or obj.community.subdistrict_id in s.subdistricts
-        )
-    if kind == "department":
-        return obj.pk in s.departments or obj.subdistrict_id in s.subdistricts
-    return False
+    if kind not in units.KINDS:
+        return False
+    return units.is_at_or_below(units.KINDS[kind], obj, scope_of(user).ids)
 
 
 def staff_issue_condition(user) -> Q | None:
@@ -461,7 +388,7 @@ def staff_issue_condition(user) -> Q | None:
         return None
     scope = scope_of(user)
     condition = Q(pk__in=[])  # no post: nothing (dropped from an OR by the ORM)
-    for unit_field, ids in SCOPE_SET.items():
-        if getattr(scope, ids):
-            condition |= Q(**{f"{unit_field}__in": getattr(scope, ids)})
+    for kind in units.KINDS.values():
+        if scope.ids(kind):
+            condition |= Q(**{f"{kind.id_field}__in": scope.ids(kind)})
     return condition

@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Case, CharField, F, Q, Value, When
 from django.utils import timezone
 
+from grids import units
 from grids.models import Post
 
 from .models import (
@@ -38,7 +39,7 @@ from .models import (
     SlaPolicy,
     Status,
 )
-from .permissions import current_unit_field, reporter_evaluates_condition
+from .permissions import reporter_evaluates_condition
 from .transitions import ESCALATES_TO, TRANSITIONS, Action
 from .workflow import _announce, escalation_changes
 
@@ -241,30 +242,25 @@ def _warn_due_soon_batch(now, batch_size) -> int:
         locked = soon
         if connection.features.has_select_for_update_skip_locked:
             locked = soon.select_for_update(skip_locked=True, of=("self",))
-        rows = list(
-            locked.order_by("due_at", "pk").values(
-                "pk", "level", "grid_id", "community_id", "subdistrict_id", "department_id"
-            )[:batch_size]
-        )
+        id_fields = [kind.id_field for kind in units.KINDS.values()]
+        rows = list(locked.order_by("due_at", "pk").values("pk", "level", *id_fields)[:batch_size])
         if not rows:
             return 0
         updated = soon.filter(pk__in=[r["pk"] for r in rows]).update(warned_due_at=F("due_at"))
         if updated != len(rows):
             raise RuntimeError("due-soon batch changed under the sweep")
-        units = {}
-        for r in rows:
-            field = current_unit_field(level=r["level"], department_id=r["department_id"])
-            units[r["pk"]] = (field, r[field])
+        units_of = {r["pk"]: units.current_unit(r) for r in rows}
         condition = Q()
-        for field in {f for f, _ in units.values()}:
-            condition |= Q(**{f"{field}__in": {v for f, v in units.values() if f == field}})
-        holders: dict[tuple[str, int], set[int]] = {}
+        for kind in {kind for kind, _ in units_of.values()}:
+            wanted = {unit_id for k, unit_id in units_of.values() if k is kind}
+            condition |= Q(**{f"{kind.id_field}__in": wanted})
+        holders: dict[tuple, set[int]] = {}
         for post in Post.objects.filter(condition, user__is_active=True).values(
-            "user_id", "grid_id", "community_id", "subdistrict_id", "department_id"
+            "user_id", *id_fields
         ):
-            for field in ("grid_id", "community_id", "subdistrict_id", "department_id"):
-                if post[field] is not None:
-                    holders.setdefault((field, post[field]), set()).add(post["user_id"])
+            for kind in units.KINDS.values():
+                if post[kind.id_field] is not None:
+                    holders.setdefault((kind, post[kind.id_field]), set()).add(post["user_id"])
         Notification.objects.bulk_create(
             [
                 Notification(
@@ -273,7 +269,7 @@ def _warn_due_soon_batch(now, batch_size) -> int:
                     reason=Notification.Reason.DUE_SOON,
                     created_at=now,
                 )
-                for pk, unit in units.items()
+                for pk, unit in units_of.items()
                 for user_id in sorted(holders.get(unit, ()))
             ],
             batch_size=2000,

@@ -12,15 +12,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from functools import reduce
+from operator import or_
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, When
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from grids import units
+
 from . import permissions
 from .models import (
+    OPEN_STATUSES,
     Category,
     Issue,
     IssueEvent,
@@ -811,3 +816,94 @@ def file_settled_on_spot(
             return issue
         issue = accept(issue=issue, actor=actor)
         return resolve(issue=issue, actor=actor, note=note, photos=after_photos)
+
+
+# --- the territory changes under open issues ----------------------------------------------
+
+MOVE_CHUNK = 2000  # issues per UPDATE (SQLite limits the parameters of one statement)
+
+
+def follow_unit_move(*, unit, actor=None) -> int:
+    """A grid moved to another community, or a community to another subdistrict: its open
+    issues follow the move, so the new units' staff see and act on them and the old ones no
+    longer act. Closed and rejected issues keep the units that handled them (the figures of
+    the past stay where the work was done). Runs inside the caller's transaction (the unit's
+    save, ``grids.units.save_unit``).
+
+    Set-based: the moved issues are locked and read in one query, each gets one internal
+    ``MOVED`` event (actor: the administrator, when known) in one bulk INSERT, and one
+    UPDATE per chunk sets their ``community``/``subdistrict``. An issue whose current unit
+    was one of the old units loses its assignee, who held a post there, not on the new unit.
+    Returns how many issues moved.
+    """
+    kind = units.of_unit(unit)
+    above = kind.ancestors()
+    parents = (
+        kind.model.objects.filter(pk=unit.pk)
+        .values(*(f"{kind.path_to(a)}_id" for a in above))
+        .get()
+    )
+    new = {a.id_field: parents[f"{kind.path_to(a)}_id"] for a in above}
+    stale = Issue.objects.filter(**{kind.id_field: unit.pk}, status__in=OPEN_STATUSES).exclude(
+        **new
+    )
+    with transaction.atomic(savepoint=False):
+        rows = list(
+            stale.select_for_update()
+            .order_by("pk")
+            .values("pk", "status", "level", "department_id", "assignee_id", *new)
+        )
+        if not rows:
+            return 0
+        names = {
+            a.key: dict(
+                a.model.objects.filter(
+                    pk__in={r[a.id_field] for r in rows} | {new[a.id_field]}
+                ).values_list("pk", "name")
+            )
+            for a in above
+        }
+        now = timezone.now()
+        events = []
+        for r in rows:
+            moved = {
+                a.key: [names[a.key].get(r[a.id_field], ""), names[a.key][new[a.id_field]]]
+                for a in above
+                if r[a.id_field] != new[a.id_field]
+            }
+            handler = units.current_kind(level=r["level"], department_id=r["department_id"])
+            data = {"moved": moved, "unit": unit.name}
+            if handler.key in moved and r["assignee_id"] is not None:
+                data["assignee_cleared"] = True
+            events.append(
+                IssueEvent(
+                    issue_id=r["pk"],
+                    actor=actor,
+                    kind=IssueEvent.Kind.MOVED,
+                    from_status=r["status"],
+                    to_status=r["status"],
+                    from_level=r["level"],
+                    to_level=r["level"],
+                    is_public=False,
+                    data=data,
+                    created_at=now,
+                )
+            )
+        created = IssueEvent.objects.bulk_create(events, batch_size=MOVE_CHUNK)
+        # The issue's handler was one of the old units: its assignee held a post there.
+        lost_handler = reduce(
+            or_,
+            (
+                Q(department__isnull=True, level=a.key) & ~Q(**{a.id_field: new[a.id_field]})
+                for a in above
+            ),
+        )
+        ids = [r["pk"] for r in rows]
+        for start in range(0, len(ids), MOVE_CHUNK):
+            Issue.objects.filter(pk__in=ids[start : start + MOVE_CHUNK]).update(
+                **new,
+                assignee=Case(When(lost_handler, then=None), default=F("assignee")),
+                updated_at=now,
+            )
+        _announce(event.pk for event in created)
+    return len(rows)

@@ -9,6 +9,7 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
+from grids import units
 from grids.models import Building, Community, Department, Grid, Post, Subdistrict, User
 from issues.models import Category, Issue, Level, Severity, Source, Status
 
@@ -77,13 +78,7 @@ class ResidentFactory(UserFactory):
 
 def post_for(user, unit):
     """Give ``user`` a post on ``unit`` with the role that unit takes."""
-    role, field = {
-        Grid: (Post.Role.GRID_WORKER, "grid"),
-        Community: (Post.Role.COMMUNITY_STAFF, "community"),
-        Subdistrict: (Post.Role.SUBDISTRICT_STAFF, "subdistrict"),
-        Department: (Post.Role.DEPARTMENT_STAFF, "department"),
-    }[type(unit)]
-    post = Post.objects.create(user=user, role=role, **{field: unit})
+    post = Post.objects.create(user=user, **units.post_values(unit))
     user.__dict__.pop("_issue_scope", None)
     return post
 

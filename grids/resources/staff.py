@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export import fields
 
-from ..models import Community, Department, Grid, Post, Subdistrict, User
+from .. import units
+from ..models import Department, Post, User
 from .base import (
     CellWidget,
     FlagWidget,
@@ -153,14 +154,13 @@ class PostResource(UnitResource):
         for role, code in zip(roles, codes, strict=True):
             if role:
                 wanted[role].add(code)
+        # Territorial units by code; departments by their subdistrict's code and their name.
         self._units = {
-            Post.Role.GRID_WORKER: by_code(Grid.objects.all(), wanted[Post.Role.GRID_WORKER]),
-            Post.Role.COMMUNITY_STAFF: by_code(
-                Community.objects.all(), wanted[Post.Role.COMMUNITY_STAFF]
-            ),
-            Post.Role.SUBDISTRICT_STAFF: by_code(
-                Subdistrict.objects.all(), wanted[Post.Role.SUBDISTRICT_STAFF]
-            ),
+            kind.role: by_code(kind.model.objects.all(), wanted[kind.role])
+            for kind in units.KINDS.values()
+            if kind is not units.DEPARTMENT
+        }
+        self._units |= {
             Post.Role.DEPARTMENT_STAFF: {
                 (d.subdistrict.code, d.name): d
                 for d in in_chunks(
@@ -175,7 +175,7 @@ class PostResource(UnitResource):
             for u in in_chunks(User.objects.all(), "username", column_values(dataset, "username"))
         }
         self._posts = {
-            (p.user_id, p.role, getattr(p, Post.UNIT_FIELD[p.role] + "_id")): p
+            (p.user_id, p.role, getattr(p, units.of_role(p.role).id_field)): p
             for p in in_chunks(self.get_queryset(), "user_id", [u.pk for u in self._users.values()])
         }
 
@@ -195,11 +195,7 @@ class PostResource(UnitResource):
             return department, None, None
         unit = self._units[role].get(code)
         if unit is None:
-            label = {
-                Post.Role.GRID_WORKER: _("grid"),
-                Post.Role.COMMUNITY_STAFF: _("community"),
-                Post.Role.SUBDISTRICT_STAFF: _("subdistrict"),
-            }[role]
+            label = units.of_role(role).model._meta.verbose_name
             return (
                 None,
                 "unit_code",
@@ -242,9 +238,9 @@ class PostResource(UnitResource):
             if unit is None:
                 errors[column].append(message)
             else:
-                for name in Post.UNIT_FIELD.values():
-                    setattr(post, name, None)
-                setattr(post, Post.UNIT_FIELD[role], unit)
+                for kind in units.KINDS.values():
+                    setattr(post, kind.field, None)
+                setattr(post, units.of_role(role).field, unit)
                 post.role = role
         if role and role != Post.Role.DEPARTMENT_STAFF and department_name:
             errors["department"].append(_("Leave the department empty for this role."))

@@ -7,6 +7,7 @@ from import_export import fields
 from import_export.instance_loaders import CachedInstanceLoader
 
 from ..models import Building, Community, Department, Grid, Subdistrict
+from ..units import save_unit
 from .base import CodeWidget, UnitResource, cell_text, in_chunks, spreadsheet_safe, text_field
 
 
@@ -25,7 +26,19 @@ class SubdistrictResource(UnitResource):
         return ["code", "name"]
 
 
-class CommunityResource(UnitResource):
+class MovableUnitResource(UnitResource):
+    """Communities and grids: a row naming another parent moves the unit, and its open
+    issues follow in the import's transaction (``grids.units.save_unit``)."""
+
+    def save_instance(self, instance, is_create, row, **kwargs):
+        if is_create:
+            return super().save_instance(instance, is_create, row, **kwargs)
+        self.before_save_instance(instance, row, **kwargs)
+        save_unit(instance, actor=kwargs.get("user"))
+        self.after_save_instance(instance, row, **kwargs)
+
+
+class CommunityResource(MovableUnitResource):
     code = text_field("code")
     name = text_field("name")
     subdistrict = fields.Field(
@@ -34,7 +47,7 @@ class CommunityResource(UnitResource):
         widget=CodeWidget(Subdistrict, gettext_lazy("subdistrict")),
     )
 
-    class Meta(UnitResource.Meta):
+    class Meta(MovableUnitResource.Meta):
         model = Community
         name = gettext_lazy("Communities (code, name, subdistrict_code)")
         fields = ("code", "name", "subdistrict")
@@ -48,7 +61,7 @@ class CommunityResource(UnitResource):
         return Community.objects.select_related("subdistrict")
 
 
-class GridResource(UnitResource):
+class GridResource(MovableUnitResource):
     code = text_field("code")
     name = text_field("name")
     community = fields.Field(
@@ -57,7 +70,7 @@ class GridResource(UnitResource):
         widget=CodeWidget(Community, gettext_lazy("community")),
     )
 
-    class Meta(UnitResource.Meta):
+    class Meta(MovableUnitResource.Meta):
         model = Grid
         name = gettext_lazy("Grids (code, name, community_code)")
         fields = ("code", "name", "community")

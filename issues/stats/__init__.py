@@ -105,17 +105,7 @@ from .recurrence import (
 )
 from .sql import Median, Seconds
 from .trend import TREND_HELP, TREND_SERIES, trend
-from .units import (
-    ISSUE_FIELD,
-    KIND_LABELS,
-    KINDS,
-    UNIT_MODELS,
-    Crumb,
-    Unit,
-    handler_condition,
-    load_unit,
-    top_units,
-)
+from .units import KINDS, Crumb, Unit, handler_condition, kind_label, load_unit, top_units
 
 __all__ = [
     "CHILD_TABLES",
@@ -124,15 +114,12 @@ __all__ = [
     "FIGURES",
     "FUNNEL",
     "FUNNEL_HELP",
-    "ISSUE_FIELD",
     "KINDS",
-    "KIND_LABELS",
     "RANKING_AGGREGATES",
     "RECURRENCE_ISSUES_PER_GROUP",
     "RECURRENCE_MAX_ROWS",
     "TREND_HELP",
     "TREND_SERIES",
-    "UNIT_MODELS",
     "Crumb",
     "FigureDef",
     "Figures",
@@ -145,6 +132,7 @@ __all__ = [
     "Unit",
     "figure_aggregates",
     "handler_condition",
+    "kind_label",
     "load_unit",
     "median_aggregates",
     "rankings",

@@ -11,27 +11,29 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from grids import units
 from grids.models import Post
 
 from .figures import COUNT_KEYS, RANKING_AGGREGATES, Figures, figure_aggregates
 from .filters import Filters
-from .units import ISSUE_FIELD, UNIT_MODELS, Unit
+from .units import KINDS, Unit
 
 # --- rankings of child units -------------------------------------------------------------
 
-# What each kind ranks: (table name, child kind).
-CHILD_TABLES = {
-    "subdistrict": [("ranking", "community"), ("departments", "department")],
-    "community": [("ranking", "grid")],
-    "grid": [("ranking", "worker")],
-    "department": [("ranking", "worker")],
-    "worker": [],
-}
-_CHILD_PARENT_FIELD = {
-    "community": "subdistrict_id",
-    "grid": "community_id",
-    "department": "subdistrict_id",
-}
+
+def _child_tables(kind: str) -> list[tuple[str, str]]:
+    """What each kind ranks, as (table name, child kind): a unit's child units (the first
+    kind is "the" ranking, a subdistrict's departments are their own table), or, for a unit
+    with no children, the people handling its issues; nothing for a person."""
+    if kind not in units.KINDS:
+        return []
+    children = units.KINDS[kind].children()
+    if not children:
+        return [("ranking", "worker")]
+    return [("ranking" if n == 0 else f"{c.key}s", c.key) for n, c in enumerate(children)]
+
+
+CHILD_TABLES = {kind: _child_tables(kind) for kind in KINDS}
 
 
 @dataclass
@@ -64,6 +66,7 @@ def rankings(unit: Unit, filters: Filters, *, now: datetime | None = None) -> di
     if tables[0][1] == "worker":
         return {"ranking": _worker_rows(unit, filters, now)}
     kinds = [kind for _, kind in tables]
+    declared = [units.KINDS[kind] for kind in kinds]
     id_columns = [f"id{n}" for n in range(len(kinds))]
     columns = ["part", *id_columns, "child_name", *RANKING_AGGREGATES]
     # Typed NULLs: PostgreSQL reads two untyped NULL columns in a UNION as text.
@@ -75,22 +78,21 @@ def rankings(unit: Unit, filters: Filters, *, now: datetime | None = None) -> di
         for key in RANKING_AGGREGATES
     }
     parts = [
-        UNIT_MODELS[kind]
-        .objects.filter(**{_CHILD_PARENT_FIELD[kind]: unit.pk})
+        kind.model.objects.filter(**{kind.parent.id_field: unit.pk})
         .annotate(
-            part=Value(kind),
+            part=Value(kind.key),
             **{column: F("pk") if n == k else no_id for n, column in enumerate(id_columns)},
             child_name=F("name"),
             **empty,
         )
         .values(*columns)
         .order_by()
-        for k, kind in enumerate(kinds)
+        for k, kind in enumerate(declared)
     ]
     parts.append(
         unit.rows(filters)
         .values(
-            **{column: F(ISSUE_FIELD[kind]) for column, kind in zip(id_columns, kinds, strict=True)}
+            **{column: F(kind.id_field) for column, kind in zip(id_columns, declared, strict=True)}
         )
         .annotate(
             part=Value(""),
@@ -126,7 +128,7 @@ def _worker_rows(unit: Unit, filters: Filters, now: datetime) -> list[RankingRow
     """People handling the unit's issues, one GROUP BY over the issues. A row links to the
     person's page when they hold a post on this grid or department."""
     post_on_unit = Post.objects.filter(
-        user_id=OuterRef("handler"), **{ISSUE_FIELD[unit.kind]: unit.pk}
+        user_id=OuterRef("handler"), **{units.KINDS[unit.kind].id_field: unit.pk}
     )
     query = (
         unit.rows(filters)

@@ -10,7 +10,8 @@ from django.db.models import F, FilteredRelation, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from grids.models import Community, Department, Grid, Post, Subdistrict
+from grids import units
+from grids.models import Post, Subdistrict
 
 from ..models import Issue
 from ..permissions import may_see_unit, scope_of, staff_issue_condition, unit_access
@@ -19,27 +20,13 @@ from .filters import Filters
 
 # --- units and who may see them ---------------------------------------------------------
 
-KINDS = ("subdistrict", "community", "grid", "department", "worker")
-UNIT_MODELS = {
-    "subdistrict": Subdistrict,
-    "community": Community,
-    "grid": Grid,
-    "department": Department,
-}
-# Issue fields that tie an issue to a unit of each kind.
-ISSUE_FIELD = {
-    "subdistrict": "subdistrict_id",
-    "community": "community_id",
-    "grid": "grid_id",
-    "department": "department_id",
-}
-KIND_LABELS = {
-    "subdistrict": _("Subdistrict"),
-    "community": _("Community"),
-    "grid": _("Grid"),
-    "department": _("Department"),
-    "worker": _("Staff member"),
-}
+# The dashboard's kinds: the territory's units (``grids.units``), and a person.
+KINDS = (*units.KINDS, "worker")
+WORKER_LABEL = _("Staff member")
+
+
+def kind_label(kind: str):
+    return WORKER_LABEL if kind == "worker" else units.KINDS[kind].label
 
 
 def handler_condition(user_id: int, prefix: str = "") -> Q:
@@ -70,60 +57,37 @@ class Unit:
 
     @property
     def kind_label(self):
-        return KIND_LABELS[self.kind]
+        return kind_label(self.kind)
 
     def rows(self, filters: Filters):
         """The unit's filtered issues as a queryset (for trend and recurrence)."""
         return Issue.objects.filter(self.issues & filters.condition())
 
 
-# Parent fields read with the unit's own row, for the breadcrumb and the scope check.
-_PARENT_VALUES = {
-    "subdistrict": [],
-    "community": ["subdistrict_id", "subdistrict__name"],
-    "grid": [
-        "community_id",
-        "community__name",
-        "community__subdistrict_id",
-        "community__subdistrict__name",
-    ],
-    "department": ["subdistrict_id", "subdistrict__name"],
-}
+def _parent_values(kind: units.UnitKind) -> list[str]:
+    """Parent fields read with the unit's own row, for the breadcrumb and the scope check."""
+    paths = [kind.path_to(ancestor) for ancestor in kind.ancestors()]
+    return [value for path in paths for value in (f"{path}_id", f"{path}__name")]
 
 
-# Where each unit's subdistrict is, from the unit's row.
-_SUBDISTRICT_OF = {
-    "community": "subdistrict_id",
-    "grid": "community__subdistrict_id",
-    "department": "subdistrict_id",
-}
+def _subdistrict_path(kind: units.UnitKind) -> str:
+    """Where a unit's subdistrict is, from the unit's row."""
+    if kind.parent is None:
+        return "pk"
+    return f"{kind.path_to(kind.ancestors()[-1])}_id"
 
 
-def _crumbs(user, kind: str, row: dict) -> list[Crumb]:
-    s = scope_of(user)
-    superuser = user.is_superuser
-    if kind in ("community", "department"):
-        sid = row["subdistrict_id"]
-        return [
-            Crumb("subdistrict", sid, row["subdistrict__name"], superuser or sid in s.subdistricts)
-        ]
-    if kind == "grid":
-        sid, cid = row["community__subdistrict_id"], row["community_id"]
-        return [
-            Crumb(
-                "subdistrict",
-                sid,
-                row["community__subdistrict__name"],
-                superuser or sid in s.subdistricts,
-            ),
-            Crumb(
-                "community",
-                cid,
-                row["community__name"],
-                superuser or cid in s.communities or sid in s.subdistricts,
-            ),
-        ]
-    return []
+def _crumbs(user, kind: units.UnitKind, row: dict) -> list[Crumb]:
+    """The unit's parents from the top; each links when the user may see it."""
+    scope = scope_of(user)
+    crumbs, covered = [], user.is_superuser
+    for ancestor in reversed(kind.ancestors()):
+        path = kind.path_to(ancestor)
+        pk = row[f"{path}_id"]
+        # A parent is visible through a post on it or on any unit above it.
+        covered = covered or pk in scope.ids(ancestor)
+        crumbs.append(Crumb(ancestor.key, pk, row[f"{path}__name"], covered))
+    return crumbs
 
 
 def load_unit(
@@ -139,25 +103,26 @@ def load_unit(
     now = now or timezone.now()
     if kind == "worker":
         return _load_worker(user, pk, filters, now=now)
-    model = UNIT_MODELS.get(kind)
-    if model is None:
+    unit_kind = units.KINDS.get(kind)
+    if unit_kind is None:
         return None
-    units = model.objects.filter(pk=pk)
+    candidates = unit_kind.model.objects.filter(pk=pk)
     if access:
         condition = unit_access(user, kind)
         if condition is not None:
-            units = units.filter(condition)
-    issues = Q(**{ISSUE_FIELD[kind]: pk})
+            candidates = candidates.filter(condition)
+    issues = Q(**{unit_kind.id_field: pk})
     joined = filters.condition("issues__")
+    subdistrict_path = _subdistrict_path(unit_kind)
     if kind != "subdistrict":
         # Redundant (an issue's subdistrict follows its grid; a department serves one
         # subdistrict), but it lets the database use the (subdistrict, created_at) index.
-        joined &= Q(issues__subdistrict_id=F(_SUBDISTRICT_OF[kind]))
+        joined &= Q(issues__subdistrict_id=F(subdistrict_path))
     rows = Issue.objects.filter(issues & filters.condition())
     row = next(
         iter(
-            units.annotate(f=FilteredRelation("issues", condition=joined))
-            .values("pk", "name", *_PARENT_VALUES[kind])
+            candidates.annotate(f=FilteredRelation("issues", condition=joined))
+            .values("pk", "name", *_parent_values(unit_kind))
             .annotate(
                 **figure_aggregates(now=now, prefix="f__"),
                 **median_aggregates(rows, prefix="f__"),
@@ -168,16 +133,15 @@ def load_unit(
     )
     if row is None:
         return None
-    subdistrict_id = row["pk" if kind == "subdistrict" else _SUBDISTRICT_OF[kind]]
     if kind != "subdistrict":
-        issues &= Q(subdistrict_id=subdistrict_id)
+        issues &= Q(subdistrict_id=row[subdistrict_path])
     return Unit(
         kind=kind,
         pk=row["pk"],
         name=row["name"],
         issues=issues,
         figures=Figures(row),
-        parents=_crumbs(user, kind, row) if access else [],
+        parents=_crumbs(user, unit_kind, row) if access else [],
     )
 
 
@@ -192,7 +156,7 @@ def _load_worker(user, pk: int, filters: Filters, *, now: datetime) -> Unit | No
     if not (
         user.is_superuser
         or user.pk == pk
-        or any(may_see_unit(user, post.UNIT_FIELD[post.role], post.unit) for post in posts)
+        or any(may_see_unit(user, units.of_role(post.role).key, post.unit) for post in posts)
     ):
         return None
     person = posts[0].user
@@ -204,7 +168,7 @@ def _load_worker(user, pk: int, filters: Filters, *, now: datetime) -> Unit | No
     raw = rows.aggregate(**figure_aggregates(now=now), **median_aggregates(rows))
     parents = []
     for post in posts:
-        kind = Post.UNIT_FIELD[post.role]
+        kind = units.of_role(post.role).key
         parents.append(
             Crumb(kind, post.unit.pk, post.unit.name, may_see_unit(user, kind, post.unit))
         )
@@ -224,31 +188,13 @@ def top_units(user) -> list[tuple[str, int, str]]:
     subdistrict. A few small queries on the unit tables, never on issues."""
     if user.is_superuser:
         return [("subdistrict", s.pk, s.name) for s in Subdistrict.objects.all()]
-    s = scope_of(user)
-    units = []
-    if s.subdistricts:
-        units += [
-            ("subdistrict", x.pk, x.name) for x in Subdistrict.objects.filter(pk__in=s.subdistricts)
-        ]
-    if s.communities:
-        units += [
-            ("community", x.pk, x.name)
-            for x in Community.objects.filter(pk__in=s.communities).exclude(
-                subdistrict_id__in=s.subdistricts
-            )
-        ]
-    if s.grids:
-        units += [
-            ("grid", x.pk, x.name)
-            for x in Grid.objects.filter(pk__in=s.grids)
-            .exclude(community_id__in=s.communities)
-            .exclude(community__subdistrict_id__in=s.subdistricts)
-        ]
-    if s.departments:
-        units += [
-            ("department", x.pk, x.name)
-            for x in Department.objects.filter(pk__in=s.departments).exclude(
-                subdistrict_id__in=s.subdistricts
-            )
-        ]
-    return units
+    scope = scope_of(user)
+    found = []
+    for kind in units.KINDS.values():
+        if not scope.ids(kind):
+            continue
+        held = kind.model.objects.filter(pk__in=scope.ids(kind))
+        for ancestor in kind.ancestors():
+            held = held.exclude(**{f"{kind.path_to(ancestor)}_id__in": scope.ids(ancestor)})
+        found += [(kind.key, x.pk, x.name) for x in held]
+    return found

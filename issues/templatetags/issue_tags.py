@@ -4,7 +4,9 @@ from django import template
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Issue, IssueEvent, Level, Satisfaction, Severity, Status
+from grids import units
+
+from ..models import Issue, IssueEvent, Satisfaction, Severity, Status
 
 register = template.Library()
 
@@ -26,13 +28,13 @@ def status_badge(issue):
 @register.simple_tag
 def level_in_words(issue):
     """Where the issue is handled, as a resident would say it."""
-    if issue.department_id:
-        return _("Dispatched to a department")
+    kind, _unit = units.current_unit(issue)
     return {
-        Level.GRID: _("Grid worker handling"),
-        Level.COMMUNITY: _("Escalated to the community"),
-        Level.SUBDISTRICT: _("Escalated to the subdistrict"),
-    }[issue.level]
+        "grid": _("Grid worker handling"),
+        "community": _("Escalated to the community"),
+        "subdistrict": _("Escalated to the subdistrict"),
+        "department": _("Dispatched to a department"),
+    }[kind.key]
 
 
 @register.inclusion_tag("issues/_time_left.html")
@@ -77,4 +79,12 @@ def event_details(event) -> list[str]:
                     "after": after,
                 }
             )
+    for key, names in (data.get("moved") or {}).items():
+        if key in units.KINDS and len(names) == 2:
+            lines.append(
+                _("%(unit)s: %(old)s → %(new)s")
+                % {"unit": units.KINDS[key].label, "old": names[0], "new": names[1]}
+            )
+    if data.get("assignee_cleared"):
+        lines.append(_("Assignee cleared: the issue waits for the new unit's staff"))
     return lines

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext, pgettext_lazy
 
+from grids import units
 from grids.models import Subdistrict
 
 from .. import stats
@@ -279,30 +280,21 @@ def dashboard_home(request):
     query = request.GET.urlencode()
     if not request.user.is_superuser:
         # One post (the usual case): straight there, without looking anything up.
-        single = [
-            (kind, ids)
-            for kind, ids in (
-                ("subdistrict", scope.subdistricts),
-                ("community", scope.communities),
-                ("grid", scope.grids),
-                ("department", scope.departments),
-            )
-            if ids
-        ]
+        single = [(kind.key, scope.ids(kind)) for kind in units.KINDS.values() if scope.ids(kind)]
         if len(single) == 1 and len(single[0][1]) == 1:
             kind, ids = single[0]
             return _to_unit(kind, next(iter(ids)), query)
-    units = stats.top_units(request.user)
-    if len(units) == 1:
-        kind, pk, _name = units[0]
+    tops = stats.top_units(request.user)
+    if len(tops) == 1:
+        kind, pk, _name = tops[0]
         return _to_unit(kind, pk, query)
     return render(
         request,
         "issues/dashboard/choose.html",
         {
             "units": [
-                {"kind": kind, "pk": pk, "name": name, "kind_label": stats.KIND_LABELS[kind]}
-                for kind, pk, name in units
+                {"kind": kind, "pk": pk, "name": name, "kind_label": stats.kind_label(kind)}
+                for kind, pk, name in tops
             ],
             "query": query,
         },
@@ -340,12 +332,11 @@ def dashboard_unit(request, kind: str, pk: int):
                 "name": name,
                 "chart_id": f"{name}-data",
                 "child_kind": child_kind,
-                "title": {
-                    "community": _("Communities"),
-                    "grid": _("Grids"),
-                    "department": _("Departments"),
-                    "worker": _("Staff handling the issues"),
-                }[child_kind],
+                "title": (
+                    units.KINDS[child_kind].plural_label
+                    if child_kind in units.KINDS
+                    else _("Staff handling the issues")
+                ),
                 "rows": [
                     {
                         "name": row.name,

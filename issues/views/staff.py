@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
 
+from grids import units
 from grids.models import Grid
 
 from .. import permissions, workflow
@@ -35,7 +36,6 @@ from ..models import (
     Category,
     Issue,
     IssueEvent,
-    Level,
     Severity,
     Source,
     Status,
@@ -45,7 +45,6 @@ from ..workflow import WorkflowError
 
 PAGE_SIZE = 25
 SEVERITY_LABELS = dict(Severity.choices)
-LEVEL_LABELS = dict(Level.choices)
 
 
 # --- who gets which page ------------------------------------------------------------------
@@ -177,9 +176,9 @@ class QueueView(StaffRequiredMixin, TemplateView):
         for issue in issues:
             # Labels looked up once per page (get_FOO_display rebuilds its choices per call).
             issue.severity_label = SEVERITY_LABELS[issue.severity]
-            issue.handler_label = (
-                issue.department.name if issue.department_id else LEVEL_LABELS[issue.level]
-            )
+            kind, _unit = units.current_unit(issue)
+            is_department = kind is units.DEPARTMENT
+            issue.handler_label = issue.department.name if is_department else kind.label
 
         active = self._active_tab(data)
         kept = {k: v for k, v in self.request.GET.items() if k not in TAB_KEYS and v}
@@ -238,17 +237,12 @@ class QueueView(StaffRequiredMixin, TemplateView):
     @staticmethod
     def _grid_choices(scope) -> list:
         """The grids the person's posts cover (none listed for a single grid)."""
-        condition = Q(pk__in=[])
-        if scope.grids:
-            condition |= Q(pk__in=scope.grids)
-        if scope.communities:
-            condition |= Q(community_id__in=scope.communities)
-        if scope.subdistricts:
-            condition |= Q(community__subdistrict_id__in=scope.subdistricts)
-        if scope.departments:
-            condition |= Q(community__subdistrict__departments__in=scope.departments)
-        if condition == Q(pk__in=[]):
+        if not scope.is_staff_anywhere:
             return []
+        condition = units.at_or_below(units.KINDS["grid"], scope.ids)
+        if scope.departments:
+            # A department serves its subdistrict's grids.
+            condition |= Q(community__subdistrict__departments__in=scope.departments)
         grids = list(
             Grid.objects.filter(condition)
             .distinct()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from grids import units
 from grids.models import Building, Community, Department, Grid, Post, Subdistrict, User
 from issues import permissions, workflow
 from issues.models import (
@@ -241,13 +242,7 @@ class Command(BaseCommand):
         return user
 
     def _post(self, user, unit, **extra) -> None:
-        role, field = {
-            Grid: (Post.Role.GRID_WORKER, "grid"),
-            Community: (Post.Role.COMMUNITY_STAFF, "community"),
-            Subdistrict: (Post.Role.SUBDISTRICT_STAFF, "subdistrict"),
-            Department: (Post.Role.DEPARTMENT_STAFF, "department"),
-        }[type(unit)]
-        Post.objects.get_or_create(user=user, role=role, **{field: unit}, defaults=extra)
+        Post.objects.get_or_create(user=user, **units.post_values(unit), defaults=extra)
         permissions.forget_scope(user)
 
     def _people(self, subdistrict) -> dict:

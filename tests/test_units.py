@@ -1,0 +1,115 @@
+"""The territory's one declaration (grids/units.py) agrees with the models, and each Python
+check agrees with its query-condition twin over every unit kind, level and dispatch state."""
+
+import dataclasses
+
+import pytest
+
+from grids import units
+from grids.models import Post
+from issues import permissions
+from issues.models import Issue, Level, Status
+from tests.factories import issue_at
+
+
+def test_the_declaration_matches_the_models():
+    scope_sets = {f.name for f in dataclasses.fields(permissions.Scope)}
+    assert {kind.scope_set for kind in units.KINDS.values()} == scope_sets
+    assert {kind.role for kind in units.KINDS.values()} == set(Post.Role.values)
+    assert [k.key for k in units.KINDS.values() if k.is_level] == sorted(
+        Level.values, key=["subdistrict", "community", "grid"].index
+    )
+    for kind in units.KINDS.values():
+        # The same field names the unit on an issue and on a post, pointing at the model.
+        assert Issue._meta.get_field(kind.field).related_model is kind.model
+        assert Post._meta.get_field(kind.field).related_model is kind.model
+        assert units.of_unit(kind.model) is kind
+        assert units.of_role(kind.role) is kind
+        for ancestor in kind.ancestors():
+            assert kind.model.objects.filter(**{kind.path_to(ancestor): None}).query
+
+
+def test_the_parent_paths():
+    grid, community, subdistrict = (units.KINDS[k] for k in ("grid", "community", "subdistrict"))
+    assert grid.ancestors() == [community, subdistrict]
+    assert grid.path_to(subdistrict) == "community__subdistrict"
+    assert units.KINDS["department"].path_to(subdistrict) == "subdistrict"
+    assert [k.key for k in subdistrict.children()] == ["community", "department"]
+    with pytest.raises(ValueError):
+        community.path_to(grid)
+
+
+@pytest.fixture
+def every_position(territory, people):
+    """Issues at every level, dispatched or not (even where the flow would not dispatch),
+    in every grid of both subdistricts."""
+    t = territory
+    issues = []
+    for grid in (t.grid, t.sibling_grid, t.cousin_grid, t.far_grid):
+        for level in Level.values:
+            for department in (None, t.department, t.other_department):
+                issues.append(
+                    issue_at(t, level, grid=grid, department=department, status=Status.SUBMITTED)
+                )
+    return issues
+
+
+def staff(people):
+    return [
+        people.resident,
+        people.worker,
+        people.sibling_worker,
+        people.community_staff,
+        people.other_community_staff,
+        people.subdistrict_staff,
+        people.far_staff,
+        people.department_staff,
+        people.other_department_staff,
+    ]
+
+
+def test_acting_and_seeing_agree_with_their_query_conditions(people, every_position):
+    for user in staff(people):
+        scope = permissions.scope_of(user)
+        acting = set(
+            Issue.objects.filter(permissions.acting_condition(scope)).values_list("pk", flat=True)
+        )
+        assert acting == {
+            i.pk for i in every_position if permissions.acts_on_current_unit(user, i)
+        }, user.username
+        seeing = set(
+            Issue.objects.filter(permissions.staff_issue_condition(user)).values_list(
+                "pk", flat=True
+            )
+        )
+        assert seeing == {i.pk for i in every_position if permissions.sees_as_staff(user, i)}, (
+            user.username
+        )
+        # Acting is always within seeing.
+        assert acting <= seeing
+
+
+def test_the_current_unit_rule(territory, every_position):
+    for issue in every_position:
+        kind, unit_id = units.current_unit(issue)
+        if issue.department_id is not None:
+            assert (kind.key, unit_id) == ("department", issue.department_id)
+        else:
+            assert kind.key == issue.level
+            assert unit_id == getattr(issue, f"{issue.level}_id")
+
+
+def test_unit_access_agrees_with_may_see_unit(territory, people):
+    for user in staff(people):
+        for kind in units.KINDS.values():
+            related = [kind.path_to(a) for a in kind.ancestors()]
+            objects = kind.model.objects.all()
+            if related:
+                objects = objects.select_related(*related)
+            by_query = set(
+                kind.model.objects.filter(permissions.unit_access(user, kind.key)).values_list(
+                    "pk", flat=True
+                )
+            )
+            by_rule = {o.pk for o in objects if permissions.may_see_unit(user, kind.key, o)}
+            assert by_query == by_rule, (user.username, kind.key)
