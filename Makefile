@@ -8,10 +8,11 @@ N ?= 100000
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve migrate messages seed test e2e lint fmt bench-sweep bench-queue bench-dashboard clean
+.PHONY: help install run migrate messages seed test e2e lint fmt bench-sweep bench-queue bench-dashboard clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}' \
+		| sed 's|$$(HOST)|$(HOST)|'
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
