@@ -1,4 +1,4 @@
-"""The staff issue page (issue 4 §2): what it shows, and every action through it.
+"""The staff issue page: what it shows, and every action through it.
 
 The matrix is written out by hand from DESIGN.md §5–6 (not recomputed from the rule book):
 who sees an issue at each position, who handles it there, and which actions the flow
