@@ -132,13 +132,17 @@ def test_second_run_changes_nothing(demo):
 K = IssueEvent.Kind
 
 
-def test_the_past_covers_ninety_days_week_by_week(demo):
+def dashboard(days: int):
+    """The demo subdistrict on its dashboard over the last ``days`` days, and that period."""
     today = timezone.localdate()
-    period = stats.Filters(start=today - timedelta(days=89), end=today)
+    period = stats.Filters(start=today - timedelta(days=days - 1), end=today)
     subdistrict = Subdistrict.objects.get(code="LD")
-    unit = stats.load_unit(
-        User.objects.get(username="subdistrict"), "subdistrict", subdistrict.pk, period
-    )
+    user = User.objects.get(username="subdistrict")
+    return stats.load_unit(user, "subdistrict", subdistrict.pk, period), period
+
+
+def test_the_past_covers_ninety_days_week_by_week(demo):
+    unit, period = dashboard(90)
     weeks = stats.trend(unit, period)
     assert len(weeks) >= 13
     assert all(week["filed"] for week in weeks), weeks
@@ -149,12 +153,7 @@ def test_the_past_covers_ninety_days_week_by_week(demo):
 
 
 def test_times_to_accept_and_resolve_look_real(demo):
-    today = timezone.localdate()
-    period = stats.Filters(start=today - timedelta(days=29), end=today)
-    subdistrict = Subdistrict.objects.get(code="LD")
-    figures = stats.load_unit(
-        User.objects.get(username="subdistrict"), "subdistrict", subdistrict.pk, period
-    ).figures
+    figures = dashboard(30)[0].figures
     assert 0.5 < figures.accept_hours_median < 8
     assert 8 < figures.resolve_hours_median < 72
     assert 50 < figures.on_time_rate < 100
