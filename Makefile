@@ -6,12 +6,16 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 HOST ?= 127.0.0.1:8000
 N ?= 100000
 BENCH_ARGS ?=
+# Test processes (pytest-xdist): one per core; WORKERS=0 runs the tests in this process.
+WORKERS ?= auto
+PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve migrate messages seed test e2e lint fmt bench-sweep bench-queue bench-dashboard clean
+.PHONY: help install run migrate messages seed test e2e lint fmt bench-sweep bench-queue bench-dashboard clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}' \
+		| sed 's|$$(HOST)|$(HOST)|'
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,11 +39,11 @@ seed: migrate ## Load the demo subdistrict and accounts (idempotent)
 run: seed ## Fresh machine to a running demo on http://$(HOST)
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST)
 
-test: install ## Run the whole test suite (browser tests need /usr/bin/chromium)
-	$(BIN)/pytest
+test: install ## Run the whole test suite in parallel (browser tests need /usr/bin/chromium)
+	$(BIN)/pytest -n $(WORKERS) $(PYTEST_ARGS)
 
 e2e: install ## Run only the browser tests (headless Chromium)
-	$(BIN)/pytest -m browser
+	$(BIN)/pytest -n $(WORKERS) -m browser $(PYTEST_ARGS)
 
 lint: install ## ruff check and format check
 	$(BIN)/ruff check .

@@ -21,7 +21,7 @@ def navigation(request):
     return {
         "is_grid_staff": SimpleLazyObject(lambda: is_staff_user(user)),
         "unread_notifications": SimpleLazyObject(unread),
-        # Staff workspace (issue 4): grid workers patrol; community and subdistrict staff
+        # Staff workspace: grid workers patrol; community and subdistrict staff
         # take hotline calls. Both read the posts remembered on the user (one query at most).
         "staff_patrols": SimpleLazyObject(lambda: _staff_pages().patrols(user)),
         "staff_takes_calls": SimpleLazyObject(lambda: _staff_pages().takes_calls(user)),

@@ -1,7 +1,7 @@
 """Issues, their append-only history, photos, categories and deadlines.
 
 Nothing here changes an issue's state: that is ``issues.workflow``'s job. Models hold
-read-only facts (``is_overdue``, ``target_level``) and queryset filters.
+read-only facts (``is_open``, ``has_resident_reporter``).
 """
 
 from django.conf import settings
@@ -22,16 +22,6 @@ class Level(models.TextChoices):
     COMMUNITY = "community", _("Community")
     SUBDISTRICT = "subdistrict", _("Subdistrict")
 
-
-# Levels in climbing order; comparisons use the index.
-LEVEL_ORDER = [Level.GRID, Level.COMMUNITY, Level.SUBDISTRICT]
-
-# "小事不出网格、急事不出社区、难事不出街道": where each severity should be settled.
-TARGET_LEVEL = {
-    Severity.MINOR: Level.GRID,
-    Severity.URGENT: Level.COMMUNITY,
-    Severity.DIFFICULT: Level.SUBDISTRICT,
-}
 
 # Default deadlines in hours per (severity, level); administrators change them in the admin.
 DEFAULT_SLA_HOURS = {
@@ -59,7 +49,6 @@ class Status(models.TextChoices):
 OPEN_STATUSES = [Status.SUBMITTED, Status.IN_PROGRESS, Status.SUSPENDED, Status.RESOLVED]
 # Statuses whose clock runs: the sweep escalates these when overdue.
 RUNNING_STATUSES = [Status.SUBMITTED, Status.IN_PROGRESS]
-FINAL_STATUSES = [Status.CLOSED, Status.REJECTED]
 
 
 class Source(models.TextChoices):
@@ -131,17 +120,6 @@ class SlaPolicy(models.Model):
         hours = dict(DEFAULT_SLA_HOURS)
         hours.update({(p.severity, p.level): p.hours for p in cls.objects.all()})
         return hours
-
-
-class IssueQuerySet(models.QuerySet):
-    def open(self):
-        return self.filter(status__in=OPEN_STATUSES)
-
-    def running(self):
-        return self.filter(status__in=RUNNING_STATUSES)
-
-    def overdue(self, now=None):
-        return self.running().filter(due_at__lt=now or timezone.now())
 
 
 def _open_index(field: str) -> models.Index:
@@ -292,8 +270,6 @@ class Issue(models.Model):
         _("submission token"), null=True, blank=True, editable=False
     )
 
-    objects = IssueQuerySet.as_manager()
-
     class Meta:
         verbose_name = _("issue")
         verbose_name_plural = _("issues")
@@ -380,10 +356,6 @@ class Issue(models.Model):
         return f"{self.tracking_number} {self.title}"
 
     @property
-    def target_level(self) -> str:
-        return TARGET_LEVEL[self.severity]
-
-    @property
     def has_resident_reporter(self) -> bool:
         """A resident who filed it evaluates it; otherwise a second staff member verifies."""
         return self.reporter_id is not None and self.source in RESIDENT_SOURCES
@@ -391,10 +363,6 @@ class Issue(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
-
-    @property
-    def is_overdue(self) -> bool:
-        return self.status in RUNNING_STATUSES and self.due_at < timezone.now()
 
     @property
     def current_unit_label(self) -> str:

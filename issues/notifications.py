@@ -42,8 +42,6 @@ REPORTER_KINDS = [
     Kind.DUPLICATE,
     Kind.COMMENTED,
 ]
-# Events that bring an issue to a unit's staff.
-ARRIVAL_KINDS = [Kind.FILED, Kind.ESCALATED, Kind.DISPATCHED]
 CHUNK = 5000
 
 

@@ -1,5 +1,6 @@
-"""Every change of an issue's state (DESIGN.md §5). Nothing else writes status, level,
-assignee or department.
+"""Every change of an issue's state (DESIGN.md §5), one function per action. The only other
+code that writes status, level, assignee or department is the deadline sweep
+(``issues.sweep``): it applies the same ``TRANSITIONS`` to whole batches, set-based.
 
 Shape of every action: guard → one transaction → lock the row (``select_for_update``, and a
 conditional ``UPDATE … WHERE status = <expected>`` so SQLite is safe too) → mutate → exactly

@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from tests.factories import (
@@ -10,6 +11,7 @@ from tests.factories import (
     GridFactory,
     ResidentFactory,
     SubdistrictFactory,
+    UserFactory,
     staff_on,
 )
 
@@ -88,6 +90,20 @@ def people(territory):
             other_department_staff=staff_on(t.other_department, username="otherdepartment"),
         ),
     )
+
+
+@pytest.fixture
+def root(db):
+    """A superuser."""
+    return UserFactory(username="root", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def admin_en(client, root):
+    """A signed-in superuser reading the admin in English."""
+    client.force_login(root)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client
 
 
 requires_postgres = pytest.mark.skipif(

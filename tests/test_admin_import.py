@@ -7,7 +7,6 @@ while any row is bad; the confirmed import is all or nothing too.
 import io
 
 import openpyxl
-import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
@@ -26,14 +25,6 @@ from tests.factories import (
 )
 
 CSV, XLSX = "0", "1"
-
-
-@pytest.fixture
-def admin_en(client, db):
-    """A signed-in superuser reading the admin in English."""
-    client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
 
 
 def preview(client, model, content, name="file.csv", fmt=CSV):

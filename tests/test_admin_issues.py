@@ -4,7 +4,6 @@ export, categories and the deadline table."""
 import io
 
 import openpyxl
-import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
@@ -25,18 +24,6 @@ from issues.transitions import Action
 from tests.factories import CategoryFactory, IssueFactory, UserFactory, issue_at, staff_on
 
 CHANGELIST = reverse("admin:issues_issue_changelist")
-
-
-@pytest.fixture
-def root(db):
-    return UserFactory(username="root", is_superuser=True, is_staff=True)
-
-
-@pytest.fixture
-def admin_en(client, root):
-    client.force_login(root)
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
 
 
 def texts(response):

@@ -25,14 +25,6 @@ from tests.factories import (
 )
 
 
-@pytest.fixture
-def admin_en(client, db):
-    """A signed-in superuser reading the admin in English."""
-    client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
-
-
 def populate(issues: int, tag: str):
     """A subdistrict with issues/10 grids (half of them staffed), issues/100 communities,
     two buildings a grid, one event an issue: written in bulk, a few queries in all."""

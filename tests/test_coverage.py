@@ -2,8 +2,6 @@
 
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -22,13 +20,6 @@ from tests.factories import (
 )
 
 URL = reverse("admin:coverage")
-
-
-@pytest.fixture
-def admin_en(client, db):
-    client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
 
 
 def gaps(client):

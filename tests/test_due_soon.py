@@ -1,4 +1,4 @@
-"""Issues about to go overdue (issue 4 §5): the sweep warns the staff of the current unit
+"""Issues about to go overdue: the sweep warns the staff of the current unit
 once per deadline, set-based, without writing history."""
 
 import re

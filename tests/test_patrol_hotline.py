@@ -1,4 +1,4 @@
-"""Patrol (行走网格, issue 4 §3), hotline intake (§4) and the staff's arrival notices (§5)."""
+"""Patrol (行走网格), hotline intake and the staff's arrival notices."""
 
 import io
 import re

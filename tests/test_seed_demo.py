@@ -1,14 +1,28 @@
 """The demo data (DESIGN.md §7): every account logs in, every status and level is there,
-and loading it twice changes nothing."""
+the past looks like a working subdistrict's, and loading it twice changes nothing."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from grids.models import Building, Community, Department, Grid, Post, Subdistrict, User
-from issues.models import Category, Issue, IssueEvent, Level, Photo, SlaPolicy, Status
+from issues import stats
+from issues.models import (
+    OPEN_STATUSES,
+    RUNNING_STATUSES,
+    Category,
+    Issue,
+    IssueEvent,
+    Level,
+    Photo,
+    SlaPolicy,
+    Status,
+)
 from issues.permissions import visible_issues
 
 DEMO_ACCOUNTS = ["admin", "resident", "gridworker", "community", "subdistrict", "department"]
@@ -39,9 +53,17 @@ def counts() -> dict:
     return {model.__name__: model.objects.count() for model in MODELS}
 
 
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    """Seeded once for the module, rolled back at its end; each test runs in a savepoint."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield seed()
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def demo(db):
-    return seed()
+def demo(seeded, db):
+    return seeded
 
 
 def test_prints_accounts_and_password(demo):
@@ -105,3 +127,67 @@ def test_second_run_changes_nothing(demo):
     assert counts() == before
     assert list(Issue.objects.order_by("pk").values()) == issue_rows
     assert "demo12345" in out
+
+
+K = IssueEvent.Kind
+
+
+def dashboard(days: int):
+    """The demo subdistrict on its dashboard over the last ``days`` days, and that period."""
+    today = timezone.localdate()
+    period = stats.Filters(start=today - timedelta(days=days - 1), end=today)
+    subdistrict = Subdistrict.objects.get(code="LD")
+    user = User.objects.get(username="subdistrict")
+    return stats.load_unit(user, "subdistrict", subdistrict.pk, period), period
+
+
+def test_the_past_covers_ninety_days_week_by_week(demo):
+    unit, period = dashboard(90)
+    weeks = stats.trend(unit, period)
+    assert len(weeks) >= 13
+    assert all(week["filed"] for week in weeks), weeks
+    assert sum(week["resolved"] for week in weeks) > 80
+    assert any(week["overdue"] for week in weeks)  # some were settled late
+    oldest = Issue.objects.order_by("created_at").first().created_at
+    assert timezone.now() - timedelta(days=90) < oldest < timezone.now() - timedelta(days=80)
+
+
+def test_times_to_accept_and_resolve_look_real(demo):
+    figures = dashboard(30)[0].figures
+    assert 0.5 < figures.accept_hours_median < 8
+    assert 8 < figures.resolve_hours_median < 72
+    assert 50 < figures.on_time_rate < 100
+    assert 50 < figures.satisfaction_rate < 100
+
+
+def test_issues_and_their_events_were_moved_back_together(demo):
+    now = timezone.now()
+    events = {}
+    for event in IssueEvent.objects.order_by("id"):
+        events.setdefault(event.issue_id, []).append(event)
+    for issue in Issue.objects.all():
+        timeline = events[issue.pk]
+        times = [event.created_at for event in timeline]
+        assert times == sorted(times) and times[-1] < now, issue.title
+        assert (timeline[0].kind, timeline[0].created_at) == (K.FILED, issue.created_at)
+        assert issue.updated_at == times[-1]
+        at = {event.kind: event.created_at for event in reversed(timeline)}  # the first of each
+        assert issue.accepted_at == at.get(K.ACCEPTED)
+        assert issue.dispatched_at == at.get(K.DISPATCHED)
+        arrivals = [e.created_at for e in timeline if e.kind in (K.FILED, K.ESCALATED, K.REOPENED)]
+        assert issue.level_entered_at == arrivals[-1]
+        deadline = SlaPolicy.table()[(issue.severity, issue.level)]
+        assert issue.due_at == issue.level_entered_at + timedelta(hours=deadline)
+        if issue.status not in OPEN_STATUSES:
+            assert issue.closed_at == times[-1]
+
+
+def test_open_issues_are_recent_and_inside_their_deadlines(demo):
+    now = timezone.now()
+    open_issues = Issue.objects.filter(status__in=OPEN_STATUSES)
+    assert open_issues.exists()
+    assert not open_issues.filter(created_at__lt=now - timedelta(days=3)).exists()
+    assert not Issue.objects.filter(status__in=RUNNING_STATUSES, due_at__lt=now).exists()
+    out = StringIO()
+    call_command("escalate_overdue", stdout=out)
+    assert "escalated 0, put under supervision 0, closed unevaluated 0" in out.getvalue()

@@ -1,4 +1,4 @@
-"""The staff issue page (issue 4 §2): what it shows, and every action through it.
+"""The staff issue page: what it shows, and every action through it.
 
 The matrix is written out by hand from DESIGN.md §5–6 (not recomputed from the rule book):
 who sees an issue at each position, who handles it there, and which actions the flow
@@ -131,10 +131,23 @@ def t(territory, people):
     return territory
 
 
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("position", POSITIONS)
-@pytest.mark.parametrize("action", list(SETUP))
-def test_every_action_by_every_role(client, t, people, action, position, role):
+def one_case_per_outcome() -> list[tuple[str, str, str]]:
+    """For each action, one (position, role) for each outcome it can have.
+
+    The rule book's matrix (tests/test_permissions.py) covers every role at every position;
+    through HTTP it is enough that each answer the page can give is given once per action.
+    Each action starts looking at the next position, so the cases visit every position.
+    """
+    cases = {}
+    for number, action in enumerate(SETUP):
+        for position in POSITIONS[number % 4 :] + POSITIONS[: number % 4]:
+            for role in ROLES[::-1] if number % 2 else ROLES:
+                cases.setdefault((action, expected(action, position, role)), (position, role))
+    return [(action, position, role) for (action, _), (position, role) in cases.items()]
+
+
+@pytest.mark.parametrize(("action", "position", "role"), one_case_per_outcome())
+def test_every_action_through_the_page(client, t, people, action, position, role):
     p = people
     status, extra, kind, to_status = SETUP[action]
     issue = issue_at(t, position, status=status, reporter=p.resident, **extra)

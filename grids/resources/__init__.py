@@ -16,20 +16,9 @@ formula (starting with = + - @) is prefixed with an apostrophe, which import rem
 """
 
 from .base import (
-    FORMULA_START,
-    CellWidget,
-    CodeWidget,
-    FlagWidget,
-    UnitResource,
-    by_code,
-    cell_text,
-    column_values,
-    in_chunks,
-    is_blank,
     spreadsheet_safe,
-    text_field,
 )
-from .staff import PostResource, _role_names, role_from_text
+from .staff import PostResource
 from .territory import (
     BuildingResource,
     CommunityResource,
@@ -39,24 +28,11 @@ from .territory import (
 )
 
 __all__ = [
-    "FORMULA_START",
     "BuildingResource",
-    "CellWidget",
-    "CodeWidget",
     "CommunityResource",
     "DepartmentResource",
-    "FlagWidget",
     "GridResource",
     "PostResource",
     "SubdistrictResource",
-    "UnitResource",
-    "_role_names",
-    "by_code",
-    "cell_text",
-    "column_values",
-    "in_chunks",
-    "is_blank",
-    "role_from_text",
     "spreadsheet_safe",
-    "text_field",
 ]

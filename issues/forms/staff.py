@@ -1,4 +1,4 @@
-"""Forms of the staff workspace (issue 4). They validate input only: what a person may do
+"""Forms of the staff workspace. They validate input only: what a person may do
 is decided by ``issues.permissions`` and ``issues.workflow``; the choice lists they offer
 come from the same rule book (``assignable_users``, ``visible_issues``, the posts held).
 """

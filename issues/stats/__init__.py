@@ -85,25 +85,18 @@ from .figures import (
     COUNT_KEYS,
     FIGURE_BY_KEY,
     FIGURES,
-    FUNNEL,
     FUNNEL_HELP,
-    RANKING_AGGREGATES,
-    FigureDef,
     Figures,
-    FirstDeadlineSeconds,
     figure_aggregates,
-    median_aggregates,
 )
 from .filters import Filters
-from .rankings import CHILD_TABLES, RankingRow, rankings
+from .rankings import CHILD_TABLES, rankings
 from .recurrence import (
     RECURRENCE_ISSUES_PER_GROUP,
     RECURRENCE_MAX_ROWS,
-    Recurrence,
     recurrence_window,
     recurrences,
 )
-from .sql import Median, Seconds
 from .trend import TREND_HELP, TREND_SERIES, trend
 from .units import KINDS, Crumb, Unit, handler_condition, kind_label, load_unit, top_units
 
@@ -112,7 +105,6 @@ __all__ = [
     "COUNT_KEYS",
     "FIGURE_BY_KEY",
     "FIGURES",
-    "FUNNEL",
     "FUNNEL_HELP",
     "KINDS",
     "RANKING_AGGREGATES",
@@ -124,17 +116,11 @@ __all__ = [
     "FigureDef",
     "Figures",
     "Filters",
-    "FirstDeadlineSeconds",
-    "Median",
-    "RankingRow",
-    "Recurrence",
-    "Seconds",
     "Unit",
     "figure_aggregates",
     "handler_condition",
     "kind_label",
     "load_unit",
-    "median_aggregates",
     "rankings",
     "recurrence_window",
     "recurrences",

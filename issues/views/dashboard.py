@@ -1,4 +1,4 @@
-"""The governance dashboard (issue 6): "does 小事不出网格 hold where I am responsible?"
+"""The governance dashboard: "does 小事不出网格 hold where I am responsible?"
 
 - ``dashboard/``: the user's top unit (redirect), or a choice when they hold several.
 - ``dashboard/<kind>/<pk>/``: one unit's figures, its child units ranked (drill down by
@@ -27,6 +27,7 @@ from django.utils.translation import pgettext, pgettext_lazy
 
 from grids import units
 from grids.models import Subdistrict
+from grids.resources import spreadsheet_safe
 
 from .. import stats
 from ..forms.dashboard import DashboardFilterForm, PublicFilterForm
@@ -174,13 +175,7 @@ def _chart(kind: str, labels: list, datasets: list[tuple[str, list]], **options)
     }
 
 
-def _round(value):
-    return round(value, 1) if isinstance(value, float) else value
-
-
 # --- CSV ---------------------------------------------------------------------------------
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(value):
@@ -189,10 +184,7 @@ def _cell(value):
         return ""
     if isinstance(value, float):
         return f"{value:.1f}"
-    value = str(value)
-    if value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    return spreadsheet_safe(str(value))
 
 
 def _csv_response(filename: str, header: list, rows: list) -> HttpResponse:

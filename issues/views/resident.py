@@ -1,4 +1,4 @@
-"""Resident pages (issue 3): report a problem, my issues, the issue page with its public
+"""Resident pages: report a problem, my issues, the issue page with its public
 timeline, comment and evaluation, and notifications. URL list below.
 
 Every issue is fetched through ``visible_issues`` (another person's issue is a 404); each

@@ -1,4 +1,4 @@
-"""Staff workspace (issue 4): the queue, the staff issue page with its actions, patrol and
+"""Staff workspace: the queue, the staff issue page with its actions, patrol and
 hotline intake. URL list at the bottom.
 
 Views parse the request, fetch issues through ``permissions.visible_issues`` (anything else

@@ -1,4 +1,4 @@
-// Dashboard charts (issue 6). Every chart reads its data from a <script type="application/json">
+// Dashboard charts. Every chart reads its data from a <script type="application/json">
 // block written by Django's json_script (no inline script: CSP), and the same numbers are
 // in the table under it, so the page reads fully without JavaScript.
 (function () {

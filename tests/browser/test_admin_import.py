@@ -1,4 +1,4 @@
-"""An administrator builds the grid network from a file (issue 5), in a desktop browser:
+"""An administrator builds the grid network from a file, in a desktop browser:
 a grid file with one bad row is refused (nothing imported), the corrected file is
 previewed and imported, and the coverage page flags the new grid that has no worker yet.
 A screenshot per step goes to test-artifacts/."""

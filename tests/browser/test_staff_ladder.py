@@ -1,4 +1,4 @@
-"""The ladder in a phone browser (issue 4): a resident reports; the grid worker accepts and
+"""The ladder in a phone browser: a resident reports; the grid worker accepts and
 escalates; the community escalates; the subdistrict dispatches; the department accepts and
 resolves with an after-photo; the resident evaluates. Then a patrol report settled on the
 spot. Every step goes through the pages, with a screenshot in test-artifacts/."""

@@ -3,23 +3,40 @@ buildings, departments, categories, deadline defaults, demo accounts and issues 
 status and at every level.
 
 Issues are made through ``issues.workflow`` (file, accept, escalate, dispatch, …), so their
-history is real and every rule is checked on the way. Running the command again changes
-nothing: the territory, people and categories are looked up by code, username and name, and
-the issues are created only while the demo subdistrict has none.
+history is real and every rule is checked on the way. Then each issue and its events are
+moved back in time together, step by step, to when a working subdistrict would have taken
+them: the ones in every status within the last days (open ones well inside their deadline),
+and about a hundred settled ones spread over the last 90 days with realistic times to
+accept and resolve (some late), so the dashboard's durations and weekly trend have
+something to show. The spread is drawn from a fixed seed: every fresh load is alike.
+
+Running the command again changes nothing: the territory, people and categories are looked
+up by code, username and name, and the issues are created only while the demo subdistrict
+has none.
 """
 
 from __future__ import annotations
 
+import random
+from datetime import datetime, timedelta
+from functools import cached_property
+
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from grids import units
 from grids.models import Building, Community, Department, Grid, Post, Subdistrict, User
 from issues import permissions, workflow
 from issues.models import (
     DEFAULT_SLA_HOURS,
+    OPEN_STATUSES,
     Category,
     Issue,
+    IssueEvent,
+    Notification,
     Satisfaction,
     Severity,
     SlaPolicy,
@@ -160,15 +177,63 @@ CATEGORIES = {
     "其他": ("不属于以上类别的问题", Severity.MINOR, None),
 }
 
+# The settled past: issues filed on the days from HISTORY_DAYS ago up to four days ago (the
+# last days hold the issues in every status), drawn from RANDOM_SEED.
+HISTORY_DAYS = 90
+RANDOM_SEED = 1154
+# (category, title, description) of the everyday matters the past is made of.
+PAST_MATTERS = [
+    ("环境卫生", "垃圾桶满溢未清运", "楼下垃圾桶已经满了两天，垃圾散落在地上，气味很大。"),
+    ("环境卫生", "楼道堆放杂物", "单元楼道里堆放旧家具和纸箱，影响通行，也有火灾隐患。"),
+    ("环境卫生", "雨水井堵塞积水", "下雨后路口雨水井排水不畅，积水没过脚踝。"),
+    ("市容环境", "共享单车堵塞路口", "小区门口共享单车乱停，堵住了出入口。"),
+    ("市容环境", "墙面小广告", "单元门口和电线杆上贴满办证、开锁小广告。"),
+    ("市容环境", "绿化带被踩踏", "楼前绿化带被踩出小路，草皮枯死，泥土外露。"),
+    ("道路设施", "路灯不亮", "小区内主路有几盏路灯晚上不亮，行人看不清路。"),
+    ("道路设施", "井盖松动", "人行道上的井盖松动，踩上去晃动作响。"),
+    ("道路设施", "人行道地砖破损", "人行道地砖碎裂翘起，老人容易绊倒。"),
+    ("噪音扰民", "夜间装修噪音", "楼上住户晚上九点以后还在电钻装修，影响休息。"),
+    ("噪音扰民", "商铺音箱外放", "沿街商铺门口音箱整天大声播放促销广告。"),
+    ("邻里纠纷", "楼上漏水", "楼上住户厨房漏水到我家，沟通多次没有结果。"),
+    ("邻里纠纷", "宠物狗夜间吠叫", "邻居家的狗每天夜里吠叫，多次沟通无效。"),
+    ("物业管理", "电梯频繁故障", "单元电梯一周内停运三次，老人上下楼困难。"),
+    ("物业管理", "单元门禁损坏", "单元门禁刷卡无反应，门一直敞开。"),
+    ("占道经营", "流动摊贩占道", "早晚有流动摊贩在人行道上摆摊，行人只能走机动车道。"),
+    ("占道经营", "店外摆摊经营", "沿街饭店在门外人行道摆桌经营。"),
+    ("市场秩序", "无证经营小作坊", "小区底商有人无证加工熟食，卫生条件差。"),
+    ("安全隐患", "楼道飞线充电", "有住户从窗户拉电线给楼下电动车充电。"),
+    ("安全隐患", "消防通道被占用", "消防通道长期停放私家车，消防车无法通行。"),
+    ("治安问题", "车棚电动车电瓶被盗", "小区车棚连续几晚有电动车电瓶被盗。"),
+    ("违章搭建", "楼顶私搭彩钢房", "顶楼住户在楼顶私自搭建彩钢房。"),
+    ("违章搭建", "圈占公共绿地", "一楼住户把楼前公共绿地用栅栏圈起来种菜。"),
+]
+CALLERS = ["王女士", "李先生", "张女士", "刘先生", "陈女士", "杨先生"]
+# How long each step takes after the one before, in hours: (shortest, longest).
+STEP_HOURS = {
+    IssueEvent.Kind.ACCEPTED: (0.2, 6),
+    IssueEvent.Kind.ESCALATED: (1, 8),
+    IssueEvent.Kind.DISPATCHED: (1, 6),
+    IssueEvent.Kind.SUSPENDED: (2, 12),
+    IssueEvent.Kind.RESOLVED: (3, 40),
+    IssueEvent.Kind.EVALUATED: (2, 30),
+    IssueEvent.Kind.REOPENED: (2, 30),
+    IssueEvent.Kind.VERIFIED: (2, 20),
+    IssueEvent.Kind.REJECTED: (0.5, 6),
+    IssueEvent.Kind.DUPLICATE: (0.5, 6),
+}
+
 
 class Command(BaseCommand):
     help = (
         "Load the demo subdistrict 龙洞街道: communities, grids, buildings, departments, "
-        "categories, deadline defaults, demo accounts (password demo12345) and issues in "
-        "every status. Safe to run again: it changes nothing the second time."
+        "categories, deadline defaults, demo accounts (password demo12345), issues in "
+        "every status and 90 days of settled ones. Safe to run again: it changes nothing "
+        "the second time."
     )
 
     def handle(self, *args, **options):
+        now = timezone.now()
+        created = 0
         with transaction.atomic():
             subdistrict = self._territory()
             self._sla_defaults()
@@ -177,8 +242,14 @@ class Command(BaseCommand):
             if Issue.objects.filter(subdistrict=subdistrict).exists():
                 self.stdout.write("Demo issues already present; left unchanged.")
             else:
-                count = self._issues(subdistrict, people)
-                self.stdout.write(f"Created {count} demo issues through the workflow.")
+                rng = random.Random(RANDOM_SEED)
+                current = self._issues(subdistrict, people)
+                self._backdate_current(current, now=now, rng=rng)
+                created = len(current) + self._history(subdistrict, people, now=now, rng=rng)
+                self.stdout.write(f"Created {created} demo issues through the workflow.")
+        if created:
+            # The notifications were written as the transaction committed.
+            self._read_old_notifications(subdistrict, now=now)
         self._report()
 
     # --- territory ------------------------------------------------------------------
@@ -226,19 +297,27 @@ class Command(BaseCommand):
 
     # --- people ---------------------------------------------------------------------
 
+    @cached_property
+    def _password_hash(self) -> str:
+        """One hash for every demo account: they share the published password, and hashing
+        is slow on purpose (most of the command's time when done per account)."""
+        return make_password(PASSWORD)
+
     def _user(self, username, full_name, phone="", **extra) -> User:
         """Get or create one person; an existing account is left as it is.
 
         The whole Chinese name goes in ``first_name``: ``get_full_name()`` joins first and
         last with a space in Western order, which would print 张伟 as "伟 张".
         """
-        user, created = User.objects.get_or_create(
-            username=username,
-            defaults={"first_name": full_name, "phone": phone, **extra},
-        )
-        if created:
-            user.set_password(PASSWORD)
-            user.save(update_fields=["password"])
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User.objects.create(
+                username=username,
+                first_name=full_name,
+                phone=phone,
+                password=self._password_hash,
+                **extra,
+            )
         return user
 
     def _post(self, user, unit, **extra) -> None:
@@ -338,7 +417,8 @@ class Command(BaseCommand):
 
     # --- issues ---------------------------------------------------------------------
 
-    def _issues(self, subdistrict, p) -> int:
+    def _issues(self, subdistrict, p) -> list[Issue]:
+        """A few issues in every status and at every level, as they stand today."""
         cat = {c.name: c for c in Category.objects.all()}
         grids = {g.code: g for g in Grid.objects.filter(community__subdistrict=subdistrict)}
         buildings = {
@@ -675,7 +755,213 @@ class Command(BaseCommand):
                 source=Source.PATROL,
                 grid=grids[code],
             )
-        return len(created)
+        return created
+
+    # --- the past -------------------------------------------------------------------
+
+    def _history(self, subdistrict, p, *, now: datetime, rng: random.Random) -> int:
+        """Settled issues, about one a day over the last HISTORY_DAYS days up to a few ago:
+        most settled in the grid, some climbing to the community or, dispatched, to a
+        department; a few rejected, a few reopened after a dissatisfied evaluation."""
+        categories = {c.name: c for c in Category.objects.all()}
+        grids = list(Grid.objects.filter(community__subdistrict=subdistrict).order_by("code"))
+        buildings: dict = {}
+        for building in Building.objects.filter(grid__in=grids).order_by("pk"):
+            buildings.setdefault(building.grid_id, []).append(building)
+        staff = self._staff_by_unit(subdistrict)
+        residents = [p["resident"], p["resident2"], p["resident3"], p["volunteer"]]
+        subdistrict_staff = p["subdistrict"]
+        count = 0
+        for days_ago in range(HISTORY_DAYS - 1, 3, -1):
+            for _ in range(rng.choice((0, 1, 1, 1, 2, 2))):
+                name, title, description = rng.choice(PAST_MATTERS)
+                category = categories[name]
+                filed_at = timezone.localtime(now - timedelta(days=days_ago)).replace(
+                    hour=rng.randint(7, 20), minute=rng.randint(0, 59)
+                )
+                # A third were found on patrol, a sixth came in by the hotline.
+                source = rng.choice([Source.RESIDENT] * 3 + [Source.PATROL] * 2 + [Source.HOTLINE])
+                if source == Source.RESIDENT:
+                    reporter = rng.choice(residents)
+                    grid = reporter.home_building.grid
+                    if reporter.is_volunteer:
+                        source = Source.VOLUNTEER
+                else:
+                    grid = rng.choice(grids)
+                workers = staff[("grid", grid.pk)]
+                caller = {}
+                if source == Source.PATROL:
+                    reporter = workers[0]
+                elif source == Source.HOTLINE:
+                    reporter = staff[("community", grid.community_id)][0]
+                    caller = {
+                        "caller_name": rng.choice(CALLERS),
+                        "caller_phone": f"1385311{rng.randint(0, 9999):04d}",
+                    }
+                issue = workflow.file_issue(
+                    actor=reporter,
+                    source=source,
+                    category=category,
+                    title=title,
+                    description=description,
+                    building=rng.choice(buildings[grid.pk]),
+                    **caller,
+                )
+                self._settle(
+                    issue,
+                    rng=rng,
+                    workers=workers,
+                    community_staff=staff[("community", grid.community_id)],
+                    subdistrict_staff=subdistrict_staff,
+                    department_staff=staff,
+                )
+                times = self._steps(issue, start=filed_at, rng=rng, late=0.15)
+                if times[-1] > now - timedelta(hours=2):  # a recent one: its story is shorter
+                    scale = (now - timedelta(hours=2) - filed_at) / (times[-1] - filed_at)
+                    times = [filed_at + (at - filed_at) * scale for at in times]
+                self._backdate(issue, times)
+                count += 1
+        return count
+
+    def _settle(self, issue, *, rng, workers, community_staff, subdistrict_staff, department_staff):
+        """Take one filed issue to its end through the workflow, by the people whose job it
+        is; where it ends is drawn, weighted by what the slogan expects of its severity."""
+        wf = workflow
+        if rng.random() < 0.08:
+            wf.reject(
+                issue=issue,
+                actor=workers[0],
+                reason="经核实不属于网格事件受理范围，已告知反映人咨询渠道。",
+            )
+            return
+        climb = {
+            Severity.MINOR: rng.choice([0] * 8 + [1, 2]),
+            Severity.URGENT: rng.choice([0, 0, 1, 1, 1, 2]),
+            Severity.DIFFICULT: rng.choice([1, 2, 2, 2]),
+        }[issue.severity]
+        if not issue.has_resident_reporter:
+            climb = 0  # a patrol or hotline matter is verified by a grid colleague
+        handler = workers[0]
+        issue = wf.accept(issue=issue, actor=handler)
+        if climb >= 1:
+            issue = wf.escalate(issue=issue, actor=handler, reason="需社区协调相关单位处置。")
+            handler = community_staff[0]
+            issue = wf.accept(issue=issue, actor=handler)
+        if climb == 2:
+            issue = wf.escalate(issue=issue, actor=handler, reason="涉及执法权限，提请街道派单。")
+            department = issue.category.department
+            issue = wf.dispatch(issue=issue, actor=subdistrict_staff, department=department)
+            handler = department_staff[("department", department.pk)][0]
+            issue = wf.accept(issue=issue, actor=handler)
+        issue = wf.resolve(issue=issue, actor=handler, note="已现场处置完毕。")
+        if not issue.has_resident_reporter:
+            wf.verify(issue=issue, actor=workers[1], note="复查属实，已处置到位。")
+            return
+        if rng.random() < 0.07:
+            issue = wf.evaluate(
+                issue=issue,
+                actor=issue.reporter,
+                satisfaction=Satisfaction.DISSATISFIED,
+                reason="问题没有彻底解决。",
+            )
+            issue = wf.resolve(issue=issue, actor=handler, note="已再次处置，并回访确认。")
+        satisfaction = rng.choice([Satisfaction.SATISFIED] * 4 + [Satisfaction.BASICALLY_SATISFIED])
+        wf.evaluate(issue=issue, actor=issue.reporter, satisfaction=satisfaction)
+
+    def _staff_by_unit(self, subdistrict) -> dict:
+        """{(unit kind, unit id): [users]}, full-time staff first."""
+        staff: dict = {}
+        posts = (
+            Post.objects.select_related("user")
+            .filter(
+                Q(grid__community__subdistrict=subdistrict)
+                | Q(community__subdistrict=subdistrict)
+                | Q(department__subdistrict=subdistrict)
+            )
+            .order_by("-is_full_time", "user__username")
+        )
+        for post in posts:
+            for kind in ("grid", "community", "department"):
+                unit_id = getattr(post, f"{kind}_id")
+                if unit_id is not None:
+                    staff.setdefault((kind, unit_id), []).append(post.user)
+        return staff
+
+    # --- time ------------------------------------------------------------------------
+
+    def _backdate_current(self, issues, *, now: datetime, rng: random.Random) -> None:
+        """The issues in every status happened within the last days: the settled ones a day
+        or a few ago; the open ones recently enough to be well inside their deadline."""
+        hours = SlaPolicy.table()
+        for issue in issues:
+            issue.refresh_from_db()
+            if issue.duplicate_of_id:
+                # Reported again after the original, and marked at once.
+                original = Issue.objects.get(pk=issue.duplicate_of_id)
+                window = now - original.created_at
+                times = [original.created_at + window * f for f in (0.5, 0.8)]
+            elif issue.status in OPEN_STATUSES:
+                # The whole story fits in a third of the current level's deadline.
+                budget = hours[(issue.severity, issue.level)] / 3
+                steps = self._steps(issue, start=now, rng=rng)
+                span = (steps[-1] - steps[0]).total_seconds() / 3600 + budget / 10
+                scale = min(1, budget / span)
+                end = now - timedelta(hours=budget / 10)
+                times = [end - (steps[-1] - at) * scale for at in steps]
+            else:
+                end = now - timedelta(hours=rng.uniform(6, 96))
+                steps = self._steps(issue, start=now, rng=rng)
+                times = [end - (steps[-1] - at) for at in steps]
+            self._backdate(issue, times)
+
+    def _steps(self, issue, *, start: datetime, rng: random.Random, late: float = 0) -> list:
+        """When each of the issue's events would have happened, the first at ``start``: a
+        plausible time for each step, and with chance ``late`` a resolution past the
+        deadline."""
+        times = [start]
+        deadline_hours = SlaPolicy.table()[(issue.severity, issue.level)]
+        for kind in issue.events.order_by("id").values_list("kind", flat=True)[1:]:
+            shortest, longest = STEP_HOURS.get(kind, (1, 4))
+            if kind == IssueEvent.Kind.ACCEPTED and issue.severity == Severity.URGENT:
+                longest = 1.5  # urgent matters are taken up within the grid's two hours
+            hours = rng.triangular(shortest, longest, shortest + (longest - shortest) / 4)
+            if kind == IssueEvent.Kind.RESOLVED and rng.random() < late:
+                hours += deadline_hours
+            times.append(times[-1] + timedelta(hours=hours))
+        return times
+
+    def _backdate(self, issue, times: list) -> None:
+        """Move an issue and its events back in time together: event i to ``times[i]``, and
+        every timestamp of the issue to the time of the event that set it (a deadline moves
+        with the arrival at its level)."""
+        events = list(issue.events.order_by("id"))
+        moved = {event.created_at: at for event, at in zip(events, times, strict=True)}
+        for event, at in zip(events, times, strict=True):
+            event.created_at = at
+        IssueEvent.objects.bulk_update(events, ["created_at"])
+        issue = Issue.objects.get(pk=issue.pk)
+        values = {
+            name: moved[getattr(issue, name)]
+            for name in (
+                "created_at",
+                "accepted_at",
+                "dispatched_at",
+                "resolved_at",
+                "closed_at",
+                "level_entered_at",
+                "suspended_at",
+            )
+            if getattr(issue, name) is not None
+        }
+        values["due_at"] = issue.due_at + (values["level_entered_at"] - issue.level_entered_at)
+        values["updated_at"] = times[-1]
+        Issue.objects.filter(pk=issue.pk).update(**values)
+
+    def _read_old_notifications(self, subdistrict, *, now: datetime) -> None:
+        """The people have read what reached them before the last two days."""
+        Notification.objects.filter(
+            issue__subdistrict=subdistrict, created_at__lt=now - timedelta(days=2)
+        ).update(is_read=True)
 
     # --- report ---------------------------------------------------------------------
 
