@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from . import tracking  # noqa: F401  (registers the <tracking:…> path converter)
 from .views import dashboard, public, resident, staff
 
 # Each part of the site keeps its own URL list in its view module.

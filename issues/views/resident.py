@@ -271,9 +271,9 @@ def notifications_read_all(request):
 urlpatterns = [
     path("report/", report, name="issue_report"),
     path("my/", my_issues, name="my_issues"),
-    path("my/<str:tracking_number>/", my_issue_detail, name="my_issue_detail"),
-    path("my/<str:tracking_number>/comment/", my_issue_comment, name="my_issue_comment"),
-    path("my/<str:tracking_number>/evaluate/", my_issue_evaluate, name="my_issue_evaluate"),
+    path("my/<tracking:tracking_number>/", my_issue_detail, name="my_issue_detail"),
+    path("my/<tracking:tracking_number>/comment/", my_issue_comment, name="my_issue_comment"),
+    path("my/<tracking:tracking_number>/evaluate/", my_issue_evaluate, name="my_issue_evaluate"),
     path("notifications/", notification_list, name="notifications"),
     path("notifications/read-all/", notifications_read_all, name="notifications_read_all"),
     path("notifications/<int:pk>/read/", notification_read, name="notification_read"),

@@ -557,9 +557,9 @@ class HotlineView(HotlineRequiredMixin, FormView):
 urlpatterns = [
     path("", QueueView.as_view(), name="staff_queue"),
     path("start/", after_login, name="after_login"),
-    path("issues/<str:tracking_number>/", StaffIssueView.as_view(), name="staff_issue_detail"),
+    path("issues/<tracking:tracking_number>/", StaffIssueView.as_view(), name="staff_issue_detail"),
     path(
-        "issues/<str:tracking_number>/<slug:action>/",
+        "issues/<tracking:tracking_number>/<slug:action>/",
         IssueActionView.as_view(),
         name="staff_issue_action",
     ),
