@@ -47,6 +47,7 @@ MIDDLEWARE = [
     # Before any view reads the body; after the user and language are known, for the page.
     "config.middleware.RequestSizeLimitMiddleware",
     "config.middleware.SessionIdleTimeoutMiddleware",
+    "issues.refusals.RefusalLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -137,6 +138,10 @@ STORAGES = {
 }
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# Photos are sent through a view that checks who may see them (issues/views/photos.py).
+# On: the view answers with X-Accel-Redirect to /media/…, which the proxy serves as an
+# internal location (README). Off: the view streams the file itself (the demo).
+MEDIA_X_ACCEL_REDIRECT = env.bool("MEDIA_X_ACCEL_REDIRECT", default=False)
 # Files an administrator uploads for an import wait here until the import is confirmed:
 # shared between hosts like MEDIA_ROOT, but never served.
 IMPORT_UPLOADS_ROOT = env.path("IMPORT_UPLOADS_ROOT", default=BASE_DIR / "private" / "imports")
@@ -206,10 +211,13 @@ RECURRENCE_DAYS = env.int("RECURRENCE_DAYS", default=14)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"without_refusals": {"()": "issues.refusals.WithoutRefusalTracebacks"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # Refusals (403, out of scope) are one line each on "issues.refused", not tracebacks.
+        "django.request": {"filters": ["without_refusals"]},
         # Every sign-in is logged at INFO by django-axes; lockouts are WARNING and stay.
         "axes": {"level": env("AXES_LOG_LEVEL", default="WARNING")},
     },

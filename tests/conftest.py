@@ -76,7 +76,7 @@ def people(territory):
         dict(
             resident=ResidentFactory(username="resident", home_building__grid=t.grid),
             other_resident=ResidentFactory(username="neighbour", home_building__grid=t.grid),
-            worker=staff_on(t.grid, username="gridworker", first_name="张", last_name="伟"),
+            worker=staff_on(t.grid, username="gridworker", first_name="张伟"),
             worker2=staff_on(t.grid, username="gridworker2"),
             sibling_worker=staff_on(t.sibling_grid, username="siblingworker"),
             community_staff=staff_on(t.community, username="community"),

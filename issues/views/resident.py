@@ -20,6 +20,7 @@ from .. import workflow
 from ..forms.resident import CommentForm, EvaluationForm, ReportForm
 from ..models import Issue, IssueEvent, Level, Notification, Satisfaction, Source, Status
 from ..permissions import can, visible_issues
+from ..refusals import log_refusal
 from ..transitions import Action
 
 ISSUES_PER_PAGE = 20
@@ -193,6 +194,7 @@ def my_issue_comment(request, tracking_number):
             photos=form.cleaned_data["photos"],
         )
     except workflow.WorkflowError as exc:
+        log_refusal(request, issue=issue, reason=exc.code)
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Your comment was added."))
@@ -215,6 +217,7 @@ def my_issue_evaluate(request, tracking_number):
             reason=form.cleaned_data["reason"],
         )
     except workflow.WorkflowError as exc:
+        log_refusal(request, issue=issue, reason=exc.code)
         messages.error(request, exc.message)
     else:
         if issue.status == Status.CLOSED:

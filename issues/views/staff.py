@@ -40,6 +40,7 @@ from ..models import (
     Source,
     Status,
 )
+from ..refusals import log_refusal
 from ..transitions import Action, action_allowed_by_flow
 from ..workflow import WorkflowError
 
@@ -405,6 +406,7 @@ class IssueActionView(StaffRequiredMixin, IssuePageMixin, View):
         if not form.is_valid():
             if not permissions.can(request.user, spec.action, issue):
                 # The page was stale (someone acted first): the input is moot; say why.
+                log_refusal(request, issue=issue, reason=f"{spec.action}: not allowed")
                 messages.error(request, self._refusal(issue, spec))
                 return redirect(detail)
             context = self.page_context(issue, bound={action: form})
@@ -416,6 +418,7 @@ class IssueActionView(StaffRequiredMixin, IssuePageMixin, View):
                 **{param: form.cleaned_data[field] for param, field in spec.params.items()},
             )
         except WorkflowError as error:
+            log_refusal(request, issue=issue, reason=f"{spec.action}: {error.code}")
             messages.error(request, error.message)
         else:
             messages.success(request, _("Done: %(action)s.") % {"action": spec.title})
