@@ -51,11 +51,15 @@ class SessionIdleTimeoutMiddleware:
         session = getattr(request, "session", None)
         user = getattr(request, "user", None)
         if session is not None and user is not None and user.is_authenticated:
-            now = int(time.time())
-            if now - session.get(SEEN_KEY, 0) >= SESSION_REFRESH_SECONDS:
-                session[SEEN_KEY] = now
-                session.set_expiry(idle_seconds(user))
+            if int(time.time()) - session.get(SEEN_KEY, 0) >= SESSION_REFRESH_SECONDS:
+                start_idle_clock(request=request, user=user)
         return self.get_response(request)
+
+
+def start_idle_clock(*, request, user, **kwargs) -> None:
+    """Count the idle time from now (on sign-in, and as requests come)."""
+    request.session[SEEN_KEY] = int(time.time())
+    request.session.set_expiry(idle_seconds(user))
 
 
 def idle_seconds(user) -> int:

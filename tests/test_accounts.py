@@ -336,6 +336,7 @@ def test_profile_refuses_another_accounts_number(client, buildings):
     UserFactory(phone="13953100001")
     user = ResidentFactory(home_building=buildings.home, phone="13800000001")
     client.force_login(user)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
     response = client.post(
         reverse("profile"),
         {"home_building": buildings.home.pk, "first_name": "王", "phone": "139-5310-0001"},
@@ -402,7 +403,7 @@ def test_a_changed_address_needs_confirming_again(client, buildings):
     )
     user.refresh_from_db()
     assert user.notification_email == ""
-    assert "not confirmed yet" in client.get(reverse("profile")).text
+    assert "尚未确认" in client.get(reverse("profile")).text
     # A link for the old address does not confirm the new one.
     old = ResidentFactory(email="x@example.com", confirmed_email="")
     link = confirmation_link(mail.outbox[-1])

@@ -27,11 +27,23 @@ ISSUES_PER_PAGE = 20
 NOTIFICATIONS_PER_PAGE = 30
 
 
-def short_name(user) -> str:
-    """A staff member's surname and an ellipsis ("张…"): enough for a resident to know who
-    is handling the issue, without publishing the full name."""
-    name = (user.get_full_name() or "").strip()
-    return f"{name[0]}…" if name else ""
+def staff_as_residents_read(user, issue: Issue) -> str:
+    """A staff member as the Chinese convention names them to the public: their role on
+    the issue and their surname ("网格员王某"), enough to know who is handling it without
+    publishing the full name. Reads ``user.posts`` (prefetch it for a timeline)."""
+    posts = list(user.posts.all())
+    # The lowest unit of the issue they hold a post on (Post.Role runs grid → department).
+    role = next(
+        (
+            role.label
+            for role, unit in Post.UNIT_FIELD.items()
+            for post in posts
+            if post.role == role and getattr(post, f"{unit}_id") == getattr(issue, f"{unit}_id")
+        ),
+        _("Staff"),
+    )
+    name = user.masked_name
+    return _("%(role)s %(name)s") % {"role": role, "name": name} if name else str(role)
 
 
 # --- report -------------------------------------------------------------------------------
@@ -125,7 +137,9 @@ def _grid_worker(issue: Issue):
 def _timeline(issue: Issue, viewer):
     """Public events only, each with who did it in the words a resident reads."""
     events = list(
-        issue.events.filter(is_public=True).select_related("actor").prefetch_related("photos")
+        issue.events.filter(is_public=True)
+        .select_related("actor")
+        .prefetch_related("photos", "actor__posts")
     )
     filed = next((e for e in events if e.kind == IssueEvent.Kind.FILED), None)
     resolved = next((e for e in reversed(events) if e.kind == IssueEvent.Kind.RESOLVED), None)
@@ -135,8 +149,7 @@ def _timeline(issue: Issue, viewer):
         elif event.actor_id == issue.reporter_id:
             event.who = _("You") if viewer.pk == issue.reporter_id else _("Reporter")
         else:
-            name = short_name(event.actor)
-            event.who = _("Staff %(name)s") % {"name": name} if name else _("Staff")
+            event.who = staff_as_residents_read(event.actor, issue)
         value = (event.data or {}).get("satisfaction")
         event.satisfaction_label = Satisfaction(value).label if value in Satisfaction.values else ""
         # Before and after photos are shown on their own above the timeline.
@@ -162,7 +175,7 @@ def _render_detail(request, issue, *, comment_form=None, evaluation_form=None):
             "events": events,
             "before_photos": before,
             "after_photos": after,
-            "worker_name": short_name(worker) if worker else "",
+            "worker_name": worker.masked_name if worker else "",
             "may_comment": may_comment,
             "may_evaluate": may_evaluate,
             "comment_form": comment_form or (CommentForm() if may_comment else None),

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
 
-from grids.models import Grid
+from grids.models import Grid, User
 
 from .. import permissions, workflow
 from ..forms import staff as forms
@@ -369,6 +369,7 @@ class IssuePageMixin:
             .order_by("created_at", "id")
         )
         filed = next((e for e in events if e.kind == IssueEvent.Kind.FILED), None)
+        _name_assignees(events)
         return {
             "issue": issue,
             "events": events,
@@ -379,6 +380,19 @@ class IssuePageMixin:
             "action_forms": action_forms,
             "is_hotline": issue.source == Source.HOTLINE,
         }
+
+
+def _name_assignees(events) -> None:
+    """Assignment events record the login name; the timeline shows the person's name
+    (``event.assignee_name``, one query for the whole timeline)."""
+    usernames = {(e.data or {}).get("assignee") for e in events} - {None, ""}
+    if not usernames:
+        return
+    people = {u.username: u.display_name for u in User.objects.filter(username__in=usernames)}
+    for event in events:
+        username = (event.data or {}).get("assignee")
+        if username:
+            event.assignee_name = people.get(username, username)
 
 
 class StaffIssueView(StaffRequiredMixin, IssuePageMixin, TemplateView):
