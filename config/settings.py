@@ -44,6 +44,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before any view reads the body; after the user and language are known, for the page.
+    "config.middleware.RequestSizeLimitMiddleware",
+    "config.middleware.SessionIdleTimeoutMiddleware",
+    "issues.refusals.RefusalLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -109,6 +113,10 @@ AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # no banner on every manage.py command
+# Behind this many reverse proxies the client's address is read from X-Forwarded-For
+# (config/throttle.py); 0 means the peer of the connection is the client.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+AXES_CLIENT_IP_CALLABLE = "config.throttle.client_ip"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
@@ -130,6 +138,10 @@ STORAGES = {
 }
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# Photos are sent through a view that checks who may see them (issues/views/photos.py).
+# On: the view answers with X-Accel-Redirect to /media/…, which the proxy serves as an
+# internal location (README). Off: the view streams the file itself (the demo).
+MEDIA_X_ACCEL_REDIRECT = env.bool("MEDIA_X_ACCEL_REDIRECT", default=False)
 # Files an administrator uploads for an import wait here until the import is confirmed:
 # shared between hosts like MEDIA_ROOT, but never served.
 IMPORT_UPLOADS_ROOT = env.path("IMPORT_UPLOADS_ROOT", default=BASE_DIR / "private" / "imports")
@@ -137,7 +149,11 @@ STORAGES["import_export"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": IMPORT_UPLOADS_ROOT},
 }
-# Photos are at most 10 MB each and 5 per form; leave room for the rest of the form.
+# Photos are at most 10 MB each and 5 per form: a request body may carry that and 1 MB more
+# (config/middleware.py answers 413 from Content-Length before reading it; the proxy's
+# client_max_body_size says the same). Form fields other than files stay under 5 MB, and
+# an upload larger than 5 MB goes to a temporary file rather than memory.
+MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=51 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -158,7 +174,7 @@ CONTENT_SECURITY_POLICY = {
         "img-src": ["'self'", "data:"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
-        "frame-ancestors": ["'self'"],
+        "frame-ancestors": ["'none'"],
         "form-action": ["'self'"],
     }
 }
@@ -166,9 +182,25 @@ CONTENT_SECURITY_POLICY = {
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HTTPS behind the proxy, which says so in X-Forwarded-Proto. Both are on unless DEBUG;
+# 0 turns each off (a plain-HTTP test server).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+# The platform usually runs on one host of a government domain whose other hosts it does
+# not control: HSTS for subdomains and the preload list are the domain owner's choice.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [
+    *([] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]),
+    *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+]
 SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "SAMEORIGIN"
+X_FRAME_OPTIONS = "DENY"
+# Idle timeout (config/middleware.py): a session ends after this many seconds without a
+# request: staff after a working day, residents after two weeks.
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=8 * 3600)
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
 
 # Resolved issues with a resident reporter close by themselves after this many days.
 AUTO_CLOSE_DAYS = env.int("AUTO_CLOSE_DAYS", default=7)
@@ -179,10 +211,13 @@ RECURRENCE_DAYS = env.int("RECURRENCE_DAYS", default=14)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"without_refusals": {"()": "issues.refusals.WithoutRefusalTracebacks"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # Refusals (403, out of scope) are one line each on "issues.refused", not tracebacks.
+        "django.request": {"filters": ["without_refusals"]},
         # Every sign-in is logged at INFO by django-axes; lockouts are WARNING and stay.
         "axes": {"level": env("AXES_LOG_LEVEL", default="WARNING")},
     },

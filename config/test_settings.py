@@ -14,3 +14,5 @@ CSRF_COOKIE_SECURE = False
 # Serve static files from the finders, as in development (no collectstatic in tests).
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# The test client speaks plain HTTP.
+SECURE_SSL_REDIRECT = False

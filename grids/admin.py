@@ -11,7 +11,7 @@ page (``grids.admin_views.coverage_view``) lists what is missing.
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
 from django.templatetags.static import static
@@ -24,6 +24,7 @@ from issues.models import OPEN_STATUSES, Issue
 
 from . import units
 from .admin_views import ImportExportMixin, coverage_view
+from .forms import MobileField, PhoneCleanMixin
 from .models import Building, Community, Department, Grid, Post, Subdistrict, User
 from .resources import (
     BuildingResource,
@@ -381,15 +382,31 @@ class PostInline(admin.TabularInline):
         )
 
 
-class StaffCreationForm(AdminUserCreationForm):
+class StaffCreationForm(PhoneCleanMixin, AdminUserCreationForm):
+    """A person's account made by an administrator: login name, password and the one 姓名
+    field (required: pages show people by name, never by login name)."""
+
+    phone = MobileField(required=False, help_text="")
+
     class Meta(AdminUserCreationForm.Meta):
         model = User
-        labels = {"first_name": _("Full name")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["first_name"].required = True
+
+
+class PersonChangeForm(PhoneCleanMixin, UserChangeForm):
+    phone = MobileField(required=False, help_text="")
+
+    class Meta(UserChangeForm.Meta):
+        model = User
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     add_form = StaffCreationForm
+    form = PersonChangeForm
     list_display = [
         "username",
         "full_name",
@@ -408,14 +425,19 @@ class UserAdmin(BaseUserAdmin):
         "is_staff",
         "is_superuser",
     ]
-    search_fields = ["username", "first_name", "last_name", "phone", "email"]
+    search_fields = ["username", "first_name", "phone", "email"]
     autocomplete_fields = ["home_building"]
+    readonly_fields = ["email_confirmed"]
     inlines = [PostInline]
     actions = ["deactivate"]
-    fieldsets = BaseUserAdmin.fieldsets + (
+    # One 姓名 field (first_name holds the whole name; last_name is not used).
+    fieldsets = (
+        (None, {"fields": ["username", "password"]}),
+        (_("Person"), {"fields": ["first_name", "phone", "email", "email_confirmed"]}),
+        *BaseUserAdmin.fieldsets[2:],
         (
             _("Grid governance"),
-            {"fields": ["phone", "home_building", "is_party_member", "is_volunteer"]},
+            {"fields": ["home_building", "is_party_member", "is_volunteer"]},
         ),
     )
     # Creating a staff member and their post in one page: the person here, the post in the
@@ -434,9 +456,14 @@ class UserAdmin(BaseUserAdmin):
         posts = Post.objects.select_related("grid", "community", "subdistrict", "department")
         return super().get_queryset(request).prefetch_related(Prefetch("posts", queryset=posts))
 
-    @admin.display(description=_("name"), ordering="first_name")
+    @admin.display(description=_("Full name"), ordering="first_name")
     def full_name(self, user):
         return user.get_full_name()
+
+    @admin.display(description=_("e-mail confirmed"), boolean=True)
+    def email_confirmed(self, user):
+        # Mail goes to an address only once its owner opened the link sent to it.
+        return bool(user.notification_email)
 
     @admin.display(description=_("posts"))
     def post_list(self, user):
@@ -469,7 +496,6 @@ class PostAdmin(ImportExportMixin, admin.ModelAdmin):
     search_fields = [
         "user__username",
         "user__first_name",
-        "user__last_name",
         "user__phone",
         "grid__name",
         "community__name",

@@ -22,6 +22,12 @@ class GridsConfig(AppConfig):
             dispatch_uid="grids_end_sessions_on_deactivation",
         )
 
+        from django.contrib.auth.signals import user_logged_in
+
+        from config.middleware import start_idle_clock
+
+        user_logged_in.connect(start_idle_clock, dispatch_uid="grids_start_idle_clock")
+
 
 def _sqlite_wal(sender, connection, **kwargs):
     """WAL lets the demo serve readers while one request writes."""

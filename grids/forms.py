@@ -7,13 +7,25 @@ validates. ``static/js/building-picker.js`` does the same live through ``buildin
 
 from __future__ import annotations
 
+import re
+
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm, PasswordResetForm
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from .models import Building, Community, Grid, User, mainland_mobile_validator
+from .models import (
+    MOBILE_PATTERN,
+    Building,
+    Community,
+    Grid,
+    User,
+    mainland_mobile_validator,
+    new_username,
+    normalise_phone,
+)
 
 # At most this many buildings are offered at once; typing part of a name narrows the rest.
 BUILDING_CHOICES_LIMIT = 200
@@ -173,48 +185,90 @@ def offer_buildings(field: BuildingField, finder: BuildingFinder, *, current=Non
     return None
 
 
-def phone_field() -> forms.CharField:
-    """A mainland mobile number; spaces and dashes people type are dropped."""
-    return forms.CharField(
-        label=capfirst(User._meta.get_field("phone").verbose_name),
-        max_length=20,
-        help_text=_("11 digits. Staff call this number about your reports."),
-        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel-national"}),
-    )
+class MobileField(forms.CharField):
+    """A mainland mobile number as people write it (``139-5310-0001``, ``+86 …``), cleaned
+    to its 11 digits."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", capfirst(User._meta.get_field("phone").verbose_name))
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("help_text", _("11 digits. Staff call this number about your reports."))
+        kwargs.setdefault(
+            "widget", forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel-national"})
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        return normalise_phone(super().to_python(value))
+
+    def validate(self, value):
+        super().validate(value)
+        if value:
+            mainland_mobile_validator(value)
 
 
 class PhoneCleanMixin:
+    """A mobile number belongs to one account: another account's number is refused."""
+
     def clean_phone(self):
-        phone = "".join(ch for ch in self.cleaned_data["phone"] if ch not in " -")
-        mainland_mobile_validator(phone)
+        phone = self.cleaned_data["phone"]
+        others = User.objects.filter(phone=phone)
+        if self.instance.pk:
+            others = others.exclude(pk=self.instance.pk)
+        if phone and others.exists():
+            raise ValidationError(
+                _(
+                    "This mobile number already has an account. Sign in with it, or reset the "
+                    "password if you forgot it."
+                ),
+                code="phone_taken",
+            )
         return phone
 
 
-class SignupForm(PhoneCleanMixin, UserCreationForm):
-    """A resident's account: username, mobile phone, password, home building."""
+class NameFieldMixin:
+    """One 姓名 field, the whole name as it is written."""
+
+    def _setup_name(self, label):
+        field = self.fields["first_name"]
+        field.label = label
+        field.required = True
+        field.widget.attrs.update({"autocomplete": "name"})
+
+
+class SignupForm(PhoneCleanMixin, NameFieldMixin, BaseUserCreationForm):
+    """A resident's account: home building, name, mobile number, password; an e-mail
+    address if they want mail. The mobile number signs in; the username is made up."""
 
     home_building = BuildingField(
         label=_("Home building"),
         help_text=_("Where you live. Its grid worker looks after the problems you report."),
     )
-    phone = phone_field()
+    phone = MobileField(
+        help_text=_("11 digits. You sign in with it; staff call it about your reports.")
+    )
 
-    class Meta(UserCreationForm.Meta):
+    class Meta(BaseUserCreationForm.Meta):
         model = User
-        fields = ("home_building", "username", "first_name", "phone", "email")
-        labels = {"first_name": _("Your name (optional)")}
+        fields = ("home_building", "first_name", "phone", "email")
         help_texts = {
-            "email": _("Optional: we write to you when your reports are updated."),
+            "email": _(
+                "Optional: we write to you when your reports are updated, once you confirm "
+                "the address through the link we send."
+            ),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["username"].widget.attrs.update({"autocomplete": "username"})
+        self._setup_name(_("Your name"))
         self.fields["email"].widget.attrs.update({"autocomplete": "email"})
-        self.fields["first_name"].widget.attrs.update({"autocomplete": "name"})
+
+    def save(self, commit=True):
+        self.instance.username = new_username()
+        return super().save(commit=commit)
 
 
-class ProfileForm(PhoneCleanMixin, forms.ModelForm):
+class ProfileForm(PhoneCleanMixin, NameFieldMixin, forms.ModelForm):
     """What a person edits about themselves: name, phone, email, home building."""
 
     home_building = BuildingField(
@@ -222,16 +276,50 @@ class ProfileForm(PhoneCleanMixin, forms.ModelForm):
         help_text=_("Where you live. Its grid worker looks after the problems you report."),
         required=False,
     )
-    phone = phone_field()
+    phone = MobileField()
 
     class Meta:
         model = User
         fields = ("home_building", "first_name", "phone", "email")
-        labels = {"first_name": _("Your name")}
         help_texts = {
-            "email": _("Optional: we write to you when your reports are updated."),
+            "email": _(
+                "Optional: we write to you when your reports are updated. A new address "
+                "receives mail once you confirm it through the link we send."
+            ),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self._setup_name(_("Your name"))
         self.fields["email"].widget.attrs.update({"autocomplete": "email"})
+
+
+class LoginForm(AuthenticationForm):
+    """Sign in with the mobile number or the username (手机号或用户名)."""
+
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.fields["username"].label = _("Mobile number or username")
+        self.fields["username"].max_length = 150
+
+    def clean_username(self):
+        """A mobile number that belongs to an account stands for its username, so that
+        django-axes counts failures against the account however it was named."""
+        text = self.cleaned_data["username"].strip()
+        phone = normalise_phone(text)
+        if re.fullmatch(MOBILE_PATTERN, phone):
+            username = User.objects.filter(phone=phone).values_list("username", flat=True).first()
+            if username is not None:
+                return username
+        return text
+
+
+class EmailPasswordResetForm(PasswordResetForm):
+    """Reset links go only to confirmed addresses."""
+
+    def get_users(self, email):
+        return (
+            user
+            for user in super().get_users(email)
+            if user.notification_email.casefold() == email.casefold()
+        )

@@ -5,19 +5,39 @@ one subdistrict ("一网覆盖"). Staff hold *posts* on units; a post names exac
 that matches its role, which the database enforces.
 """
 
+import secrets
+import string
+import unicodedata
+
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import units
 
+MOBILE_PATTERN = r"1[3-9]\d{9}"
 mainland_mobile_validator = RegexValidator(
-    regex=r"^1[3-9]\d{9}$",
+    regex=rf"^{MOBILE_PATTERN}$",
     message=_("Enter a mainland China mobile number: 11 digits starting with 13–19."),
     code="invalid_phone",
 )
+
+
+def normalise_phone(text: str) -> str:
+    """A mobile number as people write it (``139-5310-0001``, ``139 5310 0001``,
+    ``+86 139…``, ``0086…``, full-width digits) reduced to its digits; the country code
+    of the mainland is dropped. Not validated: ``mainland_mobile_validator`` does that."""
+    text = unicodedata.normalize("NFKC", text or "")
+    digits = "".join(ch for ch in text if ch not in " -()\u3000.")
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            return digits[len(prefix) :]
+    if len(digits) == 13 and digits.startswith("86"):
+        return digits[2:]
+    return digits
 
 
 class Subdistrict(models.Model):
@@ -129,8 +149,23 @@ class Department(models.Model):
 
 
 class User(AbstractUser):
+    """A person: a resident, a staff member, or both.
+
+    ``first_name`` holds the whole name (姓名, "王磊"): Chinese names are not split into a
+    given and a family name, and pages show the name as it is written, never the username.
+    ``last_name`` is not used. A mobile number belongs to one account at most; an e-mail
+    address receives mail only once its owner confirmed it (``confirmed_email``).
+    """
+
+    first_name = models.CharField(_("full name"), max_length=150, blank=True)
     phone = models.CharField(
         _("mobile phone"), max_length=11, blank=True, validators=[mainland_mobile_validator]
+    )
+    confirmed_email = models.EmailField(
+        _("confirmed e-mail address"),
+        blank=True,
+        editable=False,
+        help_text=_("The address its owner confirmed through a link; mail goes only there."),
     )
     home_building = models.ForeignKey(
         Building,
@@ -146,10 +181,59 @@ class User(AbstractUser):
     class Meta(AbstractUser.Meta):
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone"],
+                condition=~Q(phone=""),
+                name="user_unique_phone",
+                violation_error_code="phone_taken",
+                violation_error_message=_("Another account already has this mobile number."),
+            ),
+        ]
 
     def __str__(self):
-        full = self.get_full_name()
-        return f"{full} ({self.username})" if full else self.username
+        return self.display_name
+
+    def get_full_name(self):
+        return self.first_name.strip()
+
+    def get_short_name(self):
+        return self.get_full_name()
+
+    @property
+    def display_name(self) -> str:
+        """The name staff read; an account without one (made before names were asked
+        for) shows its login name rather than nothing."""
+        return self.get_full_name() or self.username
+
+    @property
+    def masked_name(self) -> str:
+        """The name as residents read a staff member's ("王某"); empty without a name."""
+        return masked_name(self.get_full_name())
+
+    @property
+    def notification_email(self) -> str:
+        """Where mail may go: the e-mail address, once confirmed; otherwise nowhere."""
+        return self.email if self.email and self.email == self.confirmed_email else ""
+
+
+def new_username() -> str:
+    """A login name for a resident who signs up (they sign in with their mobile number):
+    "r" and eight random letters and digits, never shown on any page."""
+    alphabet = string.ascii_lowercase + string.digits
+    while True:
+        username = "r" + "".join(secrets.choice(alphabet) for _position in range(8))
+        if not User.objects.filter(username=username).exists():
+            return username
+
+
+def masked_name(name: str) -> str:
+    """A name shown to the public: its first character, the surname of a Chinese name,
+    as Chinese says it ("王某"; "王." in English)."""
+    name = name.strip()
+    if not name:
+        return ""
+    return gettext("%(initial)s.") % {"initial": name[0].upper()}
 
 
 class Post(models.Model):

@@ -180,8 +180,14 @@ class PhotoInline(admin.TabularInline):
     model = Photo
     extra = 0
     can_delete = False
-    fields = ["image", "uploaded_by", "created_at"]
+    fields = ["photo", "uploaded_by", "created_at"]
     readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("photo"))
+    def photo(self, photo):
+        # Through the photo view: media files are not served publicly.
+        url = reverse("photo", args=[photo.pk])
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
 
     def has_add_permission(self, request, obj=None):
         return False

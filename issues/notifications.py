@@ -2,7 +2,7 @@
 
 - The resident who reported an issue is told when it is accepted, escalated, dispatched,
   resolved, rejected, or commented on publicly by someone else: a notification, and an
-  email when they gave an address.
+  email when they gave an address and confirmed it.
 - Everyone holding a post on a unit is told when an issue arrives there: filed in their
   grid, escalated to their community or subdistrict, dispatched to their department.
 
@@ -19,6 +19,7 @@ import logging
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
+from django.db.models import F
 from django.dispatch import receiver
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -132,10 +133,14 @@ def notify(event_ids: list[int]) -> int:
 
 
 def _email_residents(event_ids: list[int]) -> None:
-    """Mail the residents who were just notified and gave an address (one query)."""
+    """Mail the residents who were just notified and confirmed an address (one query);
+    ``User.notification_email`` says the same for one person."""
     notes = list(
         Notification.objects.filter(
-            event_id__in=event_ids, reason=Notification.Reason.YOUR_ISSUE, user__email__gt=""
+            event_id__in=event_ids,
+            reason=Notification.Reason.YOUR_ISSUE,
+            user__email__gt="",
+            user__confirmed_email=F("user__email"),
         ).select_related("user", "issue", "event")
     )
     if not notes:

@@ -392,3 +392,13 @@ def staff_issue_condition(user) -> Q | None:
         if scope.ids(kind):
             condition |= Q(**{f"{kind.id_field}__in": scope.ids(kind)})
     return condition
+
+
+def can_see_photo(user, photo) -> bool:
+    """A photo is seen by whoever sees its issue and the event it came with: the reporter
+    the public ones, staff who see the issue all of them. Tracking by number shows none."""
+    issue = photo.issue
+    if not visible_issues(user).filter(pk=issue.pk).exists():
+        return False
+    event = photo.event
+    return event is None or event.is_public or can_see_internal(user, issue)

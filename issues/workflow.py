@@ -39,6 +39,7 @@ from .models import (
     Status,
 )
 from .photos import CleanPhoto
+from .tracking import new_number as new_tracking_number
 from .transitions import ESCALATES_TO, Action, next_status
 
 # Sent after the transaction that recorded events commits, once per action or sweep batch:
@@ -305,9 +306,11 @@ def _create_issue(
 ) -> Issue:
     now = timezone.now()
     with transaction.atomic():
+        number = new_tracking_number(now)
+        while Issue.objects.filter(tracking_number=number).exists():
+            number = new_tracking_number(now)
         issue = Issue.objects.create(
-            # A placeholder that is unique; the readable number needs the row's id.
-            tracking_number=uuid.uuid4().hex[:20],
+            tracking_number=number,
             title=title,
             description=description,
             category=category,
@@ -330,8 +333,6 @@ def _create_issue(
             created_at=now,
             submission_token=submission_token,
         )
-        issue.tracking_number = f"{timezone.localtime(now):%Y%m%d}{issue.pk:06d}"
-        Issue.objects.filter(pk=issue.pk).update(tracking_number=issue.tracking_number)
         event = IssueEvent.objects.create(
             issue=issue,
             actor=actor,

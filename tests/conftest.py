@@ -78,7 +78,7 @@ def people(territory):
         dict(
             resident=ResidentFactory(username="resident", home_building__grid=t.grid),
             other_resident=ResidentFactory(username="neighbour", home_building__grid=t.grid),
-            worker=staff_on(t.grid, username="gridworker", first_name="张", last_name="伟"),
+            worker=staff_on(t.grid, username="gridworker", first_name="张伟"),
             worker2=staff_on(t.grid, username="gridworker2"),
             sibling_worker=staff_on(t.sibling_grid, username="siblingworker"),
             community_staff=staff_on(t.community, username="community"),
@@ -129,3 +129,13 @@ def pytest_runtest_makereport(item, call):
                 report.outcome = "failed"
                 report.longrepr = f"{variable} is set, so this may not be skipped: {reason}"
     return report
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counts live in the cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

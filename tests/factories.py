@@ -64,6 +64,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     phone = factory.Sequence(lambda n: f"138{n:08d}")
+    email = ""
+    # An address given in a test is taken as confirmed unless the test says otherwise.
+    confirmed_email = factory.SelfAttribute("email")
     password = factory.PostGenerationMethodCall("set_password", "demo12345")
 
     @factory.post_generation

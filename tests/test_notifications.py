@@ -85,10 +85,11 @@ def test_internal_notes_and_own_comments_are_not_news(
     assert not resident_notes(people).exists()
 
 
-def test_an_email_goes_to_a_resident_with_an_address(
+def test_an_email_goes_to_a_resident_with_a_confirmed_address(
     people, issue, django_capture_on_commit_callbacks
 ):
-    people.resident.email = "li@example.com"
+    # Confirmed through the link (tests/test_accounts.py: an unconfirmed one gets nothing).
+    people.resident.email = people.resident.confirmed_email = "li@example.com"
     people.resident.save()
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -110,7 +111,8 @@ def test_a_failing_mail_server_breaks_nothing(
     client, people, issue, settings, django_capture_on_commit_callbacks, caplog
 ):
     settings.EMAIL_BACKEND = "tests.test_notifications.BrokenMailBackend"
-    people.resident.email = "li@example.com"
+    # Confirmed through the link (tests/test_accounts.py: an unconfirmed one gets nothing).
+    people.resident.email = people.resident.confirmed_email = "li@example.com"
     people.resident.save()
     client.force_login(people.worker)
     with django_capture_on_commit_callbacks(execute=True):

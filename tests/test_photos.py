@@ -1,6 +1,7 @@
 """Photos through the report and comment forms: only real JPEG/PNG/WebP images, at most
 10 MB, 40 megapixels and 5 at a time, re-encoded without EXIF (no GPS position), stored
-under a server-generated name, and shown as thumbnails."""
+under a server-generated name, and shown as thumbnails through a view that lets only those
+who may see the issue (and the event) see them."""
 
 import io
 import uuid
@@ -51,7 +52,8 @@ def test_a_real_photo_is_stored_and_shown_as_a_thumbnail(signed_in, people, terr
     assert photo.event.kind == "filed" and photo.uploaded_by == people.resident
     assert (photo.width, photo.height) == (64, 48)
     page = signed_in.get(response.url).text
-    assert f'src="{photo.image.url}"' in page
+    assert f'src="{reverse("photo", args=[photo.pk])}"' in page
+    assert photo.image.url not in page  # media files are not linked to directly
     assert 'class="photo-thumb"' in page
 
 
@@ -183,3 +185,92 @@ def test_a_bad_photo_on_a_comment_is_refused_next_to_the_field(signed_in, people
     assert "photos" in response.context["comment_form"].errors
     assert 'id="error_1_id_photos"' in response.text
     assert issue.events.count() == 1 and Photo.objects.count() == 0
+
+
+# --- who may open a photo --------------------------------------------------------------
+
+
+@pytest.fixture
+def photos(people, territory):
+    """A public photo (filed with the report) and an internal one (a staff note)."""
+    from issues import workflow
+    from issues.models import Source
+    from issues.photos import clean_photo
+
+    issue = workflow.file_issue(
+        actor=people.resident,
+        source=Source.RESIDENT,
+        category=territory.category,
+        title="垃圾堆积",
+        description="三天没人清运",
+        building=people.resident.home_building,
+        photos=[clean_photo(image_upload("public.png"))],
+    )
+    issue = workflow.comment(
+        issue=issue,
+        actor=people.worker,
+        note="现场照片",
+        is_public=False,
+        photos=[clean_photo(image_upload("internal.png"))],
+    )
+    public = Photo.objects.get(event__kind="filed")
+    internal = Photo.objects.exclude(pk=public.pk).get()
+    return type("Photos", (), {"issue": issue, "public": public, "internal": internal})
+
+
+def opened(client, photo):
+    """The response, its body read (``body``) and its file closed."""
+    response = client.get(reverse("photo", args=[photo.pk]))
+    streaming = getattr(response, "streaming", False)
+    # Reading the whole stream lets the test client close the file (and nothing else).
+    response.body = b"".join(response.streaming_content) if streaming else response.content
+    return response
+
+
+def test_the_reporter_sees_the_public_photo_privately_cached(client, people, photos):
+    client.force_login(people.resident)
+    response = opened(client, photos.public)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert response.body.startswith(b"\x89PNG")
+    assert "private" in response["Cache-Control"]
+    assert "X-Accel-Redirect" not in response
+
+
+def test_the_reporter_does_not_see_an_internal_photo(client, people, photos):
+    client.force_login(people.resident)
+    assert opened(client, photos.internal).status_code == 404
+
+
+def test_staff_in_scope_see_every_photo(client, people, photos):
+    client.force_login(people.worker)
+    assert opened(client, photos.public).status_code == 200
+    assert opened(client, photos.internal).status_code == 200
+
+
+@pytest.mark.parametrize("who", ["anonymous", "other_resident", "far_worker"])
+def test_nobody_else_sees_a_photo(client, people, territory, photos, who):
+    from tests.factories import ResidentFactory, staff_on
+
+    if who == "other_resident":
+        client.force_login(ResidentFactory())
+    elif who == "far_worker":
+        client.force_login(staff_on(territory.far_grid))
+    assert opened(client, photos.public).status_code == 404
+
+
+def test_the_proxy_sends_the_file_when_configured(client, people, photos, settings):
+    settings.MEDIA_X_ACCEL_REDIRECT = True
+    client.force_login(people.resident)
+    response = opened(client, photos.public)
+    assert response.status_code == 200
+    assert response["X-Accel-Redirect"] == photos.public.image.url
+    assert response["X-Accel-Redirect"].startswith("/media/")
+    assert response.body == b""
+    assert "private" in response["Cache-Control"]
+
+
+def test_media_files_are_not_served_by_url(client, people, photos, settings):
+    settings.DEBUG = True
+    client.force_login(people.resident)
+    assert client.get(photos.public.image.url).status_code == 404

@@ -1,5 +1,8 @@
+from django.utils import timezone
+
 from issues import workflow
 from issues.models import IssueEvent, Level, Source, Status
+from issues.tracking import has_valid_check_digit
 
 
 def test_file_accept_escalate_dispatch_resolve_evaluate(territory, people):
@@ -12,7 +15,8 @@ def test_file_accept_escalate_dispatch_resolve_evaluate(territory, people):
         description="3号楼前路灯不亮",
         building=p.resident.home_building,
     )
-    assert issue.tracking_number.endswith(f"{issue.pk:06d}")
+    assert issue.tracking_number.startswith(f"{timezone.localdate():%Y%m%d}")
+    assert len(issue.tracking_number) == 16 and has_valid_check_digit(issue.tracking_number)
     issue = workflow.accept(issue=issue, actor=p.worker)
     issue = workflow.escalate(issue=issue, actor=p.worker, reason="需要社区协调")
     issue = workflow.escalate(issue=issue, actor=p.community_staff, reason="需要街道")

@@ -182,7 +182,7 @@ def test_each_row_shows_what_a_worker_needs(client, territory, people):
         severity=Severity.URGENT,
         title="楼道堆放杂物",
     )
-    p.worker2.first_name, p.worker2.last_name = "王", "丽"
+    p.worker2.first_name = "王丽"
     p.worker2.save()
     client.force_login(p.worker)
     text = client.get(QUEUE).text

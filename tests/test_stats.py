@@ -317,7 +317,7 @@ def test_rankings_of_grids_and_of_workers(territory, people, outcomes, period, n
     }
     # Only people posted on this grid link to a page of their own.
     assert {pk for pk, row in by_pk.items() if row.linked} == {p.worker.pk, p.worker2.pk}
-    assert by_pk[p.worker.pk].name == "张 伟 (gridworker)"
+    assert by_pk[p.worker.pk].name == "张伟"  # the name, never the login name
     assert rows[-1].pk is None  # "not yet assigned" last
 
 

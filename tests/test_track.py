@@ -109,3 +109,80 @@ def test_track_link_is_in_the_navigation_for_everyone(client, people):
     assert reverse("track") in client.get(reverse("home")).text
     client.force_login(people.worker)
     assert f'href="{reverse("track")}"' in client.get(reverse("notifications")).text
+
+
+# --- numbers that cannot be guessed, lookups that cannot be rushed ----------------------
+
+
+def test_new_numbers_are_the_date_and_a_checked_random_part(people, territory):
+    from issues.tracking import has_valid_check_digit
+
+    numbers = [filed(people, territory).tracking_number for _ in range(3)]
+    today = timezone.localdate().strftime("%Y%m%d")
+    for number in numbers:
+        assert len(number) == 16 and number.isdigit() and number.startswith(today)
+        assert has_valid_check_digit(number)
+    # Not a counter: the random parts are not one apart.
+    tails = sorted(int(n[8:15]) for n in numbers)
+    assert len(set(tails)) == 3 and tails != list(range(tails[0], tails[0] + 3))
+
+
+def test_a_mistyped_digit_or_a_swap_is_caught_before_any_lookup(client, people, territory):
+    number = filed(people, territory).tracking_number
+    wrong_digit = number[:10] + str((int(number[10]) + 1) % 10) + number[11:]
+    swapped = number[:11] + number[12] + number[11] + number[13:]
+    english(client)
+    for typo in {wrong_digit, swapped} - {number}:
+        response = client.get(reverse("track"), {"number": typo})
+        assert "Check it digit by digit" in str(response.context["form"].errors["number"])
+
+
+def test_numbers_given_before_keep_working(client, people, territory):
+    from tests.factories import IssueFactory
+
+    old = IssueFactory(
+        tracking_number="20251203000042", reporter=people.resident, grid=territory.grid
+    )
+    assert client.get(reverse("track"), {"number": "20251203000042"}).context["issue"] == old
+    client.force_login(people.resident)
+    assert client.get(reverse("my_issue_detail", args=[old.tracking_number])).status_code == 200
+
+
+def test_lookups_are_throttled_per_client_address(client, db):
+    english(client)
+    statuses = [
+        client.get(reverse("track"), {"number": f"2099010100{i:04d}"}).status_code
+        for i in range(31)
+    ]
+    assert statuses == [200] * 30 + [429]
+    response = client.get(reverse("track"), {"number": "20990101009999"})
+    assert response.status_code == 429
+    assert "Too many attempts. Please wait 10 minutes and try again." in response.text
+    # Someone else is not held up.
+    assert client.get(reverse("track"), {"number": "1"}, REMOTE_ADDR="10.0.0.9").status_code == 200
+
+
+def test_lookups_are_throttled_per_number(client, db):
+    for i in range(10):
+        ip = f"10.0.1.{i}"
+        assert (
+            client.get(reverse("track"), {"number": "20990101"}, REMOTE_ADDR=ip).status_code == 200
+        )
+    assert (
+        client.get(reverse("track"), {"number": "20990101"}, REMOTE_ADDR="10.0.2.1").status_code
+        == 429
+    )
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(client, db, settings):
+    settings.TRUSTED_PROXIES = 1
+    for i in range(30):
+        client.get(reverse("track"), {"number": f"9{i}"}, HTTP_X_FORWARDED_FOR="spoofed, 1.2.3.4")
+    assert (
+        client.get(reverse("track"), {"number": "x1"}, HTTP_X_FORWARDED_FOR="1.2.3.4").status_code
+        == 429
+    )
+    assert (
+        client.get(reverse("track"), {"number": "x1"}, HTTP_X_FORWARDED_FOR="5.6.7.8").status_code
+        == 200
+    )

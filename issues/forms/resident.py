@@ -1,11 +1,15 @@
 """Resident forms: report a problem, comment, evaluate. They validate input only; the
 workflow decides what is allowed."""
 
+import re
+
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from grids.forms import BuildingField
 
+from .. import tracking
 from ..models import Category, Satisfaction
 from .fields import PhotosField
 from .tokens import SubmissionTokenMixin
@@ -114,4 +118,9 @@ class TrackForm(forms.Form):
     )
 
     def clean_number(self):
-        return "".join(self.cleaned_data["number"].split()).upper()
+        number = tracking.normalise(self.cleaned_data["number"])
+        if not re.fullmatch(tracking.PATTERN, number) or not tracking.has_valid_check_digit(number):
+            raise ValidationError(
+                _("This is not a tracking number. Check it digit by digit."), code="typo"
+            )
+        return number

@@ -135,8 +135,7 @@ def _worker_rows(unit: Unit, filters: Filters, now: datetime) -> list[RankingRow
         .values(handler=Coalesce("resolved_by_id", "assignee_id"))
         .annotate(
             username=Max(Coalesce("resolved_by__username", "assignee__username")),
-            first_name=Max(Coalesce("resolved_by__first_name", "assignee__first_name")),
-            last_name=Max(Coalesce("resolved_by__last_name", "assignee__last_name")),
+            full_name=Max(Coalesce("resolved_by__first_name", "assignee__first_name")),
             holds_post=Exists(post_on_unit),
             **figure_aggregates(now=now, keys=RANKING_AGGREGATES),
         )
@@ -147,9 +146,8 @@ def _worker_rows(unit: Unit, filters: Filters, now: datetime) -> list[RankingRow
         if row["handler"] is None:
             name, linked = str(_("Not yet assigned")), False
         else:
-            # As User.get_full_name() says it everywhere else on the site.
-            full = f"{row['first_name']} {row['last_name']}".strip()
-            name = f"{full} ({row['username']})" if full else row["username"]
+            # As User.display_name says it everywhere else on the site.
+            name = row["full_name"].strip() or row["username"]
             linked = bool(row["holds_post"])
         rows.append(RankingRow("worker", row["handler"], name, Figures(row), linked=linked))
     rows.sort(key=lambda r: (r.pk is None, r.name))

@@ -175,7 +175,7 @@ def _load_worker(user, pk: int, filters: Filters, *, now: datetime) -> Unit | No
     return Unit(
         kind="worker",
         pk=pk,
-        name=person.get_full_name() or person.username,
+        name=person.display_name,
         issues=issues,
         figures=Figures(raw),
         parents=parents,

@@ -60,7 +60,9 @@ def event_details(event) -> list[str]:
     if data.get("department"):
         lines.append(_("To department: %(name)s") % {"name": data["department"]})
     if data.get("assignee"):
-        lines.append(_("Assigned to: %(name)s") % {"name": data["assignee"]})
+        # The person's name, looked up by the view for the whole timeline.
+        name = getattr(event, "assignee_name", data["assignee"])
+        lines.append(_("Assigned to: %(name)s") % {"name": name})
     if data.get("category"):
         lines.append(_("Category: %(name)s") % {"name": data["category"]})
     if data.get("severity") in Severity.values:

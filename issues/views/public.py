@@ -1,5 +1,7 @@
 from django.shortcuts import render
 
+from config.throttle import TRACKING
+
 from ..forms.resident import TrackForm
 from ..models import OPEN_STATUSES, Issue
 
@@ -18,10 +20,15 @@ def home(request):
 
 def track(request):
     """Anyone with a tracking number sees where the issue stands: its status, category,
-    level and dates, and nothing else (no names, description, photos or contacts)."""
+    level and dates, and nothing else (no names, description, photos or contacts).
+    Lookups are throttled per address and per number, so numbers cannot be enumerated."""
     form = TrackForm(request.GET or None)
     issue = None
-    if form.is_bound and form.is_valid():
+    searched = form.is_bound and form.is_valid()
+    if searched and not TRACKING.attempt(request, form.cleaned_data["number"]):
+        form.add_error("number", TRACKING.message())
+        return render(request, "issues/track.html", {"form": form, "searched": False}, status=429)
+    if searched:
         issue = (
             Issue.objects.select_related("category")
             .only(
@@ -42,5 +49,5 @@ def track(request):
     return render(
         request,
         "issues/track.html",
-        {"form": form, "issue": issue, "searched": form.is_bound and form.is_valid()},
+        {"form": form, "issue": issue, "searched": searched},
     )

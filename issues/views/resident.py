@@ -20,17 +20,30 @@ from .. import workflow
 from ..forms.resident import CommentForm, EvaluationForm, ReportForm
 from ..models import Issue, IssueEvent, Level, Notification, Satisfaction, Source, Status
 from ..permissions import can, reporter_evaluates, visible_issues
+from ..refusals import log_refusal
 from ..transitions import Action
 
 ISSUES_PER_PAGE = 20
 NOTIFICATIONS_PER_PAGE = 30
 
 
-def short_name(user) -> str:
-    """A staff member's surname and an ellipsis ("张…"): enough for a resident to know who
-    is handling the issue, without publishing the full name."""
-    name = (user.get_full_name() or "").strip()
-    return f"{name[0]}…" if name else ""
+def staff_as_residents_read(user, issue: Issue) -> str:
+    """A staff member as the Chinese convention names them to the public: their role on
+    the issue and their surname ("网格员王某"), enough to know who is handling it without
+    publishing the full name. Reads ``user.posts`` (prefetch it for a timeline)."""
+    posts = list(user.posts.all())
+    # The lowest unit of the issue they hold a post on (Post.Role runs grid → department).
+    role = next(
+        (
+            role.label
+            for role, unit in Post.UNIT_FIELD.items()
+            for post in posts
+            if post.role == role and getattr(post, f"{unit}_id") == getattr(issue, f"{unit}_id")
+        ),
+        _("Staff"),
+    )
+    name = user.masked_name
+    return _("%(role)s %(name)s") % {"role": role, "name": name} if name else str(role)
 
 
 # --- report -------------------------------------------------------------------------------
@@ -124,7 +137,9 @@ def _grid_worker(issue: Issue):
 def _timeline(issue: Issue, viewer):
     """Public events only, each with who did it in the words a resident reads."""
     events = list(
-        issue.events.filter(is_public=True).select_related("actor").prefetch_related("photos")
+        issue.events.filter(is_public=True)
+        .select_related("actor")
+        .prefetch_related("photos", "actor__posts")
     )
     filed = next((e for e in events if e.kind == IssueEvent.Kind.FILED), None)
     resolved = next((e for e in reversed(events) if e.kind == IssueEvent.Kind.RESOLVED), None)
@@ -134,8 +149,7 @@ def _timeline(issue: Issue, viewer):
         elif event.actor_id == issue.reporter_id:
             event.who = _("You") if viewer.pk == issue.reporter_id else _("Reporter")
         else:
-            name = short_name(event.actor)
-            event.who = _("Staff %(name)s") % {"name": name} if name else _("Staff")
+            event.who = staff_as_residents_read(event.actor, issue)
         value = (event.data or {}).get("satisfaction")
         event.satisfaction_label = Satisfaction(value).label if value in Satisfaction.values else ""
         # Before and after photos are shown on their own above the timeline.
@@ -167,7 +181,7 @@ def _render_detail(request, issue, *, comment_form=None, evaluation_form=None):
             "events": events,
             "before_photos": before,
             "after_photos": after,
-            "worker_name": short_name(worker) if worker else "",
+            "worker_name": worker.masked_name if worker else "",
             "may_comment": may_comment,
             "may_evaluate": may_evaluate,
             "verified_by_others": verified_by_others,
@@ -201,6 +215,7 @@ def my_issue_comment(request, tracking_number):
             submission_token=form.cleaned_data["submission_token"],
         )
     except workflow.WorkflowError as exc:
+        log_refusal(request, issue=issue, reason=exc.code)
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Your comment was added."))
@@ -224,6 +239,7 @@ def my_issue_evaluate(request, tracking_number):
             submission_token=form.cleaned_data["submission_token"],
         )
     except workflow.WorkflowError as exc:
+        log_refusal(request, issue=issue, reason=exc.code)
         messages.error(request, exc.message)
     else:
         if issue.status == Status.CLOSED:
@@ -280,9 +296,9 @@ def notifications_read_all(request):
 urlpatterns = [
     path("report/", report, name="issue_report"),
     path("my/", my_issues, name="my_issues"),
-    path("my/<str:tracking_number>/", my_issue_detail, name="my_issue_detail"),
-    path("my/<str:tracking_number>/comment/", my_issue_comment, name="my_issue_comment"),
-    path("my/<str:tracking_number>/evaluate/", my_issue_evaluate, name="my_issue_evaluate"),
+    path("my/<tracking:tracking_number>/", my_issue_detail, name="my_issue_detail"),
+    path("my/<tracking:tracking_number>/comment/", my_issue_comment, name="my_issue_comment"),
+    path("my/<tracking:tracking_number>/evaluate/", my_issue_evaluate, name="my_issue_evaluate"),
     path("notifications/", notification_list, name="notifications"),
     path("notifications/read-all/", notifications_read_all, name="notifications_read_all"),
     path("notifications/<int:pk>/read/", notification_read, name="notification_read"),

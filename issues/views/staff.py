@@ -26,7 +26,7 @@ from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
 
 from grids import units
-from grids.models import Grid
+from grids.models import Grid, User
 
 from .. import permissions, workflow
 from ..forms import staff as forms
@@ -40,6 +40,7 @@ from ..models import (
     Source,
     Status,
 )
+from ..refusals import log_refusal
 from ..transitions import Action, action_allowed_by_flow
 from ..workflow import WorkflowError
 
@@ -367,6 +368,7 @@ class IssuePageMixin:
             .order_by("created_at", "id")
         )
         filed = next((e for e in events if e.kind == IssueEvent.Kind.FILED), None)
+        _name_assignees(events)
         return {
             "issue": issue,
             "events": events,
@@ -377,6 +379,19 @@ class IssuePageMixin:
             "action_forms": action_forms,
             "is_hotline": issue.source == Source.HOTLINE,
         }
+
+
+def _name_assignees(events) -> None:
+    """Assignment events record the login name; the timeline shows the person's name
+    (``event.assignee_name``, one query for the whole timeline)."""
+    usernames = {(e.data or {}).get("assignee") for e in events} - {None, ""}
+    if not usernames:
+        return
+    people = {u.username: u.display_name for u in User.objects.filter(username__in=usernames)}
+    for event in events:
+        username = (event.data or {}).get("assignee")
+        if username:
+            event.assignee_name = people.get(username, username)
 
 
 class StaffIssueView(StaffRequiredMixin, IssuePageMixin, TemplateView):
@@ -404,6 +419,7 @@ class IssueActionView(StaffRequiredMixin, IssuePageMixin, View):
         if not form.is_valid():
             if not permissions.can(request.user, spec.action, issue):
                 # The page was stale (someone acted first): the input is moot; say why.
+                log_refusal(request, issue=issue, reason=f"{spec.action}: not allowed")
                 messages.error(request, self._refusal(issue, spec))
                 return redirect(detail)
             context = self.page_context(issue, bound={action: form})
@@ -415,6 +431,7 @@ class IssueActionView(StaffRequiredMixin, IssuePageMixin, View):
                 **{param: form.cleaned_data[field] for param, field in spec.params.items()},
             )
         except WorkflowError as error:
+            log_refusal(request, issue=issue, reason=f"{spec.action}: {error.code}")
             messages.error(request, error.message)
         else:
             messages.success(request, _("Done: %(action)s.") % {"action": spec.title})
@@ -556,9 +573,9 @@ class HotlineView(HotlineRequiredMixin, FormView):
 urlpatterns = [
     path("", QueueView.as_view(), name="staff_queue"),
     path("start/", after_login, name="after_login"),
-    path("issues/<str:tracking_number>/", StaffIssueView.as_view(), name="staff_issue_detail"),
+    path("issues/<tracking:tracking_number>/", StaffIssueView.as_view(), name="staff_issue_detail"),
     path(
-        "issues/<str:tracking_number>/<slug:action>/",
+        "issues/<tracking:tracking_number>/<slug:action>/",
         IssueActionView.as_view(),
         name="staff_issue_action",
     ),
