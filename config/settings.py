@@ -32,7 +32,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "import_export",
-    "axes",
+    "config.axes_app.AxesConfig",  # django-axes, with a translated name
     "grids",
     "issues",
 ]

@@ -89,7 +89,7 @@ def test_every_page_passes_axe(browser, live_server, role):
                 failures.append(f"{where}: HTTP {response.status}")
             if "/accounts/login/" in page.url and "login" not in path:
                 failures.append(f"{where}: sent to sign in")
-            if page.locator("html").get_attribute("lang") != lang:
+            if (page.locator("html").get_attribute("lang") or "").lower() != lang.lower():
                 failures.append(f"{where}: not in {lang}")
             for width in WIDTHS:
                 page.set_viewport_size({"width": width, "height": 800})
