@@ -19,6 +19,7 @@ from tests.browser.sweep import PAGES, SPECIAL, paths_for
 CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
 # Words that stay as they are in Chinese text: formats, units, names of things.
 LATIN_WORDS = {"JPEG", "PNG", "WebP", "MB", "KB", "Cookie", "CSV", "Excel", "XLSX", "GeoJSON"}
+LATIN_WORDS |= {"csv", "xlsx"}  # file formats as the import and export pages list them
 LATIN_WORDS |= {"API", "ID", "Open311", "SLA", "URL", "Django", "English", "h", "IP", "HTTP"}
 LATIN_WORDS |= {
     "GET",
@@ -130,7 +131,7 @@ def walk(client, lang, data, check) -> list[str]:
         client.logout()
         if role != "anonymous":
             client.force_login(User.objects.get(username=role))
-        for path in paths_for(role):
+        for path, _status in paths_for(role):
             if path in SPECIAL:
                 continue
             for text in interface_texts(client, path, lang, data):
@@ -174,3 +175,15 @@ def test_chinese_catalogue_uses_full_width_punctuation():
         if msgid and re.search(pattern, text)
     ]
     assert not problems, "\n".join(problems)
+
+
+def test_language_is_switched_by_a_button_not_on_change(client, db):
+    """Choosing a language is an explicit act (WCAG 3.2.2): one button per other language,
+    marked with that language, and no menu that submits itself."""
+    text = client.get("/").content.decode()
+    assert '<select name="language"' not in text
+    assert re.search(r'<button type="submit" name="language" value="en"[^>]*lang="en"', text)
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/track/"})
+    assert response.status_code == 302
+    english = client.get("/track/").content.decode()
+    assert re.search(r'<button[^>]*value="zh-hans"[^>]*lang="zh-Hans"[^>]*>简体中文<', english)

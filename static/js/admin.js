@@ -36,7 +36,18 @@
     document.querySelectorAll("select.admin-autocomplete").forEach(function (select) {
       var label = select.id && document.querySelector('label[for="' + CSS.escape(select.id) + '"]');
       var box = select.parentElement.querySelector(".select2-selection[role=combobox]");
-      if (!label || !box) { return; }
+      if (!box) { return; }
+      if (!label) {  // in an inline row: named after its column
+        var cell = select.closest("td");
+        var name = cell ? columnOf(cell) : "";
+        if (name) {
+          box.setAttribute("aria-label", name);
+          box.querySelectorAll("[role=textbox]").forEach(function (shown) {
+            shown.setAttribute("aria-label", name);
+          });
+        }
+        return;
+      }
       label.id = label.id || select.id + "-label";
       box.setAttribute("aria-labelledby", label.id);
       box.querySelectorAll("[role=textbox]").forEach(function (shown) {

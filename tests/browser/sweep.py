@@ -160,6 +160,9 @@ URL_ARGS: dict[str, Callable[[User | None], list[dict]]] = {
 }
 
 
+ADMIN_EXTRA = ["coverage", "grids_grid_import", "issues_issue_export", "password_change_done"]
+
+
 def admin_paths(user) -> list[str]:
     """The admin's own pages: the index, each app, and each model's list, add form (where
     adding is allowed) and the change form of its first row."""
@@ -178,26 +181,30 @@ def admin_paths(user) -> list[str]:
         if first is not None:
             paths.append(reverse(f"{prefix}_change", args=[first.pk]))
     paths += [reverse("admin:app_list", args=[app]) for app in sorted(apps)]
-    paths.append(reverse("admin:coverage"))
+    # Our own admin pages; the import pages share one template, so one stands for all.
+    paths += [reverse(f"admin:{name}") for name in ADMIN_EXTRA]
     return paths
 
 
-def paths_for(role: str) -> list[str]:
-    """The paths of every page ``role`` visits in the sweep (call with the demo data loaded)."""
+def paths_for(role: str) -> list[tuple[str, int]]:
+    """The path and expected status of every page ``role`` visits in the sweep (call with the
+    demo data loaded)."""
     user = None if role == "anonymous" else User.objects.get(username=role)
     paths = []
     for entry in PAGES[role]:
         if entry in STATUS:
-            paths.append(entry)
-        elif entry == "admin:*":
-            paths += admin_paths(user)
+            paths.append((entry, STATUS[entry]))
+            continue
+        if entry == "admin:*":
+            found = admin_paths(user)
         elif entry == "track?number":
             number = Issue.objects.order_by("pk").values_list("tracking_number", flat=True)[0]
-            paths.append(f"{reverse('track')}?number={number}")
+            found = [f"{reverse('track')}?number={number}"]
         elif entry in URL_ARGS:
-            paths += [reverse(entry, kwargs=kwargs) for kwargs in URL_ARGS[entry](user)]
+            found = [reverse(entry, kwargs=kwargs) for kwargs in URL_ARGS[entry](user)]
         else:
-            paths.append(reverse(entry))
+            found = [reverse(entry)]
+        paths += [(path, 200) for path in found]
     return paths
 
 

@@ -15,6 +15,7 @@ import time
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
+from django.db import connection
 
 from tests.browser.conftest import ARTIFACTS, login
 from tests.browser.sweep import (
@@ -64,6 +65,8 @@ def check(page, axe, where: str, failures: list, shots: bool) -> None:
 def test_every_page_passes_axe(browser, live_server, role):
     """Each page is loaded once per language at 360 px, checked, widened to 1280 px and
     checked again (a resize is cheaper than a second visit and shows the desktop layout)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("pages look the same on any database: the sweep runs once, on SQLite")
     call_command("seed_demo", stdout=io.StringIO())
     paths = paths_for(role)
     axe, shots = Axe(), bool(os.environ.get("A11Y_SHOTS"))
@@ -78,16 +81,16 @@ def test_every_page_passes_axe(browser, live_server, role):
         context = browser.new_context(locale=locale, base_url=live_server.url, storage_state=state)
         context.set_default_timeout(15_000)
         page = context.new_page()
-        for path in paths:
+        for path, status in paths:
             page.set_viewport_size({"width": WIDTHS[0], "height": 800})
             where = f"{role} {lang} {path}"
             if path in SPECIAL:
                 response = SPECIAL[path](page)
             else:
                 response = page.goto(path)
-            if response.status != STATUS.get(path, 200):
+            if response.status != status:
                 failures.append(f"{where}: HTTP {response.status}")
-            if "/accounts/login/" in page.url and "login" not in path:
+            if "/accounts/login/" in page.url and "login" not in path and path not in SPECIAL:
                 failures.append(f"{where}: sent to sign in")
             if (page.locator("html").get_attribute("lang") or "").lower() != lang.lower():
                 failures.append(f"{where}: not in {lang}")
@@ -98,4 +101,6 @@ def test_every_page_passes_axe(browser, live_server, role):
         context.close()
     elapsed = time.monotonic() - started
     print(f"axe {role}: {len(paths)} pages, {checked} checks in {elapsed:.0f} s")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"axe-{role}.txt").write_text("\n".join(failures) + "\n", encoding="utf-8")
     assert not failures, "\n".join(failures)
