@@ -20,6 +20,7 @@ INSECURE_DEMO_KEY = "django-insecure-demo-key-set-SECRET_KEY-in-production"
 SECRET_KEY = env("SECRET_KEY", default=INSECURE_DEMO_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -31,7 +32,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "import_export",
-    "axes",
+    "config.axes_app.AxesConfig",  # django-axes, with a translated name
     "grids",
     "issues",
 ]
@@ -117,6 +118,7 @@ AXES_VERBOSE = False  # no banner on every manage.py command
 # (config/throttle.py); 0 means the peer of the connection is the client.
 TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
 AXES_CLIENT_IP_CALLABLE = "config.throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "config.views.locked_out"  # 429 in the site's layout, with the wait
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]

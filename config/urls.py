@@ -1,6 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
+# 403 and 404 use templates/403.html and 404.html with the request; 500 needs a view for that.
+handler500 = "config.views.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

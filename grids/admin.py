@@ -491,7 +491,7 @@ class UserAdmin(BaseUserAdmin):
 class PostAdmin(ImportExportMixin, admin.ModelAdmin):
     form = PostForm
     list_display = ["user", "role", "unit", "is_full_time", "user_phone"]
-    list_filter = ["role", "is_full_time", "user__is_active"]
+    list_filter = ["role", "is_full_time", ("user__is_active", admin.BooleanFieldListFilter)]
     list_select_related = ["user", "grid", "community", "subdistrict", "department__subdistrict"]
     search_fields = [
         "user__username",

@@ -309,7 +309,7 @@ def coverage_view(request, admin_site):
     sections = coverage_sections()
     context = {
         **admin_site.each_context(request),
-        "title": _("Coverage (一网覆盖)"),
+        "title": _("Network coverage"),
         "sections": sections,
         "gap_total": sum(s.count for s in sections),
         "section_limit": SECTION_LIMIT,

@@ -43,7 +43,9 @@ def group_label(building: Building) -> str:
 
 
 def building_label(building: Building) -> str:
-    return f"{building.name}（{building.address}）" if building.address else building.name
+    if not building.address:
+        return building.name
+    return _("%(name)s (%(address)s)") % {"name": building.name, "address": building.address}
 
 
 def grouped_choices(buildings) -> list:

@@ -282,7 +282,7 @@ class Post(models.Model):
         verbose_name=_("department"),
     )
     is_full_time = models.BooleanField(
-        _("full-time"), default=True, help_text=_("专职 (full-time) or 兼职 (part-time).")
+        _("full-time"), default=True, help_text=_("Full-time or part-time post.")
     )
 
     class Meta:

@@ -112,7 +112,11 @@ class SlaPolicy(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_severity_display()} · {self.get_level_display()}: {self.hours} h"
+        return _("%(severity)s · %(level)s: %(hours)s h") % {
+            "severity": self.get_severity_display(),
+            "level": self.get_level_display(),
+            "hours": self.hours,
+        }
 
     @classmethod
     def table(cls) -> dict:

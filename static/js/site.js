@@ -1,11 +1,6 @@
 // Small progressive enhancements; every page works without them.
 (function () {
   "use strict";
-  // Switch language as soon as one is chosen (the button stays for keyboards without JS).
-  var select = document.getElementById("language-select");
-  if (select) {
-    select.addEventListener("change", function () { select.form.submit(); });
-  }
   // A form is sent once: a double-click or a second tap does not file twice.
   document.querySelectorAll("form[data-once]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
