@@ -92,6 +92,7 @@ from .figures import (
     Figures,
     FirstDeadlineSeconds,
     figure_aggregates,
+    figures_for,
     median_aggregates,
 )
 from .filters import Filters
@@ -144,6 +145,7 @@ __all__ = [
     "Seconds",
     "Unit",
     "figure_aggregates",
+    "figures_for",
     "handler_condition",
     "load_unit",
     "median_aggregates",
