@@ -331,7 +331,7 @@ FIGURES: list[FigureDef] = [
     ),
     FigureDef(
         "supervised",
-        _("Under supervision"),
+        _("Supervised issues"),
         _("Issues put under supervision because they were overdue at the subdistrict."),
         "count",
     ),
