@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Severity(models.TextChoices):
@@ -383,24 +384,26 @@ class IssueEvent(models.Model):
     """One line of an issue's history. Append-only: never updated, never deleted."""
 
     class Kind(models.TextChoices):
-        FILED = "filed", _("Filed")
-        ACCEPTED = "accepted", _("Accepted")
-        ASSIGNED = "assigned", _("Assigned")
-        COMMENTED = "commented", _("Commented")
-        ESCALATED = "escalated", _("Escalated")
-        DISPATCHED = "dispatched", _("Dispatched to department")
-        SUSPENDED = "suspended", _("Suspended")
-        RESUMED = "resumed", _("Resumed")
-        RESOLVED = "resolved", _("Resolved")
-        EVALUATED = "evaluated", _("Evaluated")
-        REOPENED = "reopened", _("Reopened after dissatisfied evaluation")
-        VERIFIED = "verified", _("Verified")
-        AUTO_CLOSED = "auto_closed", _("Closed without evaluation")
-        REJECTED = "rejected", _("Rejected")
-        DUPLICATE = "duplicate", _("Marked as duplicate")
-        SUPERVISED = "supervised", _("Put under supervision")
-        EDITED = "edited", _("Details corrected")
-        MOVED = "moved", _("Moved with its grid or community")
+        # Labels name what happened, in the past tense (已挂起), apart from the status names
+        # (挂起) that say where an issue is.
+        FILED = "filed", pgettext_lazy("event", "Filed")
+        ACCEPTED = "accepted", pgettext_lazy("event", "Accepted")
+        ASSIGNED = "assigned", pgettext_lazy("event", "Assigned")
+        COMMENTED = "commented", pgettext_lazy("event", "Commented")
+        ESCALATED = "escalated", pgettext_lazy("event", "Escalated")
+        DISPATCHED = "dispatched", pgettext_lazy("event", "Dispatched to department")
+        SUSPENDED = "suspended", pgettext_lazy("event", "Suspended")
+        RESUMED = "resumed", pgettext_lazy("event", "Resumed")
+        RESOLVED = "resolved", pgettext_lazy("event", "Resolved")
+        EVALUATED = "evaluated", pgettext_lazy("event", "Evaluated")
+        REOPENED = "reopened", pgettext_lazy("event", "Reopened after dissatisfied evaluation")
+        VERIFIED = "verified", pgettext_lazy("event", "Verified")
+        AUTO_CLOSED = "auto_closed", pgettext_lazy("event", "Closed without evaluation")
+        REJECTED = "rejected", pgettext_lazy("event", "Rejected")
+        DUPLICATE = "duplicate", pgettext_lazy("event", "Marked as duplicate")
+        SUPERVISED = "supervised", pgettext_lazy("event", "Put under supervision")
+        EDITED = "edited", pgettext_lazy("event", "Details corrected")
+        MOVED = "moved", pgettext_lazy("event", "Moved with its grid or community")
 
     issue = models.ForeignKey(
         Issue,

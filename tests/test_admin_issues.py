@@ -2,6 +2,7 @@
 export, categories and the deadline table."""
 
 import io
+import re
 
 import openpyxl
 from django.conf import settings
@@ -492,3 +493,32 @@ def test_a_resent_admin_action_is_applied_once(admin_en, territory):
     issue.refresh_from_db()
     assert issue.level == Level.COMMUNITY  # escalated once, not twice
     assert issue.events.count() == 1
+
+
+def test_issue_changelist_has_few_columns_and_short_titles(admin_en, territory):
+    long_title = "小区东门外的人行道上长期堆放大量建筑垃圾和废旧家具，雨天污水横流"
+    IssueFactory(grid=territory.grid, title=long_title)
+    page = admin_en.get(CHANGELIST).content.decode()
+    columns = re.findall(
+        r'<th scope="col" class="[^"]*column-([\w]+)',
+        page.split('id="result_list"')[1].split("</thead>")[0],
+    )
+    assert columns == [
+        "tracking_number",
+        "short_title",
+        "status",
+        "level",
+        "grid",
+        "due",
+    ]
+    # The title is cut to one short line, the whole of it on hover.
+    assert f'<span title="{long_title}">' in page
+    assert f">{long_title}<" not in page
+
+
+def test_admin_home_lists_coverage_without_a_table(admin_en, db):
+    page = admin_en.get(reverse("admin:index")).content.decode()
+    module = page.split('id="coverage-module"')[1].split("</div>")[0]
+    assert "<table" not in module
+    assert f'class="coverage-name" href="{reverse("admin:coverage")}"' in module
+    assert "css/admin.css" in page

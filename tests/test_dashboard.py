@@ -151,7 +151,7 @@ def test_subdistrict_page_shows_figures_charts_and_tables(client, territory, peo
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     english = client.get(unit_url("subdistrict", territory.subdistrict.pk)).text
     assert "Closed minor issues settled at grid level ÷ closed minor issues." in english
-    assert english.count('<small class="text-body-secondary d-block">') == len(stats.FIGURES)
+    assert english.count('figure-help">') == len(stats.FIGURES)
     # Charts get their data through json_script; each has a table with the same numbers.
     for chart in ("trend", "funnel", "ranking", "departments"):
         assert f'data-chart="{chart}-data"' in html
@@ -218,6 +218,66 @@ def test_sorting_is_done_by_the_server_and_announced(client, territory, people):
     assert 'aria-sort="ascending"' in table  # the name column
 
 
+def table_headings(html, table):
+    part = html.split(f'id="{table}-table"')[1].split("</thead>")[0]
+    return [
+        re.sub(r"<[^>]+>|[▲▼]", "", cell).strip()
+        for cell in re.findall(r"<a [^>]*>(.*?)</a>", part, re.S)
+    ][1:]
+
+
+def card_labels(html):
+    return dict(re.findall(r'id="figure-(\w+)-label">([^<]+)</h3>', html))
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_each_figure_has_one_name_in_cards_tables_csv_and_public_page(
+    client, territory, people, language
+):
+    some_issues(territory)
+    client.post(reverse("set_language"), {"language": language, "next": "/"})
+    client.force_login(people.subdistrict_staff)
+    url = unit_url("subdistrict", territory.subdistrict.pk)
+    html = client.get(url).text
+    labels = card_labels(html)
+    assert set(labels) == {figure.key for figure in stats.FIGURES}
+    headings = table_headings(html, "ranking")
+    assert headings and set(headings) <= set(labels.values())
+    csv_header = read_csv(client.get(f"{url}?export=ranking"))[0][1:]
+    assert [heading.rsplit(" (", 1)[0] for heading in csv_header] == headings
+    figures_csv = [row[0] for row in read_csv(client.get(f"{url}?export=figures"))[1:]]
+    assert figures_csv == list(labels.values())
+    public = card_labels(client.get(reverse("dashboard_public")).text)
+    assert public and all(labels[key] == name for key, name in public.items())
+    if language == "zh-hans":
+        assert labels["patrol_rate"] == "主动发现率"
+        assert "主动发现率" in headings
+
+
+def test_departments_are_measured_by_department_figures(client, territory, people):
+    some_issues(territory)
+    issue(territory.grid, level=Level.SUBDISTRICT, department=territory.department)
+    grid_only = {"minor_settled_rate", "urgent_settled_rate", "difficult_settled_rate"}
+    client.force_login(people.subdistrict_staff)
+    url = unit_url("subdistrict", territory.subdistrict.pk)
+    html = client.get(url).text
+    labels = card_labels(html)
+    departments = table_headings(html, "departments")
+    assert departments, "the subdistrict ranks its departments"
+    assert not {labels[key] for key in grid_only} & set(departments)
+    assert labels["on_time_rate"] in departments and labels["satisfaction_rate"] in departments
+    # Communities keep every figure.
+    assert {labels[key] for key in grid_only} <= set(table_headings(html, "ranking"))
+    csv_header = " ".join(read_csv(client.get(f"{url}?export=departments"))[0])
+    assert "小事不出网格率" not in csv_header and "按时办结率" in csv_header
+    # A department's own page shows its own figures only.
+    client.force_login(people.department_staff)
+    html = client.get(unit_url("department", territory.department.pk)).text
+    assert cells(html, "filed") == "1"
+    assert not grid_only & set(card_labels(html))
+    assert "patrol_rate" not in card_labels(html)
+
+
 # --- CSV --------------------------------------------------------------------------------
 
 
@@ -244,7 +304,7 @@ def test_each_table_exports_to_csv_with_the_filters(client, territory, people):
         row[0]: row[1]
         for row in read_csv(client.get(unit_url("subdistrict", pk, "export=figures")))
     }
-    assert len(figures) == 17  # header + 16 figures
+    assert len(figures) == 1 + len(stats.FIGURES)  # header + every figure
     assert "50.0" in figures.values()
 
     rows = read_csv(client.get(unit_url("subdistrict", pk, "export=funnel")))

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from issues import workflow
-from issues.models import Issue, IssueEvent, Level, Satisfaction, Source, Status
+from issues.models import Issue, IssueEvent, Level, Notification, Satisfaction, Source, Status
 from tests.conftest import requires_postgres
 from tests.factories import (
     BuildingFactory,
@@ -272,11 +272,12 @@ def test_my_issues_lists_mine_only_with_status_level_and_due(client, people, ter
     assert response.status_code == 200
     assert mine.tracking_number in html and climbed.tracking_number in html
     assert theirs.tracking_number not in html and "别人的问题" not in html
-    assert "待受理" in html  # zh-hans by default
+    assert "待网格员受理" in html  # zh-hans by default
     assert timezone.localtime(mine.due_at).strftime("%Y-%m-%d %H:%M") in html
     english(client)
     html = client.get(reverse("my_issues")).text
-    assert "Grid worker handling" in html and "Escalated to the community" in html
+    assert "Waiting for the grid worker" in html
+    assert "Escalated to the community, waiting to be taken on" in html
 
 
 def test_my_issues_in_english(client, people, territory):
@@ -285,7 +286,7 @@ def test_my_issues_in_english(client, people, territory):
     client.force_login(people.resident)
     english(client)
     html = client.get(reverse("my_issues")).text
-    assert "Grid worker handling" in html and "In progress" in html
+    assert "The grid worker is handling it" in html
 
 
 def test_my_issues_runs_a_constant_number_of_queries(
@@ -538,7 +539,8 @@ def test_what_happens_next_follows_the_issue(client, people, territory):
     english(client)
     url = reverse("my_issue_detail", args=[issue.tracking_number])
     issue = workflow.escalate(issue=issue, actor=people.worker, reason="需要社区")
-    assert "Escalated to the community: a response is due by" in client.get(url).text
+    html = client.get(url).text
+    assert "Escalated to the community, waiting to be taken on. A response is due by" in html
     issue = workflow.accept(issue=issue, actor=people.community_staff)
     assert "It is being handled and should be settled by" in client.get(url).text
     workflow.resolve(issue=issue, actor=people.community_staff, note="好了")
@@ -653,3 +655,110 @@ def test_a_suspension_reason_is_not_shown_to_the_reporter(client, people, territ
     # The reporter still sees that it was suspended.
     kinds = [event.kind for event in response.context["events"]]
     assert kinds == [IssueEvent.Kind.FILED, IssueEvent.Kind.ACCEPTED, IssueEvent.Kind.SUSPENDED]
+
+
+# --- what a resident reads on a phone ---------------------------------------------------
+
+
+def dispatched(people, territory):
+    issue = file(people, territory)
+    issue = workflow.escalate(issue=issue, actor=people.worker, reason="需要社区协调")
+    issue = workflow.escalate(issue=issue, actor=people.community_staff, reason="需要街道协调")
+    return workflow.dispatch(
+        issue=issue, actor=people.subdistrict_staff, department=territory.department
+    )
+
+
+def test_after_a_dispatch_the_resident_reads_where_the_issue_is(client, people, territory):
+    issue = dispatched(people, territory)
+    assert issue.status == Status.SUBMITTED
+    client.force_login(people.resident)
+    detail = reverse("my_issue_detail", args=[issue.tracking_number])
+    for url in (reverse("my_issues"), detail):
+        html = client.get(url).text
+        assert "已派至城管处理" in html
+        assert "待受理" not in html
+    english(client)
+    assert "Dispatched to 城管" in client.get(detail).text
+    workflow.accept(issue=issue, actor=people.department_staff)
+    assert "城管 is handling it" in client.get(detail).text
+
+
+def test_my_issues_call_me_to_evaluate_what_was_resolved(client, people, territory):
+    waiting = resolved(people, territory, title="等待评价的问题")
+    other = file(people, territory, title="还在办理的问题")
+    client.force_login(people.resident)
+    html = client.get(reverse("my_issues")).text
+    detail = reverse("my_issue_detail", args=[waiting.tracking_number])
+    assert html.count("evaluate-link") == 1
+    assert f'href="{detail}#evaluate-heading"' in html
+    card = html.split(waiting.tracking_number, 1)[1].split("</li>")[0]
+    assert "立即评价" in card
+    assert "立即评价" not in html.split(other.tracking_number, 1)[1].split("</li>")[0]
+    # Once evaluated, the call is gone.
+    workflow.evaluate(issue=waiting, actor=people.resident, satisfaction=Satisfaction.SATISFIED)
+    assert "evaluate-link" not in client.get(reverse("my_issues")).text
+
+
+def test_every_event_reads_in_the_past(client, people, territory):
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        for kind in IssueEvent.Kind:
+            assert "已" in str(kind.label), kind
+    issue = file(people, territory)
+    issue = workflow.accept(issue=issue, actor=people.worker)
+    workflow.suspend(issue=issue, actor=people.worker, reason="等待配件")
+    IssueEvent.objects.filter(issue=issue).update(is_public=True)
+    client.force_login(people.resident)
+    html = client.get(reverse("my_issue_detail", args=[issue.tracking_number])).text
+    timeline = html.split('id="timeline"')[1]
+    assert "已挂起" in timeline and "已受理" in timeline and "已提交" in timeline
+    client.force_login(people.worker)
+    staff = client.get(reverse("staff_issue_detail", args=[issue.tracking_number])).text
+    assert "已挂起" in staff.split('class="timeline"')[1]
+
+
+def test_filing_is_submitting_and_escalating_is_escalating(client, people, territory):
+    issue = file(people, territory)
+    workflow.escalate(issue=issue, actor=people.worker, reason="需要社区协调")
+    IssueEvent.objects.filter(issue=issue).update(is_public=True)
+    client.force_login(people.resident)
+    # Filing a problem never says 上报 (that word is for climbing a level).
+    assert "上报" not in client.get(reverse("issue_report")).text
+    assert "上报" not in client.get(reverse("my_issues")).text.replace("已上报社区", "")
+    assert "上报问题" not in client.get(reverse("home")).text
+    html = client.get(reverse("my_issue_detail", args=[issue.tracking_number])).text
+    timeline = html.split('id="timeline"')[1]
+    assert "已提交" in timeline and "已上报" in timeline
+    assert timeline.count("上报") == 1
+
+
+def test_anonymous_home_offers_report_track_and_sign_up_as_buttons(client, db):
+    html = client.get(reverse("home")).text
+    main = html.split('id="main"')[1]
+    for name in ("issue_report", "track", "signup"):
+        assert f'class="btn btn-primary btn-lg" href="{reverse(name)}"' in main or (
+            f'class="btn btn-outline-primary btn-lg" href="{reverse(name)}"' in main
+        ), name
+    assert "反映问题" in main and "进度查询" in main and "注册" in main
+
+
+def test_unread_count_shows_on_the_collapsed_menu_button(client, people, territory):
+    issue = file(people, territory)
+    for _ in range(2):
+        Notification.objects.create(
+            user=people.resident, issue=issue, reason=Notification.Reason.YOUR_ISSUE
+        )
+    client.force_login(people.resident)
+    html = client.get(reverse("home")).text
+    toggler = html.split('<button class="navbar-toggler')[1].split("</button>")[0]
+    assert "toggler-badge" in toggler and ">2<" in toggler
+    assert "2" in toggler.split('aria-label="')[1].split('"')[0]
+    Notification.objects.update(is_read=True)
+    toggler = (
+        client.get(reverse("home"))
+        .text.split('<button class="navbar-toggler')[1]
+        .split("</button>")[0]
+    )
+    assert "toggler-badge" not in toggler

@@ -88,6 +88,7 @@ from .figures import (
     FUNNEL_HELP,
     Figures,
     figure_aggregates,
+    figures_for,
 )
 from .filters import Filters
 from .rankings import CHILD_TABLES, rankings
@@ -118,6 +119,7 @@ __all__ = [
     "Filters",
     "Unit",
     "figure_aggregates",
+    "figures_for",
     "handler_condition",
     "kind_label",
     "load_unit",

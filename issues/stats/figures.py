@@ -230,9 +230,19 @@ class FigureDef:
     help: str
     kind: str  # "rate" (percent), "count" or "hours"
     public: bool = True
+    # A department handles what the subdistrict dispatched to it: where an issue was
+    # settled, how fast the grid answered and who found it say nothing about a department.
+    for_departments: bool = True
 
 
-# The figures in display order, each with the one line that says how it is computed.
+def figures_for(kind: str) -> list[FigureDef]:
+    """The figures that mean something for a unit of this kind ("department", "grid", …),
+    in display order: cards, ranking columns and CSV exports all use this one list."""
+    return [f for f in FIGURES if kind != "department" or f.for_departments]
+
+
+# The figures in display order, each with the one line that says how it is computed. Each
+# figure has one name, used on the cards, in the ranking tables, in charts and in CSV files.
 FIGURES: list[FigureDef] = [
     FigureDef(
         "filed",
@@ -242,7 +252,7 @@ FIGURES: list[FigureDef] = [
     ),
     FigureDef(
         "closed",
-        _("Closed"),
+        _("Issues closed"),
         _("Of those, issues now closed (rejected issues are not counted as closed)."),
         "count",
     ),
@@ -257,12 +267,14 @@ FIGURES: list[FigureDef] = [
         _("Small matters settled in the grid"),
         _("Closed minor issues settled at grid level ÷ closed minor issues."),
         "rate",
+        for_departments=False,
     ),
     FigureDef(
         "urgent_settled_rate",
         _("Urgent matters settled in the community"),
         _("Closed urgent issues settled at grid or community level ÷ closed urgent issues."),
         "rate",
+        for_departments=False,
     ),
     FigureDef(
         "difficult_settled_rate",
@@ -272,6 +284,7 @@ FIGURES: list[FigureDef] = [
             "overdue at the subdistrict) ÷ closed difficult issues."
         ),
         "rate",
+        for_departments=False,
     ),
     FigureDef(
         "response_rate",
@@ -282,6 +295,7 @@ FIGURES: list[FigureDef] = [
             "are left out)."
         ),
         "rate",
+        for_departments=False,
     ),
     FigureDef(
         "on_time_rate",
@@ -304,19 +318,20 @@ FIGURES: list[FigureDef] = [
     ),
     FigureDef(
         "patrol_rate",
-        _("Found on patrol"),
+        _("Patrol discovery rate"),
         _("Issues found by grid workers on patrol ÷ issues filed."),
         "rate",
+        for_departments=False,
     ),
     FigureDef(
         "reopen_rate",
-        _("Reopened after dissatisfaction"),
+        _("Reopen rate"),
         _("Issues reopened at least once ÷ issues resolved at least once."),
         "rate",
     ),
     FigureDef(
         "supervised",
-        _("Under supervision"),
+        _("Supervised issues"),
         _("Issues put under supervision because they were overdue at the subdistrict."),
         "count",
     ),

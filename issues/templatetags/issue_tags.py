@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from grids import units
 
-from ..models import Issue, IssueEvent, Satisfaction, Severity, Status
+from ..models import Issue, IssueEvent, Level, Satisfaction, Severity, Status
 
 register = template.Library()
 
@@ -21,20 +21,39 @@ STATUS_BADGE = {
 
 
 @register.inclusion_tag("issues/_status_badge.html")
-def status_badge(issue):
-    return {"issue": issue, "css": STATUS_BADGE.get(issue.status, "text-bg-light")}
+def status_badge(issue, for_resident=False):
+    """The status as a coloured badge; residents read it in their words (resident_status)."""
+    return {
+        "text": resident_status(issue) if for_resident else issue.get_status_display(),
+        "css": STATUS_BADGE.get(issue.status, "text-bg-light"),
+    }
 
 
 @register.simple_tag
-def level_in_words(issue):
-    """Where the issue is handled, as a resident would say it."""
-    kind, _unit = units.current_unit(issue)
-    return {
-        "grid": _("Grid worker handling"),
-        "community": _("Escalated to the community"),
-        "subdistrict": _("Escalated to the subdistrict"),
-        "department": _("Dispatched to a department"),
-    }[kind.key]
+def resident_status(issue) -> str:
+    """Where the issue stands, as a resident would say it: the status and, while it waits
+    or is handled, who has it now (the grid worker, the community, the subdistrict or the
+    department it was dispatched to). Every resident page takes its wording from here."""
+    department = issue.department.name if issue.department_id else ""
+    if issue.status == Status.SUBMITTED:
+        if department:
+            return _("Dispatched to %(department)s") % {"department": department}
+        return {
+            Level.GRID: _("Waiting for the grid worker"),
+            Level.COMMUNITY: _("Escalated to the community, waiting to be taken on"),
+            Level.SUBDISTRICT: _("Escalated to the subdistrict, waiting to be taken on"),
+        }[issue.level]
+    if issue.status == Status.IN_PROGRESS:
+        if department:
+            return _("%(department)s is handling it") % {"department": department}
+        return {
+            Level.GRID: _("The grid worker is handling it"),
+            Level.COMMUNITY: _("The community is handling it"),
+            Level.SUBDISTRICT: _("The subdistrict is handling it"),
+        }[issue.level]
+    if issue.status == Status.SUSPENDED:
+        return _("Paused")
+    return issue.get_status_display()
 
 
 @register.inclusion_tag("issues/_time_left.html")

@@ -23,7 +23,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext, pgettext_lazy
+from django.utils.translation import pgettext
 
 from grids import units
 from grids.models import Subdistrict
@@ -50,23 +50,22 @@ RANKING_COLUMNS = [
     "resolve_hours_avg",
 ]
 SORT_KEYS = {"name", *RANKING_COLUMNS}
-# Column headings of the ranking tables; the cards above give the full names and rules.
-SHORT_LABELS = {
-    "filed": pgettext_lazy("dashboard column", "Filed"),
-    "minor_settled_rate": pgettext_lazy("dashboard column", "Minor in grid"),
-    "urgent_settled_rate": pgettext_lazy("dashboard column", "Urgent in community"),
-    "difficult_settled_rate": pgettext_lazy("dashboard column", "Difficult in subdistrict"),
-    "response_rate": pgettext_lazy("dashboard column", "Response"),
-    "on_time_rate": pgettext_lazy("dashboard column", "On time"),
-    "satisfaction_rate": pgettext_lazy("dashboard column", "Satisfied"),
-    "patrol_rate": pgettext_lazy("dashboard column", "Patrol"),
-    "reopen_rate": pgettext_lazy("dashboard column", "Reopened"),
-    "overdue_now": pgettext_lazy("dashboard column", "Overdue"),
-    "supervised": pgettext_lazy("dashboard column", "Supervised"),
-    "resolve_hours_avg": pgettext_lazy("dashboard column", "Hours to resolve (mean)"),
-}
 # Rates drawn per child unit in the bar chart (the table below it has every column).
-RANKING_CHART_KEYS = ["minor_settled_rate", "response_rate", "on_time_rate"]
+RANKING_CHART_KEYS = {
+    "default": ["minor_settled_rate", "response_rate", "on_time_rate"],
+    "department": ["on_time_rate", "satisfaction_rate", "reopen_rate"],
+}
+
+
+def _columns(kind: str) -> list[str]:
+    """The ranking columns for child units of one kind (departments get their own figures)."""
+    keys = {figure.key for figure in stats.figures_for(kind)}
+    return [column for column in RANKING_COLUMNS if column in keys]
+
+
+def _chart_keys(kind: str) -> list[str]:
+    return RANKING_CHART_KEYS.get(kind, RANKING_CHART_KEYS["default"])
+
 
 # --- helpers ----------------------------------------------------------------------------
 
@@ -87,7 +86,7 @@ def _display(value, kind: str) -> str | None:
     return str(value)
 
 
-def _cards(figures: stats.Figures, *, public: bool = False) -> list[dict]:
+def _cards(figures: stats.Figures, kind: str, *, public: bool = False) -> list[dict]:
     return [
         {
             "key": figure.key,
@@ -95,7 +94,7 @@ def _cards(figures: stats.Figures, *, public: bool = False) -> list[dict]:
             "help": figure.help,
             "text": _display(figures.value(figure.key), figure.kind),
         }
-        for figure in stats.FIGURES
+        for figure in stats.figures_for(kind)
         if figure.public or not public
     ]
 
@@ -124,16 +123,16 @@ def _sorted(rows: list, key: str, descending: bool) -> list:
     return present + missing
 
 
-def _sort_headers(key: str, descending: bool, query: str) -> list[dict]:
+def _sort_headers(columns: list[str], key: str, descending: bool, query: str) -> list[dict]:
     """Header cells: label, the link that sorts by it (toggling when already sorted), and
     the aria-sort value of the sorted column."""
     headers = []
-    for column in ["name", *RANKING_COLUMNS]:
+    for column in ["name", *columns]:
         if column == "name":
-            label, title, kind = _("Name"), "", "text"
+            label, kind = _("Name"), "text"
         else:
             figure = stats.FIGURE_BY_KEY[column]
-            label, title, kind = SHORT_LABELS[column], figure.label, figure.kind
+            label, kind = figure.label, figure.kind
         if column == key:
             aria = "descending" if descending else "ascending"
             next_sort = column if descending else f"-{column}"
@@ -145,7 +144,6 @@ def _sort_headers(key: str, descending: bool, query: str) -> list[dict]:
             {
                 "key": column,
                 "label": label,
-                "title": title,
                 "kind": kind,
                 "aria_sort": aria,
                 "link": link,
@@ -211,7 +209,8 @@ def _export(table: str, unit: stats.Unit, filters: stats.Filters, now, sort) -> 
     if table == "figures":
         header = [_("Figure"), _("Value"), _("Unit"), _("How it is computed")]
         rows = [
-            [f.label, figures.value(f.key), _figure_unit(f.kind), f.help] for f in stats.FIGURES
+            [f.label, figures.value(f.key), _figure_unit(f.kind), f.help]
+            for f in stats.figures_for(unit.kind)
         ]
     elif table == "funnel":
         header = [_("Stage"), _("Issues"), _("Share of filed (%)")]
@@ -220,13 +219,12 @@ def _export(table: str, unit: stats.Unit, filters: stats.Filters, now, sort) -> 
         tables = stats.rankings(unit, filters, now=now)
         if table not in tables:
             raise Http404
+        columns = _columns("department" if table == "departments" else "")
         header = [_("Unit")] + [
             f"{stats.FIGURE_BY_KEY[c].label} ({_figure_unit(stats.FIGURE_BY_KEY[c].kind)})"
-            for c in RANKING_COLUMNS
+            for c in columns
         ]
-        rows = [
-            [r.name] + [r.value(c) for c in RANKING_COLUMNS] for r in _sorted(tables[table], *sort)
-        ]
+        rows = [[r.name] + [r.value(c) for c in columns] for r in _sorted(tables[table], *sort)]
     elif table == "trend":
         header = [_("Week starting")] + [str(label) for _key, label in stats.TREND_SERIES]
         rows = [
@@ -319,6 +317,7 @@ def dashboard_unit(request, kind: str, pk: int):
     ranking_tables = []
     for name, child_kind in stats.CHILD_TABLES[kind]:
         rows = _sorted(tables.get(name, []), sort_key, descending)
+        columns, chart_keys = _columns(child_kind), _chart_keys(child_kind)
         ranking_tables.append(
             {
                 "name": name,
@@ -339,8 +338,7 @@ def dashboard_unit(request, kind: str, pk: int):
                         if row.pk is not None and row.linked
                         else None,
                         "cells": [
-                            _display(row.value(c), stats.FIGURE_BY_KEY[c].kind)
-                            for c in RANKING_COLUMNS
+                            _display(row.value(c), stats.FIGURE_BY_KEY[c].kind) for c in columns
                         ],
                     }
                     for row in rows
@@ -350,11 +348,13 @@ def dashboard_unit(request, kind: str, pk: int):
                     [row.name for row in rows],
                     [
                         (stats.FIGURE_BY_KEY[c].label, [row.value(c) for row in rows])
-                        for c in RANKING_CHART_KEYS
+                        for c in chart_keys
                     ],
                     percent=True,
                     horizontal=True,
                 ),
+                "chart_labels": [stats.FIGURE_BY_KEY[c].label for c in chart_keys],
+                "headers": _sort_headers(columns, sort_key, descending, query),
             }
         )
     weeks = stats.trend(unit, filters, now=now)
@@ -373,7 +373,7 @@ def dashboard_unit(request, kind: str, pk: int):
         "filters": filters,
         "query": query,
         "query_amp": f"{query}&" if query else "",
-        "cards": _cards(unit.figures),
+        "cards": _cards(unit.figures, unit.kind),
         "funnel": funnel,
         "funnel_help": stats.FUNNEL_HELP,
         "funnel_chart": _chart(
@@ -383,8 +383,6 @@ def dashboard_unit(request, kind: str, pk: int):
             horizontal=True,
         ),
         "ranking_tables": ranking_tables,
-        "ranking_chart_labels": [stats.FIGURE_BY_KEY[c].label for c in RANKING_CHART_KEYS],
-        "sort_headers": _sort_headers(sort_key, descending, query),
         "sort_value": f"{'-' if descending else ''}{sort_key}" if sort_key != "name" else "",
         "weeks": weeks,
         "trend_series": stats.TREND_SERIES,
@@ -420,7 +418,7 @@ def dashboard_public(request):
             context.update(
                 unit=unit,
                 filters=filters,
-                cards=_cards(unit.figures, public=True),
+                cards=_cards(unit.figures, "subdistrict", public=True),
                 funnel=_funnel(unit.figures),
                 funnel_help=stats.FUNNEL_HELP,
             )

@@ -104,21 +104,24 @@ def report(request):
 
 @login_required
 def my_issues(request):
-    """The issues I reported, newest first, with status, level in words and deadline."""
+    """The issues I reported, newest first, with where each stands and its deadline; those
+    waiting for my evaluation say so and lead to it."""
     issues = (
         visible_issues(request.user)
         .filter(reporter=request.user)
-        .select_related("category")
+        .select_related("category", "department")
         .order_by("-created_at", "-id")
     )
     page = Paginator(issues, ISSUES_PER_PAGE).get_page(request.GET.get("page"))
+    for issue in page:
+        issue.awaits_my_evaluation = can(request.user, Action.EVALUATE, issue)
     return render(request, "issues/resident/issue_list.html", {"page": page})
 
 
 def _issue_for(request, tracking_number) -> Issue:
     """The issue, if this user may see it; anyone else's is a 404."""
     return get_object_or_404(
-        visible_issues(request.user).select_related("category", "building", "grid"),
+        visible_issues(request.user).select_related("category", "building", "grid", "department"),
         tracking_number=tracking_number,
     )
 

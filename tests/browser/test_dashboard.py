@@ -136,3 +136,42 @@ def test_public_figures_on_a_phone(page, shot):
     assert page.locator('[data-figure="filed"] .figure-value').inner_text() == "40"
     assert no_horizontal_scroll(page)
     shot(page, "public")
+
+
+TABLE_FITS = """
+(table) => table.scrollWidth <= table.parentElement.clientWidth
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_dashboard_is_compact_on_a_phone_and_fits_on_a_laptop(page, shot, live_server, language):
+    build_subdistrict()
+    page.context.add_cookies(
+        [{"name": "django_language", "value": language, "url": live_server.url}]
+    )
+    login(page, "subdistrict")
+    page.goto("/dashboard/")
+    page.wait_for_load_state("networkidle")
+    shot(page, f"phone-{language}")
+    height = page.evaluate("document.documentElement.scrollHeight")
+    figures_height = page.locator("section:has(#figures-heading)").bounding_box()["height"]
+    cards = page.locator(".figure-card")
+    first, second = cards.nth(0).bounding_box(), cards.nth(1).bounding_box()
+    phone_scrolls = not no_horizontal_scroll(page)
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    shot(page, f"laptop-{language}")
+    tables = ("#ranking-table", "#departments-table")
+    fits = {table: page.locator(table).evaluate(TABLE_FITS) for table in tables}
+    print(f"360 px: page {height}, figures {figures_height}; tables fit at 1280 px: {fits}")
+
+    assert first["y"] == second["y"], "two figure cards per row on a phone"
+    # With one card per row and every explanation shown, the figures alone took about
+    # 2,000 px (three screens) and the page 5,000 (zh) to 5,700 (en) px.
+    assert figures_height < 800, figures_height
+    assert height < 4500, height
+    assert not phone_scrolls
+    assert all(fits.values()), fits
