@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from grids import units
 from grids.forms import FINDER_FORM_ID, BuildingFinder, offer_buildings
 from grids.models import Post
 
@@ -36,9 +37,11 @@ def staff_as_residents_read(user, issue: Issue) -> str:
     role = next(
         (
             role.label
-            for role, unit in Post.UNIT_FIELD.items()
+            for role in Post.Role
             for post in posts
-            if post.role == role and getattr(post, f"{unit}_id") == getattr(issue, f"{unit}_id")
+            if post.role == role
+            and getattr(post, units.of_role(role).id_field)
+            == getattr(issue, units.of_role(role).id_field)
         ),
         _("Staff"),
     )
