@@ -18,6 +18,9 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from grids import geo
+from grids.models import Subdistrict
+
 from . import permissions
 from .models import (
     Category,
@@ -178,10 +181,15 @@ def file_issue(
     form files one issue, not two. When this reporter already filed with the token, that
     issue is returned unchanged (and its photos are not stored again).
     """
+    latitude, longitude = _point(latitude, longitude)
     if building is not None:
         if grid is not None and building.grid_id != grid.pk:
             raise WorkflowError(_("That building is not in the chosen grid."), code="bad_building")
         grid = building.grid
+        if latitude is None and building.latitude is not None:
+            latitude, longitude = building.latitude, building.longitude
+    elif grid is None and latitude is not None:
+        grid = _grid_at_point(latitude, longitude)
     if grid is None:
         raise WorkflowError(_("Choose the building or grid where the problem is."), code="no_grid")
     if not permissions.can_file_in_grid(actor, grid, source):
@@ -223,6 +231,34 @@ def file_issue(
         if existing is None:
             raise
         return existing
+
+
+def _point(latitude, longitude):
+    """A filed point: both coordinates or neither, WGS-84, stored to 6 decimals (~0.1 m)."""
+    if latitude in (None, "") and longitude in (None, ""):
+        return None, None
+    try:
+        lat, lng = float(latitude), float(longitude)
+    except (TypeError, ValueError):
+        lat = lng = float("nan")
+    if not geo.in_china(lat, lng):  # also false for NaN and for one coordinate missing
+        raise WorkflowError(_("That point on the map is not valid."), code="bad_point")
+    return geo.as_decimal(lat), geo.as_decimal(lng)
+
+
+def _grid_at_point(latitude, longitude):
+    """Routing by point: the grid holding it, or a refusal naming the area we serve."""
+    grid = geo.grid_at(latitude, longitude)
+    if grid is None:
+        names = "、".join(Subdistrict.objects.order_by("code").values_list("name", flat=True)[:3])
+        message = (
+            _("This place is outside %(area)s's grids. Move the pin, or choose a building.")
+            % {"area": names}
+            if names
+            else _("This place is outside every grid.")
+        )
+        raise WorkflowError(message, code="outside_grids")
+    return grid
 
 
 def _filed_with_token(submission_token, actor) -> Issue | None:

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from grids.forms import BuildingField
 
 from ..models import Category, Satisfaction
-from .fields import PhotosField
+from .fields import PhotosField, PlaceForm
 
 
 class CategoryField(forms.ModelChoiceField):
@@ -19,9 +19,10 @@ class CategoryField(forms.ModelChoiceField):
         return f"{category.name} — {category.hint}" if category.hint else category.name
 
 
-class ReportForm(forms.Form):
+class ReportForm(PlaceForm):
     building = BuildingField(
         label=_("Building"),
+        required=False,
         help_text=_(
             "Your home building is chosen; find another one below if the problem is elsewhere."
         ),
@@ -68,6 +69,11 @@ class ReportForm(forms.Form):
 
     def clean_description(self):
         return self.cleaned_data["description"].strip()
+
+    def clean(self):
+        data = super().clean()
+        self.require_place("building")
+        return data
 
 
 class CommentForm(forms.Form):

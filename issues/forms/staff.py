@@ -17,7 +17,7 @@ from grids.models import Building, Department, Grid
 
 from .. import permissions
 from ..models import Category, Severity, Source, Status
-from .fields import PhotosField
+from .fields import PhotosField, PlaceForm
 
 # --- the queue's filters --------------------------------------------------------------
 
@@ -226,7 +226,7 @@ class DuplicateForm(ActionForm):
 # --- filing: patrol and hotline ---------------------------------------------------------
 
 
-class FilingForm(forms.Form):
+class FilingForm(PlaceForm):
     category = forms.ModelChoiceField(
         label=_("Category"), queryset=Category.objects.filter(is_active=True)
     )
@@ -256,7 +256,7 @@ class PatrolForm(FilingForm):
     """巡查发现: a grid worker files what they found in one of their grids; "settled on the
     spot" (就地解决) files, accepts and resolves it in one step."""
 
-    grid = forms.ModelChoiceField(label=_("Grid"), queryset=Grid.objects.none())
+    grid = forms.ModelChoiceField(label=_("Grid"), queryset=Grid.objects.none(), required=False)
     building = forms.ModelChoiceField(
         label=_("Building"),
         queryset=Building.objects.none(),
@@ -302,6 +302,7 @@ class PatrolForm(FilingForm):
                 "building",
                 ValidationError(_("That building is not in the chosen grid."), code="bad_building"),
             )
+        self.require_place("grid", "building")
         if data.get("settled") and not (data.get("resolution") or "").strip():
             self.add_error(
                 "resolution",
@@ -328,7 +329,7 @@ class HotlineForm(FilingForm):
         max_length=20,
         help_text=_("A mobile number, or a landline such as 0531-88889999."),
     )
-    grid = forms.ModelChoiceField(label=_("Grid"), queryset=Grid.objects.none())
+    grid = forms.ModelChoiceField(label=_("Grid"), queryset=Grid.objects.none(), required=False)
     severity = forms.ChoiceField(
         label=_("Severity"),
         required=False,
@@ -354,6 +355,11 @@ class HotlineForm(FilingForm):
             | Q(community__subdistrict_id__in=scope.subdistricts)
         ).select_related("community")
         self.fields["grid"].label_from_instance = lambda g: f"{g.community.name} · {g.name}"
+
+    def clean(self):
+        data = super().clean()
+        self.require_place("grid")
+        return data
 
     def clean_caller_name(self):
         return " ".join(self.cleaned_data["caller_name"].split())

@@ -54,6 +54,8 @@ def report(request):
                     description=data["description"],
                     building=data["building"],
                     address=data["address"],
+                    latitude=data["latitude"],
+                    longitude=data["longitude"],
                     photos=data["photos"],
                     submission_token=data["submission_token"],
                 )

@@ -465,6 +465,8 @@ class PatrolView(PatrolRequiredMixin, FormView):
             grid=d["grid"],
             building=d["building"],
             address=d["address"],
+            latitude=d["latitude"],
+            longitude=d["longitude"],
             photos=d["photos"],
             submission_token=d["submission_token"],
         )
@@ -539,6 +541,8 @@ class HotlineView(HotlineRequiredMixin, FormView):
                 description=d["description"],
                 grid=d["grid"],
                 address=d["address"],
+                latitude=d["latitude"],
+                longitude=d["longitude"],
                 caller_name=d["caller_name"],
                 caller_phone=d["caller_phone"],
                 submission_token=d["submission_token"],
