@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from grids.demo_places import place_demo
 from grids.models import Building, Community, Department, Grid, Post, Subdistrict, User
 from issues import permissions, workflow
 from issues.models import (
@@ -178,6 +179,7 @@ class Command(BaseCommand):
             else:
                 count = self._issues(subdistrict, people)
                 self.stdout.write(f"Created {count} demo issues through the workflow.")
+            place_demo(subdistrict)  # boundaries, building and issue points (grids/demo_places.py)
         self._report()
 
     # --- territory ------------------------------------------------------------------
