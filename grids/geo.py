@@ -217,6 +217,33 @@ def area_m2(geom) -> float:
     return shapely.transform(geom, lambda xy: xy * [scale_x, scale_y]).area
 
 
+def buildings_near(lat, lng, *, within_m: float = 300):
+    """Buildings with a point in the box around (lat, lng): the index-served pre-filter."""
+    from .models import Building
+
+    dlat, dlng = degrees_around(lat, within_m)
+    return Building.objects.filter(
+        latitude__range=(as_decimal(float(lat) - dlat), as_decimal(float(lat) + dlat)),
+        longitude__range=(as_decimal(float(lng) - dlng), as_decimal(float(lng) + dlng)),
+    )
+
+
+def nearest_building(lat, lng, *, within_m: float = 300, grid=None):
+    """The building nearest the point (of ``grid`` if given) within ``within_m``, with its
+    distance in metres as ``distance_m``; or None."""
+    candidates = buildings_near(lat, lng, within_m=within_m)
+    if grid is not None:
+        candidates = candidates.filter(grid=grid)
+    best = None
+    for building in candidates.select_related("grid")[:500]:
+        building.distance_m = distance_m(lat, lng, building.latitude, building.longitude)
+        if building.distance_m <= within_m and (
+            best is None or building.distance_m < best.distance_m
+        ):
+            best = building
+    return best
+
+
 def as_decimal(value) -> Decimal | None:
     """A coordinate as stored on rows (6 decimals, about 0.1 m)."""
     if value is None:
