@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from django.db.models import Max, Min
 from django.http import JsonResponse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
@@ -29,6 +30,24 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     if west > east or south > north:
         return None
     return west, south, east, north
+
+
+def map_start(*, lat=None, lng=None, building=None, grids=None) -> dict:
+    """Where a map opens: the point given, else the building, else its grid, else all the
+    grids (``grids``, a queryset; every grid by default)."""
+    if lat is not None and lng is not None:
+        return {"lat": float(lat), "lng": float(lng), "zoom": 17}
+    if building is not None and building.latitude is not None:
+        return {"lat": float(building.latitude), "lng": float(building.longitude), "zoom": 17}
+    if building is not None and building.grid.min_lat is not None:
+        grid = building.grid
+        return {"bbox": [grid.min_lat, grid.min_lng, grid.max_lat, grid.max_lng]}
+    box = (Grid.objects.all() if grids is None else grids).aggregate(
+        south=Min("min_lat"), west=Min("min_lng"), north=Max("max_lat"), east=Max("max_lng")
+    )
+    if box["south"] is not None:
+        return {"bbox": [box["south"], box["west"], box["north"], box["east"]]}
+    return {"lat": 35.0, "lng": 105.0, "zoom": 4}  # nothing drawn yet: all of China
 
 
 def grids_in_box(bbox):

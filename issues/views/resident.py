@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from grids.forms import FINDER_FORM_ID, BuildingFinder, offer_buildings
 from grids.models import Post
+from grids.places import map_start
 
 from .. import workflow
 from ..forms.resident import CommentForm, EvaluationForm, ReportForm
@@ -76,10 +77,16 @@ def report(request):
         form.initial["building"] = offer_buildings(
             form.fields["building"], finder, current=user.home_building
         )
+    point = (
+        (form.cleaned_data.get("latitude"), form.cleaned_data.get("longitude"))
+        if (form.is_bound and hasattr(form, "cleaned_data"))
+        else (None, None)
+    )
     return render(
         request,
         "issues/resident/report.html",
         {
+            "map_start": map_start(lat=point[0], lng=point[1], building=user.home_building),
             "form": form,
             "finder": finder,
             "finder_form_id": FINDER_FORM_ID,
