@@ -335,3 +335,30 @@ def staff_issue_condition(user) -> Q | None:
         if getattr(scope, ids):
             condition |= Q(**{f"{unit_field}__in": getattr(scope, ids)})
     return condition
+
+
+# --- 附议 (+1) ------------------------------------------------------------------------------
+
+SUPPORT_DAYS = 30
+
+
+def supportable_issues(user) -> QuerySet[Issue]:
+    """Issues this person may add their support to: still being handled (not resolved,
+    closed or rejected), filed in the last 30 days, and not their own report."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .models import RUNNING_STATUSES, Status
+
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Issue.objects.none()
+    return Issue.objects.filter(
+        status__in=[*RUNNING_STATUSES, Status.SUSPENDED],
+        created_at__gte=timezone.now() - timedelta(days=SUPPORT_DAYS),
+    ).exclude(reporter_id=user.pk)
+
+
+def may_support(user, issue: Issue) -> bool:
+    """May this person support this issue now (``supportable_issues``, for one issue)?"""
+    return supportable_issues(user).filter(pk=issue.pk).exists()

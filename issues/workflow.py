@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -33,6 +34,7 @@ from .models import (
     SlaPolicy,
     Source,
     Status,
+    Support,
 )
 from .photos import CleanPhoto
 from .transitions import ESCALATES_TO, Action, next_status
@@ -608,6 +610,43 @@ def reject(*, issue: Issue, actor, reason: str = "", duplicate_of: Issue | None 
         changes=lambda locked, now: {"duplicate_of": duplicate_of, "closed_at": now},
         data={"duplicate_of": duplicate_of.tracking_number} if duplicate_of else None,
     )
+
+
+# --- 附议 (+1) ----------------------------------------------------------------------------
+
+
+def support(*, issue: Issue, actor) -> Issue:
+    """附议: "this is my problem too". The person's support is counted on the issue (once
+    per person), and from then on they are told of its progress like its reporter. The
+    event is internal: the reporter's timeline never names other residents."""
+    with transaction.atomic():
+        locked = permissions.supportable_issues(actor).select_for_update().filter(pk=issue.pk)
+        locked = locked.first()
+        if locked is None:
+            raise WorkflowError(
+                _("This issue can no longer be supported: it is settled, too old or your own."),
+                code="forbidden",
+            )
+        if Support.objects.filter(issue=locked, user=actor).exists():
+            raise WorkflowError(_("You already support this issue."), code="already_supported")
+        now = timezone.now()
+        Support.objects.create(issue=locked, user=actor, created_at=now)
+        Issue.objects.filter(pk=locked.pk).update(support_count=F("support_count") + 1)
+        locked.refresh_from_db(fields=["support_count"])
+        event = IssueEvent.objects.create(
+            issue=locked,
+            actor=actor,
+            kind=IssueEvent.Kind.SUPPORTED,
+            from_status=locked.status,
+            to_status=locked.status,
+            from_level=locked.level,
+            to_level=locked.level,
+            is_public=False,
+            data={"support_count": locked.support_count},
+            created_at=now,
+        )
+        _announce([event.pk])
+    return locked
 
 
 # --- patrol ------------------------------------------------------------------------------

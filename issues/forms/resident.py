@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from grids.forms import BuildingField
+from grids.models import Building
 
 from ..models import Category, Satisfaction
 from .fields import PhotosField, PlaceForm
@@ -74,6 +75,13 @@ class ReportForm(PlaceForm):
         data = super().clean()
         self.require_place("building")
         return data
+
+
+class NearbyForm(PlaceForm):
+    """What the report form has chosen so far: the category and the pin or building."""
+
+    category = forms.ModelChoiceField(queryset=Category.objects.filter(is_active=True))
+    building = forms.ModelChoiceField(queryset=Building.objects.all(), required=False)
 
 
 class CommentForm(forms.Form):

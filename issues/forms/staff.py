@@ -50,6 +50,11 @@ class QueueFilterForm(forms.Form):
     source = forms.ChoiceField(
         label=_("Source"), required=False, choices=[("", _("Any source"))] + Source.choices
     )
+    sort = forms.ChoiceField(
+        label=_("Order"),
+        required=False,
+        choices=[("", _("Deadline first")), ("supporters", _("Most supporters first"))],
+    )
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)
     supervised = forms.BooleanField(label=_("Under supervision only"), required=False)
     scope = forms.ChoiceField(
@@ -75,7 +80,7 @@ class QueueFilterForm(forms.Form):
 
     def choice_filters(self):
         """The select boxes of the filter bar, in order."""
-        names = ["status", "severity", "category", "grid", "source"]
+        names = ["status", "severity", "category", "grid", "source", "sort"]
         return [self[name] for name in names if name in self.fields]
 
     def clean_q(self):

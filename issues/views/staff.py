@@ -169,7 +169,9 @@ class QueueView(StaffRequiredMixin, TemplateView):
         rows = (
             base.filter(selection)
             .select_related("grid", "assignee", "department")
-            .order_by("due_at", "pk")
+            .order_by(
+                *(("-support_count",) if data.get("sort") == "supporters" else ()), "due_at", "pk"
+            )
         )
         paginator = KnownCountPaginator(rows, PAGE_SIZE, count=counts["selected"])
         page = paginator.get_page(self.request.GET.get("page"))

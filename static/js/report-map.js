@@ -102,3 +102,32 @@
     setPin(G.toDisplay(latInput.value, lngInput.value));
   }
 })();
+
+// Nearby and similar: once the place and the category are known, show the open reports
+// of that kind nearby, each with "this is my problem too" (附议).
+(function () {
+  "use strict";
+  var target = document.getElementById("nearby");
+  var form = document.getElementById("report-form");
+  if (!target || !form || !window.fetch) { return; }
+  var latest = 0;
+  function refresh() {
+    var params = new URLSearchParams();
+    ["category", "building", "latitude", "longitude"].forEach(function (name) {
+      var field = form.elements[name];
+      if (field && field.value) { params.set(name, field.value); }
+    });
+    if (!params.get("category") || !(params.get("building") || params.get("latitude"))) {
+      target.innerHTML = "";
+      return;
+    }
+    var mine = ++latest;
+    fetch(target.dataset.url + "?" + params.toString(), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (html) { if (mine === latest) { target.innerHTML = html; } })
+      .catch(function () { /* filing works without it */ });
+  }
+  form.addEventListener("place-changed", refresh);
+  if (form.elements.category) { form.elements.category.addEventListener("change", refresh); }
+  refresh();
+})();

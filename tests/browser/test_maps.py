@@ -104,3 +104,34 @@ def test_file_by_use_my_location(browser, live_server, shot, mapped):
     assert issue.grid == t.sibling_grid
     assert (issue.latitude, issue.longitude) == (Decimal("36.615200"), Decimal("117.135200"))
     context.close()
+
+
+def test_a_nearby_issue_is_offered_and_supported_instead(page, shot, mapped):
+    t = mapped
+    neighbour = ResidentFactory(username="neighbour", home_building=t.home)
+    from issues import workflow
+    from issues.models import Source
+
+    earlier = workflow.file_issue(
+        actor=neighbour,
+        source=Source.RESIDENT,
+        category=t.category,
+        title="井盖松动",
+        description="东侧井盖松动。",
+        building=t.home,
+    )
+    login(page, "liuxiuying")
+    page.goto("/report/")
+    page.wait_for_selector("#report-map svg path")
+    tap_map(page, 0.05, 0.05)
+    expect(page.locator("#report-map-status")).to_contain_text("·")
+    page.select_option("#id_category", str(t.category.pk))
+    button = page.locator("#nearby button")
+    expect(button).to_be_visible()
+    check(page, shot, "nearby-offered")
+    button.click()
+    page.wait_for_url("**/track/**")
+    check(page, shot, "supported")
+    earlier.refresh_from_db()
+    assert earlier.support_count == 1
+    assert Issue.objects.count() == 1
