@@ -362,3 +362,22 @@ def supportable_issues(user) -> QuerySet[Issue]:
 def may_support(user, issue: Issue) -> bool:
     """May this person support this issue now (``supportable_issues``, for one issue)?"""
     return supportable_issues(user).filter(pk=issue.pk).exists()
+
+
+def grids_in_scope(scope: Scope):
+    """The grids a person's posts cover: their grids, their communities' and subdistricts'
+    grids, and for department staff the grids of the subdistrict the department serves."""
+    from grids.models import Grid
+
+    condition = Q(pk__in=[])
+    if scope.grids:
+        condition |= Q(pk__in=scope.grids)
+    if scope.communities:
+        condition |= Q(community_id__in=scope.communities)
+    if scope.subdistricts:
+        condition |= Q(community__subdistrict_id__in=scope.subdistricts)
+    if scope.departments:
+        condition |= Q(community__subdistrict__departments__in=scope.departments)
+    if condition == Q(pk__in=[]):
+        return Grid.objects.none()
+    return Grid.objects.filter(condition).distinct()

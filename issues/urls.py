@@ -1,12 +1,13 @@
 from django.urls import include, path
 
-from .views import dashboard, public, resident, staff
+from .views import dashboard, public, resident, staff, staff_map
 
 # Each part of the site keeps its own URL list in its view module.
 urlpatterns = [
     path("", public.home, name="home"),
     path("track/", public.track, name="track"),
     path("", include(resident.urlpatterns)),
+    path("staff/map/", include(staff_map.urlpatterns)),
     path("staff/", include(staff.urlpatterns)),
     path("dashboard/", include(dashboard.urlpatterns)),
 ]

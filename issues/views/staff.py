@@ -25,8 +25,6 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
 
-from grids.models import Grid
-
 from .. import permissions, workflow
 from ..forms import staff as forms
 from ..models import (
@@ -240,20 +238,8 @@ class QueueView(StaffRequiredMixin, TemplateView):
     @staticmethod
     def _grid_choices(scope) -> list:
         """The grids the person's posts cover (none listed for a single grid)."""
-        condition = Q(pk__in=[])
-        if scope.grids:
-            condition |= Q(pk__in=scope.grids)
-        if scope.communities:
-            condition |= Q(community_id__in=scope.communities)
-        if scope.subdistricts:
-            condition |= Q(community__subdistrict_id__in=scope.subdistricts)
-        if scope.departments:
-            condition |= Q(community__subdistrict__departments__in=scope.departments)
-        if condition == Q(pk__in=[]):
-            return []
         grids = list(
-            Grid.objects.filter(condition)
-            .distinct()
+            permissions.grids_in_scope(scope)
             .order_by("community__code", "code")
             .values_list("pk", "community__name", "name")
         )

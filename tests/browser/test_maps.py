@@ -135,3 +135,27 @@ def test_a_nearby_issue_is_offered_and_supported_instead(page, shot, mapped):
     earlier.refresh_from_db()
     assert earlier.support_count == 1
     assert Issue.objects.count() == 1
+
+
+def test_the_staff_map_shows_markers(page, shot, mapped):
+    from tests.factories import IssueFactory, staff_on
+
+    t = mapped
+    staff_on(t.grid, username="gridworker")
+    IssueFactory(
+        grid=t.grid, title="井盖松动", latitude=Decimal("36.6150"), longitude=Decimal("117.1250")
+    )
+    IssueFactory(
+        grid=t.grid, title="路灯不亮", latitude=Decimal("36.6170"), longitude=Decimal("117.1230")
+    )
+    IssueFactory(
+        grid=t.far_grid, title="别处", latitude=Decimal("36.6160"), longitude=Decimal("117.1240")
+    )
+    login(page, "gridworker")
+    page.goto("/staff/map/")
+    markers = page.locator("#staff-map path.issue-marker")
+    expect(markers).to_have_count(2)
+    check(page, shot, "staff-map")
+    markers.first.click(force=True)
+    expect(page.locator(".leaflet-popup-content a")).to_be_visible()
+    check(page, shot, "staff-map-popup")
