@@ -80,9 +80,16 @@ def _spots(boundary: dict, count: int) -> list[tuple[float, float]]:
     return spots
 
 
+# Kinds of problem the demo shows on the public map (never disputes or security matters).
+PUBLIC_CATEGORIES = ["市容环境", "道路设施", "环境卫生", "占道经营", "噪音扰民"]
+
+
 def place_demo(subdistrict) -> None:
     """Give the demo subdistrict's grids, buildings and issues their places (idempotent)."""
-    from issues.models import Issue
+    from issues.models import Category, Issue
+
+    if not Category.objects.filter(is_public=True).exists():  # an administrator's choice stays
+        Category.objects.filter(name__in=PUBLIC_CATEGORIES).update(is_public=True)
 
     from .models import Building, Grid
 

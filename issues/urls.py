@@ -1,11 +1,12 @@
 from django.urls import include, path
 
-from .views import dashboard, public, resident, staff, staff_map
+from .views import dashboard, public, public_map, resident, staff, staff_map
 
 # Each part of the site keeps its own URL list in its view module.
 urlpatterns = [
     path("", public.home, name="home"),
     path("track/", public.track, name="track"),
+    path("map/", include(public_map.urlpatterns)),
     path("", include(resident.urlpatterns)),
     path("staff/map/", include(staff_map.urlpatterns)),
     path("staff/", include(staff.urlpatterns)),

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from issues import mapdata as staff_map
 from issues.models import Issue, Level, Severity, Status
-from issues.views import staff_map
 from tests.factories import IssueFactory
 
 URL = reverse("staff_map_markers")

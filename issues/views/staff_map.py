@@ -10,8 +10,7 @@ on open issues' points.
 
 from __future__ import annotations
 
-from django.db.models import Avg, Count, FloatField, Q
-from django.db.models.functions import Cast, Floor
+from django.db.models import Q
 from django.http import HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
@@ -22,11 +21,9 @@ from grids.places import map_start, parse_bbox
 
 from .. import permissions
 from ..forms.staff import QueueFilterForm
+from ..mapdata import MARKER_LIMIT, clusters, in_box, too_many
 from ..models import OPEN_STATUSES, RUNNING_STATUSES, Category, Severity, Status
 from .staff import QueueView, StaffRequiredMixin
-
-MARKER_LIMIT = 500
-CELLS = 12
 
 SEVERITY_LABELS = dict(Severity.choices)
 STATUS_LABELS = dict(Status.choices)
@@ -66,7 +63,6 @@ def markers(request):
     bbox = parse_bbox(request.GET.get("bbox"))
     if bbox is None:
         return JsonResponse({"error": "bbox=west,south,east,north"}, status=400)
-    west, south, east, north = bbox
     data = _filter_form(request, permissions.scope_of(user)).cleaned_data
     now = timezone.now()
     condition = QueueView._filters(data)
@@ -74,17 +70,13 @@ def markers(request):
         condition &= Q(status=data["status"])
     if data.get("overdue"):
         condition &= Q(status__in=RUNNING_STATUSES, due_at__lt=now)
-    issues = permissions.visible_issues(user).filter(
-        condition,
-        status__in=OPEN_STATUSES,
-        latitude__isnull=False,
-        latitude__range=(south, north),
-        longitude__range=(west, east),
+    issues = in_box(permissions.visible_issues(user), bbox).filter(
+        condition, status__in=OPEN_STATUSES
     )
-    total = issues[: MARKER_LIMIT + 1].count()
-    if total <= MARKER_LIMIT:
+    total, crowded = too_many(issues)
+    if not crowded:
         return JsonResponse({"markers": _points(issues, now), "clusters": [], "total": total})
-    return JsonResponse({"markers": [], "clusters": _clusters(issues, bbox), "total": total})
+    return JsonResponse({"markers": [], "clusters": clusters(issues, bbox), "total": total})
 
 
 def _points(issues, now) -> list[dict]:
@@ -116,23 +108,6 @@ def _points(issues, now) -> list[dict]:
         }
         for number, title, lat, lng, severity, status, due_at, supervised, supporters in rows
     ]
-
-
-def _clusters(issues, bbox) -> list[dict]:
-    """Counts per cell of a 12 × 12 division of the box, placed at their points' mean."""
-    west, south, east, north = bbox
-    height = max((north - south) / CELLS, 1e-9)
-    width = max((east - west) / CELLS, 1e-9)
-    lat = Cast("latitude", FloatField())
-    lng = Cast("longitude", FloatField())
-    cells = (
-        issues.order_by()
-        .annotate(row=Floor((lat - south) / height), col=Floor((lng - west) / width))
-        .values("row", "col")
-        .annotate(n=Count("pk"), lat=Avg(lat), lng=Avg(lng))
-        .values_list("n", "lat", "lng")
-    )
-    return [{"count": n, "lat": lat, "lng": lng} for n, lat, lng in cells]
 
 
 urlpatterns = [
