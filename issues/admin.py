@@ -212,6 +212,7 @@ WORKFLOW_FIELDS = [
     "duplicate_of",
     "satisfaction",
     "reopen_count",
+    "support_count",
     "escalation_count",
     "suspended_at",
     "suspended_seconds",
