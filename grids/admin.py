@@ -85,6 +85,23 @@ class StaffingFilter(admin.SimpleListFilter):
         return queryset
 
 
+class BoundaryFilter(admin.SimpleListFilter):
+    """Grids with or without a boundary drawn."""
+
+    title = _("boundary")
+    parameter_name = "boundary"
+
+    def lookups(self, request, model_admin):
+        return [("none", _("Not drawn")), ("some", _("Drawn"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(min_lat__isnull=True)
+        if self.value() == "some":
+            return queryset.filter(min_lat__isnull=False)
+        return queryset
+
+
 class CountColumns:
     """Sortable list columns over the counts that ``get_queryset`` annotates."""
 
@@ -214,7 +231,7 @@ class GridAdmin(TerritoryAdmin):
         "open_issues",
         "grid_workers",
     ]
-    list_filter = [StaffingFilter, "community__subdistrict"]
+    list_filter = [StaffingFilter, BoundaryFilter, "community__subdistrict"]
     list_select_related = ["community"]
     search_fields = ["name", "code", "community__name", "community__code"]
     autocomplete_fields = ["community"]

@@ -19,6 +19,7 @@ from import_export.formats import base_formats
 from import_export.forms import ExportForm
 from import_export.tmp_storages import MediaStorage
 
+from . import geo
 from .models import Building, Community, Department, Grid, Post, Subdistrict
 
 # --- file formats -------------------------------------------------------------------------
@@ -299,7 +300,95 @@ def coverage_sections() -> list[Section]:
             ),
         ),
     ]
-    return sections
+    return sections[:1] + geometry_sections() + sections[1:]
+
+
+def _listed(key, title, explanation, all_url, findings, make_gap) -> Section:
+    section = Section(key=key, title=title, explanation=explanation, all_url=all_url)
+    section.count = len(findings)
+    section.gaps = [make_gap(f) for f in findings[:SECTION_LIMIT]]
+    return section
+
+
+def geometry_sections() -> list[Section]:
+    """Seamless coverage, checked on the map: grids with no boundary, grids that overlap,
+    holes inside a community's outline, and buildings whose point is outside their grid.
+    The shapes are read once and compared in memory (``grids.geo``)."""
+    grids = list(Grid.objects.select_related("community__subdistrict").order_by("code"))
+    buildings = Building.objects.filter(latitude__isnull=False).select_related("grid")
+    changelist = reverse("admin:grids_grid_changelist")
+
+    def grid_url(grid):
+        return reverse("admin:grids_grid_change", args=[grid.pk])
+
+    def where(grid):
+        return f"{grid.community.subdistrict.name} · {grid.community.name}"
+
+    return [
+        _listed(
+            "no_boundary",
+            _("Grids without a boundary"),
+            _("Points in these grids cannot be routed, and the maps do not draw them."),
+            changelist + "?boundary=none",
+            [g for g in grids if not g.boundary],
+            lambda g: Gap(
+                label=f"{g.name} ({g.code})",
+                context=where(g),
+                fix_url=grid_url(g),
+                fix_label=_("Draw the boundary"),
+                change_url=grid_url(g),
+            ),
+        ),
+        _listed(
+            "overlaps",
+            _("Grids that overlap"),
+            _("A place in both belongs to the grid with the lower code; fix one boundary."),
+            changelist,
+            geo.overlaps(grids),
+            lambda o: Gap(
+                label=f"{o['first'].name} ({o['first'].code}) ∩ "
+                f"{o['second'].name} ({o['second'].code})",
+                context=_("%(area)s m² overlap") % {"area": o["area_m2"]},
+                fix_url=grid_url(o["second"]),
+                fix_label=_("Fix the boundary of %(grid)s") % {"grid": o["second"].code},
+                change_url=grid_url(o["first"]),
+            ),
+        ),
+        _listed(
+            "holes",
+            _("Holes inside a community's outline"),
+            _("Nobody's grid covers these places: a report there is refused."),
+            changelist,
+            geo.holes(grids),
+            lambda h: Gap(
+                label=_("%(area)s m² at %(lat)s, %(lng)s")
+                % {"area": h["area_m2"], "lat": h["lat"], "lng": h["lng"]},
+                context=where(h["grid"]),
+                fix_url=grid_url(h["grid"]),
+                fix_label=_("Widen %(grid)s") % {"grid": h["grid"].code},
+            ),
+        ),
+        _listed(
+            "misplaced_buildings",
+            _("Buildings outside their grid"),
+            _("The building's point lies outside the grid it belongs to."),
+            reverse("admin:grids_building_changelist"),
+            geo.misplaced_buildings(grids, buildings),
+            lambda m: Gap(
+                label=m["building"].name,
+                context=(
+                    _("in grid %(grid)s; its point lies in %(other)s")
+                    % {"grid": m["building"].grid.code, "other": m["lies_in"].code}
+                    if m["lies_in"]
+                    else _("in grid %(grid)s; its point lies outside every grid")
+                    % {"grid": m["building"].grid.code}
+                ),
+                fix_url=reverse("admin:grids_building_change", args=[m["building"].pk]),
+                fix_label=_("Fix the building"),
+                change_url=grid_url(m["building"].grid),
+            ),
+        ),
+    ]
 
 
 def coverage_view(request, admin_site):

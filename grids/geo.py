@@ -249,3 +249,89 @@ def as_decimal(value) -> Decimal | None:
     if value is None:
         return None
     return Decimal(str(round(float(value), 6)))
+
+
+# --- coverage (一网覆盖) checks ------------------------------------------------------------
+
+# Slivers below this (floating-point noise along a shared border) are not findings.
+MIN_FINDING_M2 = 1.0
+
+
+def _shapes(grids) -> tuple[list, list]:
+    """(grids with a boundary, their geometries), in code order (the routing tie rule)."""
+    kept = sorted((g for g in grids if g.boundary), key=lambda g: g.code)
+    return kept, [geometry(g.boundary) for g in kept]
+
+
+def overlaps(grids) -> list[dict]:
+    """Pairs of grids whose areas overlap, with the overlap's area in m²."""
+    from shapely import STRtree
+
+    kept, shapes = _shapes(grids)
+    if not shapes:
+        return []
+    tree = STRtree(shapes)
+    found = []
+    left, right = tree.query(shapes, predicate="intersects")
+    for i, j in sorted(zip(left.tolist(), right.tolist(), strict=True)):
+        if i >= j:
+            continue
+        area = area_m2(shapes[i].intersection(shapes[j]))
+        if area >= MIN_FINDING_M2:
+            found.append({"first": kept[i], "second": kept[j], "area_m2": round(area)})
+    return found
+
+
+def holes(grids) -> list[dict]:
+    """Places inside a community's outline (the union of its grids) that no grid covers:
+    each with its community, area in m², a point inside it, and a grid it borders."""
+    from shapely import union_all
+    from shapely.geometry import Polygon
+
+    kept, shapes = _shapes(grids)
+    by_community: dict[int, list[int]] = {}
+    for index, grid in enumerate(kept):
+        by_community.setdefault(grid.community_id, []).append(index)
+    found = []
+    for indices in by_community.values():
+        outline = union_all([shapes[i] for i in indices])
+        parts = getattr(outline, "geoms", [outline])
+        for part in parts:
+            for ring in getattr(part, "interiors", []):
+                hole = Polygon(ring)
+                area = area_m2(hole)
+                if area < MIN_FINDING_M2:
+                    continue
+                inside = hole.representative_point()
+                nearest = min(indices, key=lambda i: shapes[i].distance(inside))
+                found.append(
+                    {
+                        "community": kept[nearest].community,
+                        "grid": kept[nearest],
+                        "area_m2": round(area),
+                        "lat": round(inside.y, 6),
+                        "lng": round(inside.x, 6),
+                    }
+                )
+    return found
+
+
+def misplaced_buildings(grids, buildings) -> list[dict]:
+    """Buildings whose point lies outside their own grid, with the grid it lies in (the
+    one ``grid_at`` would choose) or None."""
+    from shapely import STRtree
+
+    kept, shapes = _shapes(grids)
+    position = {g.pk: i for i, g in enumerate(kept)}
+    tree = STRtree(shapes) if shapes else None
+    found = []
+    for building in buildings:
+        if building.latitude is None or building.grid_id not in position:
+            continue
+        point = Point(float(building.longitude), float(building.latitude))
+        if shapes[position[building.grid_id]].covers(point):
+            continue
+        candidates = sorted(tree.query(point).tolist()) if tree is not None else []
+        lies_in = next((kept[i] for i in candidates if shapes[i].covers(point)), None)
+        found.append({"building": building, "lies_in": lies_in})
+    return found
