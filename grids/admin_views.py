@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import tablib
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, F, OuterRef
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -19,7 +20,7 @@ from import_export.formats import base_formats
 from import_export.forms import ExportForm
 from import_export.tmp_storages import MediaStorage
 
-from . import geo
+from . import boundaries, geo
 from .models import Building, Community, Department, Grid, Post, Subdistrict
 
 # --- file formats -------------------------------------------------------------------------
@@ -405,3 +406,50 @@ def coverage_view(request, admin_site):
     }
     request.current_app = admin_site.name
     return TemplateResponse(request, "admin/coverage.html", context)
+
+
+# --- grid boundaries (GeoJSON) -----------------------------------------------------------
+
+
+class BoundaryFileForm(forms.Form):
+    file = forms.FileField(
+        label=_("GeoJSON file"),
+        help_text=_(
+            "A FeatureCollection with one Feature per grid: properties.code names the grid, "
+            "the geometry is a Polygon or MultiPolygon in WGS-84, longitude first."
+        ),
+    )
+
+
+def boundary_import_view(request, admin_site):
+    """Check a boundary file (dry run), then import it; a file with a bad feature imports
+    nothing and names every bad feature."""
+    if not request.user.has_perm("grids.change_grid"):
+        raise PermissionDenied
+    checked = None
+    form = BoundaryFileForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        checked = boundaries.check(form.cleaned_data["file"].read())
+        if "import" in request.POST and checked.ok:
+            count = boundaries.apply(checked)
+            messages.success(request, _("Imported the boundaries of %(n)d grids.") % {"n": count})
+            return HttpResponseRedirect(reverse("admin:grids_grid_changelist"))
+    context = {
+        **admin_site.each_context(request),
+        "title": _("Import grid boundaries (GeoJSON)"),
+        "form": form,
+        "checked": checked,
+        "opts": Grid._meta,
+    }
+    request.current_app = admin_site.name
+    return TemplateResponse(request, "admin/grids/boundary_import.html", context)
+
+
+def boundary_export_view(request):
+    if not request.user.has_perm("grids.view_grid"):
+        raise PermissionDenied
+    response = JsonResponse(
+        boundaries.export(Grid.objects.all()), json_dumps_params={"ensure_ascii": False}
+    )
+    response["Content-Disposition"] = 'attachment; filename="grid-boundaries.geojson"'
+    return response
