@@ -121,3 +121,15 @@ def test_markers_run_the_same_queries_for_10_and_1000_issues(
         assert len(data["clusters"]) <= staff_map.CELLS * staff_map.CELLS
     else:
         assert len(data["markers"]) == n
+
+
+def test_bench_map_prints_the_p95_of_the_marker_endpoint(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("bench_map", "--issues", "300", "--repeat", "2", "--yes", stdout=out)
+    text = out.getvalue()
+    assert text.count("p95") == 6  # three accounts × two boxes
+    assert "markers" in text and not Issue.objects.exists()
