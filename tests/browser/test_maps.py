@@ -159,3 +159,28 @@ def test_the_staff_map_shows_markers(page, shot, mapped):
     markers.first.click(force=True)
     expect(page.locator(".leaflet-popup-content a")).to_be_visible()
     check(page, shot, "staff-map-popup")
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_map_pages_at_phone_width_in_both_languages(
+    page, shot, live_server, settings, language
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.MAP_TILES_URL = ""
+    call_command("seed_demo", stdout=StringIO())
+    cookie = {"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}
+    page.context.add_cookies([cookie])
+    page.goto("/map/")
+    expect(page.locator("#public-map path.report-marker").first).to_be_attached()
+    check(page, shot, f"public-map-{language}")
+    login(page, "gridworker")
+    page.goto("/staff/map/")
+    expect(page.locator("#staff-map path.issue-marker").first).to_be_attached()
+    check(page, shot, f"staff-map-{language}")
+    login(page, "resident")
+    page.goto("/report/")
+    page.wait_for_selector("#report-map svg path")
+    check(page, shot, f"report-{language}")
