@@ -6,4 +6,5 @@ from . import places
 urlpatterns = [
     path("grids.geojson", places.grid_shapes, name="grid_shapes"),
     path("at/", places.place_at, name="place_at"),
+    path("buildings/", places.building_lookup, name="building_lookup"),
 ]

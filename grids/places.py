@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.http import JsonResponse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
 from . import geo
-from .models import Grid
+from .models import Building, Grid
 
 MAX_GRIDS = 400
 
@@ -80,6 +80,42 @@ def grid_shapes(request):
         return JsonResponse({"error": "bbox=west,south,east,north"}, status=400)
     grids = list(grids_in_box(bbox).order_by("code")[:MAX_GRIDS])
     return JsonResponse({"type": "FeatureCollection", "features": [grid_feature(g) for g in grids]})
+
+
+BUILDING_LOOKUP_LIMIT = 20
+
+
+@require_GET
+def building_lookup(request):
+    """Buildings whose name or address holds the words typed (the hotline's address search),
+    with their grid and point. Addresses are public, as in the building pickers."""
+    words = " ".join(request.GET.get("q", "").split())[:100]
+    if len(words) < 2:
+        return JsonResponse({"buildings": []})
+    condition = Q()
+    for word in words.split():
+        condition &= Q(name__icontains=word) | Q(address__icontains=word)
+    buildings = (
+        Building.objects.filter(condition)
+        .select_related("grid__community")
+        .order_by("grid__code", "name")[:BUILDING_LOOKUP_LIMIT]
+    )
+    return JsonResponse(
+        {
+            "buildings": [
+                {
+                    "id": b.pk,
+                    "name": b.name,
+                    "address": b.address,
+                    "grid": {"id": b.grid_id, "name": b.grid.name},
+                    "community": b.grid.community.name,
+                    "lat": float(b.latitude) if b.latitude is not None else None,
+                    "lng": float(b.longitude) if b.longitude is not None else None,
+                }
+                for b in buildings
+            ]
+        }
+    )
 
 
 @require_GET

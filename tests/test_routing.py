@@ -158,3 +158,41 @@ def test_patrol_and_hotline_route_by_pin(client, mapped, people):
         (Source.HOTLINE, "LD-QYC-02"),
         (Source.PATROL, "LD-QYC-01"),
     ]
+
+
+def test_the_hotline_files_for_a_building_found_by_address(client, mapped, people):
+    from tests.factories import BuildingFactory
+
+    building = BuildingFactory(
+        grid=mapped.sibling_grid,
+        name="全运村B区2号楼",
+        address="经十东路33388号",
+        latitude=Decimal("36.6151"),
+        longitude=Decimal("117.1351"),
+    )
+    found = client.get(reverse("building_lookup"), {"q": "33388 B区"}).json()["buildings"]
+    assert [b["id"] for b in found] == [building.pk]
+    assert found[0]["grid"]["id"] == mapped.sibling_grid.pk and found[0]["lat"] == 36.6151
+    assert client.get(reverse("building_lookup"), {"q": "x"}).json() == {"buildings": []}
+    client.force_login(people.community_staff)
+    call = {
+        "caller_name": "李先生",
+        "caller_phone": "13912345678",
+        "category": mapped.category.pk,
+        "title": "噪音扰民",
+        "description": "夜间施工噪音",
+        "building": building.pk,
+        "submission_token": str(uuid.uuid4()),
+    }
+    assert client.post(reverse("staff_hotline"), call).status_code == 302
+    issue = Issue.objects.get()
+    assert (issue.grid, issue.building, issue.latitude) == (
+        mapped.sibling_grid,
+        building,
+        Decimal("36.615100"),
+    )
+    # A building outside the staff member's area is not accepted.
+    client.force_login(people.other_community_staff)
+    call["submission_token"] = str(uuid.uuid4())
+    assert client.post(reverse("staff_hotline"), call).status_code == 200
+    assert Issue.objects.count() == 1

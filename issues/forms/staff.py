@@ -335,6 +335,10 @@ class HotlineForm(FilingForm):
         help_text=_("A mobile number, or a landline such as 0531-88889999."),
     )
     grid = forms.ModelChoiceField(label=_("Grid"), queryset=Grid.objects.none(), required=False)
+    # Set by the address search (a building found by name or address).
+    building = forms.ModelChoiceField(
+        queryset=Building.objects.none(), required=False, widget=forms.HiddenInput
+    )
     severity = forms.ChoiceField(
         label=_("Severity"),
         required=False,
@@ -360,10 +364,15 @@ class HotlineForm(FilingForm):
             | Q(community__subdistrict_id__in=scope.subdistricts)
         ).select_related("community")
         self.fields["grid"].label_from_instance = lambda g: f"{g.community.name} · {g.name}"
+        self.fields["building"].queryset = Building.objects.filter(
+            grid__in=self.fields["grid"].queryset
+        ).select_related("grid")
 
     def clean(self):
         data = super().clean()
-        self.require_place("grid")
+        if data.get("building") is not None:
+            data["grid"] = data["building"].grid  # the address search found it
+        self.require_place("grid", "building")
         return data
 
     def clean_caller_name(self):

@@ -25,6 +25,8 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
 
+from grids.places import map_start
+
 from .. import permissions, workflow
 from ..forms import staff as forms
 from ..models import (
@@ -517,6 +519,11 @@ class HotlineView(HotlineRequiredMixin, FormView):
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "user": self.request.user}
 
+    def get_context_data(self, **kwargs):
+        scope = permissions.scope_of(self.request.user)
+        grids = permissions.grids_in_scope(scope)
+        return super().get_context_data(map_start=map_start(grids=grids), **kwargs)
+
     def form_valid(self, form):
         d = form.cleaned_data
         try:
@@ -528,6 +535,7 @@ class HotlineView(HotlineRequiredMixin, FormView):
                 title=d["title"],
                 description=d["description"],
                 grid=d["grid"],
+                building=d["building"],
                 address=d["address"],
                 latitude=d["latitude"],
                 longitude=d["longitude"],

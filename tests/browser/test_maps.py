@@ -184,3 +184,26 @@ def test_the_map_pages_at_phone_width_in_both_languages(
     page.goto("/report/")
     page.wait_for_selector("#report-map svg path")
     check(page, shot, f"report-{language}")
+
+
+def test_the_hotline_finds_the_place_by_address(page, shot, mapped):
+    from tests.factories import staff_on
+
+    t = mapped
+    staff_on(t.community, username="community")
+    login(page, "community")
+    page.goto("/staff/hotline/")
+    page.fill("#address-search", "B区2号")
+    page.click("#address-results button")
+    expect(page.locator("#hotline-map-status")).to_contain_text("全运村B区2号楼")
+    assert page.input_value("#id_grid") == str(t.sibling_grid.pk)
+    check(page, shot, "hotline-found")
+    page.fill("#id_caller_name", "李先生")
+    page.fill("#id_caller_phone", "13912345678")
+    page.select_option("#id_category", str(t.category.pk))
+    page.fill("#id_title", "噪音扰民")
+    page.fill("#id_description", "夜间施工噪音")
+    page.click("#hotline-form button[type=submit]")
+    page.wait_for_url("**/staff/issues/**")
+    issue = Issue.objects.get()
+    assert issue.grid == t.sibling_grid and issue.building.name == "全运村B区2号楼"
