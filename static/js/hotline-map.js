@@ -12,11 +12,8 @@
   var search = document.getElementById("address-search");
   var results = document.getElementById("address-results");
   var status = document.getElementById("hotline-map-status");
-  var start = JSON.parse(document.getElementById("hotline-map-start").textContent);
   box.hidden = false;
-  var map = G.create(document.getElementById("hotline-map"));
-  if (start.bbox) { G.fitBox(map, start.bbox[0], start.bbox[1], start.bbox[2], start.bbox[3]); }
-  else { map.setView(G.toDisplay(start.lat, start.lng), start.zoom); }
+  var map = G.open(document.getElementById("hotline-map"), "hotline-map-start");
   G.gridLayer(map);
   var marker = null, timer = null, latest = 0;
 

@@ -133,8 +133,26 @@
     map.fitBounds(L.latLngBounds(toDisplay(south, west), toDisplay(north, east)), { padding: [8, 8] });
   }
 
+  // A map in ``el`` opened where the page's JSON ``startId`` says ({bbox} or {lat, lng, zoom}).
+  function open(el, startId) {
+    var map = create(el);
+    var start = JSON.parse(document.getElementById(startId).textContent);
+    if (start.bbox) { fitBox(map, start.bbox[0], start.bbox[1], start.bbox[2], start.bbox[3]); }
+    else { map.setView(toDisplay(start.lat, start.lng), start.zoom); }
+    return map;
+  }
+
+  // A count standing for many points; a click zooms in on it.
+  function cluster(map, c, title) {
+    var size = c.count < 100 ? 36 : 44;
+    return L.marker(toDisplay(c.lat, c.lng), {
+      icon: L.divIcon({ className: "map-cluster", html: String(c.count), iconSize: [size, size] }),
+      title: c.count + " " + title, keyboard: true
+    }).on("click", function (e) { map.setView(e.latlng, map.getZoom() + 2); });
+  }
+
   window.GridMap = {
-    config: config, create: create, toDisplay: toDisplay, fromDisplay: fromDisplay,
+    config: config, create: create, open: open, cluster: cluster, toDisplay: toDisplay, fromDisplay: fromDisplay,
     boxOf: boxOf, getJSON: getJSON, geoJSON: geoJSON, gridLayer: gridLayer, fitBox: fitBox,
     wgsToGcj: wgsToGcj, gcjToWgs: gcjToWgs
   };

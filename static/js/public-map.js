@@ -6,11 +6,8 @@
   if (!el || !window.GridMap || !window.fetch) { return; }
   var G = window.GridMap, text = el.dataset;
   var status = document.getElementById("public-map-status");
-  var start = JSON.parse(document.getElementById("public-map-start").textContent);
   var COLOURS = { closed: "#6c757d", resolved: "#0d6efd" };
-  var map = G.create(el);
-  if (start.bbox) { G.fitBox(map, start.bbox[0], start.bbox[1], start.bbox[2], start.bbox[3]); }
-  else { map.setView(G.toDisplay(start.lat, start.lng), start.zoom); }
+  var map = G.open(el, "public-map-start");
   G.gridLayer(map);
   var layer = L.featureGroup().addTo(map), latest = 0;
 
@@ -23,12 +20,7 @@
         fillColor: COLOURS[m.status] || "#fd7e14", className: "report-marker"
       }).bindTooltip(words).bindPopup(words).addTo(layer);
     });
-    data.clusters.forEach(function (c) {
-      L.marker(G.toDisplay(c.lat, c.lng), {
-        icon: L.divIcon({ className: "map-cluster", html: String(c.count), iconSize: [40, 40] }),
-        title: c.count + " " + text.textCluster, keyboard: true
-      }).on("click", function (e) { map.setView(e.latlng, map.getZoom() + 2); }).addTo(layer);
-    });
+    data.clusters.forEach(function (c) { G.cluster(map, c, text.textCluster).addTo(layer); });
     status.textContent = status.dataset.textCount + " " + data.total + (data.total > 500 ? "+" : "");
   }
   function load() {

@@ -12,17 +12,11 @@
   var status = document.getElementById("report-map-status");
   var clearButton = box.querySelector("[data-pin-clear]");
   var text = box.dataset;
-  var start = JSON.parse(document.getElementById("report-map-start").textContent);
   var G = window.GridMap;
   var NEAR_ENOUGH_M = 80;  // a pin this close to a building files for that building
 
   box.hidden = false;
-  var map = G.create(document.getElementById("report-map"));
-  if (start.bbox) {
-    G.fitBox(map, start.bbox[0], start.bbox[1], start.bbox[2], start.bbox[3]);
-  } else {
-    map.setView(G.toDisplay(start.lat, start.lng), start.zoom);
-  }
+  var map = G.open(document.getElementById("report-map"), "report-map-start");
   G.gridLayer(map);
 
   var marker = null, asked = 0;

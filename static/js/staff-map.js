@@ -6,13 +6,10 @@
   if (!el || !window.GridMap || !window.fetch) { return; }
   var G = window.GridMap, text = el.dataset;
   var status = document.getElementById("staff-map-status");
-  var start = JSON.parse(document.getElementById("staff-map-start").textContent);
   var scopeGrids = JSON.parse(document.getElementById("staff-map-grids").textContent);
   var COLOURS = { minor: "#198754", urgent: "#fd7e14", difficult: "#dc3545" };
 
-  var map = G.create(el);
-  if (start.bbox) { G.fitBox(map, start.bbox[0], start.bbox[1], start.bbox[2], start.bbox[3]); }
-  else { map.setView(G.toDisplay(start.lat, start.lng), start.zoom); }
+  var map = G.open(el, "staff-map-start");
   G.gridLayer(map, { only: scopeGrids });
 
   var legend = L.control({ position: "topright" });
@@ -64,13 +61,7 @@
         className: "issue-marker"
       }).bindPopup(popup(m)).bindTooltip(m.number + " " + m.title).addTo(layer);
     });
-    data.clusters.forEach(function (c) {
-      var size = c.count < 100 ? 36 : 44;
-      L.marker(G.toDisplay(c.lat, c.lng), {
-        icon: L.divIcon({ className: "map-cluster", html: String(c.count), iconSize: [size, size] }),
-        title: c.count + " " + text.textCluster, keyboard: true
-      }).on("click", function (e) { map.setView(e.latlng, map.getZoom() + 2); }).addTo(layer);
-    });
+    data.clusters.forEach(function (c) { G.cluster(map, c, text.textCluster).addTo(layer); });
     status.textContent = text.textCount + " " + data.total + (data.total > 500 ? "+" : "");
   }
 
