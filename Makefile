@@ -11,7 +11,7 @@ WORKERS ?= auto
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate messages seed test e2e lint fmt bench-sweep bench-queue bench-dashboard clean
+.PHONY: help install run migrate messages seed test e2e lint fmt bench-sweep bench-queue bench-dashboard bench-map clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}' \
@@ -61,6 +61,9 @@ bench-queue: migrate ## Time the staff queue page with N issues in one subdistri
 
 bench-dashboard: migrate ## Time the dashboard over N issues (make bench-dashboard N=1000000) on DATABASE_URL
 	$(BIN)/python manage.py bench_dashboard --issues $(N) $(BENCH_ARGS)
+
+bench-map: migrate ## Time the staff map's markers over N issues (make bench-map N=1000000) on DATABASE_URL
+	$(BIN)/python manage.py bench_map --issues $(N) $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv, the SQLite demo database and test artefacts
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm test-artifacts .pytest_cache

@@ -4,8 +4,10 @@ See README.md ("Configuration") for every variable.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -180,6 +182,31 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     }
 }
+
+# Maps (Leaflet, vendored). The base layer is configuration: a tile URL template such as
+# 天地图's (README "Maps"), its attribution, and the coordinate system the tiles are drawn
+# in. Points are stored in WGS-84 whatever the tiles use; with gcj02 (高德, 腾讯) they are
+# converted for display and back on input. With no tile URL the maps draw grids, buildings
+# and markers on a plain background.
+MAP_TILES_URL = env("MAP_TILES_URL", default="")
+MAP_TILES_ATTRIBUTION = env("MAP_TILES_ATTRIBUTION", default="")
+MAP_TILES_SUBDOMAINS = env("MAP_TILES_SUBDOMAINS", default="abc")  # what {s} stands for
+MAP_COORDINATES = env("MAP_COORDINATES", default="wgs84").lower()
+if MAP_COORDINATES not in ("wgs84", "gcj02"):
+    raise ImproperlyConfigured("MAP_COORDINATES must be wgs84 or gcj02.")
+
+
+def _tile_origin(url: str) -> str:
+    """The CSP source for a tile URL template: {s} subdomains become a wildcard label."""
+    parts = urlsplit(url)
+    labels = parts.netloc.split(".")
+    if "{" in labels[0]:
+        labels[0] = "*"
+    return f"{parts.scheme}://{'.'.join(labels)}" if parts.scheme else ""
+
+
+if MAP_TILES_URL and _tile_origin(MAP_TILES_URL):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append(_tile_origin(MAP_TILES_URL))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)

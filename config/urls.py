@@ -9,6 +9,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("grids.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("places/", include("grids.place_urls")),
     path("", include("issues.urls")),
 ]
 # Media files are never served as they are: photos go through issues/views/photos.py.

@@ -23,7 +23,12 @@ from django.utils.translation import ngettext
 from issues.models import OPEN_STATUSES, Issue
 
 from . import units
-from .admin_views import ImportExportMixin, coverage_view
+from .admin_views import (
+    ImportExportMixin,
+    boundary_export_view,
+    boundary_import_view,
+    coverage_view,
+)
 from .forms import MobileField, PhoneCleanMixin
 from .models import Building, Community, Department, Grid, Post, Subdistrict, User
 from .resources import (
@@ -34,6 +39,7 @@ from .resources import (
     PostResource,
     SubdistrictResource,
 )
+from .templatetags.maps import map_config
 
 admin.site.site_header = _("Grid governance administration")
 admin.site.site_title = _("Grid governance")
@@ -85,6 +91,49 @@ class StaffingFilter(admin.SimpleListFilter):
             return queryset.filter(n_staff=0)
         if self.value() == "some":
             return queryset.filter(n_staff__gt=0)
+        return queryset
+
+
+class BoundaryWidget(forms.Textarea):
+    """Paste a GeoJSON boundary; a map below draws it as it is typed (no tiles needed)."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs={"rows": 6, "cols": 80, "data-boundary-input": "", **(attrs or {})})
+
+    def render(self, name, value, attrs=None, renderer=None):
+        textarea = super().render(name, value, attrs, renderer)
+        return format_html(
+            '{}<div class="map-box" id="boundary-preview" data-for="{}" '
+            'data-text-invalid="{}"></div><p class="help" id="boundary-preview-status" '
+            'aria-live="polite"></p>{}',
+            textarea,
+            (attrs or {}).get("id", ""),
+            _("Not valid GeoJSON yet: the map shows the last valid shape."),
+            map_config({"user": None}),
+        )
+
+    @property
+    def media(self):
+        return forms.Media(
+            css={"all": ["vendor/leaflet-1.9.4/leaflet.css", "css/map.css"]},
+            js=["vendor/leaflet-1.9.4/leaflet.js", "js/map.js", "js/boundary-preview.js"],
+        )
+
+
+class BoundaryFilter(admin.SimpleListFilter):
+    """Grids with or without a boundary drawn."""
+
+    title = _("boundary")
+    parameter_name = "boundary"
+
+    def lookups(self, request, model_admin):
+        return [("none", _("Not drawn")), ("some", _("Drawn"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(min_lat__isnull=True)
+        if self.value() == "some":
+            return queryset.filter(min_lat__isnull=False)
         return queryset
 
 
@@ -223,7 +272,7 @@ class GridAdmin(MovableUnitAdmin):
         "open_issues",
         "grid_workers",
     ]
-    list_filter = [StaffingFilter, "community__subdistrict"]
+    list_filter = [StaffingFilter, BoundaryFilter, "community__subdistrict"]
     list_select_related = ["community"]
     search_fields = ["name", "code", "community__name", "community__code"]
     autocomplete_fields = ["community"]
@@ -254,13 +303,29 @@ class GridAdmin(MovableUnitAdmin):
         )
 
     def get_urls(self):
+        site = self.admin_site
         return [
             path(
                 "coverage/",
-                self.admin_site.admin_view(lambda request: coverage_view(request, self.admin_site)),
+                site.admin_view(lambda request: coverage_view(request, site)),
                 name="coverage",
-            )
+            ),
+            path(
+                "boundaries/import/",
+                site.admin_view(lambda request: boundary_import_view(request, site)),
+                name="grids_grid_boundary_import",
+            ),
+            path(
+                "boundaries.geojson",
+                site.admin_view(boundary_export_view),
+                name="grids_grid_boundary_export",
+            ),
         ] + super().get_urls()
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "boundary":
+            kwargs["widget"] = BoundaryWidget
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class StatedCommunityFilter(admin.SimpleListFilter):

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import tablib
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, F, OuterRef
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,8 +21,8 @@ from import_export.formats import base_formats
 from import_export.forms import ExportForm
 from import_export.tmp_storages import MediaStorage
 
-from . import units
-from .models import Building, Post
+from . import boundaries, geo, units
+from .models import Building, Grid, Post
 
 # --- file formats -------------------------------------------------------------------------
 
@@ -299,7 +300,95 @@ def coverage_sections() -> list[Section]:
             ),
         ),
     ]
-    return sections
+    return sections[:1] + geometry_sections() + sections[1:]
+
+
+def _listed(key, title, explanation, all_url, findings, make_gap) -> Section:
+    section = Section(key=key, title=title, explanation=explanation, all_url=all_url)
+    section.count = len(findings)
+    section.gaps = [make_gap(f) for f in findings[:SECTION_LIMIT]]
+    return section
+
+
+def geometry_sections() -> list[Section]:
+    """Seamless coverage, checked on the map: grids with no boundary, grids that overlap,
+    holes inside a community's outline, and buildings whose point is outside their grid.
+    The shapes are read once and compared in memory (``grids.geo``)."""
+    grids = list(Grid.objects.select_related("community__subdistrict").order_by("code"))
+    buildings = Building.objects.filter(latitude__isnull=False).select_related("grid")
+    changelist = reverse("admin:grids_grid_changelist")
+
+    def grid_url(grid):
+        return reverse("admin:grids_grid_change", args=[grid.pk])
+
+    def where(grid):
+        return f"{grid.community.subdistrict.name} · {grid.community.name}"
+
+    return [
+        _listed(
+            "no_boundary",
+            _("Grids without a boundary"),
+            _("Points in these grids cannot be routed, and the maps do not draw them."),
+            changelist + "?boundary=none",
+            [g for g in grids if not g.boundary],
+            lambda g: Gap(
+                label=f"{g.name} ({g.code})",
+                context=where(g),
+                fix_url=grid_url(g),
+                fix_label=_("Draw the boundary"),
+                change_url=grid_url(g),
+            ),
+        ),
+        _listed(
+            "overlaps",
+            _("Grids that overlap"),
+            _("A place in both belongs to the grid with the lower code; fix one boundary."),
+            changelist,
+            geo.overlaps(grids),
+            lambda o: Gap(
+                label=f"{o['first'].name} ({o['first'].code}) ∩ "
+                f"{o['second'].name} ({o['second'].code})",
+                context=_("%(area)s m² overlap") % {"area": o["area_m2"]},
+                fix_url=grid_url(o["second"]),
+                fix_label=_("Fix the boundary of %(grid)s") % {"grid": o["second"].code},
+                change_url=grid_url(o["first"]),
+            ),
+        ),
+        _listed(
+            "holes",
+            _("Holes inside a community's outline"),
+            _("Nobody's grid covers these places: a report there is refused."),
+            changelist,
+            geo.holes(grids),
+            lambda h: Gap(
+                label=_("%(area)s m² at %(lat)s, %(lng)s")
+                % {"area": h["area_m2"], "lat": h["lat"], "lng": h["lng"]},
+                context=where(h["grid"]),
+                fix_url=grid_url(h["grid"]),
+                fix_label=_("Widen %(grid)s") % {"grid": h["grid"].code},
+            ),
+        ),
+        _listed(
+            "misplaced_buildings",
+            _("Buildings outside their grid"),
+            _("The building's point lies outside the grid it belongs to."),
+            reverse("admin:grids_building_changelist"),
+            geo.misplaced_buildings(grids, buildings),
+            lambda m: Gap(
+                label=m["building"].name,
+                context=(
+                    _("in grid %(grid)s; its point lies in %(other)s")
+                    % {"grid": m["building"].grid.code, "other": m["lies_in"].code}
+                    if m["lies_in"]
+                    else _("in grid %(grid)s; its point lies outside every grid")
+                    % {"grid": m["building"].grid.code}
+                ),
+                fix_url=reverse("admin:grids_building_change", args=[m["building"].pk]),
+                fix_label=_("Fix the building"),
+                change_url=grid_url(m["building"].grid),
+            ),
+        ),
+    ]
 
 
 def coverage_view(request, admin_site):
@@ -316,3 +405,50 @@ def coverage_view(request, admin_site):
     }
     request.current_app = admin_site.name
     return TemplateResponse(request, "admin/coverage.html", context)
+
+
+# --- grid boundaries (GeoJSON) -----------------------------------------------------------
+
+
+class BoundaryFileForm(forms.Form):
+    file = forms.FileField(
+        label=_("GeoJSON file"),
+        help_text=_(
+            "A FeatureCollection with one Feature per grid: properties.code names the grid, "
+            "the geometry is a Polygon or MultiPolygon in WGS-84, longitude first."
+        ),
+    )
+
+
+def boundary_import_view(request, admin_site):
+    """Check a boundary file (dry run), then import it; a file with a bad feature imports
+    nothing and names every bad feature."""
+    if not request.user.has_perm("grids.change_grid"):
+        raise PermissionDenied
+    checked = None
+    form = BoundaryFileForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        checked = boundaries.check(form.cleaned_data["file"].read())
+        if "import" in request.POST and checked.ok:
+            count = boundaries.apply(checked)
+            messages.success(request, _("Imported the boundaries of %(n)d grids.") % {"n": count})
+            return HttpResponseRedirect(reverse("admin:grids_grid_changelist"))
+    context = {
+        **admin_site.each_context(request),
+        "title": _("Import grid boundaries (GeoJSON)"),
+        "form": form,
+        "checked": checked,
+        "opts": Grid._meta,
+    }
+    request.current_app = admin_site.name
+    return TemplateResponse(request, "admin/grids/boundary_import.html", context)
+
+
+def boundary_export_view(request):
+    if not request.user.has_perm("grids.view_grid"):
+        raise PermissionDenied
+    response = JsonResponse(
+        boundaries.export(Grid.objects.all()), json_dumps_params={"ensure_ascii": False}
+    )
+    response["Content-Disposition"] = 'attachment; filename="grid-boundaries.geojson"'
+    return response

@@ -10,13 +10,14 @@ import string
 import unicodedata
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import units
+from . import geo, units
 
 MOBILE_PATTERN = r"1[3-9]\d{9}"
 mainland_mobile_validator = RegexValidator(
@@ -79,16 +80,42 @@ class Grid(models.Model):
     name = models.CharField(_("name"), max_length=100)
     code = models.CharField(_("code"), max_length=32, unique=True)
     boundary = models.JSONField(
-        _("boundary"), null=True, blank=True, help_text=_("Optional GeoJSON polygon.")
+        _("boundary"),
+        null=True,
+        blank=True,
+        validators=[geo.validate_boundary],
+        help_text=_(
+            "GeoJSON Polygon or MultiPolygon in WGS-84, longitude first "
+            '(e.g. {"type": "Polygon", "coordinates": [[[117.13, 36.62], …]]}).'
+        ),
     )
+    # The boundary's bounding box, kept in step by save(): routing a point asks the index
+    # for the few grids whose box holds it before testing any polygon.
+    min_lat = models.FloatField(_("south edge"), null=True, blank=True, editable=False)
+    max_lat = models.FloatField(_("north edge"), null=True, blank=True, editable=False)
+    min_lng = models.FloatField(_("west edge"), null=True, blank=True, editable=False)
+    max_lng = models.FloatField(_("east edge"), null=True, blank=True, editable=False)
+
+    BOX_FIELDS = ("min_lat", "min_lng", "max_lat", "max_lng")
 
     class Meta:
         verbose_name = _("grid")
         verbose_name_plural = _("grids")
         ordering = ["code"]
+        indexes = [
+            models.Index(fields=["min_lat", "max_lat", "min_lng", "max_lng"], name="grid_bbox")
+        ]
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        for field, value in zip(self.BOX_FIELDS, geo.bounding_box(self.boundary), strict=True):
+            setattr(self, field, value)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "boundary" in update_fields:
+            kwargs["update_fields"] = {*update_fields, *self.BOX_FIELDS}
+        super().save(*args, **kwargs)
 
 
 class Building(models.Model):
@@ -97,6 +124,12 @@ class Building(models.Model):
     )
     name = models.CharField(_("name"), max_length=100)
     address = models.CharField(_("address"), max_length=200, blank=True)
+    latitude = models.DecimalField(
+        _("latitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    longitude = models.DecimalField(
+        _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
     # Set by the building import when the file names a community other than the grid's
     # (two registers disagree); the coverage page lists these until someone settles them.
     stated_community = models.ForeignKey(
@@ -118,11 +151,27 @@ class Building(models.Model):
         verbose_name_plural = _("buildings")
         ordering = ["grid_id", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["grid", "name"], name="building_unique_name_in_grid")
+            models.UniqueConstraint(fields=["grid", "name"], name="building_unique_name_in_grid"),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True, longitude__isnull=True)
+                | Q(latitude__isnull=False, longitude__isnull=False),
+                name="building_point_complete",
+                violation_error_message=_("Give both latitude and longitude, or neither."),
+            ),
         ]
+        indexes = [models.Index(fields=["latitude", "longitude"], name="building_point")]
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        super().clean()
+        if self.latitude is not None and self.longitude is not None:
+            if not geo.in_china(float(self.latitude), float(self.longitude)):
+                raise ValidationError(
+                    _("This point lies outside China: are latitude and longitude swapped?"),
+                    code="outside_china",
+                )
 
 
 class Department(models.Model):

@@ -63,13 +63,29 @@ class DepartmentSetFilter(admin.SimpleListFilter):
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "hint", "default_severity", "department", "is_active", "sort_order"]
-    list_editable = ["is_active", "sort_order"]
-    list_filter = ["default_severity", "is_active", DepartmentSetFilter]
+    list_display = [
+        "name",
+        "hint",
+        "default_severity",
+        "department",
+        "is_active",
+        "is_public",
+        "sort_order",
+    ]
+    list_editable = ["is_active", "is_public", "sort_order"]
+    list_filter = ["default_severity", "is_active", "is_public", DepartmentSetFilter]
     list_select_related = ["department"]
     search_fields = ["name", "hint"]
     autocomplete_fields = ["department"]
-    fields = ["name", "hint", "default_severity", "department", "is_active", "sort_order"]
+    fields = [
+        "name",
+        "hint",
+        "default_severity",
+        "department",
+        "is_active",
+        "is_public",
+        "sort_order",
+    ]
 
 
 class SlaPolicyForm(forms.ModelForm):
@@ -220,6 +236,7 @@ WORKFLOW_FIELDS = [
     "duplicate_of",
     "satisfaction",
     "reopen_count",
+    "support_count",
     "escalation_count",
     "suspended_at",
     "suspended_seconds",

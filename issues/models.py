@@ -87,6 +87,14 @@ class Category(models.Model):
         verbose_name=_("default department"),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    is_public = models.BooleanField(
+        _("shown on the public map"),
+        default=False,
+        help_text=_(
+            "Issues of this category appear on the public map (category, status, date and a "
+            "blurred place only). Leave off for sensitive kinds such as neighbour disputes."
+        ),
+    )
     sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
 
     class Meta:
@@ -248,6 +256,8 @@ class Issue(models.Model):
         _("satisfaction"), max_length=20, choices=Satisfaction.choices, blank=True
     )
     reopen_count = models.PositiveSmallIntegerField(_("times reopened"), default=0)
+    # 附议: residents who said "this is my problem too" instead of filing a duplicate.
+    support_count = models.PositiveIntegerField(_("supporters"), default=0)
     escalation_count = models.PositiveSmallIntegerField(_("times escalated"), default=0)
     suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
     suspended_seconds = models.PositiveIntegerField(
@@ -336,6 +346,12 @@ class Issue(models.Model):
                 condition=Q(duplicate_of__isnull=False),
                 name="issue_duplicate_of",
             ),
+            # The maps and "nearby before filing": open issues with a point, by place.
+            models.Index(
+                fields=["latitude", "longitude"],
+                condition=Q(status__in=[s.value for s in OPEN_STATUSES], latitude__isnull=False),
+                name="issue_open_point",
+            ),
         ]
         constraints = [
             # Constraints rather than unique=True: no extra LIKE index on PostgreSQL, and
@@ -404,6 +420,7 @@ class IssueEvent(models.Model):
         SUPERVISED = "supervised", pgettext_lazy("event", "Put under supervision")
         EDITED = "edited", pgettext_lazy("event", "Details corrected")
         MOVED = "moved", pgettext_lazy("event", "Moved with its grid or community")
+        SUPPORTED = "supported", pgettext_lazy("event", "Supported (+1)")
 
     issue = models.ForeignKey(
         Issue,
@@ -496,6 +513,36 @@ class Photo(models.Model):
         return self.image.name
 
 
+class Support(models.Model):
+    """附议 (+1): a person says an open issue is their problem too, instead of filing it
+    again. One per person and issue; they are then told of its progress like its reporter."""
+
+    issue = models.ForeignKey(
+        Issue,
+        on_delete=models.CASCADE,
+        related_name="supports",
+        verbose_name=_("issue"),
+        db_index=False,  # served by support_once_per_person
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="supports",
+        verbose_name=_("user"),
+    )
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("support")
+        verbose_name_plural = _("supports")
+        constraints = [
+            models.UniqueConstraint(fields=["issue", "user"], name="support_once_per_person")
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} +1 {self.issue_id}"
+
+
 class Notification(models.Model):
     """Something a person should look at: an event on an issue they follow or handle.
 
@@ -506,6 +553,7 @@ class Notification(models.Model):
         YOUR_ISSUE = "your_issue", _("Your issue was updated")
         NEW_AT_UNIT = "new_at_unit", _("New issue for your unit")
         DUE_SOON = "due_soon", _("Due within the hour")
+        SUPPORTED_ISSUE = "supported", _("An issue you support was updated")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -27,7 +27,14 @@ from django.utils.translation import gettext as _
 from grids import units
 from grids.models import Post, User
 
-from .models import RESIDENT_SOURCES, RUNNING_STATUSES, Issue, IssueEvent, Notification
+from .models import (
+    RESIDENT_SOURCES,
+    RUNNING_STATUSES,
+    Issue,
+    IssueEvent,
+    Notification,
+    Support,
+)
 from .workflow import event_recorded
 
 log = logging.getLogger(__name__)
@@ -58,6 +65,7 @@ def _tables() -> dict:
         "issue": Issue._meta.db_table,
         "post": Post._meta.db_table,
         "user": User._meta.db_table,
+        "support": Support._meta.db_table,
     }
 
 
@@ -77,6 +85,23 @@ def _insert_reporter_notes(event_ids: list[int]) -> int:
     params = [Notification.Reason.YOUR_ISSUE, False, *id_params, *kind_params, True]
     with connection.cursor() as cursor:
         cursor.execute(sql, params + source_params)
+        return cursor.rowcount
+
+
+def _insert_supporter_notes(event_ids: list[int]) -> int:
+    """People who supported an issue (附议) hear what its reporter hears."""
+    ids, id_params = _in(event_ids)
+    kinds, kind_params = _in(REPORTER_KINDS)
+    sql = """
+        INSERT INTO {note} (user_id, issue_id, event_id, reason, is_read, created_at)
+        SELECT s.user_id, e.issue_id, e.id, %s, %s, e.created_at
+        FROM {event} e JOIN {support} s ON s.issue_id = e.issue_id
+        WHERE e.id IN ({ids}) AND e.kind IN ({kinds}) AND e.is_public = %s
+          AND (e.actor_id IS NULL OR e.actor_id <> s.user_id)
+    """.format(ids=ids, kinds=kinds, **_tables())
+    params = [Notification.Reason.SUPPORTED_ISSUE, False, *id_params, *kind_params, True]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         return cursor.rowcount
 
 
@@ -128,6 +153,7 @@ def notify(event_ids: list[int]) -> int:
         chunk = event_ids[start : start + CHUNK]
         with transaction.atomic():
             created += _insert_reporter_notes(chunk) + _insert_arrival_notes(chunk)
+            created += _insert_supporter_notes(chunk)
         _email_residents(chunk)
     return created
 
@@ -138,7 +164,7 @@ def _email_residents(event_ids: list[int]) -> None:
     notes = list(
         Notification.objects.filter(
             event_id__in=event_ids,
-            reason=Notification.Reason.YOUR_ISSUE,
+            reason__in=[Notification.Reason.YOUR_ISSUE, Notification.Reason.SUPPORTED_ISSUE],
             user__email__gt="",
             user__confirmed_email=F("user__email"),
         ).select_related("user", "issue", "event")

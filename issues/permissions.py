@@ -402,3 +402,44 @@ def can_see_photo(user, photo) -> bool:
         return False
     event = photo.event
     return event is None or event.is_public or can_see_internal(user, issue)
+
+
+# --- 附议 (+1) ------------------------------------------------------------------------------
+
+SUPPORT_DAYS = 30
+
+
+def supportable_issues(user) -> QuerySet[Issue]:
+    """Issues this person may add their support to: still being handled (not resolved,
+    closed or rejected), filed in the last 30 days, and not their own report."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .models import RUNNING_STATUSES, Status
+
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Issue.objects.none()
+    return Issue.objects.filter(
+        status__in=[*RUNNING_STATUSES, Status.SUSPENDED],
+        created_at__gte=timezone.now() - timedelta(days=SUPPORT_DAYS),
+    ).exclude(reporter_id=user.pk)
+
+
+def may_support(user, issue: Issue) -> bool:
+    """May this person support this issue now (``supportable_issues``, for one issue)?"""
+    return supportable_issues(user).filter(pk=issue.pk).exists()
+
+
+def grids_in_scope(scope: Scope):
+    """The grids a person's posts cover: their grids, their communities' and subdistricts'
+    grids, and for department staff the grids of the subdistrict the department serves."""
+    from grids.models import Grid
+
+    if not scope.is_staff_anywhere:
+        return Grid.objects.none()
+    condition = units.at_or_below(units.KINDS["grid"], scope.ids)
+    if scope.departments:
+        # A department serves its subdistrict's grids.
+        condition |= Q(community__subdistrict__departments__in=scope.departments)
+    return Grid.objects.filter(condition).distinct()

@@ -22,7 +22,8 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from grids import units
+from grids import geo, units
+from grids.models import Subdistrict
 
 from . import permissions
 from .models import (
@@ -37,6 +38,7 @@ from .models import (
     SlaPolicy,
     Source,
     Status,
+    Support,
 )
 from .photos import CleanPhoto
 from .tracking import new_number as new_tracking_number
@@ -220,10 +222,15 @@ def file_issue(
     form files one issue, not two. When this reporter already filed with the token, that
     issue is returned unchanged (and its photos are not stored again).
     """
+    latitude, longitude = _point(latitude, longitude)
     if building is not None:
         if grid is not None and building.grid_id != grid.pk:
             raise WorkflowError(_("That building is not in the chosen grid."), code="bad_building")
         grid = building.grid
+        if latitude is None and building.latitude is not None:
+            latitude, longitude = building.latitude, building.longitude
+    elif grid is None and latitude is not None:
+        grid = _grid_at_point(latitude, longitude)
     if grid is None:
         raise WorkflowError(_("Choose the building or grid where the problem is."), code="no_grid")
     if not permissions.can_file_in_grid(actor, grid, source):
@@ -265,6 +272,34 @@ def file_issue(
         if existing is None:
             raise
         return existing
+
+
+def _point(latitude, longitude):
+    """A filed point: both coordinates or neither, WGS-84, stored to 6 decimals (~0.1 m)."""
+    if latitude in (None, "") and longitude in (None, ""):
+        return None, None
+    try:
+        lat, lng = float(latitude), float(longitude)
+    except (TypeError, ValueError):
+        lat = lng = float("nan")
+    if not geo.in_china(lat, lng):  # also false for NaN and for one coordinate missing
+        raise WorkflowError(_("That point on the map is not valid."), code="bad_point")
+    return geo.as_decimal(lat), geo.as_decimal(lng)
+
+
+def _grid_at_point(latitude, longitude):
+    """Routing by point: the grid holding it, or a refusal naming the area we serve."""
+    grid = geo.grid_at(latitude, longitude)
+    if grid is None:
+        names = "、".join(Subdistrict.objects.order_by("code").values_list("name", flat=True)[:3])
+        message = (
+            _("This place is outside %(area)s's grids. Move the pin, or choose a building.")
+            % {"area": names}
+            if names
+            else _("This place is outside every grid.")
+        )
+        raise WorkflowError(message, code="outside_grids")
+    return grid
 
 
 def _filed_with_token(submission_token, actor) -> Issue | None:
@@ -766,6 +801,43 @@ def edit_details(*, issue: Issue, actor, submission_token: uuid.UUID | None = No
         data=record,
         submission_token=submission_token,
     )
+
+
+# --- 附议 (+1) ----------------------------------------------------------------------------
+
+
+def support(*, issue: Issue, actor) -> Issue:
+    """附议: "this is my problem too". The person's support is counted on the issue (once
+    per person), and from then on they are told of its progress like its reporter. The
+    event is internal: the reporter's timeline never names other residents."""
+    with transaction.atomic():
+        locked = permissions.supportable_issues(actor).select_for_update().filter(pk=issue.pk)
+        locked = locked.first()
+        if locked is None:
+            raise WorkflowError(
+                _("This issue can no longer be supported: it is settled, too old or your own."),
+                code="forbidden",
+            )
+        if Support.objects.filter(issue=locked, user=actor).exists():
+            raise WorkflowError(_("You already support this issue."), code="already_supported")
+        now = timezone.now()
+        Support.objects.create(issue=locked, user=actor, created_at=now)
+        Issue.objects.filter(pk=locked.pk).update(support_count=F("support_count") + 1)
+        locked.refresh_from_db(fields=["support_count"])
+        event = IssueEvent.objects.create(
+            issue=locked,
+            actor=actor,
+            kind=IssueEvent.Kind.SUPPORTED,
+            from_status=locked.status,
+            to_status=locked.status,
+            from_level=locked.level,
+            to_level=locked.level,
+            is_public=False,
+            data={"support_count": locked.support_count},
+            created_at=now,
+        )
+        _announce([event.pk])
+    return locked
 
 
 # --- patrol ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ while any row is bad; the confirmed import is all or nothing too.
 """
 
 import io
+from decimal import Decimal
 
 import openpyxl
 from django.conf import settings
@@ -365,3 +366,19 @@ def test_importing_needs_add_and_change_permissions_exporting_view(client, terri
     assert client.get(reverse("admin:grids_grid_import")).status_code == 200
     # Importing staff posts creates people: that needs the permissions on people too.
     assert client.get(reverse("admin:grids_post_import")).status_code == 403
+
+
+def test_buildings_import_their_points(admin_en, territory):
+    import_file(
+        admin_en,
+        "building",
+        "grid_code,name,latitude,longitude\nLD-QYC-01,1号楼,36.621,117.131\nLD-QYC-01,2号楼,,\n",
+    )
+    points = {b.name: (b.latitude, b.longitude) for b in Building.objects.all()}
+    assert points["1号楼"] == (Decimal("36.621000"), Decimal("117.131000"))
+    assert points["2号楼"] == (None, None)
+    response = preview(
+        admin_en, "building", "grid_code,name,latitude,longitude\nLD-QYC-01,3号楼,117.1,36.6\n"
+    )
+    bad = {row.number: row.error_dict for row in response.context["result"].invalid_rows}
+    assert "swapped" in str(bad[1])

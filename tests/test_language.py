@@ -31,6 +31,8 @@ LATIN_WORDS |= {
     "Command",
     "Mac",
 }  # keys, protocols
+# GeoJSON's own type names and keys, as an administrator pastes them; the WGS-84 datum.
+LATIN_WORDS |= {"WGS", "Polygon", "MultiPolygon", "type", "coordinates"}
 # Django's admin writes these as the alt text of its yes/no icons, untranslated (its own code).
 LATIN_WORDS |= {"True", "False", "None"}
 

@@ -191,3 +191,37 @@ def test_open_issues_are_recent_and_inside_their_deadlines(demo):
     out = StringIO()
     call_command("escalate_overdue", stdout=out)
     assert "escalated 0, put under supervision 0, closed unevaluated 0" in out.getvalue()
+
+
+def test_the_demo_has_real_shapes_that_tile_without_gaps(demo):
+    from shapely import union_all
+
+    from grids import geo
+
+    grids = list(Grid.objects.all())
+    assert grids and all(g.boundary for g in grids)
+    shapes = [geo.geometry(g.boundary) for g in grids]
+    whole = union_all(shapes)
+    # No overlaps: the parts add up to the whole; no gaps: the whole is one ring, no holes.
+    assert sum(s.area for s in shapes) == pytest.approx(whole.area, rel=1e-9)
+    assert whole.geom_type == "Polygon" and not whole.interiors
+    assert whole.contains(geo.geometry({"type": "Point", "coordinates": [117.13, 36.62]}))
+    for building in Building.objects.select_related("grid"):
+        assert geo.grid_at(building.latitude, building.longitude) == building.grid
+    issues = Issue.objects.all()
+    assert issues and not issues.filter(latitude=None).exists()
+    for issue in issues:
+        assert geo.grid_at(issue.latitude, issue.longitude).pk == issue.grid_id
+
+
+def test_seeding_again_keeps_every_place(demo):
+    def places():
+        return (
+            list(Grid.objects.values_list("code", "boundary")),
+            list(Building.objects.values_list("pk", "latitude", "longitude")),
+            list(Issue.objects.values_list("pk", "latitude", "longitude")),
+        )
+
+    before = places()
+    seed()
+    assert places() == before

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy
-from import_export import fields
+from import_export import fields, widgets
 from import_export.instance_loaders import CachedInstanceLoader
 
 from ..models import Building, Community, Department, Grid, Subdistrict
@@ -104,11 +104,20 @@ class BuildingResource(UnitResource):
         column_name="community_code",
         widget=CodeWidget(Community, gettext_lazy("community"), required=False),
     )
+    # Optional: the building's point (WGS-84), so issues filed for it land on the map.
+    latitude = fields.Field(
+        attribute="latitude", column_name="latitude", widget=widgets.DecimalWidget()
+    )
+    longitude = fields.Field(
+        attribute="longitude", column_name="longitude", widget=widgets.DecimalWidget()
+    )
 
     class Meta(UnitResource.Meta):
         model = Building
-        name = gettext_lazy("Buildings (grid_code, name, address, community_code)")
-        fields = ("grid", "name", "address", "stated_community")
+        name = gettext_lazy(
+            "Buildings (grid_code, name, address, community_code, latitude, longitude)"
+        )
+        fields = ("grid", "name", "address", "stated_community", "latitude", "longitude")
 
     def required_columns(self):
         return ["grid_code", "name"]

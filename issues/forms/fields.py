@@ -42,3 +42,36 @@ class PhotosField(forms.FileField):
         if self.required and not uploads:
             raise forms.ValidationError(self.error_messages["required"], code="required")
         return clean_photos(uploads)
+
+
+class PlaceForm(forms.Form):
+    """The place of a report as a point (WGS-84), set by the map; the building list (or
+    grid) stays the way to give the place without the map."""
+
+    latitude = forms.FloatField(
+        required=False, min_value=-90, max_value=90, widget=forms.HiddenInput
+    )
+    longitude = forms.FloatField(
+        required=False, min_value=-180, max_value=180, widget=forms.HiddenInput
+    )
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("latitude") is None) != (data.get("longitude") is None):
+            raise forms.ValidationError(
+                _("The point on the map is incomplete: put the pin again."), code="bad_point"
+            )
+        return data
+
+    def has_point(self) -> bool:
+        return self.cleaned_data.get("latitude") is not None
+
+    def require_place(self, *names: str) -> None:
+        """One of the fields ``names`` or the point must give the place."""
+        if not self.has_point() and not any(self.cleaned_data.get(n) for n in names):
+            self.add_error(
+                names[0],
+                forms.ValidationError(
+                    _("Put a pin on the map, or choose from this list."), code="no_place"
+                ),
+            )

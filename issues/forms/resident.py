@@ -8,10 +8,11 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from grids.forms import BuildingField
+from grids.models import Building
 
 from .. import tracking
 from ..models import Category, Satisfaction
-from .fields import PhotosField
+from .fields import PhotosField, PlaceForm
 from .tokens import SubmissionTokenMixin
 
 
@@ -22,9 +23,10 @@ class CategoryField(forms.ModelChoiceField):
         return f"{category.name} — {category.hint}" if category.hint else category.name
 
 
-class ReportForm(SubmissionTokenMixin, forms.Form):
+class ReportForm(SubmissionTokenMixin, PlaceForm):
     building = BuildingField(
         label=_("Building"),
+        required=False,
         help_text=_(
             "Your home building is chosen; find another one below if the problem is elsewhere."
         ),
@@ -67,6 +69,18 @@ class ReportForm(SubmissionTokenMixin, forms.Form):
 
     def clean_description(self):
         return self.cleaned_data["description"].strip()
+
+    def clean(self):
+        data = super().clean()
+        self.require_place("building")
+        return data
+
+
+class NearbyForm(PlaceForm):
+    """What the report form has chosen so far: the category and the pin or building."""
+
+    category = forms.ModelChoiceField(queryset=Category.objects.filter(is_active=True))
+    building = forms.ModelChoiceField(queryset=Building.objects.all(), required=False)
 
 
 class CommentForm(SubmissionTokenMixin, forms.Form):

@@ -16,7 +16,7 @@ from grids.models import Building, Department, Grid
 
 from .. import permissions
 from ..models import Category, Severity, Source, Status
-from .fields import PhotosField
+from .fields import PhotosField, PlaceForm
 from .tokens import SubmissionTokenMixin
 
 # --- the queue's filters --------------------------------------------------------------
@@ -50,6 +50,11 @@ class QueueFilterForm(forms.Form):
     source = forms.ChoiceField(
         label=_("Source"), required=False, choices=[("", _("Any source"))] + Source.choices
     )
+    sort = forms.ChoiceField(
+        label=_("Order"),
+        required=False,
+        choices=[("", _("Deadline first")), ("supporters", _("Most supporters first"))],
+    )
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)
     supervised = forms.BooleanField(label=_("Under supervision only"), required=False)
     scope = forms.ChoiceField(
@@ -75,7 +80,7 @@ class QueueFilterForm(forms.Form):
 
     def choice_filters(self):
         """The select boxes of the filter bar, in order."""
-        names = ["status", "severity", "category", "grid", "source"]
+        names = ["status", "severity", "category", "grid", "source", "sort"]
         return [self[name] for name in names if name in self.fields]
 
     def clean_q(self):
@@ -257,7 +262,7 @@ class DuplicateForm(ActionForm):
 # --- filing: patrol and hotline ---------------------------------------------------------
 
 
-class FilingForm(SubmissionTokenMixin, forms.Form):
+class FilingForm(SubmissionTokenMixin, PlaceForm):
     category = forms.ModelChoiceField(
         label=_("Category"), queryset=Category.objects.filter(is_active=True)
     )
@@ -280,7 +285,7 @@ class PatrolForm(FilingForm):
     """巡查发现: a grid worker files what they found in one of their grids; "settled on the
     spot" (就地解决) files, accepts and resolves it in one step."""
 
-    grid = forms.ModelChoiceField(label=_("Grid"), queryset=Grid.objects.none())
+    grid = forms.ModelChoiceField(label=_("Grid"), queryset=Grid.objects.none(), required=False)
     building = forms.ModelChoiceField(
         label=_("Building"),
         queryset=Building.objects.none(),
@@ -326,6 +331,7 @@ class PatrolForm(FilingForm):
                 "building",
                 ValidationError(_("That building is not in the chosen grid."), code="bad_building"),
             )
+        self.require_place("grid", "building")
         if data.get("settled") and not (data.get("resolution") or "").strip():
             self.add_error(
                 "resolution",
@@ -352,7 +358,11 @@ class HotlineForm(FilingForm):
         max_length=20,
         help_text=_("A mobile number, or a landline such as 0531-88889999."),
     )
-    grid = forms.ModelChoiceField(label=_("Grid"), queryset=Grid.objects.none())
+    grid = forms.ModelChoiceField(label=_("Grid"), queryset=Grid.objects.none(), required=False)
+    # Set by the address search (a building found by name or address).
+    building = forms.ModelChoiceField(
+        queryset=Building.objects.none(), required=False, widget=forms.HiddenInput
+    )
     severity = forms.ChoiceField(
         label=_("Severity"),
         required=False,
@@ -378,6 +388,16 @@ class HotlineForm(FilingForm):
             | Q(community__subdistrict_id__in=scope.subdistricts)
         ).select_related("community")
         self.fields["grid"].label_from_instance = lambda g: f"{g.community.name} · {g.name}"
+        self.fields["building"].queryset = Building.objects.filter(
+            grid__in=self.fields["grid"].queryset
+        ).select_related("grid")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("building") is not None:
+            data["grid"] = data["building"].grid  # the address search found it
+        self.require_place("grid", "building")
+        return data
 
     def clean_caller_name(self):
         return " ".join(self.cleaned_data["caller_name"].split())

@@ -16,11 +16,13 @@ from django.views.decorators.http import require_POST
 from grids import units
 from grids.forms import FINDER_FORM_ID, BuildingFinder, offer_buildings
 from grids.models import Post
+from grids.places import map_start
 
 from .. import workflow
-from ..forms.resident import CommentForm, EvaluationForm, ReportForm
+from ..forms.resident import CommentForm, EvaluationForm, NearbyForm, ReportForm
 from ..models import Issue, IssueEvent, Level, Notification, Satisfaction, Source, Status
-from ..permissions import can, reporter_evaluates, visible_issues
+from ..nearby import nearby_issues
+from ..permissions import can, reporter_evaluates, supportable_issues, visible_issues
 from ..refusals import log_refusal
 from ..transitions import Action
 
@@ -70,6 +72,8 @@ def report(request):
                     description=data["description"],
                     building=data["building"],
                     address=data["address"],
+                    latitude=data["latitude"],
+                    longitude=data["longitude"],
                     photos=data["photos"],
                     submission_token=data["submission_token"],
                 )
@@ -90,16 +94,62 @@ def report(request):
         form.initial["building"] = offer_buildings(
             form.fields["building"], finder, current=user.home_building
         )
+    point = (
+        (form.cleaned_data.get("latitude"), form.cleaned_data.get("longitude"))
+        if (form.is_bound and hasattr(form, "cleaned_data"))
+        else (None, None)
+    )
     return render(
         request,
         "issues/resident/report.html",
         {
+            "map_start": map_start(lat=point[0], lng=point[1], building=user.home_building),
             "form": form,
             "finder": finder,
             "finder_form_id": FINDER_FORM_ID,
             "more_buildings": form.fields["building"].more_buildings,
         },
     )
+
+
+@login_required
+def report_nearby(request):
+    """The open issues like this one nearby (a fragment the report form shows)."""
+    form = NearbyForm(request.GET)
+    issues = []
+    if form.is_valid():
+        data = form.cleaned_data
+        issues = nearby_issues(
+            user=request.user,
+            category=data["category"],
+            latitude=data["latitude"],
+            longitude=data["longitude"],
+            building=data["building"],
+        )
+    return render(
+        request, "issues/resident/_nearby.html", {"issues": issues, "searched": form.is_valid()}
+    )
+
+
+@login_required
+@require_POST
+def support_issue(request, pk):
+    """附议: "this is my problem too", instead of filing the same problem again."""
+    issue = get_object_or_404(supportable_issues(request.user).select_related("category"), pk=pk)
+    try:
+        issue = workflow.support(issue=issue, actor=request.user)
+    except workflow.WorkflowError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _(
+                "Thank you: your support was added (%(count)d in all). You will be told when "
+                "this issue moves on, as its reporter is."
+            )
+            % {"count": issue.support_count},
+        )
+    return redirect(f"{reverse('track')}?number={issue.tracking_number}")
 
 
 # --- my issues ----------------------------------------------------------------------------
@@ -263,6 +313,9 @@ def my_issue_evaluate(request, tracking_number):
 def notification_link(notification) -> str:
     """Residents open their issue page; staff open the staff issue page."""
     number = notification.issue.tracking_number
+    if notification.reason == Notification.Reason.SUPPORTED_ISSUE:
+        # Someone else's issue: where it stands, without its words, photos or names.
+        return f"{reverse('track')}?number={number}"
     if notification.reason != Notification.Reason.YOUR_ISSUE:
         return reverse("staff_issue_detail", args=[number])
     return reverse("my_issue_detail", args=[number])
@@ -271,7 +324,7 @@ def notification_link(notification) -> str:
 @login_required
 def notification_list(request):
     """What happened on the issues I follow or handle, newest first."""
-    notes = request.user.notifications.select_related("issue", "event").order_by(
+    notes = request.user.notifications.select_related("issue__category", "event").order_by(
         "-created_at", "-id"
     )
     page = Paginator(notes, NOTIFICATIONS_PER_PAGE).get_page(request.GET.get("page"))
@@ -301,6 +354,8 @@ def notifications_read_all(request):
 
 urlpatterns = [
     path("report/", report, name="issue_report"),
+    path("report/nearby/", report_nearby, name="report_nearby"),
+    path("report/support/<int:pk>/", support_issue, name="support_issue"),
     path("my/", my_issues, name="my_issues"),
     path("my/<tracking:tracking_number>/", my_issue_detail, name="my_issue_detail"),
     path("my/<tracking:tracking_number>/comment/", my_issue_comment, name="my_issue_comment"),

@@ -26,7 +26,8 @@ from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
 
 from grids import units
-from grids.models import Grid, User
+from grids.models import User
+from grids.places import map_start
 
 from .. import permissions, workflow
 from ..forms import staff as forms
@@ -169,7 +170,9 @@ class QueueView(StaffRequiredMixin, TemplateView):
         rows = (
             base.filter(selection)
             .select_related("grid", "assignee", "department")
-            .order_by("due_at", "pk")
+            .order_by(
+                *(("-support_count",) if data.get("sort") == "supporters" else ()), "due_at", "pk"
+            )
         )
         paginator = KnownCountPaginator(rows, PAGE_SIZE, count=counts["selected"])
         page = paginator.get_page(self.request.GET.get("page"))
@@ -238,15 +241,8 @@ class QueueView(StaffRequiredMixin, TemplateView):
     @staticmethod
     def _grid_choices(scope) -> list:
         """The grids the person's posts cover (none listed for a single grid)."""
-        if not scope.is_staff_anywhere:
-            return []
-        condition = units.at_or_below(units.KINDS["grid"], scope.ids)
-        if scope.departments:
-            # A department serves its subdistrict's grids.
-            condition |= Q(community__subdistrict__departments__in=scope.departments)
         grids = list(
-            Grid.objects.filter(condition)
-            .distinct()
+            permissions.grids_in_scope(scope)
             .order_by("community__code", "code")
             .values_list("pk", "community__name", "name")
         )
@@ -481,6 +477,8 @@ class PatrolView(PatrolRequiredMixin, FormView):
             grid=d["grid"],
             building=d["building"],
             address=d["address"],
+            latitude=d["latitude"],
+            longitude=d["longitude"],
             photos=d["photos"],
             submission_token=d["submission_token"],
         )
@@ -543,6 +541,11 @@ class HotlineView(HotlineRequiredMixin, FormView):
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "user": self.request.user}
 
+    def get_context_data(self, **kwargs):
+        scope = permissions.scope_of(self.request.user)
+        grids = permissions.grids_in_scope(scope)
+        return super().get_context_data(map_start=map_start(grids=grids), **kwargs)
+
     def form_valid(self, form):
         d = form.cleaned_data
         try:
@@ -554,7 +557,10 @@ class HotlineView(HotlineRequiredMixin, FormView):
                 title=d["title"],
                 description=d["description"],
                 grid=d["grid"],
+                building=d["building"],
                 address=d["address"],
+                latitude=d["latitude"],
+                longitude=d["longitude"],
                 caller_name=d["caller_name"],
                 caller_phone=d["caller_phone"],
                 submission_token=d["submission_token"],

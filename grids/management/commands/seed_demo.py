@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from grids import units
+from grids.demo_places import place_demo
 from grids.models import Building, Community, Department, Grid, Post, Subdistrict, User
 from issues import permissions, workflow
 from issues.models import (
@@ -247,6 +248,7 @@ class Command(BaseCommand):
                 self._backdate_current(current, now=now, rng=rng)
                 created = len(current) + self._history(subdistrict, people, now=now, rng=rng)
                 self.stdout.write(f"Created {created} demo issues through the workflow.")
+            place_demo(subdistrict)  # boundaries, building and issue points (grids/demo_places.py)
         if created:
             # The notifications were written as the transaction committed.
             self._read_old_notifications(subdistrict, now=now)

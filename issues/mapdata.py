@@ -1,0 +1,53 @@
+"""Points for the maps, bounded: at most ``MARKER_LIMIT`` issues one by one for the visible
+box, or, when more match, their counts per cell of a fixed ``CELLS`` × ``CELLS`` division
+of the box (one grouped query, whatever the number of issues)."""
+
+from __future__ import annotations
+
+from django.db.models import Avg, Count, FloatField
+from django.db.models.functions import Cast, Floor
+
+MARKER_LIMIT = 500
+CELLS = 12
+
+
+def in_box(issues, bbox):
+    """The issues with a point inside ``bbox`` (west, south, east, north)."""
+    west, south, east, north = bbox
+    return issues.filter(
+        latitude__isnull=False, latitude__range=(south, north), longitude__range=(west, east)
+    )
+
+
+def too_many(issues) -> tuple[int, bool]:
+    """(how many, capped at one past the limit; whether that is more than the limit)."""
+    total = issues[: MARKER_LIMIT + 1].count()
+    return total, total > MARKER_LIMIT
+
+
+def clusters(issues, bbox, *, at_centre: bool = False) -> list[dict]:
+    """Counts per cell of a 12 × 12 division of the box, placed at their points' mean, or
+    at the cell's centre (``at_centre``: the public map, where a lone point's mean would
+    give its exact place away)."""
+    west, south, east, north = bbox
+    height = max((north - south) / CELLS, 1e-9)
+    width = max((east - west) / CELLS, 1e-9)
+    lat = Cast("latitude", FloatField())
+    lng = Cast("longitude", FloatField())
+    cells = (
+        issues.order_by()
+        .annotate(row=Floor((lat - south) / height), col=Floor((lng - west) / width))
+        .values("row", "col")
+        .annotate(n=Count("pk"), lat=Avg(lat), lng=Avg(lng))
+        .values_list("n", "lat", "lng", "row", "col")
+    )
+    if at_centre:
+        return [
+            {
+                "count": n,
+                "lat": south + (float(row) + 0.5) * height,
+                "lng": west + (float(col) + 0.5) * width,
+            }
+            for n, _lat, _lng, row, col in cells
+        ]
+    return [{"count": n, "lat": lat, "lng": lng} for n, lat, lng, _row, _col in cells]

@@ -1,0 +1,100 @@
+"""The public map of reports (like FixMyStreet's): for categories an administrator marks
+public, open and recently closed issues with their category, status and date, at a point
+blurred to the building or to a ~50 m square. Never text, photos or names.
+
+Anyone may look; each request runs a bounded count and one bounded query (or the cell
+counts), so the cost does not grow with the number of issues.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Q
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET
+
+from grids.places import map_start, parse_bbox
+
+from ..mapdata import MARKER_LIMIT, clusters, in_box, too_many
+from ..models import OPEN_STATUSES, Issue, Status
+
+RECENTLY_CLOSED_DAYS = 30
+# Points not at a building are shown at the centre of a square this many degrees wide
+# (0.0005° ≈ 55 m north–south, ≈ 45 m east–west at Jinan's latitude).
+BLUR_DEGREES = 0.0005
+STATUS_LABELS = dict(Status.choices)
+
+
+def public_issues():
+    """Issues of public categories that are open, or closed in the last 30 days."""
+    since = timezone.now() - timedelta(days=RECENTLY_CLOSED_DAYS)
+    return Issue.objects.filter(
+        Q(status__in=OPEN_STATUSES) | Q(status=Status.CLOSED, closed_at__gte=since),
+        category__is_public=True,
+    )
+
+
+def blurred(lat, lng, building_lat, building_lng) -> tuple[float, float]:
+    """The point shown in public: the building's, or the centre of its ~50 m square."""
+    if building_lat is not None:
+        return float(building_lat), float(building_lng)
+
+    def snap(value):
+        return round((int(float(value) // BLUR_DEGREES) + 0.5) * BLUR_DEGREES, 6)
+
+    return snap(lat), snap(lng)
+
+
+def public_map(request):
+    return render(
+        request,
+        "issues/public_map.html",
+        {"map_start": map_start(), "points_url": reverse("public_map_points")},
+    )
+
+
+@require_GET
+@cache_control(public=True, max_age=60)
+def points(request):
+    bbox = parse_bbox(request.GET.get("bbox"))
+    if bbox is None:
+        return JsonResponse({"error": "bbox=west,south,east,north"}, status=400)
+    issues = in_box(public_issues(), bbox)
+    total, crowded = too_many(issues)
+    if crowded:
+        found = clusters(issues, bbox, at_centre=True)
+        return JsonResponse({"markers": [], "clusters": found, "total": total})
+    rows = issues.order_by("-created_at").values_list(
+        "category__name",
+        "status",
+        "created_at",
+        "latitude",
+        "longitude",
+        "building__latitude",
+        "building__longitude",
+    )[:MARKER_LIMIT]
+    markers = []
+    for category, status, created_at, lat, lng, b_lat, b_lng in rows:
+        shown_lat, shown_lng = blurred(lat, lng, b_lat, b_lng)
+        markers.append(
+            {
+                "category": category,
+                "status": status,
+                "statusLabel": str(STATUS_LABELS[status]),
+                "date": timezone.localdate(created_at).isoformat(),
+                "lat": shown_lat,
+                "lng": shown_lng,
+            }
+        )
+    return JsonResponse({"markers": markers, "clusters": [], "total": total})
+
+
+urlpatterns = [
+    path("", public_map, name="public_map"),
+    path("points.json", points, name="public_map_points"),
+]

@@ -1,0 +1,70 @@
+"""What the maps ask the server: grid shapes in a box, what lies at a point, and the
+map's configuration (tiles, coordinate system) as the page carries it."""
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.template import Context, Template
+from django.urls import reverse
+
+from tests.factories import BuildingFactory, GridFactory
+from tests.test_geo import EAST, WEST
+
+
+@pytest.fixture
+def grids(db):
+    return GridFactory(code="G-A", boundary=WEST), GridFactory(code="G-B", boundary=EAST)
+
+
+def test_grid_shapes_returns_the_grids_in_the_box(client, grids, django_assert_max_num_queries):
+    GridFactory(boundary=None)
+    with django_assert_max_num_queries(1):
+        data = client.get(reverse("grid_shapes"), {"bbox": "117.10,36.60,117.115,36.61"}).json()
+    assert [f["properties"]["code"] for f in data["features"]] == ["G-A"]
+    assert data["features"][0]["geometry"] == WEST
+    data = client.get(reverse("grid_shapes"), {"bbox": "117.0,36.0,118.0,37.0"}).json()
+    assert [f["properties"]["code"] for f in data["features"]] == ["G-A", "G-B"]
+
+
+@pytest.mark.parametrize("bbox", ["", "1,2,3", "a,b,c,d", "118,37,117,36", "nan,1,2,3"])
+def test_grid_shapes_refuses_a_bad_box(client, db, bbox):
+    assert client.get(reverse("grid_shapes"), {"bbox": bbox}).status_code == 400
+
+
+def test_place_at_names_the_grid_and_the_nearest_building(client, grids):
+    west, _ = grids
+    BuildingFactory(
+        grid=west, name="近楼", latitude=Decimal("36.6101"), longitude=Decimal("117.1101")
+    )
+    BuildingFactory(
+        grid=west, name="远楼", latitude=Decimal("36.6110"), longitude=Decimal("117.1110")
+    )
+    data = client.get(reverse("place_at"), {"lat": "36.61", "lng": "117.11"}).json()
+    assert data["grid"]["code"] == "G-A"
+    assert data["building"]["name"] == "近楼" and data["building"]["distance_m"] == 14
+    data = client.get(reverse("place_at"), {"lat": "36.70", "lng": "117.11"}).json()
+    assert data == {"grid": None, "building": None}
+    assert client.get(reverse("place_at"), {"lat": "x"}).status_code == 400
+
+
+def render_config(user=None):
+    html = Template("{% load maps %}{% map_config %}").render(Context({"user": user}))
+    return json.loads(html.split(">", 1)[1].rsplit("<", 1)[0])
+
+
+def test_the_map_works_without_tiles_by_default(db, settings):
+    settings.MAP_TILES_URL = ""
+    config = render_config()
+    assert config["tilesUrl"] == "" and config["coordinates"] == "wgs84"
+    assert config["gridsUrl"] == "/places/grids.geojson"
+
+
+def test_a_tile_server_is_allowed_by_the_content_security_policy():
+    from config.settings import _tile_origin
+
+    url = "https://t{s}.tianditu.gov.cn/vec_w/wmts?tk=KEY&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
+    assert _tile_origin(url) == "https://*.tianditu.gov.cn"
+    assert _tile_origin("https://gis.city.example/tiles/{z}/{x}/{y}.png") == (
+        "https://gis.city.example"
+    )
