@@ -30,6 +30,16 @@ NOT_PAGES = {
     "staff_issue_action": "POST only",
     "after_login": "redirects to the user's start page",
     "building_search": "a fragment the sign-up page loads (swept there)",
+    "email_confirm": "follows a mailed link and redirects to the profile",
+    "email_confirm_send": "POST only",
+    "photo": "an image, not a page",
+    "support_issue": "POST only",
+    "report_nearby": "a fragment the report page loads (swept there)",
+    "place_at": "JSON the maps ask for",
+    "grid_shapes": "JSON the maps ask for",
+    "building_lookup": "JSON the maps ask for",
+    "public_map_points": "JSON the public map asks for",
+    "staff_map_markers": "JSON the staff map asks for",
 }
 
 NOT_FOUND = "/no-such-page/"
@@ -77,6 +87,7 @@ PAGES: dict[str, list[str]] = {
         "password_reset_confirm",
         "password_reset_complete",
         "dashboard_public",
+        "public_map",
         NOT_FOUND,
         LOCKED_OUT,
         FORM_EXPIRED,
@@ -100,6 +111,7 @@ PAGES: dict[str, list[str]] = {
         "staff_issue_detail",
         "staff_patrol",
         "staff_patrol_list",
+        "staff_map",
         "dashboard",
         "dashboard_unit",
         "notifications",
@@ -114,6 +126,7 @@ PAGES: dict[str, list[str]] = {
     ],
     "subdistrict": [
         "staff_queue",
+        "staff_map",
         "staff_issue_detail",
         "staff_hotline",
         "dashboard",
