@@ -30,6 +30,7 @@ from . import permissions, workflow
 from .models import (
     DEFAULT_SLA_HOURS,
     Category,
+    CategoryQuestion,
     Issue,
     IssueEvent,
     Level,
@@ -53,15 +54,40 @@ class DepartmentSetFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CategoryQuestionInline(admin.TabularInline):
+    """Extra questions asked when filing in the category (Open311 attributes)."""
+
+    model = CategoryQuestion
+    extra = 0
+    fields = ["order", "code", "label", "datatype", "required", "choices"]
+
+
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "hint", "default_severity", "department", "is_active", "sort_order"]
+    inlines = [CategoryQuestionInline]
+    list_display = [
+        "name",
+        "code",
+        "hint",
+        "default_severity",
+        "department",
+        "is_active",
+        "sort_order",
+    ]
     list_editable = ["is_active", "sort_order"]
     list_filter = ["default_severity", "is_active", DepartmentSetFilter]
     list_select_related = ["department"]
-    search_fields = ["name", "hint"]
+    search_fields = ["name", "code", "hint"]
     autocomplete_fields = ["department"]
-    fields = ["name", "hint", "default_severity", "department", "is_active", "sort_order"]
+    fields = [
+        "name",
+        "code",
+        "hint",
+        "default_severity",
+        "department",
+        "is_active",
+        "sort_order",
+    ]
 
 
 class SlaPolicyForm(forms.ModelForm):
@@ -442,3 +468,7 @@ class IssueEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# API clients and their keys are administered with the Open311 API.
+from .open311 import admin as open311_admin  # noqa: E402, F401

@@ -10,6 +10,7 @@ from grids.forms import BuildingField
 
 from ..models import Category, Satisfaction
 from .fields import PhotosField, PlaceForm
+from .questions import CategoryQuestionsMixin
 
 
 class CategoryField(forms.ModelChoiceField):
@@ -19,7 +20,7 @@ class CategoryField(forms.ModelChoiceField):
         return f"{category.name} — {category.hint}" if category.hint else category.name
 
 
-class ReportForm(PlaceForm):
+class ReportForm(CategoryQuestionsMixin, PlaceForm):
     building = BuildingField(
         label=_("Building"),
         required=False,
@@ -63,6 +64,7 @@ class ReportForm(PlaceForm):
             self.initial.setdefault("submission_token", uuid.uuid4())
         if user is None or not user.is_volunteer:
             del self.fields["as_volunteer"]
+        self.add_question_fields()
 
     def clean_title(self):
         return self.cleaned_data["title"].strip()
@@ -73,6 +75,7 @@ class ReportForm(PlaceForm):
     def clean(self):
         data = super().clean()
         self.require_place("building")
+        self.clean_question_answers(data.get("category"))
         return data
 
 

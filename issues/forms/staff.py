@@ -18,6 +18,7 @@ from grids.models import Building, Department, Grid
 from .. import permissions
 from ..models import Category, Severity, Source, Status
 from .fields import PhotosField, PlaceForm
+from .questions import CategoryQuestionsMixin
 
 # --- the queue's filters --------------------------------------------------------------
 
@@ -226,7 +227,7 @@ class DuplicateForm(ActionForm):
 # --- filing: patrol and hotline ---------------------------------------------------------
 
 
-class FilingForm(PlaceForm):
+class FilingForm(CategoryQuestionsMixin, PlaceForm):
     category = forms.ModelChoiceField(
         label=_("Category"), queryset=Category.objects.filter(is_active=True)
     )
@@ -247,6 +248,12 @@ class FilingForm(PlaceForm):
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("submission_token", uuid.uuid4())
+        self.add_question_fields()
+
+    def clean(self):
+        data = super().clean()
+        self.clean_question_answers(data.get("category"))
+        return data
 
     def clean_title(self):
         return " ".join(self.cleaned_data["title"].split())
