@@ -234,7 +234,9 @@ def create_request(request, fmt):
     key = authenticate(request, write=True)
     throttle(key)
     place = jurisdiction(request)
-    filed = intake.file_request(request, client=key.client, jurisdiction=place, param=param)
+    filed = intake.file_request(
+        request, client=key.client, jurisdiction=place, param=functools.partial(param, request)
+    )
     data = [
         {
             "service_request_id": filed.issue.tracking_number,
