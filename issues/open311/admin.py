@@ -4,6 +4,7 @@ hashed, rotated by an action), webhook and its delivery state."""
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -58,6 +59,7 @@ class ApiClientAdmin(admin.ModelAdmin):
     filter_horizontal = ["jurisdictions"]
     inlines = [ApiKeyInline]
     actions = [rotate_keys, replace_keys]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["name", "contact", "is_active", "may_write", "jurisdictions"]}),
         (gettext_lazy("Limits"), {"fields": ["rate_limit"]}),
