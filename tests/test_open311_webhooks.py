@@ -125,3 +125,13 @@ def test_command_runs_a_round(api, filed, receiver, capsys):  # noqa: F811
     api.client.save()
     call_command("deliver_webhooks")
     assert "webhooks:" in capsys.readouterr().out
+
+
+def test_bench_open311_runs_and_cleans_up(db):
+    from io import StringIO
+
+    out = StringIO()
+    call_command("bench_open311", "--issues", "300", "--repeat", "2", "--yes", stdout=out)
+    assert "open311 requests.json" in out.getvalue()
+    assert "bare one-query view" in out.getvalue()
+    assert not Issue.objects.exists()
