@@ -299,7 +299,7 @@ def test_jurisdiction_is_a_subdistrict_code(api):
         ({"attribute[pole]": None}, 400, "attribute[pole]"),
         ({"attribute[kind]": "tree"}, 400, "attribute[kind]"),
         ({"attribute[when][]": ["day", "dusk"]}, 400, "attribute[when]"),
-        ({"lat": None, "long": None}, 400, "location"),
+        ({"lat": None, "long": None}, 400, "address_id"),
         ({"long": None}, 400, "lat"),
         ({"lat": "north"}, 400, "lat"),
         ({"lat": OUTSIDE[0], "long": OUTSIDE[1]}, 400, ""),
