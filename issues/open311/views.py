@@ -228,7 +228,7 @@ def request_list(request, fmt):
             issues = issues.filter(created_at__lte=end)
     # created_at alone, so the page is read off issue_created in order, not sorted.
     page = issues.order_by("-created_at")[:MAX_ROWS]
-    return render(fmt, [rows.request_row(i) for i in page], root="service_requests", item="request")
+    return render(fmt, rows.request_rows(page), root="service_requests", item="request")
 
 
 def create_request(request, fmt):
@@ -258,7 +258,7 @@ def request_detail(request, fmt, service_request_id):
     issue = issues.first()
     if issue is None:
         raise ApiError(404, _("Unknown service_request_id “%(id)s”.") % {"id": service_request_id})
-    return render(fmt, [rows.request_row(issue)], root="service_requests", item="request")
+    return render(fmt, rows.request_rows([issue]), root="service_requests", item="request")
 
 
 @open311("GET")
