@@ -24,7 +24,7 @@ from issues.models import (
 )
 from issues.open311 import views
 from tests.factories import BuildingFactory, CategoryFactory, issue_at
-from tests.test_routing import INSIDE_OWN, OUTSIDE, OWN, SIBLING
+from tests.test_routing import INSIDE_OWN, INSIDE_SIBLING, OUTSIDE, OWN, SIBLING
 
 BASE = "/open311/v2/"
 PERSONAL = ["王小明", "13912345678", "wang@example.com", "device-secret-42"]
@@ -255,6 +255,13 @@ def test_post_files_an_issue_through_the_workflow(api):
     assert (sent.email, sent.device_id) == ("wang@example.com", "device-secret-42")
     assert sent.media_url == "https://example.com/p.jpg"
     assert row["token"] == str(sent.token)
+
+
+def test_post_is_routed_to_the_grid_holding_the_point(api):
+    (row,) = body(post(api, lat=INSIDE_SIBLING[0], long=INSIDE_SIBLING[1]))
+    issue = Issue.objects.get(tracking_number=row["service_request_id"])
+    assert (issue.grid, issue.community) == (api.sibling_grid, api.community)
+    assert (float(issue.latitude), float(issue.longitude)) == INSIDE_SIBLING
 
 
 def test_post_in_xml(api):
