@@ -11,7 +11,7 @@ WORKERS ?= auto
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate messages seed test e2e lint fmt bench-sweep bench-queue bench-dashboard bench-map clean
+.PHONY: help install run migrate messages seed test e2e lint fmt bench-sweep bench-queue bench-dashboard bench-map bench-open311 clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}' \
@@ -58,6 +58,9 @@ bench-sweep: migrate ## Time the deadline sweep over N overdue issues (N=100000)
 
 bench-queue: migrate ## Time the staff queue page with N issues in one subdistrict (N=100000) on DATABASE_URL
 	$(BIN)/python manage.py bench_queue --issues $(N) $(BENCH_ARGS)
+
+bench-open311: migrate ## Time the Open311 request list over N issues (make bench-open311 N=1000000) on DATABASE_URL
+	$(BIN)/python manage.py bench_open311 --issues $(N) $(BENCH_ARGS)
 
 bench-dashboard: migrate ## Time the dashboard over N issues (make bench-dashboard N=1000000) on DATABASE_URL
 	$(BIN)/python manage.py bench_dashboard --issues $(N) $(BENCH_ARGS)

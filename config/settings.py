@@ -251,3 +251,10 @@ LOGGING = {
         "axes": {"level": env("AXES_LOG_LEVEL", default="WARNING")},
     },
 }
+
+# Open311 GeoReport v2 (/open311/v2/): who answers for it, and where clients ask for a key.
+OPEN311_CONTACT = env("OPEN311_CONTACT", default="")
+OPEN311_KEY_SERVICE = env("OPEN311_KEY_SERVICE", default="")
+# The API's per-key rate limits count in the cache: give every app host the same one in
+# production (e.g. CACHE_URL=redis://… or a database cache); the default is per process.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

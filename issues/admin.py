@@ -38,6 +38,7 @@ from .forms.tokens import SubmissionTokenMixin
 from .models import (
     DEFAULT_SLA_HOURS,
     Category,
+    CategoryQuestion,
     Issue,
     IssueEvent,
     Level,
@@ -61,10 +62,20 @@ class DepartmentSetFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CategoryQuestionInline(admin.TabularInline):
+    """Extra questions asked when filing in the category (Open311 attributes)."""
+
+    model = CategoryQuestion
+    extra = 0
+    fields = ["order", "code", "label", "datatype", "required", "choices"]
+
+
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
+    inlines = [CategoryQuestionInline]
     list_display = [
         "name",
+        "code",
         "hint",
         "default_severity",
         "department",
@@ -75,10 +86,11 @@ class CategoryAdmin(admin.ModelAdmin):
     list_editable = ["is_active", "is_public", "sort_order"]
     list_filter = ["default_severity", "is_active", "is_public", DepartmentSetFilter]
     list_select_related = ["department"]
-    search_fields = ["name", "hint"]
+    search_fields = ["name", "code", "hint"]
     autocomplete_fields = ["department"]
     fields = [
         "name",
+        "code",
         "hint",
         "default_severity",
         "department",
@@ -529,3 +541,7 @@ class IssueEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# API clients and their keys are administered with the Open311 API.
+from .open311 import admin as open311_admin  # noqa: E402, F401

@@ -4,7 +4,10 @@ Nothing here changes an issue's state: that is ``issues.workflow``'s job. Models
 read-only facts (``is_open``, ``has_resident_reporter``).
 """
 
+import secrets
+
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -70,8 +73,29 @@ class Satisfaction(models.TextChoices):
     DISSATISFIED = "dissatisfied", _("Dissatisfied")
 
 
+def new_category_code() -> str:
+    """A fresh code for a category created without one; administrators may set their own."""
+    return f"c{secrets.token_hex(4)}"
+
+
+code_validator = RegexValidator(
+    r"^[A-Za-z0-9_.-]+$",
+    _("Use letters, digits, “-”, “_” and “.” only."),
+    code="bad_code",
+)
+
+
 class Category(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
+    # The Open311 service_code: other systems store it, so it never changes once published.
+    code = models.CharField(
+        _("code"),
+        max_length=32,
+        unique=True,
+        default=new_category_code,
+        validators=[code_validator],
+        help_text=_("Stable identifier other systems use (the Open311 service code)."),
+    )
     hint = models.CharField(
         _("hint"), max_length=200, blank=True, help_text=_("One line: what belongs here.")
     )
@@ -104,6 +128,58 @@ class Category(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class CategoryQuestion(models.Model):
+    """An extra question asked when filing in a category; answers are kept on the issue."""
+
+    class Datatype(models.TextChoices):
+        STRING = "string", _("Short text")
+        NUMBER = "number", _("Number")
+        DATETIME = "datetime", _("Date and time")
+        TEXT = "text", _("Long text")
+        SINGLEVALUELIST = "singlevaluelist", _("One choice from a list")
+        MULTIVALUELIST = "multivaluelist", _("Several choices from a list")
+
+    LIST_TYPES = (Datatype.SINGLEVALUELIST, Datatype.MULTIVALUELIST)
+
+    category = models.ForeignKey(
+        Category, on_delete=models.CASCADE, related_name="questions", verbose_name=_("category")
+    )
+    code = models.CharField(_("code"), max_length=32, validators=[code_validator])
+    label = models.CharField(_("question"), max_length=200)
+    datatype = models.CharField(
+        _("answer type"), max_length=16, choices=Datatype.choices, default=Datatype.STRING
+    )
+    required = models.BooleanField(_("required"), default=False)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    choices = models.TextField(
+        _("choices"),
+        blank=True,
+        help_text=_("For lists: one choice per line, as “key|label” or just the label."),
+    )
+
+    class Meta:
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
+        ordering = ["category_id", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["category", "code"], name="question_unique_code")
+        ]
+
+    def __str__(self):
+        return self.label
+
+    @property
+    def choice_list(self) -> list[tuple[str, str]]:
+        """[(key, label)] parsed from ``choices``."""
+        pairs = []
+        for line in self.choices.splitlines():
+            line = line.strip()
+            if line:
+                key, _sep, label = line.partition("|")
+                pairs.append((key.strip(), (label or key).strip()))
+        return pairs
 
 
 class SlaPolicy(models.Model):
@@ -284,6 +360,8 @@ class Issue(models.Model):
     submission_token = models.UUIDField(
         _("submission token"), null=True, blank=True, editable=False
     )
+    # Answers to the category's extra questions: {question code: value}.
+    answers = models.JSONField(_("answers"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("issue")
@@ -307,6 +385,9 @@ class Issue(models.Model):
                 name="issue_open_assignee_due",
             ),
             models.Index(fields=["reporter", "-created_at"], name="issue_reporter_created"),
+            # The Open311 request list: newest first over a date range. created_at never
+            # changes, so the sweep's updates do not write to it.
+            models.Index(fields=["created_at"], name="issue_created"),
             # The sweep: running issues by deadline, and resolved ones by resolution time.
             models.Index(
                 fields=["due_at"],
@@ -592,3 +673,8 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"{self.user_id} {self.get_reason_display()} {self.issue_id}"
+
+
+# Open311 clients, keys and intake records live with the API; imported here so that Django
+# finds them as models of this app.
+from .open311.models import ApiClient, ApiKey, ApiRequest  # noqa: E402, F401

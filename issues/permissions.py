@@ -347,6 +347,15 @@ def can_file_in_grid(user, grid, source: str) -> bool:
     return False
 
 
+def client_may_file(client, grid) -> bool:
+    """An integrating system files into the subdistricts it serves, if it may write."""
+    return (
+        client.is_active
+        and client.may_write
+        and client.jurisdictions.filter(pk=grid.community.subdistrict_id).exists()
+    )
+
+
 def assignable_users(issue: Issue):
     """Colleagues who hold a post on the issue's current unit."""
     from grids.models import User

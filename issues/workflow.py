@@ -212,6 +212,8 @@ def file_issue(
     caller_phone: str = "",
     photos: Iterable[CleanPhoto] = (),
     submission_token: uuid.UUID | None = None,
+    answers: dict | None = None,
+    api_client=None,
 ) -> Issue:
     """File a new issue at GRID level, SUBMITTED, with its clock started.
 
@@ -221,6 +223,10 @@ def file_issue(
     ``submission_token`` is the token the filing form carried: a double-click or a resent
     form files one issue, not two. When this reporter already filed with the token, that
     issue is returned unchanged (and its photos are not stored again).
+
+    Another system files with source API as ``api_client`` (an ``ApiClient``, no person:
+    the event's actor is empty), into the subdistricts it serves. ``answers`` are the
+    category's extra questions, already checked by ``issues.questions``.
     """
     latitude, longitude = _point(latitude, longitude)
     if building is not None:
@@ -233,7 +239,11 @@ def file_issue(
         grid = _grid_at_point(latitude, longitude)
     if grid is None:
         raise WorkflowError(_("Choose the building or grid where the problem is."), code="no_grid")
-    if not permissions.can_file_in_grid(actor, grid, source):
+    if api_client is not None:
+        allowed = source == Source.API and permissions.client_may_file(api_client, grid)
+    else:
+        allowed = permissions.can_file_in_grid(actor, grid, source)
+    if not allowed:
         raise WorkflowError(_("You may not file this kind of report here."), code="forbidden")
     title = _require(title, _("A title is required."))
     description = _require(description, _("A description is required."))
@@ -265,6 +275,8 @@ def file_issue(
             caller_phone=caller_phone,
             photos=photos,
             submission_token=submission_token,
+            answers=answers or {},
+            api_client=api_client,
         )
     except IntegrityError:
         # Two copies of one form raced past the check above; the unique token let one win.
@@ -338,6 +350,8 @@ def _create_issue(
     caller_phone,
     photos,
     submission_token,
+    answers,
+    api_client,
 ) -> Issue:
     now = timezone.now()
     with transaction.atomic():
@@ -367,6 +381,7 @@ def _create_issue(
             level_entered_at=now,
             created_at=now,
             submission_token=submission_token,
+            answers=answers,
         )
         event = IssueEvent.objects.create(
             issue=issue,
@@ -375,6 +390,7 @@ def _create_issue(
             to_status=Status.SUBMITTED,
             to_level=Level.GRID,
             note="",
+            data={"api_client": api_client.name} if api_client is not None else {},
             created_at=now,
         )
         _save_photos(issue, event, photos, actor)
@@ -859,6 +875,7 @@ def file_settled_on_spot(
     photos: Iterable[CleanPhoto] = (),
     after_photos: Iterable[CleanPhoto] = (),
     submission_token: uuid.UUID | None = None,
+    answers: dict | None = None,
 ) -> Issue:
     """就地解决: a grid worker on patrol finds a small matter and settles it there and then.
 
@@ -885,6 +902,7 @@ def file_settled_on_spot(
             longitude=longitude,
             photos=photos,
             submission_token=submission_token,
+            answers=answers,
         )
         if issue.status != Status.SUBMITTED:  # filed with this token before, and handled
             return issue

@@ -309,6 +309,9 @@ def test_categories_are_edited_with_their_default_department(admin_en, territory
             "department": territory.department.pk,
             "is_active": "on",
             "sort_order": 3,
+            "code": category.code,
+            "questions-TOTAL_FORMS": 0,
+            "questions-INITIAL_FORMS": 0,
         },
     )
     assert response.status_code == 302

@@ -13,7 +13,7 @@ from django.contrib.auth.models import Permission
 from django.core.management import call_command
 
 from grids.models import Building, Community, Department, Grid, Subdistrict, User
-from issues.models import Category, Issue
+from issues.models import Category, CategoryQuestion, Issue
 from tests.browser.sweep import PAGES, SPECIAL, paths_for
 
 CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
@@ -30,6 +30,9 @@ LATIN_WORDS |= {
     "Control",
     "Command",
     "Mac",
+    "HMAC",
+    "Webhook",
+    "Open",  # of Open311, as the word pattern below splits it
 }  # keys, protocols
 # GeoJSON's own type names and keys, as an administrator pastes them; the WGS-84 datum.
 LATIN_WORDS |= {"WGS", "Polygon", "MultiPolygon", "type", "coordinates"}
@@ -93,6 +96,8 @@ def data_words() -> list[str]:
         words |= set(model.objects.values_list("name", flat=True))
     words |= set(Building.objects.values_list("address", flat=True))
     words |= set(Category.objects.values_list("hint", flat=True))
+    for question in CategoryQuestion.objects.all():
+        words |= {question.label, *(label for _, label in question.choice_list)}
     for field in ("title", "address", "description", "tracking_number"):
         words |= set(Issue.objects.values_list(field, flat=True))
     for user in User.objects.all():

@@ -13,6 +13,7 @@ from grids.models import Building
 from .. import tracking
 from ..models import Category, Satisfaction
 from .fields import PhotosField, PlaceForm
+from .questions import CategoryQuestionsMixin
 from .tokens import SubmissionTokenMixin
 
 
@@ -23,7 +24,7 @@ class CategoryField(forms.ModelChoiceField):
         return f"{category.name} — {category.hint}" if category.hint else category.name
 
 
-class ReportForm(SubmissionTokenMixin, PlaceForm):
+class ReportForm(SubmissionTokenMixin, CategoryQuestionsMixin, PlaceForm):
     building = BuildingField(
         label=_("Building"),
         required=False,
@@ -63,6 +64,7 @@ class ReportForm(SubmissionTokenMixin, PlaceForm):
         super().__init__(*args, **kwargs)
         if user is None or not user.is_volunteer:
             del self.fields["as_volunteer"]
+        self.add_question_fields()
 
     def clean_title(self):
         return self.cleaned_data["title"].strip()
@@ -73,6 +75,7 @@ class ReportForm(SubmissionTokenMixin, PlaceForm):
     def clean(self):
         data = super().clean()
         self.require_place("building")
+        self.clean_question_answers(data.get("category"))
         return data
 
 

@@ -17,6 +17,7 @@ from grids.models import Building, Department, Grid
 from .. import permissions
 from ..models import Category, Severity, Source, Status
 from .fields import PhotosField, PlaceForm
+from .questions import CategoryQuestionsMixin
 from .tokens import SubmissionTokenMixin
 
 # --- the queue's filters --------------------------------------------------------------
@@ -262,7 +263,7 @@ class DuplicateForm(ActionForm):
 # --- filing: patrol and hotline ---------------------------------------------------------
 
 
-class FilingForm(SubmissionTokenMixin, PlaceForm):
+class FilingForm(SubmissionTokenMixin, CategoryQuestionsMixin, PlaceForm):
     category = forms.ModelChoiceField(
         label=_("Category"), queryset=Category.objects.filter(is_active=True)
     )
@@ -276,6 +277,15 @@ class FilingForm(SubmissionTokenMixin, PlaceForm):
         required=False,
         help_text=_("Where exactly, e.g. the unit, the corner or the landmark."),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_question_fields()
+
+    def clean(self):
+        data = super().clean()
+        self.clean_question_answers(data.get("category"))
+        return data
 
     def clean_title(self):
         return " ".join(self.cleaned_data["title"].split())

@@ -76,6 +76,7 @@ def report(request):
                     longitude=data["longitude"],
                     photos=data["photos"],
                     submission_token=data["submission_token"],
+                    answers=data["answers"],
                 )
             except workflow.WorkflowError as exc:
                 messages.error(request, exc.message)

@@ -373,7 +373,7 @@ class IssuePageMixin:
             "show_phone": permissions.can_see_reporter_phone(user, issue),
             "acts_here": permissions.acts_on_current_unit(user, issue),
             "action_forms": action_forms,
-            "is_hotline": issue.source == Source.HOTLINE,
+            "is_hotline": issue.source in (Source.HOTLINE, Source.API),
         }
 
 
@@ -481,6 +481,7 @@ class PatrolView(PatrolRequiredMixin, FormView):
             longitude=d["longitude"],
             photos=d["photos"],
             submission_token=d["submission_token"],
+            answers=d["answers"],
         )
         try:
             if d["settled"]:
@@ -564,6 +565,7 @@ class HotlineView(HotlineRequiredMixin, FormView):
                 caller_name=d["caller_name"],
                 caller_phone=d["caller_phone"],
                 submission_token=d["submission_token"],
+                answers=d["answers"],
             )
         except WorkflowError as error:
             form.add_error(None, error.message)

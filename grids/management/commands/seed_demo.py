@@ -35,6 +35,7 @@ from issues.models import (
     DEFAULT_SLA_HOURS,
     OPEN_STATUSES,
     Category,
+    CategoryQuestion,
     Issue,
     IssueEvent,
     Notification,
@@ -42,6 +43,7 @@ from issues.models import (
     Severity,
     SlaPolicy,
     Source,
+    new_category_code,
 )
 
 PASSWORD = "demo12345"
@@ -177,6 +179,36 @@ CATEGORIES = {
     "治安问题": ("可疑人员、盗窃、醉酒滋事", Severity.URGENT, "龙洞派出所"),
     "其他": ("不属于以上类别的问题", Severity.MINOR, None),
 }
+# Stable Open311 service codes of the demo categories.
+CATEGORY_CODES = {
+    "市容环境": "city-appearance",
+    "道路设施": "road-facilities",
+    "噪音扰民": "noise",
+    "邻里纠纷": "neighbour-dispute",
+    "安全隐患": "safety-hazard",
+    "占道经营": "street-vending",
+    "物业管理": "property-management",
+    "违章搭建": "illegal-building",
+    "环境卫生": "sanitation",
+    "市场秩序": "market-order",
+    "治安问题": "public-order",
+    "其他": "other",
+}
+# Extra questions (category → [(code, label, datatype, required, choices)]): the road
+# category asks which facility, required, so the demo shows Open311 ``metadata: true``.
+CATEGORY_QUESTIONS = {
+    "道路设施": [
+        (
+            "facility",
+            "哪类设施？",
+            "singlevaluelist",
+            True,
+            "road|路面\ncover|井盖\nlamp|路灯\nrail|护栏",
+        ),
+        ("since", "从什么时候开始？", "datetime", False, ""),
+    ],
+    "安全隐患": [("people", "大约影响多少人？", "number", False, "")],
+}
 
 # The settled past: issues filed on the days from HISTORY_DAYS ago up to four days ago (the
 # last days hold the issues in every status), drawn from RANDOM_SEED.
@@ -287,15 +319,30 @@ class Command(BaseCommand):
     def _categories(self, subdistrict) -> None:
         departments = {d.name: d for d in Department.objects.filter(subdistrict=subdistrict)}
         for order, (name, (hint, severity, department)) in enumerate(CATEGORIES.items()):
-            Category.objects.get_or_create(
+            category, _created = Category.objects.get_or_create(
                 name=name,
                 defaults={
+                    "code": CATEGORY_CODES.get(name) or new_category_code(),
                     "hint": hint,
                     "default_severity": severity,
                     "department": departments.get(department),
                     "sort_order": (order + 1) * 10,
                 },
             )
+            for position, (code, label, datatype, required, choices) in enumerate(
+                CATEGORY_QUESTIONS.get(name, [])
+            ):
+                CategoryQuestion.objects.get_or_create(
+                    category=category,
+                    code=code,
+                    defaults={
+                        "label": label,
+                        "datatype": datatype,
+                        "required": required,
+                        "choices": choices,
+                        "order": position + 1,
+                    },
+                )
 
     # --- people ---------------------------------------------------------------------
 

@@ -1,0 +1,94 @@
+"""The standard's exact shapes: bare JSON arrays and the spec's XML element names.
+
+Values are prepared once as plain Python (str, bool, int, None, datetimes, nested lists of
+dicts); JSON and XML are two renderings of the same rows, so the formats cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from xml.etree import ElementTree as ET
+
+from django.http import HttpResponse
+from django.utils import timezone
+
+JSON_TYPE = "application/json; charset=utf-8"
+XML_TYPE = "text/xml; charset=utf-8"
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+
+# The element name of one item of a nested list, by the list's name.
+ITEM_NAMES = {
+    "attributes": "attribute",
+    "values": "value",
+    "endpoints": "endpoint",
+    "formats": "format",
+}
+
+
+def w3c(moment: datetime | None) -> str | None:
+    """W3C date-time with the server's offset, e.g. 2026-12-03T18:00:00+08:00."""
+    if moment is None:
+        return None
+    return timezone.localtime(moment).isoformat(timespec="seconds")
+
+
+def _plain(value):
+    if isinstance(value, datetime):
+        return w3c(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _fill(element: ET.Element, row: dict) -> None:
+    for name, value in row.items():
+        child = ET.SubElement(element, name)
+        if isinstance(value, list):
+            item_name = ITEM_NAMES.get(name, name.rstrip("s"))
+            for item in value:
+                item_element = ET.SubElement(child, item_name)
+                if isinstance(item, dict):
+                    _fill(item_element, item)
+                else:
+                    item_element.text = _text(item)
+        elif isinstance(value, dict):
+            _fill(child, value)
+        else:
+            child.text = _text(value)
+
+
+def xml_bytes(root: str, item: str | None, data) -> bytes:
+    """``<root><item>…</item>…</root>`` for a list, or ``<root>…</root>`` for one dict."""
+    element = ET.Element(root)
+    if item is None:
+        _fill(element, _plain(data))
+    else:
+        for row in _plain(data):
+            _fill(ET.SubElement(element, item), row)
+    return XML_DECLARATION + ET.tostring(element, encoding="unicode").encode()
+
+
+def render(fmt: str, data, *, root: str, item: str | None, status: int = 200) -> HttpResponse:
+    if fmt == "xml":
+        return HttpResponse(xml_bytes(root, item, data), content_type=XML_TYPE, status=status)
+    body = json.dumps(_plain(data), ensure_ascii=False, separators=(",", ":"))
+    return HttpResponse(body, content_type=JSON_TYPE, status=status)
+
+
+def render_errors(fmt: str, status: int, description: str) -> HttpResponse:
+    return render(
+        fmt,
+        [{"code": status, "description": description}],
+        root="errors",
+        item="error",
+        status=status,
+    )
