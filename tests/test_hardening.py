@@ -20,7 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:
     """Python in a fresh process with the production settings and this environment."""
-    base = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    # Not the test run's own switches: the browser tests allow sync calls from their event
+    # loop (DJANGO_ALLOW_ASYNC_UNSAFE), which a production process never does.
+    left_out = ("DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    base = {k: v for k, v in os.environ.items() if k not in left_out}
     base.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
     return subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True, text=True
