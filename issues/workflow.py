@@ -69,9 +69,11 @@ def _announce(event_ids: Iterable[int]) -> None:
     transaction.on_commit(send)
 
 
-def due_after(*, severity: str, level: str, start) -> timezone.datetime:
-    """Arriving at a level starts its clock: the SLA hours for (severity, level)."""
-    return start + timedelta(hours=SlaPolicy.table()[(severity, level)])
+def due_after(*, severity: str, level: str, start, sla: dict | None = None) -> timezone.datetime:
+    """Arriving at a level starts its clock: the SLA hours for (severity, level). ``sla``
+    is ``SlaPolicy.table()`` when the caller (the sweep, for a whole batch) already read it."""
+    sla = SlaPolicy.table() if sla is None else sla
+    return start + timedelta(hours=sla[(severity, level)])
 
 
 def _require(value: str, message: str) -> str:
@@ -515,7 +517,7 @@ def escalation_changes(*, level: str, severity: str, now, sla: dict) -> dict:
     return {
         "level": new_level,
         "assignee": None,
-        "due_at": now + timedelta(hours=sla[(severity, new_level)]),
+        "due_at": due_after(severity=severity, level=new_level, start=now, sla=sla),
         "level_entered_at": now,
         "escalation_count": F("escalation_count") + 1,
     }
