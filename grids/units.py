@@ -190,6 +190,28 @@ def current_unit_condition(ids_of) -> Q:
 # --- units at or below a set of units --------------------------------------------------------
 
 
+def above_current_unit_condition(ids_of) -> Q:
+    """Issues whose current unit sits directly below one of the given units (a grid's
+    community, a community's subdistrict, a department's subdistrict), as a query
+    condition: the issues those units supervise and approve for. With none: nothing."""
+    branches = []
+    for kind in KINDS.values():
+        parent = kind.parent
+        if parent is None or not ids_of(parent):
+            continue
+        if kind is DEPARTMENT:
+            acting = Q(department__isnull=False)
+        else:
+            acting = Q(department__isnull=True, level=kind.key)
+        branches.append(acting & Q(**{f"{parent.id_field}__in": ids_of(parent)}))
+    if not branches:
+        return Q(pk__isnull=True)
+    condition = branches[0]
+    for branch in branches[1:]:
+        condition |= branch
+    return condition
+
+
 def at_or_below(kind: UnitKind, ids_of) -> Q:
     """Units of ``kind`` that are one of the given units or lie below one of them, as a
     condition on ``kind.model``; ``ids_of(kind)`` gives the ids of each kind."""

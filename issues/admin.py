@@ -1,8 +1,10 @@
 """Rules and issues in the Django admin.
 
-- Categories and the deadline table (severity × level → hours) are edited here. Hours are
-  whole and positive; a policy cannot be deleted; the deadline list warns, with a link to
-  add it, when a severity × level pair has no row (the built-in default then applies).
+- Categories and the deadline table (severity × level → hours or working days) are edited
+  here, with the working calendar (public holidays and 调休 make-up days, imported per year
+  by ``import_holidays``) and the reasons a department may give for returning an issue.
+  Deadlines are whole and positive; a policy cannot be deleted; the deadline list warns,
+  with a link to add it, when a severity × level pair has no row (the built-in default then applies).
 - Issues are read-mostly: issues are never added or deleted here, and the timeline is a
   read-only inline. A superuser may correct what the report says (title, description,
   address, caller's name and phone: ``workflow.EDITABLE_DETAILS``); the change goes through
@@ -36,13 +38,16 @@ from grids.models import User
 from . import permissions, workflow
 from .forms.tokens import SubmissionTokenMixin
 from .models import (
-    DEFAULT_SLA_HOURS,
+    DEFAULT_SLA,
     Category,
     CategoryQuestion,
+    Holiday,
     Issue,
     IssueEvent,
+    IssueTask,
     Level,
     Photo,
+    ReturnReason,
     Severity,
     SlaPolicy,
 )
@@ -103,15 +108,16 @@ class CategoryAdmin(admin.ModelAdmin):
 class SlaPolicyForm(forms.ModelForm):
     class Meta:
         model = SlaPolicy
-        fields = ["severity", "level", "hours"]
+        fields = ["severity", "level", "unit", "amount"]
 
-    def clean_hours(self):
-        hours = self.cleaned_data.get("hours")
-        if hours is not None and hours < 1:
+    def clean_amount(self):
+        amount = self.cleaned_data.get("amount")
+        if amount is not None and amount < 1:
             raise forms.ValidationError(
-                gettext_lazy("A deadline is at least 1 hour."), code="hours_not_positive"
+                gettext_lazy("A deadline is at least 1 hour or 1 working day."),
+                code="amount_not_positive",
             )
-        return hours
+        return amount
 
 
 def missing_sla_pairs() -> list[tuple[str, str]]:
@@ -128,8 +134,8 @@ def missing_sla_pairs() -> list[tuple[str, str]]:
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
     form = SlaPolicyForm
-    list_display = ["severity", "level", "hours"]
-    list_editable = ["hours"]
+    list_display = ["severity", "level", "unit", "amount"]
+    list_editable = ["unit", "amount"]
     list_filter = ["severity", "level"]
 
     def get_changelist_form(self, request, **kwargs):
@@ -137,7 +143,7 @@ class SlaPolicyAdmin(admin.ModelAdmin):
         return super().get_changelist_form(request, **kwargs)
 
     def has_delete_permission(self, request, obj=None):
-        # Every severity × level has a deadline; change the hours instead.
+        # Every severity × level has a deadline; change its length instead.
         return False
 
     def changelist_view(self, request, extra_context=None):
@@ -147,13 +153,13 @@ class SlaPolicyAdmin(admin.ModelAdmin):
                 add = reverse("admin:issues_slapolicy_add")
                 links = format_html_join(
                     ", ",
-                    '<a href="{}?severity={}&amp;level={}&amp;hours={}">{} · {}</a>',
+                    '<a href="{}?severity={}&amp;level={}&amp;unit={}&amp;amount={}">{} · {}</a>',
                     (
                         (
                             add,
                             severity,
                             level,
-                            DEFAULT_SLA_HOURS[(severity, level)],
+                            *DEFAULT_SLA[(severity, level)],
                             Severity(severity).label,
                             Level(level).label,
                         )
@@ -172,6 +178,43 @@ class SlaPolicyAdmin(admin.ModelAdmin):
                     ),
                 )
         return super().changelist_view(request, extra_context)
+
+
+@admin.register(Holiday)
+class HolidayAdmin(admin.ModelAdmin):
+    """The working calendar: add next year's days as soon as the State Council publishes
+    them (``manage.py import_holidays YEAR`` does it from the chinese-calendar package)."""
+
+    list_display = ["date", "weekday", "kind", "name"]
+    list_filter = ["kind", ("date", admin.DateFieldListFilter)]
+    search_fields = ["name"]
+    date_hierarchy = "date"
+
+    @admin.display(description=gettext_lazy("weekday"), ordering="date")
+    def weekday(self, obj):
+        return date_format(obj.date, "l")
+
+
+@admin.register(ReturnReason)
+class ReturnReasonAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_active", "sort_order"]
+    list_editable = ["is_active", "sort_order"]
+
+
+class TaskInline(admin.TabularInline):
+    """联办 sub-tasks, read-only: the workflow writes them."""
+
+    model = IssueTask
+    extra = 0
+    can_delete = False
+    fields = ["department", "role", "instruction", "due_at", "state", "note", "finished_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class EventInline(admin.TabularInline):
@@ -403,7 +446,7 @@ class IssueAdmin(ExportMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = WORKFLOW_FIELDS
     exclude = ["submission_token"]
-    inlines = [EventInline, PhotoInline]
+    inlines = [TaskInline, EventInline, PhotoInline]
     actions = ["escalate", "reject", "reassign"]
     resource_classes = [IssueResource]
 

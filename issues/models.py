@@ -27,7 +27,29 @@ class Level(models.TextChoices):
     SUBDISTRICT = "subdistrict", _("Subdistrict")
 
 
-# Default deadlines in hours per (severity, level); administrators change them in the admin.
+class SlaUnit(models.TextChoices):
+    """What a deadline counts: wall-clock hours (the clock never stops: 急事), or working
+    days on the official calendar, within working hours (``issues.workdays``)."""
+
+    HOURS = "hours", _("hours")
+    WORKING_DAYS = "working_days", _("working days")
+
+
+# Default deadlines per (severity, level): (unit, amount); administrators change them in the
+# admin. Urgent matters run on the clock; the others count working days where a level's
+# deadline spans days (a difficult matter at the subdistrict: 10 working days).
+DEFAULT_SLA = {
+    (Severity.MINOR, Level.GRID): (SlaUnit.HOURS, 48),
+    (Severity.MINOR, Level.COMMUNITY): (SlaUnit.WORKING_DAYS, 3),
+    (Severity.MINOR, Level.SUBDISTRICT): (SlaUnit.WORKING_DAYS, 5),
+    (Severity.URGENT, Level.GRID): (SlaUnit.HOURS, 2),
+    (Severity.URGENT, Level.COMMUNITY): (SlaUnit.HOURS, 12),
+    (Severity.URGENT, Level.SUBDISTRICT): (SlaUnit.HOURS, 24),
+    (Severity.DIFFICULT, Level.GRID): (SlaUnit.HOURS, 24),
+    (Severity.DIFFICULT, Level.COMMUNITY): (SlaUnit.WORKING_DAYS, 3),
+    (Severity.DIFFICULT, Level.SUBDISTRICT): (SlaUnit.WORKING_DAYS, 10),
+}
+# The hours of the first installations (before working days), kept for the migrations.
 DEFAULT_SLA_HOURS = {
     (Severity.MINOR, Level.GRID): 48,
     (Severity.MINOR, Level.COMMUNITY): 72,
@@ -185,7 +207,10 @@ class CategoryQuestion(models.Model):
 class SlaPolicy(models.Model):
     severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
     level = models.CharField(_("level"), max_length=12, choices=Level.choices)
-    hours = models.PositiveIntegerField(_("hours"))
+    unit = models.CharField(
+        _("counted in"), max_length=12, choices=SlaUnit.choices, default=SlaUnit.HOURS
+    )
+    amount = models.PositiveIntegerField(_("deadline"))
 
     class Meta:
         verbose_name = _("deadline policy")
@@ -193,22 +218,64 @@ class SlaPolicy(models.Model):
         ordering = ["severity", "level"]
         constraints = [
             models.UniqueConstraint(fields=["severity", "level"], name="sla_unique_severity_level"),
-            models.CheckConstraint(condition=Q(hours__gt=0), name="sla_hours_positive"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="sla_amount_positive"),
         ]
 
     def __str__(self):
-        return _("%(severity)s · %(level)s: %(hours)s h") % {
+        return _("%(severity)s · %(level)s: %(amount)s %(unit)s") % {
             "severity": self.get_severity_display(),
             "level": self.get_level_display(),
-            "hours": self.hours,
+            "amount": self.amount,
+            "unit": self.get_unit_display(),
         }
 
     @classmethod
-    def table(cls) -> dict:
-        """{(severity, level): hours}, the configured values over the defaults (one query)."""
-        hours = dict(DEFAULT_SLA_HOURS)
-        hours.update({(p.severity, p.level): p.hours for p in cls.objects.all()})
-        return hours
+    def table(cls):
+        """Every deadline, the configured values over the defaults, with the working
+        calendar they count on (``issues.workdays.SlaTable``; one query now, one more for
+        the calendar the first time a working-day deadline is computed)."""
+        from .workdays import SlaTable
+
+        return SlaTable.load()
+
+
+class Holiday(models.Model):
+    """One day of the official calendar that differs from the plain week (国务院办公厅's
+    yearly notice): a public holiday on which nobody works, or a weekend day worked to make
+    up for one (调休). Imported per year by ``import_holidays``; the admin corrects it."""
+
+    class Kind(models.TextChoices):
+        DAY_OFF = "day_off", _("public holiday (day off)")
+        WORKDAY = "workday", _("make-up working day (调休)")
+
+    date = models.DateField(_("date"))
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = _("holiday or make-up day")
+        verbose_name_plural = _("working calendar")
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["date"], name="holiday_unique_date")]
+
+    def __str__(self):
+        return f"{self.date:%Y-%m-%d} {self.get_kind_display()} {self.name}".strip()
+
+
+class ReturnReason(models.Model):
+    """Why a department returns a dispatched issue (退单): the list the admin keeps."""
+
+    name = models.CharField(_("reason"), max_length=100, unique=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
+
+    class Meta:
+        verbose_name = _("return reason")
+        verbose_name_plural = _("return reasons")
+        ordering = ["sort_order", "name"]
+
+    def __str__(self):
+        return self.name
 
 
 def _open_index(field: str) -> models.Index:
@@ -354,6 +421,19 @@ class Issue(models.Model):
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # The first deadline: to be accepted at the grid (the response figure reads it).
+    response_due_at = models.DateTimeField(_("response due at"), null=True, blank=True)
+    # 延期: the deadline a pending extension request asks for (none pending: empty).
+    extension_until = models.DateTimeField(_("extension requested until"), null=True, blank=True)
+    extension_count = models.PositiveSmallIntegerField(_("extensions granted"), default=0)
+    # 退单: times a department returned it as outside its duties.
+    return_count = models.PositiveSmallIntegerField(_("times returned"), default=0)
+    # 联办: sub-tasks still open; the lead department resolves only when none is.
+    open_task_count = models.PositiveSmallIntegerField(_("open sub-tasks"), default=0)
+    # 督办: when it was first put under supervision (by the sweep or by a person).
+    supervised_at = models.DateTimeField(_("supervised at"), null=True, blank=True)
+    # 回访: unanswered call-backs so far.
+    callback_attempts = models.PositiveSmallIntegerField(_("unanswered call-backs"), default=0)
     # The deadline the unit's staff were last warned about ("due within the hour").
     warned_due_at = models.DateTimeField(_("warned about deadline"), null=True, blank=True)
     # A token the filing form carries, so a resent form files one issue, not two.
@@ -502,6 +582,19 @@ class IssueEvent(models.Model):
         EDITED = "edited", pgettext_lazy("event", "Details corrected")
         MOVED = "moved", pgettext_lazy("event", "Moved with its grid or community")
         SUPPORTED = "supported", pgettext_lazy("event", "Supported (+1)")
+        RETURNED = "returned", pgettext_lazy("event", "Returned by the department")
+        EXTENSION_REQUESTED = "extension_asked", pgettext_lazy("event", "Extension requested")
+        EXTENSION_APPROVED = "extension_granted", pgettext_lazy("event", "Extension approved")
+        EXTENSION_REFUSED = "extension_refused", pgettext_lazy("event", "Extension refused")
+        JOINT_DISPATCHED = (
+            "joint_dispatched",
+            pgettext_lazy("event", "Dispatched for joint handling"),
+        )
+        TASK_COMPLETED = "task_completed", pgettext_lazy("event", "Sub-task completed")
+        TASK_CANCELLED = "task_cancelled", pgettext_lazy("event", "Sub-task cancelled")
+        CALLED_BACK = "called_back", pgettext_lazy("event", "Called back")
+        CALLBACK_MISSED = "callback_missed", pgettext_lazy("event", "Call-back not answered")
+        SUPERVISION_NOTE = "supervision_note", pgettext_lazy("event", "Supervision note")
 
     issue = models.ForeignKey(
         Issue,
@@ -518,7 +611,7 @@ class IssueEvent(models.Model):
         related_name="issue_events",
         verbose_name=_("actor"),
     )
-    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     from_status = models.CharField(
         _("from status"), max_length=12, choices=Status.choices, blank=True
     )
@@ -553,6 +646,71 @@ class IssueEvent(models.Model):
 
     def __str__(self):
         return f"{self.issue_id} {self.get_kind_display()}"
+
+
+class IssueTask(models.Model):
+    """联办: one department's part of a jointly handled issue. The lead department holds the
+    issue (``Issue.department``) and its own task; co-handling departments hold a task
+    each, in their own queue. Changed only by ``issues.workflow``."""
+
+    class Role(models.TextChoices):
+        LEAD = "lead", _("lead department")
+        CO = "co", _("co-handling department")
+
+    class State(models.TextChoices):
+        OPEN = "open", _("open")
+        DONE = "done", _("done")
+        CANCELLED = "cancelled", _("cancelled")
+
+    issue = models.ForeignKey(
+        Issue, on_delete=models.CASCADE, related_name="tasks", verbose_name=_("issue")
+    )
+    department = models.ForeignKey(
+        "grids.Department",
+        on_delete=models.PROTECT,
+        related_name="issue_tasks",
+        verbose_name=_("department"),
+        db_index=False,  # served by task_department_state
+    )
+    role = models.CharField(_("role"), max_length=4, choices=Role.choices)
+    instruction = models.TextField(_("instruction"), blank=True)
+    due_at = models.DateTimeField(_("due at"))
+    state = models.CharField(_("status"), max_length=10, choices=State.choices, default=State.OPEN)
+    note = models.TextField(_("completion note"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    finished_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("finished by"),
+    )
+
+    class Meta:
+        verbose_name = _("sub-task")
+        verbose_name_plural = _("sub-tasks")
+        ordering = ["issue_id", "-role", "id"]
+        indexes = [
+            models.Index(fields=["department", "state", "due_at"], name="task_department_state")
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issue", "department"],
+                condition=Q(state="open"),
+                name="task_one_open_per_department",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.issue_id} · {self.department_id} · {self.get_state_display()}"
+
+    @property
+    def on_time(self) -> bool | None:
+        if self.finished_at is None or self.state != self.State.DONE:
+            return None
+        return self.finished_at <= self.due_at
 
 
 def photo_upload_to(instance, filename):

@@ -5,7 +5,13 @@
   (department staff: issues dispatched to their department). Seeing is wider than acting:
   they act only where they hold a post on the issue's *current unit* (its grid, community
   or subdistrict according to its level, or its department once dispatched).
+  A department co-handling an issue (联办) sees it through its sub-task.
 - Internal notes and reporters' phone numbers are for staff only.
+- The closed loop: a department returns a wrong dispatch (退单) and asks for more time
+  (延期); the level above the acting unit (the subdistrict for a department) approves or
+  refuses, and supervises with words (督办); subdistrict staff dispatch jointly (联办) and
+  cancel a sub-task; each co-handling department completes its own; community and
+  subdistrict staff call back the callers of hotline and API reports (回访).
 
 Every view fetches through ``visible_issues`` and asks ``can``; templates never re-derive a
 rule. A user's posts are read once per user object (one query) and remembered on it.
@@ -15,12 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, When
 
 from grids import units
 from grids.models import Post
 
-from .models import RESIDENT_SOURCES, Issue
+from .models import RESIDENT_SOURCES, Issue, IssueTask, Source, Status
 from .transitions import Action, action_allowed_by_flow
 
 
@@ -83,11 +90,53 @@ def visible_issues(user) -> QuerySet[Issue]:
 
 
 def sees_as_staff(user, issue: Issue) -> bool:
-    """Staff who see this issue through one of their posts (so see internal notes)."""
+    """Staff who see this issue through one of their posts (so see internal notes), or
+    through a sub-task of their department."""
     if getattr(user, "is_superuser", False):
         return True
     scope = scope_of(user)
-    return any(getattr(issue, kind.id_field) in scope.ids(kind) for kind in units.KINDS.values())
+    if any(getattr(issue, kind.id_field) in scope.ids(kind) for kind in units.KINDS.values()):
+        return True
+    return bool(scope.departments) and bool(_task_departments(issue) & scope.departments)
+
+
+def _task_departments(issue: Issue) -> frozenset:
+    """The departments holding a sub-task of the issue, open or not (one query, remembered
+    on the issue object while its open sub-tasks stay as many)."""
+    return _cached(
+        issue,
+        "_task_departments",
+        (issue.pk, issue.open_task_count),
+        lambda: frozenset(
+            IssueTask.objects.filter(issue_id=issue.pk).values_list("department_id", flat=True)
+        ),
+    )
+
+
+def _open_task_departments(issue: Issue) -> frozenset:
+    return _cached(
+        issue,
+        "_open_task_departments",
+        (issue.pk, issue.open_task_count),
+        lambda: frozenset(
+            IssueTask.objects.filter(issue_id=issue.pk, state=IssueTask.State.OPEN).values_list(
+                "department_id", flat=True
+            )
+        ),
+    )
+
+
+def holds_open_task(user, issue: Issue) -> bool:
+    """Staff of a department with an open sub-task on the issue (联办)."""
+    departments = scope_of(user).departments
+    return bool(departments) and bool(_open_task_departments(issue) & departments)
+
+
+def open_tasks_of(user, issue: Issue):
+    """The open sub-tasks of the issue that this person's departments hold."""
+    return IssueTask.objects.filter(
+        issue_id=issue.pk, state=IssueTask.State.OPEN, department_id__in=scope_of(user).departments
+    ).select_related("department")
 
 
 def current_unit_field(*, level: str, department_id) -> str:
@@ -112,6 +161,25 @@ def acting_condition(scope: Scope) -> Q:
     nothing: nothing is theirs to act on.
     """
     return units.current_unit_condition(scope.ids)
+
+
+def is_above_current_unit(user, issue: Issue) -> bool:
+    """Holds a post on the unit directly above the one handling the issue: the community of
+    a grid, the subdistrict of a community or of a department. They approve its
+    extensions and supervise it (``above_current_condition`` in query form)."""
+    kind, _unit = units.current_unit(issue)
+    above = kind.parent
+    return above is not None and getattr(issue, above.id_field) in scope_of(user).ids(above)
+
+
+def above_current_condition(scope: Scope) -> Q:
+    """``is_above_current_unit`` as a query condition over the scope's units."""
+    return units.above_current_unit_condition(scope.ids)
+
+
+def supervises(user, issue: Issue) -> bool:
+    """督办: the subdistrict over every issue in it, and the level above the acting unit."""
+    return coordinates_subdistrict(user, issue) or is_above_current_unit(user, issue)
 
 
 def coordinates_subdistrict(user, issue: Issue) -> bool:
@@ -251,9 +319,87 @@ def may_verify(user, issue: Issue) -> bool:
     )
 
 
+# --- 回访: call-backs to those who reported by phone or through another system -------------
+
+# Reports whose caller cannot evaluate online: they are asked on the phone.
+CALLBACK_SOURCES = (Source.HOTLINE, Source.API)
+
+
+def is_called_back(issue: Issue) -> bool:
+    """A resolved issue whose caller is asked by phone (回访): a hotline or API report with
+    a number to call, not yet unanswered ``CALLBACK_TRIES`` times (after that it is
+    verified like any other). The Python form of ``callback_condition``."""
+    return (
+        issue.source in CALLBACK_SOURCES
+        and bool(issue.caller_phone)
+        and issue.callback_attempts < settings.CALLBACK_TRIES
+    )
+
+
+def may_call_back(user, issue: Issue) -> bool:
+    """Community or subdistrict staff over the issue call back, not the person who fixed it."""
+    if user.pk == issue.resolved_by_id:
+        return False
+    scope = scope_of(user)
+    return issue.community_id in scope.communities or issue.subdistrict_id in scope.subdistricts
+
+
+def callback_condition(scope: Scope) -> Q:
+    """The 待回访 queue: resolved issues to call back in the scope's communities and
+    subdistricts (``is_called_back`` and ``may_call_back``, as a query condition)."""
+    area = Q(pk__isnull=True)
+    if scope.communities:
+        area |= Q(community_id__in=scope.communities)
+    if scope.subdistricts:
+        area |= Q(subdistrict_id__in=scope.subdistricts)
+    return (
+        Q(
+            status=Status.RESOLVED,
+            source__in=CALLBACK_SOURCES,
+            callback_attempts__lt=settings.CALLBACK_TRIES,
+        )
+        & ~Q(caller_phone="")
+        & area
+    )
+
+
+def task_condition(scope: Scope) -> Q:
+    """Issues on which one of the scope's departments holds an open sub-task (联办)."""
+    if not scope.departments:
+        return Q(pk__isnull=True)
+    return Q(
+        Exists(
+            IssueTask.objects.filter(
+                issue_id=OuterRef("pk"),
+                state=IssueTask.State.OPEN,
+                department_id__in=scope.departments,
+            )
+        )
+    )
+
+
+def extension_condition(scope: Scope) -> Q:
+    """Issues with an extension request waiting for one of the scope's units to decide."""
+    return Q(extension_until__isnull=False) & above_current_condition(scope)
+
+
 def _who_may(user, action: str, issue: Issue) -> bool:
-    if action in (Action.EVALUATE, Action.REOPEN):
+    if action == Action.EVALUATE:
         return is_reporting_resident(user, issue)
+    if action == Action.REOPEN:
+        if is_called_back(issue):
+            return may_call_back(user, issue)
+        return is_reporting_resident(user, issue)
+    if action in (Action.CALLBACK, Action.CALLBACK_MISSED):
+        return may_call_back(user, issue)
+    if action in (Action.DISPATCH_JOINT, Action.CANCEL_TASK):
+        return coordinates_subdistrict(user, issue)
+    if action == Action.COMPLETE_TASK:
+        return holds_open_task(user, issue)
+    if action in (Action.APPROVE_EXTENSION, Action.REFUSE_EXTENSION):
+        return is_above_current_unit(user, issue)
+    if action == Action.SUPERVISE_NOTE:
+        return supervises(user, issue)
     if action == Action.COMMENT:
         return issue.reporter_id == user.pk or sees_as_staff(user, issue)
     if action == Action.DISPATCH:
@@ -271,6 +417,8 @@ def _who_may(user, action: str, issue: Issue) -> bool:
         Action.SUSPEND,
         Action.RESUME,
         Action.REJECT,
+        Action.RETURN,
+        Action.REQUEST_EXTENSION,
     ):
         return acts_on_current_unit(user, issue)
     # Correcting the details is an administrator's (above); the sweep's own actions
@@ -294,6 +442,14 @@ SUPERUSER_ACTIONS = frozenset(
         Action.VERIFY,
         Action.REJECT,
         Action.EDIT,
+        Action.RETURN,
+        Action.APPROVE_EXTENSION,
+        Action.REFUSE_EXTENSION,
+        Action.DISPATCH_JOINT,
+        Action.CANCEL_TASK,
+        Action.CALLBACK,
+        Action.CALLBACK_MISSED,
+        Action.SUPERVISE_NOTE,
     }
 )
 
@@ -304,7 +460,9 @@ def can(user, action: str, issue: Issue) -> bool:
         return False
     if not action_allowed_by_flow(action, issue):
         return False
-    if user.is_superuser and action in SUPERUSER_ACTIONS:
+    if user.is_superuser and (
+        action in SUPERUSER_ACTIONS or (action == Action.REOPEN and is_called_back(issue))
+    ):
         # Verification is a second pair of eyes, even for an administrator.
         return action != Action.VERIFY or user.pk not in _may_not_verify(issue)
     return _who_may(user, action, issue)
@@ -400,6 +558,14 @@ def staff_issue_condition(user) -> Q | None:
     for kind in units.KINDS.values():
         if scope.ids(kind):
             condition |= Q(**{f"{kind.id_field}__in": scope.ids(kind)})
+    if scope.departments:  # co-handled issues (联办), through any sub-task, open or done
+        condition |= Q(
+            Exists(
+                IssueTask.objects.filter(
+                    issue_id=OuterRef("pk"), department_id__in=scope.departments
+                )
+            )
+        )
     return condition
 
 

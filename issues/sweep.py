@@ -8,7 +8,12 @@ one per issue:
 2. put running issues overdue at SUBDISTRICT under supervision, once;
 3. close RESOLVED issues whose resident reporter left them unevaluated for AUTO_CLOSE_DAYS;
 4. warn the staff of the current unit about running issues due within the hour (a
-   notification each, once per deadline; no event, since nothing about the issue changes).
+   notification each, once per deadline; no event, since nothing about the issue changes);
+
+and it counts the resolved issues left unverified for ``UNVERIFIED_DAYS`` (one query;
+``stale_unverified`` lists them). Deadlines come from ``workflow.due_after``, in hours or
+working days, computed once per (level, severity) per batch, so the calendar adds no query
+per issue.
 
 The new status of each pass is read from ``TRANSITIONS``, like every other action. Rows
 are locked with ``FOR UPDATE SKIP LOCKED``, so two hosts running the sweep at once split
@@ -54,6 +59,8 @@ class SweepResult:
     supervised: int = 0
     closed: int = 0
     warned: int = 0
+    # Resolved issues nobody has verified for UNVERIFIED_DAYS (reported, not changed).
+    unverified: int = 0
 
     def __str__(self):
         summary = (
@@ -62,6 +69,9 @@ class SweepResult:
         )
         if self.warned:
             summary += f", warned due within the hour {self.warned}"
+        if self.unverified:
+            summary += f"; resolved but unverified for {settings.UNVERIFIED_DAYS}+ days: "
+            summary += str(self.unverified)
         return summary
 
 
@@ -194,7 +204,7 @@ def _supervise_batch(now, batch_size) -> int:
             return 0
         _record(rows, kind=IssueEvent.Kind.SUPERVISED, now=now)
         updated = overdue.filter(pk__in=[r["pk"] for r in rows]).update(
-            is_supervised=True, updated_at=now
+            is_supervised=True, supervised_at=now, updated_at=now
         )
         if updated != len(rows):
             raise RuntimeError("supervision batch changed under the sweep")
@@ -277,6 +287,19 @@ def _warn_due_soon_batch(now, batch_size) -> int:
     return len(rows)
 
 
+def stale_unverified(now=None):
+    """Resolved issues waiting for verification (核查) or a call-back (回访) for more than
+    ``UNVERIFIED_DAYS``: the ones no resident will evaluate, left in limbo. The rule book
+    says who may close each (``permissions.may_verify``); this lists them, oldest first,
+    so nobody forgets one."""
+    now = now or timezone.now()
+    return Issue.objects.filter(
+        ~reporter_evaluates_condition(),
+        status=Status.RESOLVED,
+        resolved_at__lt=now - timedelta(days=settings.UNVERIFIED_DAYS),
+    ).order_by("resolved_at", "pk")
+
+
 def run_sweep(*, now=None, batch_size: int = BATCH_SIZE) -> SweepResult:
     """One full sweep; returns how many issues each pass changed."""
     now = now or timezone.now()
@@ -293,4 +316,5 @@ def run_sweep(*, now=None, batch_size: int = BATCH_SIZE) -> SweepResult:
     # Last, so that issues escalated above (with fresh deadlines) are judged as they are now.
     while n := _warn_due_soon_batch(now, batch_size):
         result.warned += n
+    result.unverified = stale_unverified(now).count()
     return result

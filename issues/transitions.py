@@ -26,6 +26,17 @@ class Action(models.TextChoices):
     VERIFY = "verify", _("Verify and close")
     REJECT = "reject", _("Reject")
     EDIT = "edit", _("Correct details")
+    # The closed loop as the 12345 platforms run it.
+    RETURN = "return", _("Return to the subdistrict")  # 退单
+    REQUEST_EXTENSION = "request_extension", _("Request an extension")  # 延期申请
+    APPROVE_EXTENSION = "approve_extension", _("Approve the extension")
+    REFUSE_EXTENSION = "refuse_extension", _("Refuse the extension")
+    DISPATCH_JOINT = "dispatch_joint", _("Dispatch for joint handling")  # 联办
+    COMPLETE_TASK = "complete_task", _("Complete a sub-task")
+    CANCEL_TASK = "cancel_task", _("Cancel a sub-task")
+    CALLBACK = "callback", _("Record a call-back")  # 回访
+    CALLBACK_MISSED = "callback_missed", _("Call-back not answered")
+    SUPERVISE_NOTE = "supervise_note", _("Supervise with a note")  # 督办
     # Only the deadline sweep does these.
     SUPERVISE = "supervise", _("Put under supervision")
     AUTO_CLOSE = "auto_close", _("Close without evaluation")
@@ -59,6 +70,34 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     **{(status, Action.EDIT): status for status in S},
     (S.SUBMITTED, Action.SUPERVISE): S.SUBMITTED,
     (S.IN_PROGRESS, Action.SUPERVISE): S.IN_PROGRESS,
+    # 退单: a department sends a wrong dispatch back to the subdistrict's intake.
+    (S.SUBMITTED, Action.RETURN): S.SUBMITTED,
+    (S.IN_PROGRESS, Action.RETURN): S.SUBMITTED,
+    # 延期: asked by the acting unit, decided by the level above; the status stands.
+    (S.SUBMITTED, Action.REQUEST_EXTENSION): S.SUBMITTED,
+    (S.IN_PROGRESS, Action.REQUEST_EXTENSION): S.IN_PROGRESS,
+    (S.SUBMITTED, Action.APPROVE_EXTENSION): S.SUBMITTED,
+    (S.IN_PROGRESS, Action.APPROVE_EXTENSION): S.IN_PROGRESS,
+    (S.SUBMITTED, Action.REFUSE_EXTENSION): S.SUBMITTED,
+    (S.IN_PROGRESS, Action.REFUSE_EXTENSION): S.IN_PROGRESS,
+    # 联办: a lead department and co-handlers, each with a sub-task.
+    (S.SUBMITTED, Action.DISPATCH_JOINT): S.SUBMITTED,
+    (S.IN_PROGRESS, Action.DISPATCH_JOINT): S.SUBMITTED,
+    **{
+        (status, Action.COMPLETE_TASK): status
+        for status in (S.SUBMITTED, S.IN_PROGRESS, S.SUSPENDED)
+    },
+    **{
+        (status, Action.CANCEL_TASK): status for status in (S.SUBMITTED, S.IN_PROGRESS, S.SUSPENDED)
+    },
+    # 回访: the caller's answer closes it, or (不满意: REOPEN) sends it back to be handled.
+    (S.RESOLVED, Action.CALLBACK): S.CLOSED,
+    (S.RESOLVED, Action.CALLBACK_MISSED): S.RESOLVED,
+    # 督办: words and a new deadline from those who supervise the acting unit.
+    **{
+        (status, Action.SUPERVISE_NOTE): status
+        for status in (S.SUBMITTED, S.IN_PROGRESS, S.SUSPENDED)
+    },
 }
 
 # What is not settled at a level climbs one level.
@@ -67,12 +106,26 @@ ESCALATES_TO: dict[str, str] = {Level.GRID: Level.COMMUNITY, Level.COMMUNITY: Le
 CONDITIONS = {
     # Escalation climbs from grid and community only; the subdistrict dispatches instead.
     Action.ESCALATE: lambda issue: issue.level in ESCALATES_TO,
-    Action.DISPATCH: lambda issue: issue.level == Level.SUBDISTRICT,
+    Action.DISPATCH: lambda issue: issue.level == Level.SUBDISTRICT and not issue.open_task_count,
+    Action.DISPATCH_JOINT: lambda issue: (
+        issue.level == Level.SUBDISTRICT and not issue.open_task_count
+    ),
+    Action.RETURN: lambda issue: issue.department_id is not None,
+    Action.REQUEST_EXTENSION: lambda issue: issue.extension_until is None,
+    Action.APPROVE_EXTENSION: lambda issue: issue.extension_until is not None,
+    Action.REFUSE_EXTENSION: lambda issue: issue.extension_until is not None,
+    Action.COMPLETE_TASK: lambda issue: issue.open_task_count > 0,
+    Action.CANCEL_TASK: lambda issue: issue.open_task_count > 0,
+    # The lead resolves a jointly handled issue once every sub-task is done or cancelled.
+    Action.RESOLVE: lambda issue: not issue.open_task_count,
+    Action.CALLBACK: lambda issue: _called_back(issue),
+    Action.CALLBACK_MISSED: lambda issue: _called_back(issue),
     Action.SUPERVISE: lambda issue: issue.level == Level.SUBDISTRICT and not issue.is_supervised,
     # A resident reporter evaluates; with none (or when the reporter is staff of the unit
     # that resolved it), someone else verifies.
     Action.EVALUATE: lambda issue: _reporter_evaluates(issue),
-    Action.REOPEN: lambda issue: _reporter_evaluates(issue),
+    # 不满意 reopens: the reporting resident's, or the caller's answer on a call-back.
+    Action.REOPEN: lambda issue: _reporter_evaluates(issue) or _called_back(issue),
     Action.AUTO_CLOSE: lambda issue: _reporter_evaluates(issue),
     Action.VERIFY: lambda issue: not _reporter_evaluates(issue),
 }
@@ -83,6 +136,12 @@ def _reporter_evaluates(issue) -> bool:
     from .permissions import reporter_evaluates
 
     return reporter_evaluates(issue)
+
+
+def _called_back(issue) -> bool:
+    from .permissions import is_called_back
+
+    return is_called_back(issue)
 
 
 def next_status(action: str, issue) -> str | None:

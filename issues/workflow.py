@@ -31,8 +31,10 @@ from .models import (
     Category,
     Issue,
     IssueEvent,
+    IssueTask,
     Level,
     Photo,
+    ReturnReason,
     Satisfaction,
     Severity,
     SlaPolicy,
@@ -69,11 +71,14 @@ def _announce(event_ids: Iterable[int]) -> None:
     transaction.on_commit(send)
 
 
-def due_after(*, severity: str, level: str, start, sla: dict | None = None) -> timezone.datetime:
-    """Arriving at a level starts its clock: the SLA hours for (severity, level). ``sla``
-    is ``SlaPolicy.table()`` when the caller (the sweep, for a whole batch) already read it."""
+def due_after(*, severity: str, level: str, start, sla=None, left=None) -> timezone.datetime:
+    """The one deadline function. Arriving at a level starts its clock: the policy of
+    (severity, level), in hours or in working days on the official calendar
+    (``issues.workdays``). ``left`` is the clock time still to run when not the whole
+    policy: a resumed issue gets back what it had left when suspended. ``sla`` is
+    ``SlaPolicy.table()`` when the caller (the sweep, for a whole batch) already read it."""
     sla = SlaPolicy.table() if sla is None else sla
-    return start + timedelta(hours=sla[(severity, level)])
+    return sla.deadline(severity, level, start, left)
 
 
 def _require(value: str, message: str) -> str:
@@ -109,8 +114,14 @@ def _act(
     data: dict | None = None,
     photos: Iterable[CleanPhoto] = (),
     submission_token: uuid.UUID | None = None,
+    after: Callable[[Issue, IssueEvent, timezone.datetime], None] | None = None,
 ) -> Issue:
     """Run one action: the mechanics every public function shares.
+
+    ``check(locked)`` refuses with a ``WorkflowError`` before anything is written;
+    ``changes(locked, now)`` gives the issue's new values; ``after(locked, event, now)``
+    writes what belongs with the action beyond the issue row (sub-tasks), in the same
+    transaction.
 
     ``note`` is read by whoever sees the event (the reporter too, when it is public);
     ``internal_note`` by staff only. ``submission_token`` is the token the form carried:
@@ -172,6 +183,8 @@ def _act(
             submission_token=submission_token,
         )
         _save_photos(locked, event, photos, actor)
+        if after is not None:
+            after(locked, event, now)
         _announce([event.pk])
     return locked
 
@@ -356,6 +369,7 @@ def _create_issue(
     api_client,
 ) -> Issue:
     now = timezone.now()
+    first_deadline = due_after(severity=severity, level=Level.GRID, start=now)
     with transaction.atomic():
         number = new_tracking_number(now)
         while Issue.objects.filter(tracking_number=number).exists():
@@ -379,7 +393,8 @@ def _create_issue(
             longitude=longitude,
             level=Level.GRID,
             status=Status.SUBMITTED,
-            due_at=due_after(severity=severity, level=Level.GRID, start=now),
+            due_at=first_deadline,
+            response_due_at=first_deadline,
             level_entered_at=now,
             created_at=now,
             submission_token=submission_token,
@@ -616,14 +631,21 @@ def resume(
     message: str = "",
     submission_token: uuid.UUID | None = None,
 ) -> Issue:
-    """Resume a suspended issue; its deadline moves by the time it was suspended. The
-    ``note`` is for staff; the optional ``message`` is for the reporter."""
+    """Resume a suspended issue: its clock runs again with the time it had left when it
+    was suspended (working time, for a working-day deadline). The ``note`` is for staff;
+    the optional ``message`` is for the reporter."""
+    sla = SlaPolicy.table()
 
     def changes(locked, now):
         paused = now - locked.suspended_at
+        left = sla.time_left(
+            locked.severity, locked.level, at=locked.suspended_at, due=locked.due_at
+        )
         return {
             "suspended_at": None,
-            "due_at": locked.due_at + paused,
+            "due_at": due_after(
+                severity=locked.severity, level=locked.level, start=now, sla=sla, left=left
+            ),
             "suspended_seconds": locked.suspended_seconds + int(paused.total_seconds()),
         }
 
@@ -682,13 +704,7 @@ def evaluate(
             action=Action.REOPEN,
             kind=IssueEvent.Kind.REOPENED,
             note=reason,
-            changes=lambda locked, now: {
-                "reopen_count": locked.reopen_count + 1,
-                "resolved_at": None,
-                "resolved_by": None,
-                "due_at": due_after(severity=locked.severity, level=locked.level, start=now),
-                "level_entered_at": now,
-            },
+            changes=lambda locked, now: _reopen_changes(locked, now),
             data={"satisfaction": satisfaction},
             submission_token=submission_token,
         )
@@ -702,6 +718,17 @@ def evaluate(
         data={"satisfaction": satisfaction},
         submission_token=submission_token,
     )
+
+
+def _reopen_changes(locked, now) -> dict:
+    """不满意重办: handled again at the same level, with a fresh clock."""
+    return {
+        "reopen_count": locked.reopen_count + 1,
+        "resolved_at": None,
+        "resolved_by": None,
+        "due_at": due_after(severity=locked.severity, level=locked.level, start=now),
+        "level_entered_at": now,
+    }
 
 
 def verify(
@@ -768,6 +795,419 @@ def reject(
         check=check,
         changes=lambda locked, now: {"duplicate_of": duplicate_of, "closed_at": now},
         data={"duplicate_of": duplicate_of.tracking_number} if duplicate_of else None,
+        submission_token=submission_token,
+    )
+
+
+# --- the closed loop: 退单, 延期, 联办, 回访, 督办 ----------------------------------------------
+
+# The longest extension anyone may ask for at once.
+MAX_EXTENSION_DAYS = 90
+
+
+def return_dispatch(
+    *,
+    issue: Issue,
+    actor,
+    reason: ReturnReason | None,
+    note: str = "",
+    submission_token: uuid.UUID | None = None,
+) -> Issue:
+    """退单: a department returns an issue outside its duties to the subdistrict, which
+    dispatches it again. The issue waits at the subdistrict's intake (待受理, no department)
+    and its clock runs on; open sub-tasks of a joint dispatch are cancelled with it. The
+    reason (from the list the admin keeps) and the note are for staff; the return counts
+    against the department (退单率)."""
+    if reason is None:
+        raise WorkflowError(_("Choose why the issue is returned."), code="reason_required")
+    note = (note or "").strip()
+    # Filled in from the locked row, before the event that holds it is written.
+    data: dict = {"reason": reason.name}
+
+    def check(locked):
+        data["department"] = locked.department.name
+        data["department_id"] = locked.department_id
+
+    def after(locked, event, now):
+        IssueTask.objects.filter(issue_id=locked.pk, state=IssueTask.State.OPEN).update(
+            state=IssueTask.State.CANCELLED, finished_at=now, finished_by=actor
+        )
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.RETURN,
+        kind=IssueEvent.Kind.RETURNED,
+        internal_note="\n".join(filter(None, [reason.name, note])),
+        is_public=False,
+        check=check,
+        changes=lambda locked, now: {
+            "department": None,
+            "assignee": None,
+            "return_count": F("return_count") + 1,
+            "open_task_count": 0,
+        },
+        after=after,
+        data=data,
+        submission_token=submission_token,
+    )
+
+
+def _deadline_on(day, *, later_than, message_past: str):
+    """A deadline set by date: the close of working hours that day, later than the present
+    deadline and not beyond ``MAX_EXTENSION_DAYS`` from now."""
+    if day is None:
+        raise WorkflowError(_("Choose the new deadline."), code="date_required")
+    deadline = SlaPolicy.table().calendar.close_of(day)
+    now = timezone.now()
+    if deadline <= max(now, later_than):
+        raise WorkflowError(message_past, code="bad_date")
+    if deadline > now + timedelta(days=MAX_EXTENSION_DAYS):
+        raise WorkflowError(
+            _("A new deadline is at most %(days)s days away.") % {"days": MAX_EXTENSION_DAYS},
+            code="bad_date",
+        )
+    return deadline
+
+
+def request_extension(
+    *, issue: Issue, actor, until, reason: str, submission_token: uuid.UUID | None = None
+) -> Issue:
+    """延期申请: the acting unit asks for more time, to the end of working hours on
+    ``until`` (a date), saying why. The level above decides (``approve_extension``,
+    ``refuse_extension``); until then the deadline stands and no second request is made."""
+    reason = _require(reason, _("Say why more time is needed."))
+    data: dict = {}
+
+    def check(locked):
+        deadline = _deadline_on(
+            until,
+            later_than=locked.due_at,
+            message_past=_("The new deadline must be later than the present one."),
+        )
+        data["until"] = deadline.isoformat()
+        data["due_at"] = locked.due_at.isoformat()
+
+    def changes(locked, now):
+        return {"extension_until": timezone.datetime.fromisoformat(data["until"])}
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.REQUEST_EXTENSION,
+        kind=IssueEvent.Kind.EXTENSION_REQUESTED,
+        internal_note=reason,
+        is_public=False,
+        check=check,
+        changes=changes,
+        data=data,
+        submission_token=submission_token,
+    )
+
+
+def approve_extension(
+    *, issue: Issue, actor, note: str = "", submission_token: uuid.UUID | None = None
+) -> Issue:
+    """Approve a pending extension: the deadline moves to the date asked for."""
+    data: dict = {}
+
+    def check(locked):
+        data["until"] = locked.extension_until.isoformat()
+        data["due_at"] = locked.due_at.isoformat()
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.APPROVE_EXTENSION,
+        kind=IssueEvent.Kind.EXTENSION_APPROVED,
+        internal_note=note,
+        is_public=False,
+        check=check,
+        changes=lambda locked, now: {
+            "due_at": locked.extension_until,
+            "extension_until": None,
+            "extension_count": F("extension_count") + 1,
+        },
+        data=data,
+        submission_token=submission_token,
+    )
+
+
+def refuse_extension(
+    *, issue: Issue, actor, reason: str, submission_token: uuid.UUID | None = None
+) -> Issue:
+    """Refuse a pending extension, saying why: the deadline stands."""
+    reason = _require(reason, _("Say why the extension is refused."))
+    data: dict = {}
+
+    def check(locked):
+        data["until"] = locked.extension_until.isoformat()
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.REFUSE_EXTENSION,
+        kind=IssueEvent.Kind.EXTENSION_REFUSED,
+        internal_note=reason,
+        is_public=False,
+        check=check,
+        changes=lambda locked, now: {"extension_until": None},
+        data=data,
+        submission_token=submission_token,
+    )
+
+
+def dispatch_joint(
+    *,
+    issue: Issue,
+    actor,
+    lead,
+    co_handlers: Iterable,
+    instruction: str,
+    due=None,
+    message: str = "",
+    submission_token: uuid.UUID | None = None,
+) -> Issue:
+    """联办 (吹哨报到): the subdistrict dispatches a hard issue to a lead department, which
+    holds the issue, and co-handling departments. Each of them gets a sub-task with the
+    instruction and a due date (``due``, a date: the close of working hours that day;
+    by default the issue's own deadline), in its own queue. The lead resolves the issue
+    once every sub-task is done or cancelled."""
+    instruction = _require(instruction, _("Say what each department is to do."))
+    co_handlers = list(co_handlers)
+    departments = [lead, *co_handlers]
+    if not co_handlers:
+        raise WorkflowError(_("Choose at least one co-handling department."), code="no_co_handlers")
+    if len({d.pk for d in departments}) != len(departments):
+        raise WorkflowError(
+            _("Each department takes part once; the lead is not also a co-handler."),
+            code="bad_department",
+        )
+    data: dict = {
+        "department": lead.name,
+        "co_handlers": [d.name for d in co_handlers],
+    }
+    task_due: dict = {}
+
+    def check(locked):
+        if any(d.subdistrict_id != locked.subdistrict_id for d in departments):
+            raise WorkflowError(
+                _("That department does not serve this subdistrict."), code="bad_department"
+            )
+        task_due["at"] = (
+            locked.due_at
+            if due is None
+            else _deadline_on(
+                due,
+                later_than=timezone.now(),
+                message_past=_("The sub-tasks' due date must be in the future."),
+            )
+        )
+        data["due_at"] = task_due["at"].isoformat()
+
+    def after(locked, event, now):
+        IssueTask.objects.bulk_create(
+            IssueTask(
+                issue_id=locked.pk,
+                department=department,
+                role=IssueTask.Role.LEAD if department is lead else IssueTask.Role.CO,
+                instruction=instruction,
+                due_at=task_due["at"],
+                created_at=now,
+            )
+            for department in departments
+        )
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.DISPATCH_JOINT,
+        kind=IssueEvent.Kind.JOINT_DISPATCHED,
+        note=message,
+        internal_note=instruction,
+        check=check,
+        changes=lambda locked, now: {
+            "department": lead,
+            "assignee": None,
+            "dispatched_at": now,
+            "open_task_count": len(departments),
+        },
+        after=after,
+        data=data,
+        submission_token=submission_token,
+    )
+
+
+def _finish_task(issue, actor, task, *, action, kind, state, note, submission_token):
+    data: dict = {}
+
+    def check(locked):
+        if task is None or task.issue_id != locked.pk:
+            raise WorkflowError(_("Choose the sub-task."), code="bad_task")
+        current = IssueTask.objects.select_for_update().filter(pk=task.pk).first()
+        if current is None or current.state != IssueTask.State.OPEN:
+            raise WorkflowError(_("That sub-task is no longer open."), code="bad_task")
+        if action == Action.COMPLETE_TASK and not (
+            actor.is_superuser or current.department_id in permissions.scope_of(actor).departments
+        ):
+            raise WorkflowError(_("That sub-task is another department's."), code="forbidden")
+        data.update(
+            task=current.pk,
+            department=task.department.name,
+            department_id=current.department_id,
+            role=current.role,
+            on_time=timezone.now() <= current.due_at,
+        )
+
+    def after(locked, event, now):
+        IssueTask.objects.filter(pk=task.pk).update(
+            state=state, note=note, finished_at=now, finished_by=actor
+        )
+
+    return _act(
+        issue,
+        actor=actor,
+        action=action,
+        kind=kind,
+        internal_note=note,
+        is_public=False,
+        check=check,
+        changes=lambda locked, now: {"open_task_count": F("open_task_count") - 1},
+        after=after,
+        data=data,
+        submission_token=submission_token,
+    )
+
+
+def complete_task(
+    *, issue: Issue, actor, task: IssueTask, note: str, submission_token: uuid.UUID | None = None
+) -> Issue:
+    """A department completes its sub-task of a joint issue, saying what it did."""
+    note = _require(note, _("Say what your department did."))
+    return _finish_task(
+        issue,
+        actor,
+        task,
+        action=Action.COMPLETE_TASK,
+        kind=IssueEvent.Kind.TASK_COMPLETED,
+        state=IssueTask.State.DONE,
+        note=note,
+        submission_token=submission_token,
+    )
+
+
+def cancel_task(
+    *, issue: Issue, actor, task: IssueTask, reason: str, submission_token: uuid.UUID | None = None
+) -> Issue:
+    """The subdistrict cancels a sub-task that is no longer needed, saying why."""
+    reason = _require(reason, _("Say why the sub-task is cancelled."))
+    return _finish_task(
+        issue,
+        actor,
+        task,
+        action=Action.CANCEL_TASK,
+        kind=IssueEvent.Kind.TASK_CANCELLED,
+        state=IssueTask.State.CANCELLED,
+        note=reason,
+        submission_token=submission_token,
+    )
+
+
+# What a caller may answer on a call-back, besides the three satisfaction levels.
+UNREACHABLE = "unreachable"
+
+
+def callback(
+    *,
+    issue: Issue,
+    actor,
+    outcome: str,
+    said: str = "",
+    submission_token: uuid.UUID | None = None,
+) -> Issue:
+    """回访: staff call back the caller of a hotline or API report and record the answer.
+    满意 / 基本满意 close the issue with that satisfaction; 不满意 (with what they said)
+    reopens it exactly as a resident's 不满意 does; "not reachable" is counted, and after
+    ``CALLBACK_TRIES`` unanswered calls the issue is verified instead."""
+    said = (said or "").strip()
+    if outcome == UNREACHABLE:
+        return _act(
+            issue,
+            actor=actor,
+            action=Action.CALLBACK_MISSED,
+            kind=IssueEvent.Kind.CALLBACK_MISSED,
+            internal_note=said,
+            is_public=False,
+            changes=lambda locked, now: {"callback_attempts": F("callback_attempts") + 1},
+            data={"outcome": UNREACHABLE, "channel": "callback"},
+            submission_token=submission_token,
+        )
+    if outcome not in Satisfaction.values:
+        raise WorkflowError(_("Choose what the caller answered."), code="bad_satisfaction")
+    if outcome == Satisfaction.DISSATISFIED:
+        said = _require(said, _("Write down why the caller is not satisfied."))
+        return _act(
+            issue,
+            actor=actor,
+            action=Action.REOPEN,
+            kind=IssueEvent.Kind.REOPENED,
+            note=said,
+            changes=lambda locked, now: _reopen_changes(locked, now),
+            data={"satisfaction": outcome, "channel": "callback"},
+            submission_token=submission_token,
+        )
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.CALLBACK,
+        kind=IssueEvent.Kind.CALLED_BACK,
+        note=said,
+        changes=lambda locked, now: {"satisfaction": outcome, "closed_at": now},
+        data={"satisfaction": outcome, "channel": "callback"},
+        submission_token=submission_token,
+    )
+
+
+def supervise_note(
+    *,
+    issue: Issue,
+    actor,
+    note: str,
+    until=None,
+    submission_token: uuid.UUID | None = None,
+) -> Issue:
+    """督办: those who supervise the acting unit (its subdistrict, or the level above it)
+    put the issue under supervision with words for the unit, and, if ``until`` (a date) is
+    given, a new deadline at the close of working hours that day. The acting unit sees the
+    latest note highlighted on the issue."""
+    note = _require(note, _("Write what the unit is to do."))
+    data: dict = {}
+
+    def check(locked):
+        if until is not None:
+            deadline = _deadline_on(
+                until,
+                later_than=timezone.now(),
+                message_past=_("The new deadline must be in the future."),
+            )
+            data["due_at"] = deadline.isoformat()
+
+    def changes(locked, now):
+        values = {"is_supervised": True, "supervised_at": locked.supervised_at or now}
+        if "due_at" in data:
+            values["due_at"] = timezone.datetime.fromisoformat(data["due_at"])
+        return values
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.SUPERVISE_NOTE,
+        kind=IssueEvent.Kind.SUPERVISION_NOTE,
+        internal_note=note,
+        is_public=False,
+        check=check,
+        changes=changes,
+        data=data,
         submission_token=submission_token,
     )
 

@@ -30,8 +30,8 @@ Definitions (each also shown next to the figure as a one-line explanation):
   subdistrict, so a dispatched issue is still settled inside it.
 - Response rate (响应率): the model keeps only the first acceptance time, and the deadline
   moves on every escalation, so the response is measured against the *first* deadline:
-  accepted within the grid-level deadline of its severity (``SlaPolicy(severity, GRID)``,
-  read inside the same SQL statement) after filing. Denominator: accepted issues, plus issues
+  accepted by ``response_due_at``, the grid-level deadline the clock set on filing (hours,
+  or working days on the official calendar: the same ``due_after`` as every deadline). Denominator: accepted issues, plus issues
   never accepted whose first deadline has passed (they were not answered in time); issues
   rejected without being accepted are left out, as are unaccepted issues still within it.
 - On-time resolution rate: issues resolved (``resolved_at`` set: RESOLVED or CLOSED) no later

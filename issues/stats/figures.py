@@ -7,54 +7,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Avg, DateTimeField, F, Func, IntegerField, Q, Sum, Value
+from django.db.models import Avg, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
-from django.db.models.lookups import GreaterThan, LessThanOrEqual
 from django.utils.translation import gettext_lazy as _
 
 from ..models import (
-    DEFAULT_SLA_HOURS,
     RUNNING_STATUSES,
     Level,
     Satisfaction,
     Severity,
-    SlaPolicy,
     Source,
     Status,
 )
 from .sql import Median, Seconds, _count
 
 # --- the figures ------------------------------------------------------------------------
-
-
-class FirstDeadlineSeconds(Func):
-    """The grid-level deadline of the issue's severity, in seconds, read from SlaPolicy in
-    the same statement: one uncorrelated scalar subquery per severity (evaluated once per
-    statement), with the built-in default when no policy row exists. Written as one SQL
-    template because it is repeated in several aggregates of several queries, where the ORM
-    would resolve three Subquery objects each time."""
-
-    output_field = IntegerField()
-
-    def __init__(self, severity, **extra):
-        super().__init__(severity, **extra)
-
-    def as_sql(self, compiler, connection, **extra_context):
-        table = connection.ops.quote_name(SlaPolicy._meta.db_table)
-        hours, severity_column, level_column = (
-            connection.ops.quote_name(SlaPolicy._meta.get_field(name).column)
-            for name in ("hours", "severity", "level")
-        )
-        # Only our own constants go into the text: the severity and level values and the
-        # default hours (no user input).
-        whens = " ".join(
-            f"WHEN '{severity.value}' THEN COALESCE((SELECT {hours} FROM {table} "
-            f"WHERE {severity_column} = '{severity.value}' AND {level_column} = "
-            f"'{Level.GRID.value}'), {int(DEFAULT_SLA_HOURS[(severity, Level.GRID)])})"
-            for severity in Severity
-        )
-        template = f"((CASE %(expressions)s {whens} END) * 3600)"
-        return super().as_sql(compiler, connection, template=template, **extra_context)
 
 
 def _accept_seconds(prefix: str = "") -> Seconds:
@@ -141,8 +108,6 @@ def _figure_aggregates(*, now: datetime, prefix: str) -> dict:
     running = q(status__in=RUNNING_STATUSES)
     accepted = q(accepted_at__isnull=False)
     resolved = q(resolved_at__isnull=False)
-    deadline = FirstDeadlineSeconds(F(f"{p}severity"))
-    now_value = Value(now, output_field=DateTimeField())
     return {
         "filed": _count(None, p),
         "minor_closed": _count(closed & q(severity=Severity.MINOR), p),
@@ -155,16 +120,14 @@ def _figure_aggregates(*, now: datetime, prefix: str) -> dict:
         "difficult_settled": _count(
             closed & q(severity=Severity.DIFFICULT, is_supervised=False), p
         ),
+        # The first deadline (to be accepted at the grid) as the clock set it on filing,
+        # in hours or working days: the same deadline the sweep and the queue use.
         "response_due": _count(
             accepted
-            | (
-                q(accepted_at__isnull=True)
-                & ~q(status=Status.REJECTED)
-                & Q(GreaterThan(Seconds(now_value, F(f"{p}created_at")), deadline))
-            ),
+            | (q(accepted_at__isnull=True, response_due_at__lt=now) & ~q(status=Status.REJECTED)),
             p,
         ),
-        "response_on_time": _count(accepted & Q(LessThanOrEqual(_accept_seconds(p), deadline)), p),
+        "response_on_time": _count(accepted & q(accepted_at__lte=F(f"{p}response_due_at")), p),
         "resolution_on_time": _count(resolved & q(resolved_at__lte=F(f"{p}due_at")), p),
         "overdue_now": _count(running & q(due_at__lt=now), p),
         "satisfied": _count(

@@ -32,12 +32,13 @@ from grids.demo_places import place_demo
 from grids.models import Building, Community, Department, Grid, Post, Subdistrict, User
 from issues import permissions, workflow
 from issues.models import (
-    DEFAULT_SLA_HOURS,
+    DEFAULT_SLA,
     OPEN_STATUSES,
     Category,
     CategoryQuestion,
     Issue,
     IssueEvent,
+    Level,
     Notification,
     Satisfaction,
     Severity,
@@ -311,9 +312,9 @@ class Command(BaseCommand):
 
     def _sla_defaults(self) -> None:
         # Loaded by migration issues/0002 already; this only fills a gap an admin left.
-        for (severity, level), hours in DEFAULT_SLA_HOURS.items():
+        for (severity, level), (unit, amount) in DEFAULT_SLA.items():
             SlaPolicy.objects.get_or_create(
-                severity=severity, level=level, defaults={"hours": hours}
+                severity=severity, level=level, defaults={"unit": unit, "amount": amount}
             )
 
     def _categories(self, subdistrict) -> None:
@@ -941,7 +942,7 @@ class Command(BaseCommand):
     def _backdate_current(self, issues, *, now: datetime, rng: random.Random) -> None:
         """The issues in every status happened within the last days: the settled ones a day
         or a few ago; the open ones recently enough to be well inside their deadline."""
-        hours = SlaPolicy.table()
+        sla = SlaPolicy.table()
         for issue in issues:
             issue.refresh_from_db()
             if issue.duplicate_of_id:
@@ -951,7 +952,7 @@ class Command(BaseCommand):
                 times = [original.created_at + window * f for f in (0.5, 0.8)]
             elif issue.status in OPEN_STATUSES:
                 # The whole story fits in a third of the current level's deadline.
-                budget = hours[(issue.severity, issue.level)] / 3
+                budget = sla[(issue.severity, issue.level)].rough.total_seconds() / 3600 / 3
                 steps = self._steps(issue, start=now, rng=rng)
                 span = (steps[-1] - steps[0]).total_seconds() / 3600 + budget / 10
                 scale = min(1, budget / span)
@@ -968,7 +969,8 @@ class Command(BaseCommand):
         plausible time for each step, and with chance ``late`` a resolution past the
         deadline."""
         times = [start]
-        deadline_hours = SlaPolicy.table()[(issue.severity, issue.level)]
+        deadline = SlaPolicy.table()[(issue.severity, issue.level)].rough
+        deadline_hours = deadline.total_seconds() / 3600
         for kind in issue.events.order_by("id").values_list("kind", flat=True)[1:]:
             shortest, longest = STEP_HOURS.get(kind, (1, 4))
             if kind == IssueEvent.Kind.ACCEPTED and issue.severity == Severity.URGENT:
@@ -1002,7 +1004,13 @@ class Command(BaseCommand):
             )
             if getattr(issue, name) is not None
         }
-        values["due_at"] = issue.due_at + (values["level_entered_at"] - issue.level_entered_at)
+        # The deadlines as the clock would have set them then (working days included).
+        values["due_at"] = workflow.due_after(
+            severity=issue.severity, level=issue.level, start=values["level_entered_at"]
+        )
+        values["response_due_at"] = workflow.due_after(
+            severity=issue.severity, level=Level.GRID, start=values["created_at"]
+        )
         values["updated_at"] = times[-1]
         Issue.objects.filter(pk=issue.pk).update(**values)
 

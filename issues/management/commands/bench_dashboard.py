@@ -257,11 +257,12 @@ class Command(BaseCommand):
                     (Status.SUSPENDED, 2),
                 ],
             )
-            entered = created + hour * sum(
-                sla[(severity, LEVELS[k])] * rng.random() for k in range(level_index)
+            entered = created + sum(
+                (sla[(severity, LEVELS[k])].rough * rng.random() for k in range(level_index)),
+                timedelta(),
             )
             entered = min(entered, now)
-            due = entered + hour * sla[(severity, level)]
+            due = entered + sla[(severity, level)].rough
             accepted = None
             if status != Status.SUBMITTED and not (
                 status == Status.REJECTED and rng.random() < 0.7
@@ -311,6 +312,7 @@ class Command(BaseCommand):
                 else None,
                 "department_id": department,
                 "due_at": due,
+                "response_due_at": created + sla[(severity, Level.GRID)].rough,
                 "level_entered_at": entered,
                 "is_supervised": level == Level.SUBDISTRICT and due < now and rng.random() < 0.5,
                 "duplicate_of_id": None,

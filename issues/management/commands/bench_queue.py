@@ -190,7 +190,7 @@ class Command(BaseCommand):
             level = rng.choices(levels, level_weights)[0]
             dispatched = level == Level.SUBDISTRICT and rng.random() < 0.4
             entered = now - timedelta(minutes=rng.randint(10, 30 * 24 * 60))
-            due_at = entered + timedelta(hours=sla[(severity, level)])
+            due_at = entered + sla[(severity, level)].rough
             handled = status != Status.SUBMITTED
             resident = rng.random() < 0.7
             rows.append(

@@ -268,7 +268,7 @@ class Command(BaseCommand):
             level = rng.choice(levels)
             status = rng.choice([Status.SUBMITTED, Status.IN_PROGRESS])
             due_at = now - timedelta(minutes=rng.randint(1, 72 * 60))
-            entered = due_at - timedelta(hours=sla[(severity, level)])
+            entered = due_at - sla[(severity, level)].rough
             rows.append(
                 Issue(
                     **common,

@@ -5,7 +5,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections
 
-from issues.sweep import BATCH_SIZE, run_sweep
+from issues.sweep import BATCH_SIZE, run_sweep, stale_unverified
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,19 @@ class Command(BaseCommand):
             help="Run again every SECONDS seconds until stopped.",
         )
         parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+        parser.add_argument(
+            "--unverified",
+            action="store_true",
+            help="Only list the resolved issues left unverified for UNVERIFIED_DAYS, and stop.",
+        )
 
-    def handle(self, *args, loop=None, batch_size=BATCH_SIZE, **options):
+    def handle(self, *args, loop=None, batch_size=BATCH_SIZE, unverified=False, **options):
+        if unverified:
+            for number, resolved_at, level in stale_unverified().values_list(
+                "tracking_number", "resolved_at", "level"
+            ):
+                self.stdout.write(f"{number}\tresolved {resolved_at:%Y-%m-%d %H:%M}\t{level}")
+            return
         if loop is not None and loop < 1:
             raise CommandError("--loop needs a number of seconds of at least 1.")
         if batch_size < 1:
