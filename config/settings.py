@@ -234,7 +234,10 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
 # Resolved issues with a resident reporter close by themselves after this many days.
 AUTO_CLOSE_DAYS = env.int("AUTO_CLOSE_DAYS", default=7)
 # Working hours (local time) within which working-day deadlines run (issues.workdays).
-WORKING_HOURS = (env("WORKING_DAY_STARTS", default="08:30"), env("WORKING_DAY_ENDS", default="17:30"))
+WORKING_HOURS = (
+    env("WORKING_DAY_STARTS", default="08:30"),
+    env("WORKING_DAY_ENDS", default="17:30"),
+)
 # 回访: unanswered call-backs after which an issue is verified instead.
 CALLBACK_TRIES = env.int("CALLBACK_TRIES", default=3)
 # Resolved issues still unverified after this many days are listed by the sweep.

@@ -13,6 +13,7 @@ from django.db.models import Exists, F, OuterRef
 from django.http import HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export.admin import ExportMixin as BaseExportMixin
@@ -300,7 +301,40 @@ def coverage_sections() -> list[Section]:
             ),
         ),
     ]
-    return sections[:1] + geometry_sections() + sections[1:]
+    return sections[:1] + geometry_sections() + sections[1:] + calendar_sections()
+
+
+def calendar_sections(today=None) -> list[Section]:
+    """The working calendar that working-day deadlines count on: this year must have its
+    holidays, and from 1 December next year's too (the State Council publishes them in
+    the autumn). A missing year counts weekends only, so a deadline would fall on 国庆."""
+    from issues.models import Holiday
+
+    today = today or timezone.localdate()
+    wanted = [today.year] + ([today.year + 1] if today.month == 12 else [])
+    present = set(
+        Holiday.objects.filter(date__year__in=wanted).values_list("date__year", flat=True)
+    )
+    missing = [year for year in wanted if year not in present]
+    add_url = reverse("admin:issues_holiday_add")
+    return [
+        _listed(
+            "calendar",
+            _("Years missing from the working calendar"),
+            _(
+                "Working-day deadlines count only weekends in these years: enter the public "
+                "holidays and make-up working days, or run “manage.py import_holidays YEAR”."
+            ),
+            reverse("admin:issues_holiday_changelist"),
+            missing,
+            lambda year: Gap(
+                label=str(year),
+                context=_("no holidays or make-up days entered"),
+                fix_url=add_url,
+                fix_label=_("Add the year's days"),
+            ),
+        )
+    ]
 
 
 def _listed(key, title, explanation, all_url, findings, make_gap) -> Section:

@@ -4,7 +4,8 @@
   here, with the working calendar (public holidays and 调休 make-up days, imported per year
   by ``import_holidays``) and the reasons a department may give for returning an issue.
   Deadlines are whole and positive; a policy cannot be deleted; the deadline list warns,
-  with a link to add it, when a severity × level pair has no row (the built-in default then applies).
+  with a link to add it, when a severity × level pair has no row (the built-in default
+  then applies).
 - Issues are read-mostly: issues are never added or deleted here, and the timeline is a
   read-only inline. A superuser may correct what the report says (title, description,
   address, caller's name and phone: ``workflow.EDITABLE_DETAILS``); the change goes through
@@ -310,6 +311,13 @@ WORKFLOW_FIELDS = [
     "resolved_at",
     "closed_at",
     "warned_due_at",
+    "response_due_at",
+    "extension_until",
+    "extension_count",
+    "return_count",
+    "open_task_count",
+    "supervised_at",
+    "callback_attempts",
 ]
 
 

@@ -594,7 +594,7 @@ class IssueEvent(models.Model):
         TASK_CANCELLED = "task_cancelled", pgettext_lazy("event", "Sub-task cancelled")
         CALLED_BACK = "called_back", pgettext_lazy("event", "Called back")
         CALLBACK_MISSED = "callback_missed", pgettext_lazy("event", "Call-back not answered")
-        SUPERVISION_NOTE = "supervision_note", pgettext_lazy("event", "Supervision note")
+        SUPERVISION_NOTE = "supervision_note", pgettext_lazy("event", "Supervised with a note")
 
     issue = models.ForeignKey(
         Issue,

@@ -4,7 +4,9 @@
   resolved, rejected, or commented on publicly by someone else: a notification, and an
   email when they gave an address and confirmed it.
 - Everyone holding a post on a unit is told when an issue arrives there: filed in their
-  grid, escalated to their community or subdistrict, dispatched to their department.
+  grid, escalated to their community or subdistrict, returned to their subdistrict by a
+  department (退单), dispatched to their department, or given to it as a sub-task of a
+  joint dispatch (联办: the lead and each co-handling department).
 
 Set-based: the notifications for a whole batch of events (one action, or a sweep batch of
 thousands) are written by two ``INSERT … SELECT`` statements joining the events to the
@@ -32,6 +34,7 @@ from .models import (
     RUNNING_STATUSES,
     Issue,
     IssueEvent,
+    IssueTask,
     Notification,
     Support,
 )
@@ -66,6 +69,7 @@ def _tables() -> dict:
         "post": Post._meta.db_table,
         "user": User._meta.db_table,
         "support": Support._meta.db_table,
+        "task": IssueTask._meta.db_table,
     }
 
 
@@ -109,30 +113,51 @@ def _insert_arrival_notes(event_ids: list[int]) -> int:
     """Everyone holding a post on the unit an issue has just arrived at (not the actor)."""
     ids, id_params = _in(event_ids)
     # (which events, the post column that must match the issue's column): an issue
-    # arrives at a department by dispatch, at the unit of a level by filing or escalation.
+    # arrives at a department by dispatch, at the unit of a level by filing or escalation,
+    # back at the subdistrict when a department returns it (its event's level is always
+    # the subdistrict's).
     arrivals = [
         ("e.kind = %s", [Kind.DISPATCHED], kind.id_field)
         if kind is units.DEPARTMENT
         else (
-            "e.kind IN (%s, %s) AND e.to_level = %s",
-            [Kind.FILED, Kind.ESCALATED, kind.key],
+            "e.kind IN (%s, %s, %s) AND e.to_level = %s",
+            [Kind.FILED, Kind.ESCALATED, Kind.RETURNED, kind.key],
             kind.id_field,
         )
         for kind in units.KINDS.values()
     ]
+    joins = {
+        column: "JOIN {post} p ON p.{column} = i.{column}".format(column=column, **_tables())
+        for _condition, _params, column in arrivals
+    }
+    # A joint dispatch reaches every department given a sub-task by it (the lead's too):
+    # the sub-tasks it wrote carry the event's time.
+    column = units.DEPARTMENT.id_field
+    arrivals.append(("e.kind = %s", [Kind.JOINT_DISPATCHED], "joint"))
+    joins["joint"] = (
+        "JOIN {task} t ON t.issue_id = e.issue_id AND t.created_at = e.created_at "
+        "JOIN {post} p ON p.{column} = t.{column}"
+    ).format(column=column, **_tables())
     selects, params = [], []
-    for condition, condition_params, column in arrivals:
+    for condition, condition_params, join in arrivals:
         selects.append(
             """
-            SELECT p.user_id, e.issue_id, e.id, %s, %s, e.created_at
+            SELECT {distinct} p.user_id, e.issue_id, e.id, %s, %s, e.created_at
             FROM {event} e
             JOIN {issue} i ON i.id = e.issue_id
-            JOIN {post} p ON p.{column} = i.{column}
+            {join}
             JOIN {user} u ON u.id = p.user_id AND u.is_active = %s
             WHERE e.id IN ({ids}) AND {condition}
               AND i.status IN (%s, %s)
               AND (e.actor_id IS NULL OR e.actor_id <> p.user_id)
-            """.format(ids=ids, column=column, condition=condition, **_tables())
+            """.format(
+                # One note each, even for someone on two of the departments.
+                distinct="DISTINCT" if join == "joint" else "",
+                ids=ids,
+                join=joins[join],
+                condition=condition,
+                **_tables(),
+            )
         )
         # Only while the issue still waits for the unit (not one settled on the spot).
         params += [Notification.Reason.NEW_AT_UNIT, False, True, *id_params, *condition_params]

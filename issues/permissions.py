@@ -28,7 +28,7 @@ from grids import units
 from grids.models import Post
 
 from .models import RESIDENT_SOURCES, Issue, IssueTask, Source, Status
-from .transitions import Action, action_allowed_by_flow
+from .transitions import TRANSITIONS, Action, action_allowed_by_flow
 
 
 @dataclass(frozen=True)
@@ -344,9 +344,11 @@ def may_call_back(user, issue: Issue) -> bool:
     return issue.community_id in scope.communities or issue.subdistrict_id in scope.subdistricts
 
 
-def callback_condition(scope: Scope) -> Q:
-    """The 待回访 queue: resolved issues to call back in the scope's communities and
-    subdistricts (``is_called_back`` and ``may_call_back``, as a query condition)."""
+def callback_condition(user) -> Q:
+    """The 待回访 queue: resolved issues this person may call back, in the communities and
+    subdistricts of their posts, not fixed by themselves (``is_called_back`` and
+    ``may_call_back``, as a query condition)."""
+    scope = scope_of(user)
     area = Q(pk__isnull=True)
     if scope.communities:
         area |= Q(community_id__in=scope.communities)
@@ -359,12 +361,14 @@ def callback_condition(scope: Scope) -> Q:
             callback_attempts__lt=settings.CALLBACK_TRIES,
         )
         & ~Q(caller_phone="")
+        & ~Q(resolved_by_id=user.pk)
         & area
     )
 
 
-def task_condition(scope: Scope) -> Q:
-    """Issues on which one of the scope's departments holds an open sub-task (联办)."""
+def task_condition(user) -> Q:
+    """Issues on which one of this person's departments holds an open sub-task (联办)."""
+    scope = scope_of(user)
     if not scope.departments:
         return Q(pk__isnull=True)
     return Q(
@@ -378,9 +382,12 @@ def task_condition(scope: Scope) -> Q:
     )
 
 
-def extension_condition(scope: Scope) -> Q:
-    """Issues with an extension request waiting for one of the scope's units to decide."""
-    return Q(extension_until__isnull=False) & above_current_condition(scope)
+def extension_condition(user) -> Q:
+    """Issues with an extension request waiting for one of this person's units to decide,
+    in a status where it can be decided (a suspended issue's waits until it runs again)."""
+    scope = scope_of(user)
+    decidable = [status for (status, action) in TRANSITIONS if action == Action.APPROVE_EXTENSION]
+    return Q(extension_until__isnull=False, status__in=decidable) & above_current_condition(scope)
 
 
 def _who_may(user, action: str, issue: Issue) -> bool:

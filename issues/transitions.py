@@ -116,8 +116,10 @@ CONDITIONS = {
     Action.REFUSE_EXTENSION: lambda issue: issue.extension_until is not None,
     Action.COMPLETE_TASK: lambda issue: issue.open_task_count > 0,
     Action.CANCEL_TASK: lambda issue: issue.open_task_count > 0,
-    # The lead resolves a jointly handled issue once every sub-task is done or cancelled.
+    # The lead resolves a jointly handled issue once every sub-task is done or cancelled;
+    # nor is it rejected while one is open (it would stay in the co-handlers' queues).
     Action.RESOLVE: lambda issue: not issue.open_task_count,
+    Action.REJECT: lambda issue: not issue.open_task_count,
     Action.CALLBACK: lambda issue: _called_back(issue),
     Action.CALLBACK_MISSED: lambda issue: _called_back(issue),
     Action.SUPERVISE: lambda issue: issue.level == Level.SUBDISTRICT and not issue.is_supervised,
@@ -127,7 +129,9 @@ CONDITIONS = {
     # 不满意 reopens: the reporting resident's, or the caller's answer on a call-back.
     Action.REOPEN: lambda issue: _reporter_evaluates(issue) or _called_back(issue),
     Action.AUTO_CLOSE: lambda issue: _reporter_evaluates(issue),
-    Action.VERIFY: lambda issue: not _reporter_evaluates(issue),
+    # A caller with a number is asked (回访) first; verification closes it when nobody
+    # answers after the tries, or when there is nobody to call.
+    Action.VERIFY: lambda issue: not _reporter_evaluates(issue) and not _called_back(issue),
 }
 
 

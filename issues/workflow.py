@@ -535,6 +535,8 @@ def escalation_changes(*, level: str, severity: str, now, sla: dict) -> dict:
         "due_at": due_after(severity=severity, level=new_level, start=now, sla=sla),
         "level_entered_at": now,
         "escalation_count": F("escalation_count") + 1,
+        # A pending extension was asked of the level left behind: it lapses.
+        "extension_until": None,
     }
 
 
@@ -594,8 +596,9 @@ def dispatch(
             "department": department,
             "assignee": None,
             "dispatched_at": now,
+            "extension_until": None,  # asked of the unit that no longer handles it
         },
-        data={"department": department.name},
+        data={"department": department.name, "department_id": department.pk},
         submission_token=submission_token,
     )
 
@@ -679,7 +682,12 @@ def resolve(
         kind=IssueEvent.Kind.RESOLVED,
         note=note,
         photos=photos,
-        changes=lambda locked, now: {"resolved_at": now, "resolved_by": actor},
+        # Done: a pending extension request is moot (not revived if it is reopened).
+        changes=lambda locked, now: {
+            "resolved_at": now,
+            "resolved_by": actor,
+            "extension_until": None,
+        },
         submission_token=submission_token,
     )
 
@@ -815,7 +823,9 @@ def return_dispatch(
 ) -> Issue:
     """退单: a department returns an issue outside its duties to the subdistrict, which
     dispatches it again. The issue waits at the subdistrict's intake (待受理, no department)
-    and its clock runs on; open sub-tasks of a joint dispatch are cancelled with it. The
+    and its clock runs on; open sub-tasks of a joint dispatch are cancelled with it, and
+    an extension the department asked for is withdrawn (the subdistrict could neither
+    decide it nor ask for its own while it stood). The
     reason (from the list the admin keeps) and the note are for staff; the return counts
     against the department (退单率)."""
     if reason is None:
@@ -846,6 +856,8 @@ def return_dispatch(
             "assignee": None,
             "return_count": F("return_count") + 1,
             "open_task_count": 0,
+            # The department's pending extension request goes back with the issue.
+            "extension_until": None,
         },
         after=after,
         data=data,
@@ -985,6 +997,7 @@ def dispatch_joint(
         )
     data: dict = {
         "department": lead.name,
+        "department_id": lead.pk,
         "co_handlers": [d.name for d in co_handlers],
     }
     task_due: dict = {}
@@ -1030,6 +1043,7 @@ def dispatch_joint(
             "department": lead,
             "assignee": None,
             "dispatched_at": now,
+            "extension_until": None,
             "open_task_count": len(departments),
         },
         after=after,

@@ -12,12 +12,14 @@ from django.urls import reverse
 
 from issues import permissions
 from issues.models import (
+    DEFAULT_SLA,
     Issue,
     IssueEvent,
     Level,
     Satisfaction,
     Severity,
     SlaPolicy,
+    SlaUnit,
     Source,
     Status,
 )
@@ -192,6 +194,8 @@ def test_issue_fields_the_workflow_owns_cannot_be_edited(admin_en, territory, pe
             "status": Status.CLOSED,
             "level": Level.SUBDISTRICT,
             "assignee": people.worker2.pk,
+            "tasks-TOTAL_FORMS": 0,
+            "tasks-INITIAL_FORMS": 0,
             "events-TOTAL_FORMS": 0,
             "events-INITIAL_FORMS": 0,
             "photos-TOTAL_FORMS": 0,
@@ -207,6 +211,22 @@ def test_issue_fields_the_workflow_owns_cannot_be_edited(admin_en, territory, pe
         people.worker,
     )
     assert admin_en.get(reverse("admin:issues_issue_add")).status_code == 403
+
+
+def test_every_field_but_the_reports_wording_is_read_only(admin_en, territory):
+    """A field added to the issue later is the workflow's until said otherwise: the change
+    form offers the report's wording and nothing else (the counters and deadlines of the
+    closed loop included)."""
+    from issues.workflow import EDITABLE_DETAILS
+
+    issue = issue_at(territory, "grid")
+    form = (
+        admin_en.get(reverse("admin:issues_issue_change", args=[issue.pk]))
+        .context["adminform"]
+        .form
+    )
+    # (The answers to a category's questions are shown in the form too, as before.)
+    assert set(form.fields) - {"answers"} == set(EDITABLE_DETAILS)
     assert admin_en.get(reverse("admin:issues_issue_delete", args=[issue.pk])).status_code == 403
 
 
@@ -325,37 +345,55 @@ def test_categories_are_edited_with_their_default_department(admin_en, territory
     assert list(listed.context["cl"].result_list) == []
 
 
-def sla_changelist_data(hours_by_pk):
+def sla_changelist_data(deadlines_by_pk):
+    """The changelist's formset, each row's (unit, amount)."""
     data = {
-        "form-TOTAL_FORMS": len(hours_by_pk),
-        "form-INITIAL_FORMS": len(hours_by_pk),
+        "form-TOTAL_FORMS": len(deadlines_by_pk),
+        "form-INITIAL_FORMS": len(deadlines_by_pk),
         "form-MIN_NUM_FORMS": 0,
         "form-MAX_NUM_FORMS": 1000,
         "_save": "Save",
     }
-    for i, (pk, hours) in enumerate(hours_by_pk.items()):
-        data |= {f"form-{i}-id": pk, f"form-{i}-hours": hours}
+    for i, (pk, (unit, amount)) in enumerate(deadlines_by_pk.items()):
+        data |= {f"form-{i}-id": pk, f"form-{i}-unit": unit, f"form-{i}-amount": amount}
     return data
 
 
-def test_deadline_hours_are_edited_in_the_list_and_must_be_positive(admin_en, db):
+def deadlines() -> dict:
+    return {pk: (unit, amount) for pk, unit, amount in SlaPolicy.objects.values_list(
+        "pk", "unit", "amount"
+    )}  # fmt: skip
+
+
+def test_deadlines_are_edited_in_the_list_and_must_be_positive(admin_en, db):
     url = reverse("admin:issues_slapolicy_changelist")
     policies = list(SlaPolicy.objects.order_by("severity", "level"))
     assert len(policies) == 9
-    before = {p.pk: p.hours for p in policies}
+    before = deadlines()
 
-    bad = dict(before) | {policies[0].pk: 0, policies[1].pk: -3}
+    bad = before | {
+        policies[0].pk: (SlaUnit.HOURS, 0),
+        policies[1].pk: (SlaUnit.WORKING_DAYS, -3),
+        policies[2].pk: ("fortnights", 2),
+    }
     response = admin_en.post(url, sla_changelist_data(bad))
     assert response.status_code == 200
     errors = [form.errors for form in response.context["cl"].formset.forms]
-    assert errors[0]["hours"] == ["A deadline is at least 1 hour."]
-    assert "hours" in errors[1]
-    assert dict(SlaPolicy.objects.values_list("pk", "hours")) == before  # nothing saved
+    assert errors[0]["amount"] == ["A deadline is at least 1 hour or 1 working day."]
+    assert "amount" in errors[1]
+    assert "unit" in errors[2]
+    assert deadlines() == before  # nothing saved
 
-    good = dict(before) | {policies[0].pk: 36}
+    # The length and what it counts are both edited in the list.
+    good = before | {policies[0].pk: (SlaUnit.WORKING_DAYS, 2), policies[1].pk: (SlaUnit.HOURS, 36)}
     response = admin_en.post(url, sla_changelist_data(good))
     assert response.status_code == 302
-    assert SlaPolicy.objects.get(pk=policies[0].pk).hours == 36
+    assert deadlines() == good
+    table = SlaPolicy.table()
+    assert (
+        table[(policies[0].severity, policies[0].level)].unit,
+        table[(policies[0].severity, policies[0].level)].amount,
+    ) == (SlaUnit.WORKING_DAYS, 2)
 
 
 def test_deadlines_cannot_be_deleted_or_doubled(admin_en, db):
@@ -368,7 +406,9 @@ def test_deadlines_cannot_be_deleted_or_doubled(admin_en, db):
     assert SlaPolicy.objects.count() == 9
 
     add = reverse("admin:issues_slapolicy_add")
-    response = admin_en.post(add, {"severity": policy.severity, "level": policy.level, "hours": 5})
+    response = admin_en.post(
+        add, {"severity": policy.severity, "level": policy.level, "unit": "hours", "amount": 5}
+    )
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["__all__"]
     assert SlaPolicy.objects.count() == 9
@@ -382,28 +422,33 @@ def test_a_missing_deadline_is_flagged_with_a_link_to_add_it(admin_en, db):
     [message] = list(response.context["messages"])
     assert message.level_tag == "warning"
     assert "Urgent matter · Community" in str(message)
-    add_link = reverse("admin:issues_slapolicy_add") + "?severity=urgent&amp;level=community"
-    assert add_link + "&amp;hours=12" in response.content.decode()
+    # The link carries the built-in default (what applies until the row is added).
+    unit, amount = DEFAULT_SLA[(Severity.URGENT, Level.COMMUNITY)]
+    query = f"?severity=urgent&amp;level=community&amp;unit={unit}&amp;amount={amount}"
+    assert (unit, amount) == (SlaUnit.HOURS, 12)
+    assert reverse("admin:issues_slapolicy_add") + query in response.content.decode()
 
     # The link opens the add page prefilled; saving it closes the gap.
     form = (
-        admin_en.get(
-            reverse("admin:issues_slapolicy_add") + "?severity=urgent&level=community&hours=12"
-        )
+        admin_en.get(reverse("admin:issues_slapolicy_add") + query.replace("&amp;", "&"))
         .context["adminform"]
         .form
     )
     assert (form.initial["severity"], form.initial["level"]) == ("urgent", "community")
+    assert (form.initial["unit"], form.initial["amount"]) == ("hours", "12")
     response = admin_en.post(
         reverse("admin:issues_slapolicy_add"),
-        {"severity": "urgent", "level": "community", "hours": 0},
+        {"severity": "urgent", "level": "community", "unit": "hours", "amount": 0},
     )
-    assert response.context["adminform"].form.errors["hours"] == ["A deadline is at least 1 hour."]
+    assert response.context["adminform"].form.errors["amount"] == [
+        "A deadline is at least 1 hour or 1 working day."
+    ]
     admin_en.post(
         reverse("admin:issues_slapolicy_add"),
-        {"severity": "urgent", "level": "community", "hours": 10},
+        {"severity": "urgent", "level": "community", "unit": "working_days", "amount": 2},
     )
-    assert SlaPolicy.table()[(Severity.URGENT, Level.COMMUNITY)] == 10
+    deadline = SlaPolicy.table()[(Severity.URGENT, Level.COMMUNITY)]
+    assert (deadline.unit, deadline.amount) == (SlaUnit.WORKING_DAYS, 2)
     after = admin_en.get(url).context["messages"]
     assert not [m for m in after if m.level_tag == "warning"]
 
@@ -427,6 +472,8 @@ def change_form(issue, **fields):
         "address": issue.address,
         "caller_name": issue.caller_name,
         "caller_phone": issue.caller_phone,
+        "tasks-TOTAL_FORMS": 0,
+        "tasks-INITIAL_FORMS": 0,
         "events-TOTAL_FORMS": 0,
         "events-INITIAL_FORMS": 0,
         "photos-TOTAL_FORMS": 0,

@@ -1,14 +1,16 @@
 """The coverage page (一网覆盖): every gap in the network, each linked to its fix."""
 
+from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from grids.admin_views import SECTION_LIMIT
+from grids.admin_views import SECTION_LIMIT, calendar_sections
 from grids.models import Building, Grid, Post
-from issues.models import Category
+from issues.models import Category, Holiday
 from tests.factories import (
     BuildingFactory,
     CategoryFactory,
@@ -21,8 +23,10 @@ from tests.factories import (
 from tests.test_geo import square
 
 URL = reverse("admin:coverage")
-# Sections checked on the shapes (tests/test_coverage_geometry.py).
+# Sections checked on the shapes (tests/test_coverage_geometry.py), and the calendar's,
+# whose gaps depend on the date (below).
 GEOMETRY = {"overlaps", "holes", "misplaced_buildings"}
+DATED = {"calendar"}
 
 
 def gaps(client):
@@ -123,6 +127,12 @@ def test_a_fully_covered_network_says_so(admin_en, territory, people):
     for grid, south in ((t.cousin_grid, 36.62), (t.far_grid, 36.64)):
         grid.boundary = square(117.10, south, 117.11, south + 0.01)
         grid.save()
+    # ...and the working calendar has this year and, in December, next year.
+    today = timezone.localdate()
+    for year in (today.year, today.year + 1):
+        Holiday.objects.get_or_create(
+            date=date(year, 1, 1), defaults={"kind": Holiday.Kind.DAY_OFF, "name": "元旦"}
+        )
     response = admin_en.get(URL)
     assert response.context["gap_total"] == 0
     assert "No gaps: one network covers everything." in response.content.decode()
@@ -134,7 +144,7 @@ def test_the_page_runs_the_same_queries_however_many_gaps(admin_en, territory):
     BuildingFactory(grid=territory.grid, stated_community=territory.other_community)
     admin_en.get(URL)
     sections = admin_en.get(URL).context["sections"]
-    assert all(s.count for s in sections if s.key not in GEOMETRY)
+    assert all(s.count for s in sections if s.key not in GEOMETRY | DATED)
     with CaptureQueriesContext(connection) as few:
         admin_en.get(URL)
     community = CommunityFactory(subdistrict=territory.subdistrict)
@@ -172,3 +182,22 @@ def test_only_staff_with_the_permission_see_the_page(client, territory):
 
 def test_the_admin_index_links_to_the_page(admin_en):
     assert URL in admin_en.get(reverse("admin:index")).content.decode()
+
+
+def test_a_missing_year_of_the_working_calendar_is_a_gap_from_december(db):
+    Holiday.objects.all().delete()
+    Holiday.objects.create(date=date(2026, 10, 1), kind=Holiday.Kind.DAY_OFF, name="国庆节")
+
+    def missing(today):
+        (section,) = calendar_sections(today)
+        return [gap.label for gap in section.gaps]
+
+    # Through November only the present year is needed; from 1 December the next as well.
+    assert missing(date(2026, 11, 30)) == []
+    assert missing(date(2026, 12, 1)) == ["2027"]
+    assert missing(date(2027, 3, 1)) == ["2027"]
+    Holiday.objects.create(date=date(2027, 1, 1), kind=Holiday.Kind.DAY_OFF, name="元旦")
+    assert missing(date(2026, 12, 1)) == []
+    (section,) = calendar_sections(date(2027, 12, 2))
+    assert [gap.label for gap in section.gaps] == ["2028"]
+    assert section.gaps[0].fix_url == reverse("admin:issues_holiday_add")

@@ -21,6 +21,7 @@ from tests.factories import (
     IssueFactory,
     SubdistrictFactory,
     UserFactory,
+    issue_at,
     post_for,
     staff_on,
 )
@@ -563,3 +564,143 @@ def test_public_page_without_any_subdistrict(client, db):
     response = client.get(reverse("dashboard_public"))
     assert response.status_code == 200
     assert 'data-figure="filed"' not in response.text
+
+
+# --- the closed loop on the pages ---------------------------------------------------------
+
+
+def loop_issues(t, p, n):
+    """``n`` rounds of the loop in the subdistrict: a dispatch returned and dispatched
+    again, a joint dispatch with a completed sub-task, an extension granted, a call-back,
+    a supervision note, and a patrol report resolved and left unverified for days."""
+    from issues import workflow
+    from issues.models import IssueTask, ReturnReason
+
+    reason = ReturnReason.objects.get_or_create(name="不属于本部门职责")[0]
+    housing = t.department.subdistrict.departments.exclude(pk=t.department.pk).first()
+    housing_staff = post_for_department(housing)
+    boss = p.subdistrict_staff
+    now = timezone.now()
+    for _n in range(n):
+        issue = issue_at(t, "subdistrict", reporter=p.resident)
+        workflow.dispatch(issue=issue, actor=boss, department=t.department)
+        workflow.return_dispatch(issue=issue, actor=p.department_staff, reason=reason)
+        workflow.dispatch_joint(
+            issue=issue, actor=boss, lead=t.department, co_handlers=[housing], instruction="联办"
+        )
+        task = IssueTask.objects.get(issue=issue, department=housing, state="open")
+        workflow.complete_task(issue=issue, actor=housing_staff, task=task, note="已办")
+        workflow.supervise_note(issue=issue, actor=boss, note="尽快办结")
+        late = issue_at(t, "grid", status=Status.IN_PROGRESS, reporter=p.resident)
+        until = timezone.localdate() + timedelta(days=10)
+        workflow.request_extension(issue=late, actor=p.worker, until=until, reason="等材料")
+        workflow.approve_extension(issue=late, actor=p.community_staff)
+        called = issue_at(
+            t, "grid", status=Status.RESOLVED, source=Source.HOTLINE, reporter=None,
+            caller_phone="13800138000", resolved_by=p.worker,
+        )  # fmt: skip
+        workflow.callback(issue=called, actor=p.community_staff, outcome=Satisfaction.SATISFIED)
+        issue_at(
+            t, "grid", status=Status.RESOLVED, source=Source.PATROL, reporter=p.worker2,
+            resolved_by=p.worker, resolved_at=now - timedelta(days=10), title="井盖缺失",
+        )  # fmt: skip
+
+
+def post_for_department(department):
+    from grids.models import Post
+
+    user = Post.objects.filter(department=department).values_list("user", flat=True).first()
+    return UserFactory._meta.model.objects.get(pk=user) if user else staff_on(department)
+
+
+@pytest.fixture
+def housing(territory):
+    from tests.factories import DepartmentFactory
+
+    return DepartmentFactory(subdistrict=territory.subdistrict, name="住建")
+
+
+def test_loop_query_count_does_not_grow(client, territory, people, housing):
+    t = territory
+    loop_issues(t, people, 1)
+    client.force_login(people.subdistrict_staff)
+    urls = [
+        unit_url("subdistrict", t.subdistrict.pk),
+        unit_url("department", t.department.pk),
+        unit_url("community", t.community.pk),
+        unit_url("grid", t.grid.pk),
+        unit_url("worker", people.worker.pk),
+    ]
+    few = [page_queries(client, url) for url in urls]
+    loop_issues(t, people, 6)
+    many = [page_queries(client, url) for url in urls]
+    print("queries per page (subdistrict, department, community, grid, worker):", many)
+    assert few == many
+    # The loop adds no query: the subdistrict stays at nine.
+    assert many[0] <= 9
+    assert max(many) <= 9
+
+
+def test_departments_are_ranked_by_returns_and_sub_tasks(client, territory, people, housing):
+    loop_issues(territory, people, 2)
+    client.force_login(people.subdistrict_staff)
+    page = client.get(unit_url("subdistrict", territory.subdistrict.pk)).text
+    table = page.split('id="departments-table"')[1].split("</table>")[0]
+    assert "sort=-return_rate" in table and "sort=-task_on_time_rate" in table
+    row = table.split(territory.department.name)[1].split("</tr>")[0]
+    # 城管: two dispatches returned of four (single, then lead of the joint dispatch).
+    assert "50.0%" in row
+    # The communities' table has no department figures.
+    communities = page.split('id="ranking-table"')[1].split("</table>")[0]
+    assert "sort=-return_rate" not in communities
+    assert "sort=-extended" in communities
+    # The subdistrict's own cards: all its departments together; 住建's sub-tasks on time.
+    assert cells(page, "return_rate") == "50.0%"
+    assert cells(page, "task_on_time_rate") == "100.0%"
+    assert cells(page, "satisfaction_callback_rate") == "100.0%"
+    assert cells(page, "extended") == "2"
+    assert cells(page, "supervised") == "2"
+    # The department's own page: the same return rate.
+    client.force_login(people.department_staff)
+    page = client.get(unit_url("department", territory.department.pk)).text
+    assert cells(page, "return_rate") == "50.0%"
+    # A community has no return rate.
+    client.force_login(people.community_staff)
+    page = client.get(unit_url("community", territory.community.pk)).text
+    assert 'data-figure="return_rate"' not in page
+
+
+def test_unverified_issues_are_listed_for_staff_with_links(
+    client, territory, people, housing, settings
+):
+    settings.UNVERIFIED_DAYS = 3
+    loop_issues(territory, people, 2)
+    client.force_login(people.community_staff)
+    url = unit_url("community", territory.community.pk)
+    page = client.get(url).text
+    assert cells(page, "unverified_stale") == "2"
+    section = page.split('id="unverified"')[1].split("</section>")[0]
+    stale = Issue.objects.filter(title="井盖缺失").order_by("resolved_at", "pk")
+    for issue in stale:
+        link = reverse("staff_issue_detail", args=[issue.tracking_number])
+        assert f'href="{link}"' in section
+    response = client.get(url, {"export": "unverified"})
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [row[0] for row in rows[1:]] == [issue.tracking_number for issue in stale]
+    # None left: said so.
+    settings.UNVERIFIED_DAYS = 30
+    page = client.get(url).text
+    assert cells(page, "unverified_stale") == "0"
+    assert "unverified-list" not in page
+
+
+def test_public_page_leaves_the_staff_loop_figures_out(client, territory, people, housing):
+    loop_issues(territory, people, 1)
+    page = client.get(reverse("dashboard_public")).text
+    for key in ["return_rate", "task_on_time_rate", "extended", "extension_pending",
+                "unverified_stale"]:  # fmt: skip
+        assert f'data-figure="{key}"' not in page, key
+    assert "不属于本部门职责" not in page and "井盖缺失" not in page
+    # Satisfaction by channel and supervision are open figures.
+    assert cells(page, "satisfaction_callback_rate") == "100.0%"
+    assert 'data-figure="supervised_resolved"' in page

@@ -297,3 +297,62 @@ def test_a_large_sweep_batch_notifies_everyone_in_a_fixed_number_of_queries(
         == 1200
     )
     assert len(queries) < 40
+
+
+# --- staff hear of the closed loop: a returned dispatch, a sub-task ------------------------
+
+
+def _arrivals(user) -> list[str]:
+    return list(
+        Notification.objects.filter(user=user, reason=Notification.Reason.NEW_AT_UNIT)
+        .order_by("id")
+        .values_list("event__kind", flat=True)
+    )
+
+
+def test_the_subdistrict_is_told_when_a_department_returns_an_issue(
+    people, territory, django_capture_on_commit_callbacks
+):
+    from issues.models import ReturnReason
+    from tests.factories import issue_at
+
+    p = people
+    issue = issue_at(territory, "department", status=Status.IN_PROGRESS, reporter=p.resident)
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.return_dispatch(
+            issue=issue,
+            actor=p.department_staff,
+            reason=ReturnReason.objects.get_or_create(name="不属于本部门职责")[0],
+        )
+    assert _arrivals(p.subdistrict_staff) == ["returned"]
+    assert _arrivals(p.subdistrict_staff2) == ["returned"]
+    for outsider in (p.department_staff, p.community_staff, p.worker, p.far_staff):
+        assert _arrivals(outsider) == []
+    assert not resident_notes(people).exists()  # between staff: the reporter is not told
+
+
+def test_every_department_of_a_joint_dispatch_is_told(
+    people, territory, django_capture_on_commit_callbacks
+):
+    from tests.factories import DepartmentFactory, issue_at, post_for, staff_on
+
+    p, t = people, territory
+    sister = DepartmentFactory(subdistrict=t.subdistrict, name="市场监管")
+    third = DepartmentFactory(subdistrict=t.subdistrict, name="住建")
+    sister_staff = staff_on(sister, username="sister")
+    both = staff_on(third, username="both")
+    post_for(both, sister)  # on two of the departments: told once
+    bystander = staff_on(DepartmentFactory(subdistrict=t.subdistrict), username="bystander")
+    issue = issue_at(t, "subdistrict", reporter=p.resident)
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.dispatch_joint(
+            issue=issue,
+            actor=p.subdistrict_staff,
+            lead=t.department,
+            co_handlers=[sister, third],
+            instruction="联合整治",
+        )
+    for told in (p.department_staff, sister_staff, both):
+        assert _arrivals(told) == ["joint_dispatched"], told.username
+    for outsider in (bystander, p.other_department_staff, p.subdistrict_staff2, p.worker):
+        assert _arrivals(outsider) == [], outsider.username

@@ -27,6 +27,8 @@ SUS, RSM, RES, EVA, REO, VER, REJ = (
     A.VERIFY,
     A.REJECT,
 )
+# The closed loop: return (退单), extension (延期), joint dispatch (联办), supervision (督办).
+RET, XR, DJ, SN = A.RETURN, A.REQUEST_EXTENSION, A.DISPATCH_JOINT, A.SUPERVISE_NOTE
 
 ROLES = [
     "resident",  # reported the issue
@@ -45,8 +47,11 @@ ROLES = [
 NOTHING: set = set()
 ONLY_COMMENT = {COM}
 # The current unit's staff on a SUBMITTED / IN_PROGRESS issue below the subdistrict.
-HANDLER_SUBMITTED = {ACC, ASG, COM, ESC, REJ}
-HANDLER_IN_PROGRESS = {ASG, COM, ESC, SUS, RES, REJ}
+# The handling unit asks the level above for more time; it never decides its own request.
+HANDLER_SUBMITTED = {ACC, ASG, COM, ESC, REJ, XR}
+HANDLER_IN_PROGRESS = {ASG, COM, ESC, SUS, RES, REJ, XR}
+# The level above the handling unit, and the subdistrict over everything in it, supervise.
+SUPERVISOR = {COM, SN}
 
 # (role, position): (sees it, actions while SUBMITTED, actions while IN_PROGRESS).
 # Positions: "grid" = at GRID level in its grid; "community" = escalated to COMMUNITY;
@@ -57,9 +62,9 @@ MATRIX = {
     ("other_resident", "grid"): (False, NOTHING, NOTHING),
     ("worker", "grid"): (True, HANDLER_SUBMITTED, HANDLER_IN_PROGRESS),
     ("sibling_worker", "grid"): (False, NOTHING, NOTHING),
-    ("community_staff", "grid"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("community_staff", "grid"): (True, SUPERVISOR, SUPERVISOR),
     ("other_community_staff", "grid"): (False, NOTHING, NOTHING),
-    ("subdistrict_staff", "grid"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("subdistrict_staff", "grid"): (True, SUPERVISOR, SUPERVISOR),
     ("far_staff", "grid"): (False, NOTHING, NOTHING),
     ("department_staff", "grid"): (False, NOTHING, NOTHING),
     ("sister_department_staff", "grid"): (False, NOTHING, NOTHING),
@@ -71,7 +76,7 @@ MATRIX = {
     ("sibling_worker", "community"): (False, NOTHING, NOTHING),
     ("community_staff", "community"): (True, HANDLER_SUBMITTED, HANDLER_IN_PROGRESS),
     ("other_community_staff", "community"): (False, NOTHING, NOTHING),
-    ("subdistrict_staff", "community"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("subdistrict_staff", "community"): (True, SUPERVISOR, SUPERVISOR),
     ("far_staff", "community"): (False, NOTHING, NOTHING),
     ("department_staff", "community"): (False, NOTHING, NOTHING),
     ("sister_department_staff", "community"): (False, NOTHING, NOTHING),
@@ -85,26 +90,27 @@ MATRIX = {
     ("other_community_staff", "subdistrict"): (False, NOTHING, NOTHING),
     ("subdistrict_staff", "subdistrict"): (
         True,
-        {ACC, ASG, COM, DIS, REJ},
-        {ASG, COM, DIS, SUS, RES, REJ},
+        {ACC, ASG, COM, DIS, REJ, XR, DJ, SN},
+        {ASG, COM, DIS, SUS, RES, REJ, XR, DJ, SN},
     ),
     ("far_staff", "subdistrict"): (False, NOTHING, NOTHING),
     ("department_staff", "subdistrict"): (False, NOTHING, NOTHING),
     ("sister_department_staff", "subdistrict"): (False, NOTHING, NOTHING),
     ("other_department_staff", "subdistrict"): (False, NOTHING, NOTHING),
-    # Dispatched: the department handles it; the subdistrict may only re-dispatch it.
+    # Dispatched: the department handles it, or returns it; the subdistrict may only
+    # re-dispatch it (alone or jointly) and supervise it.
     ("resident", "department"): (True, ONLY_COMMENT, ONLY_COMMENT),
     ("other_resident", "department"): (False, NOTHING, NOTHING),
     ("worker", "department"): (True, ONLY_COMMENT, ONLY_COMMENT),
     ("sibling_worker", "department"): (False, NOTHING, NOTHING),
     ("community_staff", "department"): (True, ONLY_COMMENT, ONLY_COMMENT),
     ("other_community_staff", "department"): (False, NOTHING, NOTHING),
-    ("subdistrict_staff", "department"): (True, {COM, DIS}, {COM, DIS}),
+    ("subdistrict_staff", "department"): (True, {COM, DIS, DJ, SN}, {COM, DIS, DJ, SN}),
     ("far_staff", "department"): (False, NOTHING, NOTHING),
     ("department_staff", "department"): (
         True,
-        {ACC, ASG, COM, REJ},
-        {ASG, COM, SUS, RES, REJ},
+        {ACC, ASG, COM, REJ, RET, XR},
+        {ASG, COM, SUS, RES, REJ, RET, XR},
     ),
     ("sister_department_staff", "department"): (False, NOTHING, NOTHING),
     ("other_department_staff", "department"): (False, NOTHING, NOTHING),
@@ -184,7 +190,7 @@ LATER_STATES = {
     ("resident", Source.RESIDENT, Status.SUSPENDED): {COM},
     ("worker", Source.RESIDENT, Status.SUSPENDED): {COM, RSM},
     ("worker2", Source.RESIDENT, Status.SUSPENDED): {COM, RSM},
-    ("community_staff", Source.RESIDENT, Status.SUSPENDED): {COM},
+    ("community_staff", Source.RESIDENT, Status.SUSPENDED): {COM, SN},
     ("resident", Source.RESIDENT, Status.CLOSED): NOTHING,
     ("worker", Source.RESIDENT, Status.CLOSED): NOTHING,
     ("resident", Source.RESIDENT, Status.REJECTED): NOTHING,
@@ -229,7 +235,7 @@ def test_grid_worker_follows_an_issue_after_it_climbs_but_no_longer_acts(territo
     with pytest.raises(workflow.WorkflowError) as excinfo:
         workflow.accept(issue=issue, actor=p.worker)
     assert excinfo.value.code == "forbidden"
-    assert allowed_actions(p.community_staff, issue) == [ACC, ASG, COM, ESC, REJ]
+    assert allowed_actions(p.community_staff, issue) == [ACC, ASG, COM, ESC, REJ, XR]
 
     issue = workflow.escalate(issue=issue, actor=p.community_staff, reason="需要街道协调")
     issue = workflow.dispatch(issue=issue, actor=p.subdistrict_staff, department=t.department)

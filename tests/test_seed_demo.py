@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from grids.models import Building, Community, Department, Grid, Post, Subdistrict, User
-from issues import stats
+from issues import stats, workflow
 from issues.models import (
     OPEN_STATUSES,
     RUNNING_STATUSES,
@@ -173,11 +173,22 @@ def test_issues_and_their_events_were_moved_back_together(demo):
         assert issue.updated_at == times[-1]
         at = {event.kind: event.created_at for event in reversed(timeline)}  # the first of each
         assert issue.accepted_at == at.get(K.ACCEPTED)
-        assert issue.dispatched_at == at.get(K.DISPATCHED)
+        # Each dispatch (a re-dispatch after a return, a joint one) sets it anew: the last.
+        dispatches = [
+            e.created_at for e in timeline if e.kind in (K.DISPATCHED, K.JOINT_DISPATCHED)
+        ]
+        assert issue.dispatched_at == (dispatches[-1] if dispatches else None)
         arrivals = [e.created_at for e in timeline if e.kind in (K.FILED, K.ESCALATED, K.REOPENED)]
         assert issue.level_entered_at == arrivals[-1]
-        deadline = SlaPolicy.table()[(issue.severity, issue.level)]
-        assert issue.due_at == issue.level_entered_at + timedelta(hours=deadline)
+        # The deadlines as the clock set them: from the arrival at the level, and the first
+        # (the grid's) from filing, in hours or working days as the policies say.
+        sla = SlaPolicy.table()
+        assert issue.due_at == workflow.due_after(
+            severity=issue.severity, level=issue.level, start=issue.level_entered_at, sla=sla
+        )
+        assert issue.response_due_at == workflow.due_after(
+            severity=issue.severity, level=Level.GRID, start=issue.created_at, sla=sla
+        )
         if issue.status not in OPEN_STATUSES:
             assert issue.closed_at == times[-1]
 

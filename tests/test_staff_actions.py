@@ -7,6 +7,7 @@ allows there.
 
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
@@ -14,12 +15,22 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image
 
 from issues import permissions, workflow
-from issues.models import Issue, IssueEvent, Level, Photo, Severity, Source, Status
-from tests.factories import CategoryFactory, DepartmentFactory, issue_at
+from issues.models import (
+    Issue,
+    IssueEvent,
+    Level,
+    Photo,
+    ReturnReason,
+    Severity,
+    Source,
+    Status,
+)
+from tests.factories import CategoryFactory, DepartmentFactory, issue_at, staff_on
 
 K = IssueEvent.Kind
 
@@ -424,40 +435,79 @@ def offered(response) -> set[str]:
     return set(re.findall(r'<details class="card mb-2" id="action-(\w+)"', response.text))
 
 
-HANDLING_SUBMITTED = {"accept", "assign", "comment", "escalate", "reject", "duplicate"}
-HANDLING_IN_PROGRESS = {
-    "assign", "comment", "escalate", "suspend", "resolve", "reject", "duplicate"
+HANDLING_SUBMITTED = {
+    "accept", "assign", "comment", "escalate", "reject", "duplicate", "request_extension"
 }  # fmt: skip
-AT_TOP_SUBMITTED = {"accept", "assign", "comment", "dispatch", "reject", "duplicate"}
-DEPARTMENT_IN_PROGRESS = {"assign", "comment", "suspend", "resolve", "reject", "duplicate"}
+HANDLING_IN_PROGRESS = {
+    "assign", "comment", "escalate", "suspend", "resolve", "reject", "duplicate",
+    "request_extension",
+}  # fmt: skip
+AT_TOP_SUBMITTED = {
+    "accept", "assign", "comment", "dispatch", "dispatch_joint", "reject", "duplicate",
+    "request_extension", "supervise_note",
+}  # fmt: skip
+DEPARTMENT_IN_PROGRESS = {
+    "assign", "comment", "suspend", "resolve", "reject", "duplicate", "return",
+    "request_extension",
+}  # fmt: skip
+# Forms that stand for more than one action: marking a duplicate is a kind of rejection;
+# the call-back's answer closes the issue, counts an unanswered call, or reopens it.
+FORM_ACTIONS = {"duplicate": {"reject"}, "callback": {"callback", "callback_missed", "reopen"}}
 
 
 @pytest.mark.parametrize(
-    "position, status, role, actions",
+    "position, status, role, fields, actions",
     [
-        ("grid", Status.SUBMITTED, "worker", HANDLING_SUBMITTED),
-        ("grid", Status.IN_PROGRESS, "worker", HANDLING_IN_PROGRESS),
-        ("grid", Status.SUBMITTED, "community_staff", {"comment"}),
-        ("community", Status.SUSPENDED, "community_staff", {"comment", "resume"}),
-        ("subdistrict", Status.SUBMITTED, "subdistrict_staff", AT_TOP_SUBMITTED),
-        ("department", Status.SUBMITTED, "subdistrict_staff", {"comment", "dispatch"}),
-        ("department", Status.IN_PROGRESS, "department_staff", DEPARTMENT_IN_PROGRESS),
-        ("grid", Status.RESOLVED, "worker", {"comment"}),  # the resident evaluates
-        ("grid", Status.CLOSED, "worker", set()),
+        ("grid", Status.SUBMITTED, "worker", {}, HANDLING_SUBMITTED),
+        ("grid", Status.IN_PROGRESS, "worker", {}, HANDLING_IN_PROGRESS),
+        ("grid", Status.SUBMITTED, "community_staff", {}, {"comment", "supervise_note"}),
+        ("community", Status.SUSPENDED, "community_staff", {}, {"comment", "resume"}),
+        ("subdistrict", Status.SUBMITTED, "subdistrict_staff", {}, AT_TOP_SUBMITTED),
+        (
+            "department", Status.SUBMITTED, "subdistrict_staff", {},
+            {"comment", "dispatch", "dispatch_joint", "supervise_note"},
+        ),
+        ("department", Status.IN_PROGRESS, "department_staff", {}, DEPARTMENT_IN_PROGRESS),
+        ("grid", Status.RESOLVED, "worker", {}, {"comment"}),  # the resident evaluates
+        ("grid", Status.CLOSED, "worker", set(), set()),
+        # 延期: one request at a time; the level above decides.
+        ("grid", Status.IN_PROGRESS, "worker", {"extension_until": "later"},
+         HANDLING_IN_PROGRESS - {"request_extension"}),
+        ("grid", Status.IN_PROGRESS, "community_staff", {"extension_until": "later"},
+         {"comment", "supervise_note", "approve_extension", "refuse_extension"}),
+        (
+            "department", Status.IN_PROGRESS, "subdistrict_staff", {"extension_until": "later"},
+            {"comment", "dispatch", "dispatch_joint", "supervise_note", "approve_extension",
+             "refuse_extension"},
+        ),
+        # 回访: a hotline caller is called back by the community or the subdistrict.
+        ("grid", Status.RESOLVED, "community_staff", {"source": Source.HOTLINE},
+         {"comment", "callback"}),
+        # The caller is asked first; verification closes it once nobody answered the tries.
+        ("grid", Status.RESOLVED, "worker", {"source": Source.HOTLINE}, {"comment"}),
+        ("grid", Status.RESOLVED, "worker", {"source": Source.HOTLINE, "callback_attempts": 3},
+         {"comment", "verify"}),
     ],
-)
+)  # fmt: skip
 def test_the_panel_offers_exactly_the_allowed_actions(
-    client, t, people, position, status, role, actions
+    client, t, people, position, status, role, fields, actions
 ):
-    issue = issue_at(t, position, status=status, reporter=people.resident)
+    fields = dict(fields)
+    if fields.get("extension_until"):
+        fields["extension_until"] = timezone.now() + timedelta(days=5)
+    if fields.get("source") == Source.HOTLINE:
+        fields.update(reporter=None, caller_name="李先生", caller_phone="13800138000")
+    else:
+        fields["reporter"] = people.resident
+    issue = issue_at(t, position, status=status, **fields)
     user = getattr(people, role)
     client.force_login(user)
     response = client.get(detail_url(issue))
     assert response.status_code == 200
     assert offered(response) == actions
-    # … which is what the rule book says (duplicate is a kind of rejection).
+    # … which is what the rule book says: every allowed action has its form.
     allowed = {str(a) for a in permissions.allowed_actions(user, issue)}
-    assert {a if a != "duplicate" else "reject" for a in actions} == allowed
+    assert {a for name in actions for a in FORM_ACTIONS.get(name, {name})} == allowed
 
 
 def test_verify_is_offered_to_a_second_staff_member_only(client, t, people):
@@ -680,3 +730,369 @@ def test_an_escalation_reason_stays_with_staff_and_the_message_reaches_the_repor
     assert note.event.kind == K.ESCALATED
     notifications = client.get(reverse("notifications")).text
     assert "业主情绪激动" not in notifications
+
+
+# --- the closed loop through the page: 退单, 延期, 联办, 回访, 督办 ----------------------------
+
+
+def _day(days: int) -> str:
+    """A calendar day ``days`` from today, as the date picker sends it."""
+    return (timezone.localdate() + timedelta(days=days)).isoformat()
+
+
+def _return_reason():
+    return ReturnReason.objects.get_or_create(name="不属于本部门职责")[0]
+
+
+def _post(client, issue, action, data):
+    return client.post(action_url(issue, action), {f"{action}-{k}": v for k, v in data.items()})
+
+
+def _said(response) -> list[tuple[str, str]]:
+    return [(m.level_tag, str(m)) for m in get_messages(response.wsgi_request)]
+
+
+def _listed(client, scope, issue) -> bool:
+    """Whether the queue's tab lists the issue."""
+    page = client.get("/staff/", {"scope": scope}).text
+    return page.count(f'href="{detail_url(issue)}"') == 1
+
+
+def _field_error(response, action, field) -> bool:
+    name = f"id_{action}-{field}"
+    return bool(
+        re.search(rf'id="{name}[^"]*"[^>]*is-invalid|is-invalid[^>]*id="{name}', response.text)
+    )
+
+
+def _joint(t, p, **kwargs):
+    """An issue at the subdistrict dispatched jointly: t.department leads, the sister
+    department co-handles (its staff: ``p.sister_staff``)."""
+    p.sister_staff = staff_on(t.sister_department, username="sister")
+    issue = issue_at(t, "subdistrict", reporter=p.resident)
+    return workflow.dispatch_joint(
+        issue=issue,
+        actor=p.subdistrict_staff,
+        lead=t.department,
+        co_handlers=[t.sister_department],
+        instruction="清理占道经营",
+        **kwargs,
+    )
+
+
+def _hotline_resolved(t, p, **fields):
+    return issue_at(
+        t,
+        "grid",
+        status=Status.RESOLVED,
+        source=Source.HOTLINE,
+        reporter=None,
+        caller_name="李先生",
+        caller_phone="13800138000",
+        resolved_by=p.worker,
+        **fields,
+    )
+
+
+def test_a_department_returns_a_wrong_dispatch(client, t, people):
+    p = people
+    issue = issue_at(t, "department", status=Status.IN_PROGRESS, reporter=p.resident)
+    reason = _return_reason()
+    client.force_login(p.department_staff)
+    response = _post(client, issue, "return", {"reason": reason.pk, "note": "应由住建处理"})
+    assert response.status_code == 302 and _said(response)[-1][0] == "success"
+    issue.refresh_from_db()
+    assert (issue.status, issue.department_id, issue.return_count) == (Status.SUBMITTED, None, 1)
+    event = issue.events.get()
+    assert event.kind == K.RETURNED and not event.is_public
+    client.force_login(p.subdistrict_staff)
+    page = client.get(detail_url(issue)).text
+    assert _("Returned by: %(name)s") % {"name": t.department.name} in page
+    assert _("Reason: %(reason)s") % {"reason": reason.name} in page
+
+
+def test_a_return_needs_an_active_reason(client, t, people):
+    p = people
+    issue = issue_at(t, "department", status=Status.IN_PROGRESS, reporter=p.resident)
+    retired = ReturnReason.objects.create(name="旧理由", is_active=False)
+    client.force_login(p.department_staff)
+    page = client.get(detail_url(issue)).text
+    assert _return_reason().name in page and "旧理由" not in page
+    for data in ({}, {"reason": retired.pk}):
+        response = _post(client, issue, "return", data)
+        assert response.status_code == 200 and _field_error(response, "return", "reason")
+    issue.refresh_from_db()
+    assert issue.department_id == t.department.pk and not issue.events.exists()
+
+
+def test_an_extension_is_asked_and_approved(client, t, people):
+    p = people
+    issue = issue_at(t, "grid", status=Status.IN_PROGRESS, reporter=p.resident)
+    due = issue.due_at
+    client.force_login(p.worker)
+    response = _post(client, issue, "request_extension", {"until": _day(10), "reason": "等材料"})
+    assert response.status_code == 302, response.text[:500]
+    issue.refresh_from_db()
+    assert issue.extension_until is not None and issue.due_at == due
+    assert timezone.localdate(issue.extension_until) == timezone.localdate() + timedelta(10)
+
+    client.force_login(p.community_staff)
+    page = client.get(detail_url(issue)).text
+    assert 'id="extension-request"' in page and "等材料" in page
+    assert 'id="action-approve_extension"' in page
+    assert _listed(client, "extensions", issue)
+    response = _post(client, issue, "approve_extension", {"note": "同意"})
+    assert response.status_code == 302 and _said(response)[-1][0] == "success"
+    requested = issue.extension_until
+    issue.refresh_from_db()
+    assert (issue.due_at, issue.extension_until, issue.extension_count) == (requested, None, 1)
+    assert [e.kind for e in issue.events.all()] == [
+        K.EXTENSION_REQUESTED,
+        K.EXTENSION_APPROVED,
+    ]
+
+
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"until": "", "reason": "等材料"}, "until"),
+        ({"until": "2026-13-40", "reason": "等材料"}, "until"),
+        ({"until": _day(-3), "reason": "等材料"}, "until"),  # refused by the workflow
+        ({"until": _day(200), "reason": "等材料"}, "until"),  # too far: by the workflow
+        ({"until": _day(10), "reason": " "}, "reason"),
+    ],
+)
+def test_a_bad_extension_request_is_shown_on_its_field(client, t, people, data, field):
+    p = people
+    issue = issue_at(t, "grid", status=Status.IN_PROGRESS, reporter=p.resident)
+    before = row(issue)
+    client.force_login(p.worker)
+    response = _post(client, issue, "request_extension", data)
+    assert response.status_code == 200
+    assert _field_error(response, "request_extension", field)
+    assert 'id="action-request_extension" open' in response.text
+    assert row(issue) == before and not issue.events.exists()
+
+
+def test_an_extension_is_refused_with_a_reason(client, t, people):
+    p = people
+    asked = timezone.now() + timedelta(days=5)
+    issue = issue_at(t, "grid", status=Status.IN_PROGRESS, extension_until=asked)
+    due = issue.due_at
+    client.force_login(p.community_staff)
+    response = _post(client, issue, "refuse_extension", {"reason": ""})
+    assert response.status_code == 200 and _field_error(response, "refuse_extension", "reason")
+    assert row(issue)["extension_until"] == asked
+    response = _post(client, issue, "refuse_extension", {"reason": "时限足够"})
+    assert response.status_code == 302
+    issue.refresh_from_db()
+    assert (issue.extension_until, issue.due_at) == (None, due)
+    assert issue.events.get().kind == K.EXTENSION_REFUSED
+    # Only the level above decides: the worker who asked may not approve.
+    Issue.objects.filter(pk=issue.pk).update(extension_until=asked)
+    client.force_login(p.worker)
+    response = _post(client, issue, "approve_extension", {})
+    assert _said(response)[-1][0] == "error"
+    assert row(issue)["extension_until"] == asked
+
+
+def test_a_joint_dispatch_gives_each_department_a_sub_task(client, t, people):
+    p = people
+    issue = issue_at(t, "subdistrict", reporter=p.resident)
+    client.force_login(p.subdistrict_staff)
+    page = client.get(detail_url(issue))
+    form = next(a["form"] for a in page.context["action_forms"] if a["name"] == "dispatch_joint")
+    assert set(form.fields["co_handlers"].queryset) == {t.department, t.sister_department}
+    assert "<fieldset" in page.text  # the checkboxes are a group with its legend
+    response = _post(
+        client,
+        issue,
+        "dispatch_joint",
+        {
+            "lead": t.department.pk,
+            "co_handlers": [t.sister_department.pk],
+            "instruction": "城管清理，市场监管查处",
+            "due": _day(7),
+            "message": "已安排多部门联合处理。",
+        },
+    )
+    assert response.status_code == 302, response.text[:500]
+    issue.refresh_from_db()
+    assert (issue.department_id, issue.open_task_count) == (t.department.pk, 2)
+    tasks = {task.department_id: task.role for task in issue.tasks.all()}
+    assert tasks == {t.department.pk: "lead", t.sister_department.pk: "co"}
+    page = client.get(detail_url(issue)).text
+    assert 'id="sub-tasks"' in page and page.count("城管清理，市场监管查处") >= 3
+    assert _("Co-handling departments: %(names)s") % {"names": t.sister_department.name} in page
+
+
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"co_handlers": []}, "co_handlers"),
+        ({"co_handlers": ["LEAD"]}, "co_handlers"),  # the lead is not also a co-handler
+        ({"instruction": ""}, "instruction"),
+        ({"due": _day(-1)}, "due"),  # refused by the workflow
+    ],
+)
+def test_a_bad_joint_dispatch_changes_nothing(client, t, people, data, field):
+    p = people
+    issue = issue_at(t, "subdistrict", reporter=p.resident)
+    values = {
+        "lead": t.department.pk,
+        "co_handlers": [t.sister_department.pk],
+        "instruction": "联合处理",
+        **data,
+    }
+    values["co_handlers"] = [t.department.pk if d == "LEAD" else d for d in values["co_handlers"]]
+    before = row(issue)
+    client.force_login(p.subdistrict_staff)
+    response = _post(client, issue, "dispatch_joint", values)
+    assert response.status_code == 200 and _field_error(response, "dispatch_joint", field)
+    assert row(issue) == before and not issue.tasks.exists() and not issue.events.exists()
+
+
+def test_a_co_handler_completes_its_sub_task(client, t, people):
+    p = people
+    issue = _joint(t, p)
+    co_task = issue.tasks.get(department=t.sister_department)
+    client.force_login(p.sister_staff)
+    page = client.get(detail_url(issue))
+    assert offered(page) == {"comment", "complete_task"}
+    # Its one sub-task is chosen for it.
+    assert f'name="complete_task-task" value="{co_task.pk}"' in page.text
+    response = _post(client, issue, "complete_task", {"task": co_task.pk, "note": ""})
+    assert response.status_code == 200 and _field_error(response, "complete_task", "note")
+    response = _post(client, issue, "complete_task", {"task": co_task.pk, "note": "已查处"})
+    assert response.status_code == 302
+    co_task.refresh_from_db()
+    issue.refresh_from_db()
+    assert (co_task.state, co_task.note, co_task.finished_by) == ("done", "已查处", p.sister_staff)
+    assert issue.open_task_count == 1
+
+
+def test_a_department_may_not_complete_another_departments_sub_task(client, t, people):
+    p = people
+    issue = _joint(t, p)
+    lead_task = issue.tasks.get(department=t.department)
+    client.force_login(p.sister_staff)
+    response = _post(client, issue, "complete_task", {"task": lead_task.pk, "note": "代办"})
+    assert response.status_code == 200
+    assert _("That sub-task is not your department’s, or no longer open.") in response.text
+    lead_task.refresh_from_db()
+    assert lead_task.state == "open"
+    assert not issue.events.exclude(kind=K.JOINT_DISPATCHED).exists()
+
+
+def test_the_subdistrict_cancels_a_sub_task(client, t, people):
+    p = people
+    issue = _joint(t, p)
+    co_task = issue.tasks.get(department=t.sister_department)
+    client.force_login(p.subdistrict_staff)
+    response = _post(client, issue, "cancel_task", {"task": co_task.pk, "reason": ""})
+    assert response.status_code == 200 and _field_error(response, "cancel_task", "reason")
+    response = _post(client, issue, "cancel_task", {"task": co_task.pk, "reason": "已无需要"})
+    assert response.status_code == 302
+    co_task.refresh_from_db()
+    assert co_task.state == "cancelled"
+    # The department may not cancel sub-tasks: no form, and a forged post is refused.
+    client.force_login(p.department_staff)
+    assert "cancel_task" not in offered(client.get(detail_url(issue)))
+    lead_task = issue.tasks.get(department=t.department)
+    response = _post(client, issue, "cancel_task", {"task": lead_task.pk, "reason": "不想做"})
+    assert response.status_code == 404 or _said(response)[-1][0] == "error"
+    lead_task.refresh_from_db()
+    assert lead_task.state == "open"
+
+
+@pytest.mark.parametrize(
+    "outcome, said, status, satisfaction",
+    [
+        ("satisfied", "", Status.CLOSED, "satisfied"),
+        ("basically_satisfied", "还行", Status.CLOSED, "basically_satisfied"),
+        ("dissatisfied", "灯还是不亮", Status.IN_PROGRESS, ""),
+        ("unreachable", "", Status.RESOLVED, ""),
+    ],
+)
+def test_a_call_back_records_the_callers_answer(
+    client, t, people, outcome, said, status, satisfaction
+):
+    p = people
+    issue = _hotline_resolved(t, p)
+    client.force_login(p.community_staff)
+    assert _listed(client, "callback", issue)
+    assert "13800138000" in client.get(detail_url(issue)).text  # the number to call
+    response = _post(client, issue, "callback", {"outcome": outcome, "said": said})
+    assert response.status_code == 302 and _said(response)[-1][0] == "success"
+    issue.refresh_from_db()
+    assert (issue.status, issue.satisfaction) == (status, satisfaction)
+    assert issue.callback_attempts == (1 if outcome == "unreachable" else 0)
+    if outcome == "unreachable":
+        page = client.get(detail_url(issue)).text
+        assert 'id="callback-attempts"' in page
+
+
+def test_a_dissatisfied_caller_needs_their_words(client, t, people):
+    p = people
+    issue = _hotline_resolved(t, p)
+    before = row(issue)
+    client.force_login(p.community_staff)
+    page = client.get(detail_url(issue)).text
+    assert "<fieldset" in page and "<legend" in page  # the answers are a labelled group
+    for data in ({"outcome": "dissatisfied", "said": " "}, {"said": "好"}):
+        response = _post(client, issue, "callback", data)
+        assert response.status_code == 200
+        field = "said" if "outcome" in data else "outcome"
+        assert _field_error(response, "callback", field), field
+    assert row(issue) == before and not issue.events.exists()
+
+
+def test_a_supervision_note_is_highlighted_for_everyone_on_the_page(client, t, people):
+    p = people
+    issue = issue_at(t, "grid", status=Status.IN_PROGRESS, reporter=p.resident)
+    client.force_login(p.community_staff)
+    response = _post(client, issue, "supervise_note", {"note": "请本周内解决", "until": _day(5)})
+    assert response.status_code == 302
+    issue.refresh_from_db()
+    assert issue.is_supervised and issue.supervised_at is not None
+    assert timezone.localdate(issue.due_at) == timezone.localdate() + timedelta(5)
+    for who in (p.worker, p.community_staff, p.subdistrict_staff):
+        client.force_login(who)
+        page = client.get(detail_url(issue)).text
+        alert = page[page.index('id="supervision-note"') :]
+        assert "请本周内解决" in alert[: alert.index("</section>")]
+
+
+def test_a_supervision_note_needs_words(client, t, people):
+    p = people
+    issue = issue_at(t, "grid", status=Status.IN_PROGRESS, reporter=p.resident)
+    before = row(issue)
+    client.force_login(p.community_staff)
+    response = _post(client, issue, "supervise_note", {"note": "", "until": _day(5)})
+    assert response.status_code == 200 and _field_error(response, "supervise_note", "note")
+    # A grid worker does not supervise their own grid's issue.
+    client.force_login(p.worker)
+    response = _post(client, issue, "supervise_note", {"note": "自己督办"})
+    assert _said(response)[-1][0] == "error"
+    assert row(issue) == before and not issue.events.exists()
+
+
+def test_the_sub_task_panel_runs_the_same_queries_for_many_departments(client, t, people):
+    p = people
+    short_issue = _joint(t, p)
+    departments = [DepartmentFactory(subdistrict=t.subdistrict) for _ in range(6)]
+    long_issue = workflow.dispatch_joint(
+        issue=issue_at(t, "subdistrict", reporter=p.resident),
+        actor=p.subdistrict_staff,
+        lead=t.department,
+        co_handlers=departments,
+        instruction="多部门联办",
+    )
+    client.force_login(p.subdistrict_staff)
+    client.get(detail_url(short_issue))
+    with CaptureQueriesContext(connection) as short:
+        client.get(detail_url(short_issue))
+    with CaptureQueriesContext(connection) as long:
+        page = client.get(detail_url(long_issue)).text
+    assert page.count('class="list-group-item"') >= 7
+    assert len(long) == len(short)

@@ -11,13 +11,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from issues import permissions
-from issues.models import Issue, Level, Severity, Source, Status
+from issues import permissions, workflow
+from issues.models import Issue, IssueTask, Level, Severity, Source, Status
 from issues.permissions import acting_condition
 from issues.views.staff import PAGE_SIZE
 from tests.conftest import requires_postgres
 from tests.factories import (
     CategoryFactory,
+    DepartmentFactory,
     IssueFactory,
     UserFactory,
     issue_at,
@@ -464,3 +465,184 @@ def test_the_benchmark_command_refuses_a_database_not_named_for_it(db, monkeypat
     with pytest.raises(CommandError, match="does not look like a benchmark"):
         call_command("bench_queue", "--issues", "10", stdout=StringIO())
     assert not Issue.objects.exists()
+
+
+# --- the closed loop's lists: to call back, extensions to decide, sub-tasks ---------------
+
+
+def tab_keys(response) -> list[str]:
+    return re.findall(r'id="tab-(\w+)"', response.text)
+
+
+def _closed_loop_issues(t, p):
+    """One issue for each of the closed loop's lists, and some that belong to none."""
+    now = timezone.now()
+    made = {
+        # A hotline call resolved at the grid: the community or the subdistrict calls back.
+        "callback": issue_at(
+            t,
+            "grid",
+            status=Status.RESOLVED,
+            source=Source.HOTLINE,
+            reporter=None,
+            caller_name="李先生",
+            caller_phone="13800138000",
+        ),
+        # The grid asks for more time: its community decides.
+        "extensions": issue_at(
+            t, "grid", status=Status.IN_PROGRESS, extension_until=now + timedelta(days=5)
+        ),
+    }
+    joint = issue_at(t, "subdistrict", reporter=p.resident)
+    sister = DepartmentFactory(subdistrict=t.subdistrict, name="市场监管")
+    made["tasks"] = workflow.dispatch_joint(
+        issue=joint,
+        actor=p.subdistrict_staff,
+        lead=sister,
+        co_handlers=[t.department],
+        instruction="联合处理",
+    )
+    # None of the lists: a resident's resolved issue (the resident evaluates), a hotline
+    # call answered too often, an issue elsewhere asking for time.
+    issue_at(t, "grid", status=Status.RESOLVED, reporter=p.resident)
+    issue_at(
+        t,
+        "grid",
+        status=Status.RESOLVED,
+        source=Source.HOTLINE,
+        reporter=None,
+        caller_phone="13800138001",
+        callback_attempts=99,
+    )
+    issue_at(
+        t,
+        "grid",
+        grid=t.far_grid,
+        status=Status.IN_PROGRESS,
+        extension_until=now + timedelta(days=5),
+    )
+    return made
+
+
+@pytest.mark.parametrize(
+    "who, tabs, lists",
+    [
+        ("worker", [], {}),
+        ("community_staff", ["callback", "extensions"], {"callback", "extensions"}),
+        ("subdistrict_staff", ["callback", "extensions"], {"callback"}),
+        ("department_staff", ["tasks"], {"tasks"}),
+    ],
+)
+def test_the_closed_loop_tabs_list_what_waits_for_each_person(
+    client, territory, people, who, tabs, lists
+):
+    t, p = territory, people
+    made = _closed_loop_issues(t, p)
+    user = getattr(p, who)
+    client.force_login(user)
+    shown = tab_keys(client.get(QUEUE))
+    assert [key for key in shown if key in ("callback", "extensions", "tasks")] == tabs
+    for key, issue in made.items():
+        response = client.get(QUEUE, {"scope": key})
+        listed = rows(response)
+        if key in lists:
+            assert listed == [issue.tracking_number], key
+            assert tab_counts(response)[key] == 1
+            assert f'id="tab-{key}" aria-current="page"' in response.text or (
+                'aria-current="page" id="tab-' + key in response.text
+            )
+        else:
+            assert listed == [], key
+    # A list holds only what the person sees (the rule book's conditions agree).
+    visible = permissions.visible_issues(user).values("pk")
+    for condition in (
+        permissions.callback_condition(user),
+        permissions.extension_condition(user),
+        permissions.task_condition(user),
+    ):
+        assert not Issue.objects.filter(condition).exclude(pk__in=visible).exists()
+
+
+def test_a_row_with_a_pending_extension_says_so(client, territory, people):
+    t, p = territory, people
+    asking = issue_at(
+        t, "grid", status=Status.IN_PROGRESS, extension_until=timezone.now() + timedelta(days=3)
+    )
+    plain = issue_at(t, "grid", status=Status.IN_PROGRESS)
+    client.force_login(p.worker)
+    text = client.get(QUEUE).text
+    assert text.count("text-bg-info") == 1
+    item = text[text.index(f'href="/staff/issues/{asking.tracking_number}/"') :]
+    assert "text-bg-info" in item[: item.index("</li>")]
+    assert plain.tracking_number in text
+
+
+def test_the_closed_loop_tabs_are_counted_only_when_opened(client, territory, people):
+    t, p = territory, people
+    _closed_loop_issues(t, p)
+    client.force_login(p.community_staff)
+    counts = tab_counts(client.get(QUEUE))
+    assert "callback" not in counts and "extensions" not in counts
+    opened = tab_counts(client.get(QUEUE, {"scope": "callback"}))
+    assert opened == {**counts, "callback": 1}
+
+
+def _bulk_closed_loop(t, p, n):
+    """n issues in every list: resolved hotline calls, grid and department issues asking
+    for time, and sub-tasks of the department (rows as the workflow would leave them)."""
+    now = timezone.now()
+    built = []
+    for i in range(n):
+        kind = i % 3
+        built.append(
+            IssueFactory.build(
+                grid=t.grid,
+                community=t.community,
+                subdistrict=t.subdistrict,
+                category=t.category,
+                reporter=None if kind == 0 else p.resident,
+                source=Source.HOTLINE if kind == 0 else Source.RESIDENT,
+                caller_phone="13800138000" if kind == 0 else "",
+                status=[Status.RESOLVED, Status.IN_PROGRESS, Status.SUBMITTED][kind],
+                level=Level.SUBDISTRICT if kind == 2 else Level.GRID,
+                department=t.department if kind == 2 else None,
+                open_task_count=1 if kind == 2 else 0,
+                # Asking for time: the grid (its community decides) and the department
+                # (its subdistrict decides).
+                extension_until=now + timedelta(days=3) if kind else None,
+                due_at=now + timedelta(minutes=i),
+            )
+        )
+    issues = Issue.objects.bulk_create(built, batch_size=500)
+    IssueTask.objects.bulk_create(
+        IssueTask(issue=issue, department=t.department, role="lead", due_at=issue.due_at)
+        for issue in issues
+        if issue.department_id
+    )
+
+
+@pytest.mark.parametrize(
+    "who, scope",
+    [
+        ("community_staff", "callback"),
+        ("subdistrict_staff", "callback"),
+        ("community_staff", "extensions"),
+        ("subdistrict_staff", "extensions"),
+        ("department_staff", "tasks"),
+    ],
+)
+def test_the_closed_loop_tabs_run_a_fixed_number_of_queries(
+    client, territory, people, who, scope, django_assert_max_num_queries
+):
+    t, p = territory, people
+    client.force_login(getattr(p, who))
+    _bulk_closed_loop(t, p, 9)
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(QUEUE, {"scope": scope}).status_code == 200
+    _bulk_closed_loop(t, p, 300)
+    with django_assert_max_num_queries(8):
+        response = client.get(QUEUE, {"scope": scope})
+    with CaptureQueriesContext(connection) as large:
+        client.get(QUEUE, {"scope": scope})
+    assert len(large) == len(small)
+    assert rows(response), (who, scope)

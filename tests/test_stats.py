@@ -13,8 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from issues import stats
-from issues.models import Level, Satisfaction, Severity, SlaPolicy, Source, Status
+from issues import stats, workflow
+from issues.models import Issue, Level, Satisfaction, Severity, SlaPolicy, SlaUnit, Source, Status
 from tests.factories import CategoryFactory, IssueFactory, staff_on
 
 H = timedelta(hours=1)
@@ -43,6 +43,13 @@ def make(grid, **fields):
     )
     values.update(fields)
     values.setdefault("level_entered_at", values["created_at"])
+    # The first deadline, as filing sets it: the grid's, from the filing time.
+    values.setdefault(
+        "response_due_at",
+        workflow.due_after(
+            severity=values["severity"], level=Level.GRID, start=values["created_at"]
+        ),
+    )
     return IssueFactory(**values)
 
 
@@ -221,20 +228,44 @@ def test_no_issues_gives_no_rates_and_no_division_by_zero(territory, people, per
 
 
 def test_the_response_rate_follows_the_configured_grid_deadline(
-    territory, people, outcomes, period, now
+    territory, people, request, period, now
 ):
-    # Minor issues must now be accepted within 1 h at the grid: A, G and K (exactly 1 h)
-    # still are; A2 and L (2 h) are not; H (filed exactly 1 h ago) has just reached it
-    # and is not yet due.
+    # Minor issues must now be accepted within 1 h at the grid, configured before they are
+    # filed: A, G and K (exactly 1 h) still are; A2 and L (2 h) are not; H (filed exactly
+    # 1 h ago) has just reached it and is not yet due.
     SlaPolicy.objects.update_or_create(
-        severity=Severity.MINOR, level=Level.GRID, defaults={"hours": 1}
+        severity=Severity.MINOR, level=Level.GRID, defaults={"unit": SlaUnit.HOURS, "amount": 1}
     )
+    outcomes = request.getfixturevalue("outcomes")
+    assert outcomes["A"].response_due_at == outcomes["A"].created_at + 1 * H
     f = subdistrict_unit(territory, people, period, now).figures
     assert (f.response_on_time, f.response_due) == (6, 11)
+    # The deadline is the one the clock set on filing: a later change of the policy does
+    # not rewrite the past.
     SlaPolicy.objects.filter(severity=Severity.MINOR, level=Level.GRID).delete()
-    # Without a row the built-in default (48 h) applies.
     f = subdistrict_unit(territory, people, period, now).figures
-    assert (f.response_on_time, f.response_due) == (8, 11)
+    assert (f.response_on_time, f.response_due) == (6, 11)
+
+
+def test_the_response_rate_reads_the_deadline_set_on_filing(territory, people, period, now):
+    # A deadline in working days (on the official calendar) is whatever due_after made of
+    # it: accepted one minute before it is in time, one minute after is late, whatever
+    # the wall-clock hours in between.
+    SlaPolicy.objects.update_or_create(
+        severity=Severity.MINOR,
+        level=Level.GRID,
+        defaults={"unit": SlaUnit.WORKING_DAYS, "amount": 1},
+    )
+    filed = now - timedelta(days=9)
+    due = workflow.due_after(severity=Severity.MINOR, level=Level.GRID, start=filed)
+    for accepted in (due - timedelta(minutes=1), due + timedelta(minutes=1)):
+        make(
+            territory.grid, status=Status.IN_PROGRESS, created_at=filed, accepted_at=accepted,
+            due_at=now + H,
+        )  # fmt: skip
+    assert Issue.objects.filter(response_due_at=due).count() == 2
+    f = subdistrict_unit(territory, people, period, now).figures
+    assert (f.response_on_time, f.response_due) == (1, 2)
 
 
 def test_filters_narrow_every_figure(territory, people, outcomes, period, now):
@@ -489,4 +520,7 @@ def test_top_units_leave_out_units_below_another_post(territory, people):
 
 def test_every_count_is_named_in_count_keys(now):
     keys = set(stats.figure_aggregates(now=now))
-    assert stats.COUNT_KEYS == {k for k in keys if not k.endswith(("_avg", "_sum"))}
+    # The issue rows' counts, and the loop's counted apart (events, sub-tasks, the sweep).
+    assert stats.COUNT_KEYS == {k for k in keys if not k.endswith(("_avg", "_sum"))} | set(
+        stats.LOOP_KEYS
+    )

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from issues import workflow
-from issues.models import DEFAULT_SLA_HOURS, Issue, IssueEvent, Level, Severity, Source, Status
+from issues.models import Issue, IssueEvent, Level, Severity, SlaUnit, Source, Status
 from issues.sweep import run_sweep
 from tests.factories import IssueFactory
 
@@ -68,7 +68,8 @@ def test_escalates_overdue_issues_one_level(territory, people, now):
         obj.refresh_from_db()
         assert (obj.status, obj.level) == (Status.SUBMITTED, to_level)
         assert obj.assignee is None
-        assert obj.due_at == now + timedelta(hours=DEFAULT_SLA_HOURS[(obj.severity, to_level)])
+        # The new level's clock from now, in hours or working days as its policy says.
+        assert obj.due_at == workflow.due_after(severity=obj.severity, level=to_level, start=now)
         assert obj.level_entered_at == now
         assert obj.escalation_count == 1
         assert not obj.is_supervised
@@ -86,8 +87,13 @@ def test_one_level_per_run_however_late(territory, people, now):
     run_sweep(now=now)
     ancient.refresh_from_db()
     assert ancient.level == Level.COMMUNITY
-    # When the community's deadline passes too, the next run climbs one more level.
-    later = now + timedelta(hours=DEFAULT_SLA_HOURS[(Severity.MINOR, Level.COMMUNITY)], minutes=1)
+    assert ancient.due_at == workflow.due_after(
+        severity=Severity.MINOR, level=Level.COMMUNITY, start=now
+    )
+    # Just before the community's deadline nothing moves ...
+    assert run_sweep(now=ancient.due_at - timedelta(minutes=1)).escalated == 0
+    # ... and when it passes too, the next run climbs one more level.
+    later = ancient.due_at + timedelta(minutes=1)
     assert run_sweep(now=later).escalated == 1
     ancient.refresh_from_db()
     assert ancient.level == Level.SUBDISTRICT
@@ -223,7 +229,9 @@ def test_sla_policy_edits_apply_to_the_sweep(territory, people, now):
 
     t, p = territory, people
     SlaPolicy.objects.update_or_create(
-        severity=Severity.MINOR, level=Level.COMMUNITY, defaults={"hours": 3}
+        severity=Severity.MINOR,
+        level=Level.COMMUNITY,
+        defaults={"unit": SlaUnit.HOURS, "amount": 3},
     )
     obj = issue(t, p, now=now)
     run_sweep(now=now)

@@ -9,15 +9,19 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from grids.models import Department
 from issues import workflow
 from issues.models import (
     DEFAULT_SLA_HOURS,
     Issue,
     IssueEvent,
+    IssueTask,
     Level,
+    ReturnReason,
     Satisfaction,
     Severity,
     SlaPolicy,
+    SlaUnit,
     Source,
     Status,
 )
@@ -51,6 +55,32 @@ EXPECTED_FLOW = {
     (S.IN_PROGRESS, A.REJECT): S.REJECTED,
     # An administrator corrects the report's details in any status.
     **{(status, A.EDIT): status for status in S},
+    # 退单: the department hands a wrong dispatch back to the subdistrict's intake.
+    (S.SUBMITTED, A.RETURN): S.SUBMITTED,
+    (S.IN_PROGRESS, A.RETURN): S.SUBMITTED,
+    # 延期: asked and decided while the issue runs; the status stands.
+    (S.SUBMITTED, A.REQUEST_EXTENSION): S.SUBMITTED,
+    (S.IN_PROGRESS, A.REQUEST_EXTENSION): S.IN_PROGRESS,
+    (S.SUBMITTED, A.APPROVE_EXTENSION): S.SUBMITTED,
+    (S.IN_PROGRESS, A.APPROVE_EXTENSION): S.IN_PROGRESS,
+    (S.SUBMITTED, A.REFUSE_EXTENSION): S.SUBMITTED,
+    (S.IN_PROGRESS, A.REFUSE_EXTENSION): S.IN_PROGRESS,
+    # 联办: dispatched like a dispatch; sub-tasks are finished while the issue is open.
+    (S.SUBMITTED, A.DISPATCH_JOINT): S.SUBMITTED,
+    (S.IN_PROGRESS, A.DISPATCH_JOINT): S.SUBMITTED,
+    (S.SUBMITTED, A.COMPLETE_TASK): S.SUBMITTED,
+    (S.IN_PROGRESS, A.COMPLETE_TASK): S.IN_PROGRESS,
+    (S.SUSPENDED, A.COMPLETE_TASK): S.SUSPENDED,
+    (S.SUBMITTED, A.CANCEL_TASK): S.SUBMITTED,
+    (S.IN_PROGRESS, A.CANCEL_TASK): S.IN_PROGRESS,
+    (S.SUSPENDED, A.CANCEL_TASK): S.SUSPENDED,
+    # 回访: the caller's answer closes a resolved issue; an unanswered call leaves it there.
+    (S.RESOLVED, A.CALLBACK): S.CLOSED,
+    (S.RESOLVED, A.CALLBACK_MISSED): S.RESOLVED,
+    # 督办: words (and perhaps a deadline) for the unit handling an open issue.
+    (S.SUBMITTED, A.SUPERVISE_NOTE): S.SUBMITTED,
+    (S.IN_PROGRESS, A.SUPERVISE_NOTE): S.IN_PROGRESS,
+    (S.SUSPENDED, A.SUPERVISE_NOTE): S.SUSPENDED,
 }
 
 # Who handles an issue at each level when the tests need "the staff of the current unit".
@@ -114,6 +144,14 @@ def assert_refused(call, issue, *, code=None):
 # --- every (status, action) pair ----------------------------------------------------------
 
 
+def _no_fields(t, p) -> dict:
+    return {}
+
+
+def _no_setup(issue, t, p) -> None:
+    return None
+
+
 @dataclass
 class Case:
     """How to attempt one action with an actor whose role permits it."""
@@ -124,6 +162,33 @@ class Case:
     level: str = Level.GRID
     source: str = Source.RESIDENT
     to_level: str | None = None  # None: the level does not change
+    # What else the issue needs for the action to apply (fields(t, p) -> dict), and what
+    # goes with it beyond its row (setup(issue, t, p): sub-tasks).
+    fields: Callable = _no_fields
+    setup: Callable = _no_setup
+
+
+def sister_department(t) -> Department:
+    """A second department of the issue's subdistrict (a co-handler in 联办)."""
+    return Department.objects.get_or_create(subdistrict=t.subdistrict, name="市场监管")[0]
+
+
+def joint_tasks(issue, t, p) -> None:
+    """The issue is handled jointly: the lead (``t.department``) and a co-handler."""
+    for department, role in ((t.department, IssueTask.Role.LEAD), (sister_department(t), "co")):
+        IssueTask.objects.create(issue=issue, department=department, role=role, due_at=issue.due_at)
+
+
+def open_task(issue, department) -> IssueTask | None:
+    return IssueTask.objects.filter(issue=issue, department=department).first()
+
+
+def in_days(days: int):
+    return timezone.localdate() + timedelta(days=days)
+
+
+# A hotline call with a number to call back (回访).
+CALLER = {"caller_name": "李女士", "caller_phone": "13800000000"}
 
 
 CASES = {
@@ -198,6 +263,98 @@ CASES = {
         ),
         K.EDITED,
     ),
+    A.RETURN: Case(
+        "department_staff",
+        lambda i, u, t, p, **kw: workflow.return_dispatch(
+            **kw,
+            issue=i,
+            actor=u,
+            reason=ReturnReason.objects.get_or_create(name="非本部门职责")[0],
+        ),
+        K.RETURNED,
+        level=Level.SUBDISTRICT,
+        fields=lambda t, p: {"department": t.department},
+    ),
+    A.REQUEST_EXTENSION: Case(
+        "worker",
+        lambda i, u, t, p, **kw: workflow.request_extension(
+            **kw, issue=i, actor=u, until=in_days(10), reason="需要等待配件"
+        ),
+        K.EXTENSION_REQUESTED,
+    ),
+    A.APPROVE_EXTENSION: Case(
+        "community_staff",
+        lambda i, u, t, p, **kw: workflow.approve_extension(**kw, issue=i, actor=u),
+        K.EXTENSION_APPROVED,
+        fields=lambda t, p: {"extension_until": timezone.now() + timedelta(days=10)},
+    ),
+    A.REFUSE_EXTENSION: Case(
+        "community_staff",
+        lambda i, u, t, p, **kw: workflow.refuse_extension(
+            **kw, issue=i, actor=u, reason="请按期办结"
+        ),
+        K.EXTENSION_REFUSED,
+        fields=lambda t, p: {"extension_until": timezone.now() + timedelta(days=10)},
+    ),
+    A.DISPATCH_JOINT: Case(
+        "subdistrict_staff",
+        lambda i, u, t, p, **kw: workflow.dispatch_joint(
+            **kw,
+            issue=i,
+            actor=u,
+            lead=t.department,
+            co_handlers=[sister_department(t)],
+            instruction="城管牵头，市场监管配合",
+        ),
+        K.JOINT_DISPATCHED,
+        level=Level.SUBDISTRICT,
+    ),
+    A.COMPLETE_TASK: Case(
+        "department_staff",
+        lambda i, u, t, p, **kw: workflow.complete_task(
+            **kw, issue=i, actor=u, task=open_task(i, t.department), note="已清理占道"
+        ),
+        K.TASK_COMPLETED,
+        level=Level.SUBDISTRICT,
+        fields=lambda t, p: {"department": t.department, "open_task_count": 2},
+        setup=joint_tasks,
+    ),
+    A.CANCEL_TASK: Case(
+        "subdistrict_staff",
+        lambda i, u, t, p, **kw: workflow.cancel_task(
+            **kw, issue=i, actor=u, task=open_task(i, sister_department(t)), reason="无需配合"
+        ),
+        K.TASK_CANCELLED,
+        level=Level.SUBDISTRICT,
+        fields=lambda t, p: {"department": t.department, "open_task_count": 2},
+        setup=joint_tasks,
+    ),
+    # A hotline caller is called back by the community (not the worker who fixed it).
+    A.CALLBACK: Case(
+        "community_staff",
+        lambda i, u, t, p, **kw: workflow.callback(
+            **kw, issue=i, actor=u, outcome=Satisfaction.SATISFIED
+        ),
+        K.CALLED_BACK,
+        source=Source.HOTLINE,
+        fields=lambda t, p: CALLER,
+    ),
+    A.CALLBACK_MISSED: Case(
+        "community_staff",
+        lambda i, u, t, p, **kw: workflow.callback(
+            **kw, issue=i, actor=u, outcome=workflow.UNREACHABLE
+        ),
+        K.CALLBACK_MISSED,
+        source=Source.HOTLINE,
+        fields=lambda t, p: CALLER,
+    ),
+    A.SUPERVISE_NOTE: Case(
+        "community_staff",
+        lambda i, u, t, p, **kw: workflow.supervise_note(
+            **kw, issue=i, actor=u, note="请本周内办结"
+        ),
+        K.SUPERVISION_NOTE,
+    ),
 }
 
 
@@ -215,7 +372,8 @@ def test_every_person_action_has_a_case():
 def test_status_action_pair(territory, people, status, action):
     t, p = territory, people
     case = CASES[action]
-    issue = make_issue(t, p, status, level=case.level, source=case.source)
+    issue = make_issue(t, p, status, level=case.level, source=case.source, **case.fields(t, p))
+    case.setup(issue, t, p)
     if case.actor == "admin":
         p.admin = UserFactory(username="root", is_superuser=True, is_staff=True)
     actor = getattr(p, case.actor)
@@ -816,10 +974,12 @@ def test_filing_refuses_bad_input(territory, people):
 def test_sla_policy_edits_change_due_at(territory, people):
     t, p = territory, people
     SlaPolicy.objects.update_or_create(
-        severity=Severity.MINOR, level=Level.GRID, defaults={"hours": 5}
+        severity=Severity.MINOR, level=Level.GRID, defaults={"unit": SlaUnit.HOURS, "amount": 5}
     )
     SlaPolicy.objects.update_or_create(
-        severity=Severity.MINOR, level=Level.COMMUNITY, defaults={"hours": 7}
+        severity=Severity.MINOR,
+        level=Level.COMMUNITY,
+        defaults={"unit": SlaUnit.HOURS, "amount": 7},
     )
     before = timezone.now()
     issue = file(p.resident, category=t.category, grid=t.grid)
@@ -943,7 +1103,8 @@ def test_a_resent_form_is_recorded_once(territory, people, action):
     status = next(s for (s, a) in EXPECTED_FLOW if a == action)
     if case.actor == "admin":
         p.admin = UserFactory(username="root", is_superuser=True, is_staff=True)
-    issue = make_issue(t, p, status, level=case.level, source=case.source)
+    issue = make_issue(t, p, status, level=case.level, source=case.source, **case.fields(t, p))
+    case.setup(issue, t, p)
     actor, token = getattr(p, case.actor), uuid.uuid4()
     case.call(issue, actor, t, p, submission_token=token)
     after_first = row(issue)

@@ -31,6 +31,11 @@ class QueueFilterForm(forms.Form):
 
     SCOPE_MINE = "mine"
     SCOPE_FOLLOWING = "following"
+    # The closed loop's own lists: 待回访, 延期待批, 联办任务.
+    SCOPE_CALLBACK = "callback"
+    SCOPE_EXTENSIONS = "extensions"
+    SCOPE_TASKS = "tasks"
+    SCOPES = [SCOPE_MINE, SCOPE_FOLLOWING, SCOPE_CALLBACK, SCOPE_EXTENSIONS, SCOPE_TASKS]
 
     q = forms.CharField(
         label=_("Search"),
@@ -61,7 +66,7 @@ class QueueFilterForm(forms.Form):
     scope = forms.ChoiceField(
         required=False,
         widget=forms.HiddenInput,
-        choices=[(SCOPE_MINE, SCOPE_MINE), (SCOPE_FOLLOWING, SCOPE_FOLLOWING)],
+        choices=[(scope, scope) for scope in SCOPES],
     )
 
     def __init__(self, *args, categories=(), grids=(), **kwargs):
@@ -115,9 +120,16 @@ def _message():
 
 
 class ActionForm(SubmissionTokenMixin, forms.Form):
-    """One workflow action's input. ``issue`` and ``user`` are there for choice lists."""
+    """One workflow action's input. ``issue`` and ``user`` are there for choice lists.
+
+    ``summary`` is what the person decides on, shown above the fields (the date asked
+    for, the sub-task). ``workflow_fields`` maps the codes of the workflow's refusals that
+    concern one field (a date too far, a missing reason) to that field, so the message
+    stands next to it rather than on top of the page."""
 
     multipart = False
+    summary = ""
+    workflow_fields: dict[str, str] = {}
 
     def __init__(self, *args, issue, user, **kwargs):
         self.issue = issue

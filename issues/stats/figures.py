@@ -7,11 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Avg, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..models import (
+    RESIDENT_SOURCES,
     RUNNING_STATUSES,
     Level,
     Satisfaction,
@@ -19,6 +23,7 @@ from ..models import (
     Source,
     Status,
 )
+from ..permissions import CALLBACK_SOURCES
 from .sql import Median, Seconds, _count
 
 # --- the figures ------------------------------------------------------------------------
@@ -43,6 +48,17 @@ def figure_aggregates(*, now: datetime, prefix: str = "", keys=None) -> dict:
         return aggregates
     return {key: aggregates[key] for key in keys}
 
+
+# Counts of the loop that are not on the issue row: dispatches and returns (from the
+# events), sub-tasks (from IssueTask), and the resolved issues left unverified too long;
+# ``issues.stats.loop`` computes them.
+LOOP_KEYS = (
+    "dispatches_received",
+    "returned",
+    "tasks_due",
+    "tasks_on_time",
+    "unverified_stale",
+)
 
 # Every count figure_aggregates() returns (the rest are averages and medians in seconds).
 COUNT_KEYS = frozenset(
@@ -70,6 +86,18 @@ COUNT_KEYS = frozenset(
         "supervised",
         "accepted",
         "resolved",
+        # The closed loop, over the same issues.
+        "extended",
+        "extension_pending",
+        "satisfied_online",
+        "evaluated_online",
+        "reopens_online",
+        "satisfied_callback",
+        "evaluated_callback",
+        "reopens_callback",
+        "supervised_resolved",
+        # The closed loop, counted apart from the issue rows (``issues.stats.loop``).
+        *LOOP_KEYS,
     }
 )
 
@@ -95,6 +123,9 @@ RANKING_AGGREGATES = [
     "resolved_once",
     "supervised",
     "resolve_seconds_sum",
+    "extended",
+    "extension_pending",
+    "supervised_resolved",
 ]
 
 
@@ -108,6 +139,12 @@ def _figure_aggregates(*, now: datetime, prefix: str) -> dict:
     running = q(status__in=RUNNING_STATUSES)
     accepted = q(accepted_at__isnull=False)
     resolved = q(resolved_at__isnull=False)
+    satisfied = q(satisfaction__in=[Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED])
+    evaluated = ~q(satisfaction="")
+    # The channel of an evaluation follows the source: a resident evaluates online; a
+    # hotline or API caller is asked on a call-back (回访). No other source is evaluated.
+    online = q(source__in=RESIDENT_SOURCES)
+    callback = q(source__in=CALLBACK_SOURCES)
     return {
         "filed": _count(None, p),
         "minor_closed": _count(closed & q(severity=Severity.MINOR), p),
@@ -130,11 +167,15 @@ def _figure_aggregates(*, now: datetime, prefix: str) -> dict:
         "response_on_time": _count(accepted & q(accepted_at__lte=F(f"{p}response_due_at")), p),
         "resolution_on_time": _count(resolved & q(resolved_at__lte=F(f"{p}due_at")), p),
         "overdue_now": _count(running & q(due_at__lt=now), p),
-        "satisfied": _count(
-            q(satisfaction__in=[Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED]), p
-        ),
-        "evaluated_stored": _count(~q(satisfaction=""), p),
+        "satisfied": _count(satisfied, p),
+        "evaluated_stored": _count(evaluated, p),
         "reopens": Coalesce(Sum(f"{p}reopen_count"), Value(0)),
+        "satisfied_online": _count(satisfied & online, p),
+        "evaluated_online": _count(evaluated & online, p),
+        "reopens_online": Coalesce(Sum(f"{p}reopen_count", filter=online), Value(0)),
+        "satisfied_callback": _count(satisfied & callback, p),
+        "evaluated_callback": _count(evaluated & callback, p),
+        "reopens_callback": Coalesce(Sum(f"{p}reopen_count", filter=callback), Value(0)),
         "patrol": _count(q(source=Source.PATROL), p),
         "reached_community": _count(q(level__in=[Level.COMMUNITY, Level.SUBDISTRICT]), p),
         "reached_subdistrict": _count(q(level=Level.SUBDISTRICT), p),
@@ -142,6 +183,19 @@ def _figure_aggregates(*, now: datetime, prefix: str) -> dict:
         "reopened": _count(q(reopen_count__gt=0), p),
         "resolved_once": _count(resolved | q(reopen_count__gt=0), p),
         "supervised": _count(q(is_supervised=True), p),
+        "supervised_resolved": _count(
+            q(is_supervised=True, resolved_at__gt=F(f"{p}supervised_at")), p
+        ),
+        # 延期: granted at least once; a request still waiting for the level above (an
+        # issue resolved, closed or rejected meanwhile has nothing left to extend).
+        "extended": _count(q(extension_count__gt=0), p),
+        "extension_pending": _count(
+            q(
+                extension_until__isnull=False,
+                status__in=[*RUNNING_STATUSES, Status.SUSPENDED],
+            ),
+            p,
+        ),
         "accepted": _count(accepted, p),
         "accept_seconds_avg": Avg(_accept_seconds(p), filter=accepted),
         "resolved": _count(resolved, p),
@@ -196,12 +250,29 @@ class FigureDef:
     # A department handles what the subdistrict dispatched to it: where an issue was
     # settled, how fast the grid answered and who found it say nothing about a department.
     for_departments: bool = True
+    # The only unit kinds the figure means something for (empty: every kind). Returns and
+    # sub-tasks are a department's: its own page, and its subdistrict's (all of them).
+    kinds: tuple[str, ...] = ()
 
 
 def figures_for(kind: str) -> list[FigureDef]:
     """The figures that mean something for a unit of this kind ("department", "grid", …),
     in display order: cards, ranking columns and CSV exports all use this one list."""
-    return [f for f in FIGURES if kind != "department" or f.for_departments]
+    return [
+        f
+        for f in FIGURES
+        if (kind != "department" or f.for_departments) and (not f.kinds or kind in f.kinds)
+    ]
+
+
+def _unverified_help() -> str:
+    return gettext(
+        "Of those, resolved issues that no resident evaluates, still waiting for "
+        "verification or a call-back more than %(days)s days after they were resolved."
+    ) % {"days": settings.UNVERIFIED_DAYS}
+
+
+DEPARTMENT_LOOP_KINDS = ("subdistrict", "department")
 
 
 # The figures in display order, each with the one line that says how it is computed. Each
@@ -280,6 +351,24 @@ FIGURES: list[FigureDef] = [
         "rate",
     ),
     FigureDef(
+        "satisfaction_online_rate",
+        _("Satisfaction rate: online evaluation"),
+        _(
+            "The satisfaction rate of residents' own reports, evaluated online by the "
+            "resident (reports by residents and volunteers)."
+        ),
+        "rate",
+    ),
+    FigureDef(
+        "satisfaction_callback_rate",
+        _("Satisfaction rate: call-back"),
+        _(
+            "The satisfaction rate of hotline and API reports, asked of the caller on a "
+            "call-back (回访); the overall rate counts both channels."
+        ),
+        "rate",
+    ),
+    FigureDef(
         "patrol_rate",
         _("Patrol discovery rate"),
         _("Issues found by grid workers on patrol ÷ issues filed."),
@@ -295,8 +384,64 @@ FIGURES: list[FigureDef] = [
     FigureDef(
         "supervised",
         _("Supervised issues"),
-        _("Issues put under supervision because they were overdue at the subdistrict."),
+        _(
+            "Issues put under supervision (督办): by the deadline sweep when overdue at the "
+            "subdistrict, or by a supervision note from the level above."
+        ),
         "count",
+    ),
+    FigureDef(
+        "supervised_resolved",
+        _("Resolved after supervision"),
+        _(
+            "Of the supervised issues, those now resolved or closed, resolved after they "
+            "were put under supervision."
+        ),
+        "count",
+    ),
+    FigureDef(
+        "extended",
+        _("Extensions granted"),
+        _("Issues whose deadline was extended (延期) at least once."),
+        "count",
+        public=False,
+    ),
+    FigureDef(
+        "extension_pending",
+        _("Extension requests pending"),
+        _("Open issues with an extension request waiting for the level above to decide."),
+        "count",
+        public=False,
+    ),
+    FigureDef(
+        "return_rate",
+        _("Return rate"),
+        _(
+            "Of those issues: dispatches the department handed back as outside its duties "
+            "(退单) ÷ dispatches it received (alone, or as lead of a joint dispatch)."
+        ),
+        "rate",
+        public=False,
+        kinds=DEPARTMENT_LOOP_KINDS,
+    ),
+    FigureDef(
+        "task_on_time_rate",
+        _("Sub-tasks done on time"),
+        _(
+            "The department's joint-handling sub-tasks (联办) of those issues done by their "
+            "due time ÷ sub-tasks done, plus open ones past their due time (counted as late); "
+            "cancelled ones are left out."
+        ),
+        "rate",
+        public=False,
+        kinds=DEPARTMENT_LOOP_KINDS,
+    ),
+    FigureDef(
+        "unverified_stale",
+        _("Awaiting verification too long"),
+        lazy(_unverified_help, str)(),
+        "count",
+        public=False,
     ),
     FigureDef(
         "accept_hours_avg",
@@ -393,6 +538,22 @@ class Figures:
     @property
     def satisfaction_rate(self):
         return _ratio(self.satisfied, self.evaluations)
+
+    @property
+    def satisfaction_online_rate(self):
+        return _ratio(self.satisfied_online, self.evaluated_online + self.reopens_online)
+
+    @property
+    def satisfaction_callback_rate(self):
+        return _ratio(self.satisfied_callback, self.evaluated_callback + self.reopens_callback)
+
+    @property
+    def return_rate(self):
+        return _ratio(self.returned, self.dispatches_received)
+
+    @property
+    def task_on_time_rate(self):
+        return _ratio(self.tasks_on_time, self.tasks_due)
 
     @property
     def patrol_rate(self):

@@ -16,9 +16,13 @@ from grids.models import Post
 
 from .figures import COUNT_KEYS, RANKING_AGGREGATES, Figures, figure_aggregates
 from .filters import Filters
+from .loop import ranking_parts as loop_ranking_parts
 from .units import KINDS, Unit
 
 # --- rankings of child units -------------------------------------------------------------
+
+# The loop's counts a subdistrict's department rows add (from events and sub-tasks).
+LOOP_RANKING_KEYS = ("dispatches_received", "returned", "tasks_due", "tasks_on_time")
 
 
 def _child_tables(kind: str) -> list[tuple[str, str]]:
@@ -68,14 +72,17 @@ def rankings(unit: Unit, filters: Filters, *, now: datetime | None = None) -> di
     kinds = [kind for _, kind in tables]
     declared = [units.KINDS[kind] for kind in kinds]
     id_columns = [f"id{n}" for n in range(len(kinds))]
-    columns = ["part", *id_columns, "child_name", *RANKING_AGGREGATES]
+    # A subdistrict ranks its departments by the loop too (returns, sub-tasks).
+    loop = "department" in kinds
+    counted = [*RANKING_AGGREGATES, *(LOOP_RANKING_KEYS if loop else ())]
+    columns = ["part", *id_columns, "child_name", *counted]
     # Typed NULLs: PostgreSQL reads two untyped NULL columns in a UNION as text.
     no_id = Cast(Value(None), output_field=BigIntegerField())
     empty = {
         key: Cast(
             Value(None), output_field=BigIntegerField() if key in COUNT_KEYS else FloatField()
         )
-        for key in RANKING_AGGREGATES
+        for key in counted
     }
     parts = [
         kind.model.objects.filter(**{kind.parent.id_field: unit.pk})
@@ -89,6 +96,7 @@ def rankings(unit: Unit, filters: Filters, *, now: datetime | None = None) -> di
         .order_by()
         for k, kind in enumerate(declared)
     ]
+    issue_counts = figure_aggregates(now=now, keys=RANKING_AGGREGATES)
     parts.append(
         unit.rows(filters)
         .values(
@@ -97,23 +105,47 @@ def rankings(unit: Unit, filters: Filters, *, now: datetime | None = None) -> di
         .annotate(
             part=Value(""),
             child_name=Value(None, output_field=CharField()),
-            **figure_aggregates(now=now, keys=RANKING_AGGREGATES),
+            **issue_counts,
+            **{key: value for key, value in empty.items() if key not in issue_counts},
         )
         .values(*columns)
         .order_by()
     )
+    if loop:
+        department_column = id_columns[kinds.index("department")]
+        parts += loop_ranking_parts(
+            unit.rows(filters),
+            department_column=department_column,
+            columns=columns,
+            empty={
+                "part": Value(""),
+                **{column: no_id for column in id_columns},
+                "child_name": Value(None, output_field=CharField()),
+                **empty,
+            },
+            now=now,
+        )
     names: dict[tuple, str] = {}
     sums: dict[tuple, dict] = {}
+    data_rows = []
     for row in parts[0].union(*parts[1:], all=True):
         if row["part"]:
             kind = row["part"]
             names[(kind, row[id_columns[kinds.index(kind)]])] = row["child_name"]
-            continue
+        else:
+            data_rows.append(row)
+    # Events recorded before the department's id was kept name it (unique in the
+    # subdistrict).
+    by_name = {name: pk for (kind, pk), name in names.items() if kind == "department"}
+    for row in data_rows:
         for column, kind in zip(id_columns, kinds, strict=True):
-            if row[column] is None:
+            pk = row[column]
+            if pk is None and kind == "department" and row["child_name"]:
+                pk = by_name.get(row["child_name"])
+            if pk is None:
                 continue
-            total = sums.setdefault((kind, row[column]), {})
-            for key in RANKING_AGGREGATES:
+            total = sums.setdefault((kind, pk), {})
+            for key in counted:
                 total[key] = total.get(key, 0) + (row[key] or 0)
     result = {name: [] for name, _ in tables}
     table_of = {kind: name for name, kind in tables}

@@ -4,7 +4,17 @@ docstring."""
 
 from __future__ import annotations
 
-from django.db.models import Aggregate, Count, FloatField, Func, Q
+from django.db.models import (
+    Aggregate,
+    Count,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Q,
+    Subquery,
+    TextField,
+)
 
 # --- database-side building blocks ---------------------------------------------------------
 
@@ -70,3 +80,48 @@ class Median(Aggregate):
 
 def _count(condition: Q | None = None, prefix: str = "") -> Count:
     return Count(f"{prefix}id", filter=condition)
+
+
+class Scalar(Subquery):
+    """A scalar subquery in the same statement as the figures, read with them: it is
+    declared an aggregate so that a grouped query (one unit's row with its issues) never
+    adds it to ``GROUP BY``, and ``QuerySet.aggregate`` accepts it. It may refer to the
+    unit's row with ``OuterRef``."""
+
+    contains_aggregate = True
+
+
+def count_of(queryset) -> Scalar:
+    """``COUNT(*)`` of a queryset's rows, as a ``Scalar``."""
+    return Scalar(
+        queryset.order_by().values(n=Func(F("pk"), function="COUNT", output_field=IntegerField())),
+        output_field=IntegerField(),
+    )
+
+
+class JsonRows(Scalar):
+    """The rows of a ``values()`` queryset (ordered and sliced: a short list) as one JSON
+    array of objects, text, in a scalar subquery: a list shown beside the figures costs no
+    query of its own. Read it with ``json.loads``; datetimes come as ISO text (PostgreSQL)
+    or as Django stores them (SQLite)."""
+
+    output_field = TextField()
+
+    def __init__(self, queryset):
+        self.columns = list(queryset.query.values_select)
+        super().__init__(queryset, output_field=TextField())
+
+    def as_sql(self, compiler, connection, template=None, **extra_context):
+        template = (
+            "(SELECT COALESCE(JSON_AGG(json_rows), '[]')::text FROM (%(subquery)s) json_rows)"
+        )
+        return super().as_sql(compiler, connection, template=template, **extra_context)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # Only our own column names go into the text (no user input).
+        pairs = ", ".join(f"'{column}', json_rows.\"{column}\"" for column in self.columns)
+        template = (
+            f"(SELECT COALESCE(json_group_array(json_object({pairs})), '[]') "
+            "FROM (%(subquery)s) json_rows)"
+        )
+        return super().as_sql(compiler, connection, template=template, **extra_context)

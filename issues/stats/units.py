@@ -15,6 +15,7 @@ from grids.models import Post, Subdistrict
 
 from ..models import Issue
 from ..permissions import may_see_unit, scope_of, staff_issue_condition, unit_access
+from . import loop
 from .figures import Figures, figure_aggregates, median_aggregates
 from .filters import Filters
 
@@ -54,6 +55,9 @@ class Unit:
     issues: Q  # which issues are the unit's (before the filters)
     figures: Figures
     parents: list[Crumb] = field(default_factory=list)
+    # The oldest of its resolved issues left unverified too long (``loop.unverified``):
+    # pk, tracking_number, title, resolved_at; ``figures.unverified_stale`` counts them all.
+    unverified: list[dict] = field(default_factory=list)
 
     @property
     def kind_label(self):
@@ -98,7 +102,10 @@ def load_unit(
     For a territorial unit or a department this is ONE query: the unit's row, restricted to
     the user's scope in SQL, LEFT JOINed to its filtered issues and aggregated. A worker
     takes two (their posts, then the aggregate over the issues they handle that the viewer
-    sees as staff). ``access=False`` skips the scope check (the public page).
+    sees as staff). The loop's counts that are not on the issue rows (a department's
+    returns and sub-tasks, the issues left unverified too long, with the oldest few) are
+    scalar subqueries of the same statement. ``access=False`` skips the scope check and
+    everything that is for staff only (the public page).
     """
     now = now or timezone.now()
     if kind == "worker":
@@ -119,6 +126,12 @@ def load_unit(
         # subdistrict), but it lets the database use the (subdistrict, created_at) index.
         joined &= Q(issues__subdistrict_id=F(subdistrict_path))
     rows = Issue.objects.filter(issues & filters.condition())
+    staff_only = {}
+    if access:
+        staff_only = {
+            **loop.unit_annotations(kind, filters, now=now),
+            **loop.unverified_annotations(user, issues, filters, now=now),
+        }
     row = next(
         iter(
             candidates.annotate(f=FilteredRelation("issues", condition=joined))
@@ -126,6 +139,7 @@ def load_unit(
             .annotate(
                 **figure_aggregates(now=now, prefix="f__"),
                 **median_aggregates(rows, prefix="f__"),
+                **staff_only,
             )
             .order_by()
         ),
@@ -142,6 +156,7 @@ def load_unit(
         issues=issues,
         figures=Figures(row),
         parents=_crumbs(user, unit_kind, row) if access else [],
+        unverified=loop.parse_unverified(row.get("unverified_list")),
     )
 
 
@@ -165,7 +180,11 @@ def _load_worker(user, pk: int, filters: Filters, *, now: datetime) -> Unit | No
     if visible is not None:
         issues &= visible
     rows = Issue.objects.filter(issues & filters.condition())
-    raw = rows.aggregate(**figure_aggregates(now=now), **median_aggregates(rows))
+    raw = rows.aggregate(
+        **figure_aggregates(now=now),
+        **median_aggregates(rows),
+        **loop.unverified_annotations(user, issues, filters, now=now),
+    )
     parents = []
     for post in posts:
         kind = units.of_role(post.role).key
@@ -179,6 +198,7 @@ def _load_worker(user, pk: int, filters: Filters, *, now: datetime) -> Unit | No
         issues=issues,
         figures=Figures(raw),
         parents=parents,
+        unverified=loop.parse_unverified(raw.get("unverified_list")),
     )
 
 

@@ -1,12 +1,15 @@
 """Template helpers for issues: words, badges and time left. No rules live here."""
 
+from datetime import datetime
+
 from django import template
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from grids import units
 
-from ..models import Issue, IssueEvent, Level, Satisfaction, Severity, Status
+from ..models import Issue, IssueEvent, IssueTask, Level, Satisfaction, Severity, Status
 
 register = template.Library()
 
@@ -71,12 +74,78 @@ def time_left(issue, now=None):
     }
 
 
+@register.filter
+def parse_iso(value):
+    """A time an event's details hold as ISO text, as a datetime (None if it is not one)."""
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _at(value) -> str:
+    when = parse_iso(value)
+    if when is None:
+        return str(value or "")
+    return date_format(timezone.localtime(when) if timezone.is_aware(when) else when, "Y-m-d H:i")
+
+
+# The closed loop's events (退单, 延期, 联办, 回访, 督办) name their department in their own
+# words, not as "to department".
+_OWN_DEPARTMENT_WORDS = {
+    IssueEvent.Kind.RETURNED,
+    IssueEvent.Kind.JOINT_DISPATCHED,
+    IssueEvent.Kind.TASK_COMPLETED,
+    IssueEvent.Kind.TASK_CANCELLED,
+}
+
+
+def _closed_loop_details(event, data) -> list[str]:
+    Kind = IssueEvent.Kind
+    lines = []
+    if event.kind == Kind.RETURNED:
+        if data.get("department"):
+            lines.append(_("Returned by: %(name)s") % {"name": data["department"]})
+        if data.get("reason"):
+            lines.append(_("Reason: %(reason)s") % {"reason": data["reason"]})
+    elif event.kind == Kind.EXTENSION_REQUESTED:
+        lines.append(_("Asked for: %(until)s") % {"until": _at(data.get("until"))})
+        if data.get("due_at"):
+            lines.append(_("Deadline then: %(due)s") % {"due": _at(data["due_at"])})
+    elif event.kind == Kind.EXTENSION_APPROVED:
+        lines.append(_("New deadline: %(due)s") % {"due": _at(data.get("until"))})
+    elif event.kind == Kind.EXTENSION_REFUSED:
+        lines.append(_("Asked for: %(until)s") % {"until": _at(data.get("until"))})
+    elif event.kind == Kind.JOINT_DISPATCHED:
+        if data.get("department"):
+            lines.append(_("Lead department: %(name)s") % {"name": data["department"]})
+        if data.get("co_handlers"):
+            lines.append(
+                _("Co-handling departments: %(names)s") % {"names": ", ".join(data["co_handlers"])}
+            )
+        if data.get("due_at"):
+            lines.append(_("Sub-tasks due: %(due)s") % {"due": _at(data["due_at"])})
+    elif event.kind in (Kind.TASK_COMPLETED, Kind.TASK_CANCELLED):
+        if data.get("department"):
+            lines.append(_("Sub-task of: %(name)s") % {"name": data["department"]})
+        if data.get("role") in IssueTask.Role.values:
+            lines.append(str(IssueTask.Role(data["role"]).label))
+        if event.kind == Kind.TASK_COMPLETED and data.get("on_time") is False:
+            lines.append(_("Completed after its due time"))
+    elif event.kind == Kind.CALLBACK_MISSED:
+        lines.append(_("The caller could not be reached"))
+    elif event.kind == Kind.SUPERVISION_NOTE and data.get("due_at"):
+        lines.append(_("New deadline: %(due)s") % {"due": _at(data["due_at"])})
+    return lines
+
+
 @register.simple_tag
 def event_details(event) -> list[str]:
-    """What an event's details say, in words: who it went to, what was confirmed."""
+    """What an event's details say, in words: who it went to, what was confirmed. (Read on
+    the staff timeline only: residents read theirs in their own words.)"""
     data = event.data or {}
-    lines = []
-    if data.get("department"):
+    lines = _closed_loop_details(event, data)
+    if data.get("department") and event.kind not in _OWN_DEPARTMENT_WORDS:
         lines.append(_("To department: %(name)s") % {"name": data["department"]})
     if data.get("assignee"):
         # The person's name, looked up by the view for the whole timeline.
@@ -89,7 +158,11 @@ def event_details(event) -> list[str]:
     if data.get("duplicate_of"):
         lines.append(_("Duplicate of: %(number)s") % {"number": data["duplicate_of"]})
     if data.get("satisfaction") in Satisfaction.values:
-        lines.append(_("Evaluation: %(name)s") % {"name": Satisfaction(data["satisfaction"]).label})
+        label = Satisfaction(data["satisfaction"]).label
+        if data.get("channel") == "callback":
+            lines.append(_("Caller's answer on the call-back: %(name)s") % {"name": label})
+        else:
+            lines.append(_("Evaluation: %(name)s") % {"name": label})
     if event.kind == IssueEvent.Kind.EDITED:
         for name, after in (data.get("after") or {}).items():
             lines.append(

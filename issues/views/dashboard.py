@@ -47,13 +47,18 @@ RANKING_COLUMNS = [
     "reopen_rate",
     "overdue_now",
     "supervised",
+    "supervised_resolved",
+    "extended",
+    "extension_pending",
+    "return_rate",
+    "task_on_time_rate",
     "resolve_hours_avg",
 ]
 SORT_KEYS = {"name", *RANKING_COLUMNS}
 # Rates drawn per child unit in the bar chart (the table below it has every column).
 RANKING_CHART_KEYS = {
     "default": ["minor_settled_rate", "response_rate", "on_time_rate"],
-    "department": ["on_time_rate", "satisfaction_rate", "reopen_rate"],
+    "department": ["on_time_rate", "satisfaction_rate", "reopen_rate", "return_rate"],
 }
 
 
@@ -204,7 +209,7 @@ def _figure_unit(kind: str) -> str:
     }[kind]
 
 
-def _export(table: str, unit: stats.Unit, filters: stats.Filters, now, sort) -> HttpResponse:
+def _export(table: str, unit: stats.Unit, filters: stats.Filters, now, sort, user) -> HttpResponse:
     figures = unit.figures
     if table == "figures":
         header = [_("Figure"), _("Value"), _("Unit"), _("How it is computed")]
@@ -251,6 +256,18 @@ def _export(table: str, unit: stats.Unit, filters: stats.Filters, now, sort) -> 
             ]
             for group in stats.recurrences(unit, filters, per_group=1000, max_rows=10_000)
             for issue in group.issues
+        ]
+    elif table == "unverified":
+        header = [_("Tracking number"), _("Title"), _("Resolved at")]
+        rows = [
+            [
+                issue.tracking_number,
+                issue.title,
+                timezone.localtime(issue.resolved_at).strftime("%Y-%m-%d %H:%M"),
+            ]
+            for issue in stats.unverified(user, unit.issues, filters, now=now).only(
+                "tracking_number", "title", "resolved_at"
+            )[:10_000]
         ]
     else:
         raise Http404
@@ -310,7 +327,7 @@ def dashboard_unit(request, kind: str, pk: int):
     sort_key, descending = _parse_sort(request.GET.get("sort", ""))
     export = request.GET.get("export")
     if export:
-        return _export(export, unit, filters, now, (sort_key, descending))
+        return _export(export, unit, filters, now, (sort_key, descending), request.user)
 
     query = form.query_string()
     tables = stats.rankings(unit, filters, now=now)
@@ -365,6 +382,15 @@ def dashboard_unit(request, kind: str, pk: int):
             issue["url"] = pattern.replace(_PLACEHOLDER, quote(issue["tracking_number"]))
             local = timezone.localtime(issue["created_at"])
             issue["filed_iso"], issue["filed_short"] = local.isoformat(), f"{local:%m-%d %H:%M}"
+    unverified = [
+        {
+            **issue,
+            "url": pattern.replace(_PLACEHOLDER, quote(issue["tracking_number"])),
+            "resolved_short": f"{timezone.localtime(issue['resolved_at']):%m-%d}",
+            "resolved_iso": timezone.localtime(issue["resolved_at"]).isoformat(),
+        }
+        for issue in unit.unverified
+    ]
     funnel = _funnel(unit.figures)
     since, until = stats.recurrence_window(filters)
     context = {
@@ -392,6 +418,9 @@ def dashboard_unit(request, kind: str, pk: int):
             [w["week"].isoformat() for w in weeks],
             [(label, [w[key] for w in weeks]) for key, label in stats.TREND_SERIES],
         ),
+        "unverified": unverified,
+        "unverified_count": unit.figures.unverified_stale,
+        "unverified_help": stats.FIGURE_BY_KEY["unverified_stale"].help,
         "recurrence": recurrence,
         "recurrence_cut": sum(len(g.issues) for g in recurrence) >= stats.RECURRENCE_MAX_ROWS,
         "recurrence_since": timezone.localdate(since),

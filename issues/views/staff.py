@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
@@ -30,6 +31,7 @@ from grids.models import User
 from grids.places import map_start
 
 from .. import permissions, workflow
+from ..forms import loop as loop_forms
 from ..forms import staff as forms
 from ..models import (
     OPEN_STATUSES,
@@ -88,7 +90,27 @@ class Tab:
     key: str
     label: str
     params: dict  # what the tab sets in the query string
+    shown: Callable | None = None  # scope -> whether the person could have any; None: all
 
+
+def _in_an_area(scope) -> bool:
+    return bool(scope.communities or scope.subdistricts)
+
+
+def _in_a_department(scope) -> bool:
+    return bool(scope.departments)
+
+
+FQ = forms.QueueFilterForm
+# The closed loop's lists, each the rule book's condition for what it holds: resolved
+# hotline calls to call back (待回访; community and subdistrict staff), extensions asked of
+# the unit above (延期待批; community and subdistrict staff), open sub-tasks of one's
+# department (联办任务).
+LISTS: dict[str, Callable] = {
+    FQ.SCOPE_CALLBACK: permissions.callback_condition,
+    FQ.SCOPE_EXTENSIONS: permissions.extension_condition,
+    FQ.SCOPE_TASKS: permissions.task_condition,
+}
 
 TABS = [
     Tab("all", gettext_lazy("All my work"), {}),
@@ -97,8 +119,25 @@ TABS = [
     Tab("suspended", gettext_lazy("Suspended"), {"status": Status.SUSPENDED}),
     Tab("resolved", gettext_lazy("To evaluate or verify"), {"status": Status.RESOLVED}),
     Tab("overdue", gettext_lazy("Overdue"), {"overdue": "1"}),
-    Tab("following", gettext_lazy("Following"), {"scope": forms.QueueFilterForm.SCOPE_FOLLOWING}),
+    Tab("following", gettext_lazy("Following"), {"scope": FQ.SCOPE_FOLLOWING}),
+    Tab(
+        FQ.SCOPE_CALLBACK,
+        gettext_lazy("To call back"),
+        {"scope": FQ.SCOPE_CALLBACK},
+        shown=_in_an_area,
+    ),
+    Tab(
+        FQ.SCOPE_EXTENSIONS,
+        gettext_lazy("Extensions to decide"),
+        {"scope": FQ.SCOPE_EXTENSIONS},
+        shown=_in_an_area,
+    ),
+    Tab(
+        FQ.SCOPE_TASKS, gettext_lazy("Sub-tasks"), {"scope": FQ.SCOPE_TASKS}, shown=_in_a_department
+    ),
 ]
+# Tabs counted only when opened: their lists reach past one's own queue.
+COUNTED_WHEN_OPEN = (FQ.SCOPE_FOLLOWING, *LISTS)
 TAB_KEYS = {"status", "overdue", "scope", "page"}
 
 
@@ -119,7 +158,9 @@ class QueueView(StaffRequiredMixin, TemplateView):
     the size of the queue: the tab counts (one aggregate, which also gives the page count),
     one page of rows, and the two choice lists of the filters. The counts cover the
     person's own queue only, which the unit indexes serve; the "following" tab is counted
-    when it is opened (it can be much larger: a subdistrict follows every grid's issues).
+    when it is opened (it can be much larger: a subdistrict follows every grid's issues),
+    and so are the closed loop's lists (to call back, extensions to decide, sub-tasks),
+    each shown to those who could have something in it.
     """
 
     template_name = "issues/staff/queue.html"
@@ -136,10 +177,15 @@ class QueueView(StaffRequiredMixin, TemplateView):
 
         mine = permissions.acting_condition(scope)
         running_overdue = Q(status__in=RUNNING_STATUSES, due_at__lt=now)
-        following = data.get("scope") == forms.QueueFilterForm.SCOPE_FOLLOWING
-        if following:
+        opened = data.get("scope") if data.get("scope") in COUNTED_WHEN_OPEN else None
+        if opened == FQ.SCOPE_FOLLOWING:
             base, own = permissions.visible_issues(user), mine
-            selection = ~mine
+            selection = listed = ~mine
+        elif opened:
+            # Each list is among what one sees (tests hold them together), so its
+            # condition chooses the rows; one's own queue stays in for the other counts.
+            selection = listed = LISTS[opened](user)
+            base, own = Issue.objects.filter(mine | listed), mine
         else:
             # What one acts on is always among what one sees (acts_on_current_unit implies
             # sees_as_staff; tests hold the two together). Asking for the acting condition
@@ -163,10 +209,10 @@ class QueueView(StaffRequiredMixin, TemplateView):
             overdue=Count("status", filter=own & running_overdue),
             selected=Count("status", filter=selection),
         )
-        if following:
-            counts = base.aggregate(following=Count("status", filter=~mine), **tab_counts)
-        else:
-            counts = {"following": None, **base.aggregate(**tab_counts)}
+        counts = dict.fromkeys(COUNTED_WHEN_OPEN)
+        if opened:
+            tab_counts[opened] = Count("status", filter=listed)
+        counts.update(base.aggregate(**tab_counts))
         rows = (
             base.filter(selection)
             .select_related("grid", "assignee", "department")
@@ -195,6 +241,7 @@ class QueueView(StaffRequiredMixin, TemplateView):
                 "active": tab.key == active,
             }
             for tab in TABS
+            if tab.shown is None or tab.shown(scope)
         ]
         page_params = {k: v for k, v in self.request.GET.items() if k != "page" and v}
         return super().get_context_data(
@@ -228,8 +275,8 @@ class QueueView(StaffRequiredMixin, TemplateView):
 
     @staticmethod
     def _active_tab(data) -> str:
-        if data.get("scope") == forms.QueueFilterForm.SCOPE_FOLLOWING:
-            return "following"
+        if data.get("scope") in COUNTED_WHEN_OPEN:
+            return data["scope"]
         if data.get("overdue") and not data.get("status"):
             return "overdue"
         if data.get("status") and not data.get("overdue"):
@@ -265,20 +312,27 @@ class ActionSpec:
     params: dict  # workflow keyword -> form field
     button: str  # Bootstrap button style
     label: str = ""  # defaults to the action's own name
+    # Other actions the same form leads to, by what is entered: a call-back's answer
+    # closes the issue, counts an unanswered call, or (不满意) reopens it.
+    also: tuple = ()
 
     @property
     def title(self) -> str:
         return self.label or Action(self.action).label
 
+    @property
+    def actions(self) -> tuple:
+        return (self.action, *self.also)
 
-def _spec(form, action, run, button, *fields, label="", **renamed) -> ActionSpec:
+
+def _spec(form, action, run, button, *fields, label="", also=(), **renamed) -> ActionSpec:
     # Every action's form carries its submission token, so a resent form changes nothing.
     params = {**{name: name for name in fields}, **renamed, "submission_token": "submission_token"}
-    return ActionSpec(form, action, run, params, button, label)
+    return ActionSpec(form, action, run, params, button, label, also)
 
 
 # Short names keep the table at one row per action.
-A, F, W = Action, forms, workflow
+A, F, L, W = Action, forms, loop_forms, workflow
 ACTIONS: dict[str, ActionSpec] = {
     "accept": _spec(
         F.AcceptForm, A.ACCEPT, W.accept, "btn-primary", "category", "severity", "note", "message"
@@ -306,6 +360,62 @@ ACTIONS: dict[str, ActionSpec] = {
         label=gettext_lazy("Mark as duplicate"),
         reason="note",
         duplicate_of="original",
+    ),
+    # The closed loop: 退单, 延期, 联办, 回访, 督办.
+    "return": _spec(
+        L.ReturnForm, A.RETURN, W.return_dispatch, "btn-outline-danger", "reason", "note"
+    ),
+    "request_extension": _spec(
+        L.RequestExtensionForm,
+        A.REQUEST_EXTENSION,
+        W.request_extension,
+        "btn-outline-secondary",
+        "until",
+        "reason",
+    ),
+    "approve_extension": _spec(
+        L.ApproveExtensionForm, A.APPROVE_EXTENSION, W.approve_extension, "btn-success", "note"
+    ),
+    "refuse_extension": _spec(
+        L.RefuseExtensionForm,
+        A.REFUSE_EXTENSION,
+        W.refuse_extension,
+        "btn-outline-danger",
+        "reason",
+    ),
+    "dispatch_joint": _spec(
+        L.JointDispatchForm,
+        A.DISPATCH_JOINT,
+        W.dispatch_joint,
+        "btn-warning",
+        "lead",
+        "co_handlers",
+        "instruction",
+        "due",
+        "message",
+    ),
+    "complete_task": _spec(
+        L.CompleteTaskForm, A.COMPLETE_TASK, W.complete_task, "btn-success", "task", "note"
+    ),
+    "cancel_task": _spec(
+        L.CancelTaskForm, A.CANCEL_TASK, W.cancel_task, "btn-outline-danger", "task", "reason"
+    ),
+    "callback": _spec(
+        L.CallbackForm,
+        A.CALLBACK,
+        W.callback,
+        "btn-success",
+        "outcome",
+        "said",
+        also=(A.CALLBACK_MISSED, A.REOPEN),
+    ),
+    "supervise_note": _spec(
+        L.SuperviseNoteForm,
+        A.SUPERVISE_NOTE,
+        W.supervise_note,
+        "btn-outline-danger",
+        "note",
+        "until",
     ),
 }
 
@@ -342,6 +452,11 @@ class IssuePageMixin:
 
     def page_context(self, issue, bound: dict | None = None) -> dict:
         user = self.request.user
+        events = list(
+            issue.events.select_related("actor")
+            .prefetch_related("photos")
+            .order_by("created_at", "id")
+        )
         allowed = set(permissions.allowed_actions(user, issue))
         offered = [name for name in ACTIONS if ACTIONS[name].action in allowed]
         action_forms = []
@@ -358,23 +473,45 @@ class IssuePageMixin:
                     "open": bool(bound and name in bound),
                 }
             )
-        events = list(
-            issue.events.select_related("actor")
-            .prefetch_related("photos")
-            .order_by("created_at", "id")
-        )
         filed = next((e for e in events if e.kind == IssueEvent.Kind.FILED), None)
         _name_assignees(events)
         return {
+            **_closed_loop(issue, events),
             "issue": issue,
             "events": events,
             "filing_photos": list(filed.photos.all()) if filed else [],
             "show_actor_names": True,
-            "show_phone": permissions.can_see_reporter_phone(user, issue),
+            # Whoever is to call the caller back needs the number too.
+            "show_phone": permissions.can_see_reporter_phone(user, issue)
+            or Action.CALLBACK in allowed,
             "acts_here": permissions.acts_on_current_unit(user, issue),
             "action_forms": action_forms,
             "is_hotline": issue.source in (Source.HOTLINE, Source.API),
         }
+
+
+def _last(events, kind):
+    return next((e for e in reversed(events) if e.kind == kind), None)
+
+
+def _closed_loop(issue, events) -> dict:
+    """What the page shows of the closed loop, read off the timeline already loaded: the
+    latest supervision note (督办), the pending extension request (延期) and, for an issue
+    ever handled jointly (联办), its sub-tasks (one query, whatever their number)."""
+    Kind = IssueEvent.Kind
+    joint = any(e.kind == Kind.JOINT_DISPATCHED for e in events)
+    return {
+        "supervision": _last(events, Kind.SUPERVISION_NOTE),
+        "extension_request": (
+            _last(events, Kind.EXTENSION_REQUESTED) if issue.extension_until else None
+        ),
+        "tasks": (
+            list(issue.tasks.select_related("department", "finished_by").order_by("-role", "id"))
+            if joint
+            else []
+        ),
+        "callback_tries": settings.CALLBACK_TRIES,
+    }
 
 
 def _name_assignees(events) -> None:
@@ -428,6 +565,12 @@ class IssueActionView(StaffRequiredMixin, IssuePageMixin, View):
             )
         except WorkflowError as error:
             log_refusal(request, issue=issue, reason=f"{spec.action}: {error.code}")
+            field = form.workflow_fields.get(error.code)
+            if field is not None:
+                # Input the workflow found wrong (a date too far): say so next to the field.
+                form.add_error(field, error.message)
+                context = self.page_context(issue, bound={action: form})
+                return render(request, self.template_name, context)
             messages.error(request, error.message)
         else:
             messages.success(request, _("Done: %(action)s.") % {"action": spec.title})

@@ -21,6 +21,7 @@ import random
 from datetime import datetime, timedelta
 from functools import cached_property
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -40,6 +41,7 @@ from issues.models import (
     IssueEvent,
     Level,
     Notification,
+    ReturnReason,
     Satisfaction,
     Severity,
     SlaPolicy,
@@ -751,9 +753,14 @@ class Command(BaseCommand):
         wf.resolve(
             issue=hotline_closed,
             actor=p["worker-ld-ldj-02"],
-            note="已协调环卫所疏通管道并冲洗路面，已电话回访来电人。",
+            note="已协调环卫所疏通管道并冲洗路面。",
         )
-        wf.verify(issue=hotline_closed, actor=p["worker-ld-ldj-02-b"], note="现场复核，已畅通。")
+        wf.callback(
+            issue=hotline_closed,
+            actor=p["community-ld-ldj"],
+            outcome=Satisfaction.SATISFIED,
+            said="来电人表示管道已通，路面也冲洗干净了。",
+        )
         hotline_verified = file(
             community,
             "占道经营",
@@ -768,7 +775,97 @@ class Command(BaseCommand):
         wf.resolve(
             issue=hotline_verified, actor=worker2, note="已劝导店主收回桌椅，签订门前三包责任书。"
         )
+        # Nobody answered the call-backs (回访), so the grid verified it on the spot.
+        for _try in range(settings.CALLBACK_TRIES):
+            wf.callback(
+                issue=hotline_verified, actor=community, outcome=wf.UNREACHABLE, said="无人接听"
+            )
         wf.verify(issue=hotline_verified, actor=worker, note="夜间复查，人行道已畅通。")
+        # 18. The closed loop. A wrong dispatch returned (退单), then handled jointly (联办):
+        # the lead department waits for its co-handler's sub-task.
+        drain = file(
+            resident3,
+            "环境卫生",
+            "农贸市场东侧雨水管网堵塞",
+            "龙洞农贸市场东侧雨水井被油污和垃圾堵死，一下雨就漫到市场里，摊位进水。",
+            building=buildings["龙洞农贸市场"],
+        )
+        climb_to_subdistrict(drain, p["worker-ld-ld-01"], p["community-ld-ld"])
+        wf.dispatch(issue=drain, actor=sub, department=departments["市场监管所"])
+        wf.return_dispatch(
+            issue=drain,
+            actor=p["dept-scjg"],
+            reason=ReturnReason.objects.order_by("sort_order").first(),
+            note="雨水管网养护不属于市场监管职责，建议由环卫所牵头、城管配合。",
+        )
+        wf.dispatch_joint(
+            issue=drain,
+            actor=sub,
+            lead=departments["环卫所"],
+            co_handlers=[departments["城管执法中队"]],
+            instruction="环卫所疏通管网并清运垃圾；城管执法中队查处向雨水井倾倒油污的商户。",
+            message="已派环卫所牵头、城管执法中队配合联合处置。",
+        )
+        wf.accept(issue=drain, actor=p["dept-hws"])
+        (task,) = drain.tasks.filter(department=departments["城管执法中队"])
+        wf.complete_task(
+            issue=drain, actor=dept, task=task, note="已对两家倾倒油污的商户立案并责令整改。"
+        )
+
+        # 19. A department asks for more time (延期申请), waiting for the subdistrict.
+        wall = file(
+            resident,
+            "违章搭建",
+            "B区8号楼一楼住户圈占公共绿地",
+            "B区8号楼一楼住户用铁栅栏圈占楼前公共绿地约三十平方米，种菜养鸡。",
+            building=buildings["全运村B区8号楼"],
+        )
+        climb_to_subdistrict(wall, p["worker-ld-qyc-02"], community)
+        wf.dispatch(issue=wall, actor=sub, department=departments["城管执法中队"])
+        wf.accept(issue=wall, actor=dept, note="已下达限期整改通知书。")
+        wf.request_extension(
+            issue=wall,
+            actor=dept,
+            until=timezone.localdate() + timedelta(days=20),
+            reason="当事人申请行政复议，须待复议期满后依法强制拆除。",
+        )
+
+        # 20. A hotline report resolved, waiting for its caller to be called back (待回访).
+        noise = file(
+            p["community-ld-ysxj"],
+            "噪音扰民",
+            "夜间渣土车噪音扰民",
+            "市民来电：每晚11点后渣土车经过燕山新居南侧道路，鸣笛、颠簸声很大。",
+            source=Source.HOTLINE,
+            building=buildings["燕山新居4号楼"],
+            caller_name="赵女士",
+            caller_phone="13853108888",
+        )
+        wf.accept(issue=noise, actor=p["worker-ld-ysxj-01"])
+        wf.resolve(
+            issue=noise,
+            actor=p["worker-ld-ysxj-01"],
+            note="已联系渣土运输公司调整线路，夜间禁止鸣笛，并在路口增设减速提示牌。",
+        )
+
+        # 21. Supervised with words (督办): the subdistrict presses a slow community.
+        lift = file(
+            resident2,
+            "物业管理",
+            "A区5号楼电梯频繁故障",
+            "A区5号楼2单元电梯一个月内停了四次，楼上老人出行困难。",
+            building=buildings["全运村A区3号楼"],
+        )
+        wf.accept(issue=lift, actor=worker2)
+        wf.escalate(issue=lift, actor=worker2, reason="需社区督促物业申请维修资金。")
+        wf.accept(issue=lift, actor=community)
+        wf.supervise_note(
+            issue=lift,
+            actor=sub,
+            note="群众反映强烈，请社区本周内约谈物业，拿出维修方案并报街道。",
+            until=timezone.localdate() + timedelta(days=5),
+        )
+
         # Fresh patrol reports, so every grid worker's queue has something to accept.
         patrol_findings = [
             (
@@ -904,6 +1001,17 @@ class Command(BaseCommand):
             handler = department_staff[("department", department.pk)][0]
             issue = wf.accept(issue=issue, actor=handler)
         issue = wf.resolve(issue=issue, actor=handler, note="已现场处置完毕。")
+        if permissions.is_called_back(issue):
+            # 回访: the community asks the caller; most are satisfied.
+            wf.callback(
+                issue=issue,
+                actor=community_staff[0],
+                outcome=rng.choice(
+                    [Satisfaction.SATISFIED] * 4 + [Satisfaction.BASICALLY_SATISFIED]
+                ),
+                said="来电人对处理结果认可。",
+            )
+            return
         if not issue.has_resident_reporter:
             wf.verify(issue=issue, actor=workers[1], note="复查属实，已处置到位。")
             return
@@ -1001,6 +1109,7 @@ class Command(BaseCommand):
                 "closed_at",
                 "level_entered_at",
                 "suspended_at",
+                "supervised_at",
             )
             if getattr(issue, name) is not None
         }

@@ -3,10 +3,9 @@ from the chinese-calendar package into the ``Holiday`` table, which working-day 
 count on. Run it for next year as soon as the State Council publishes the dates (and the
 package is updated); until then, or for a correction, edit the days in the admin."""
 
-from datetime import date
-
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from issues.models import Holiday
 
@@ -57,13 +56,11 @@ class Command(BaseCommand):
         parser.add_argument("year", type=int)
 
     def handle(self, *args, year: int, **options):
-        if not 2004 <= year <= date.today().year + 1:
+        if not 2004 <= year <= timezone.localdate().year + 1:
             raise CommandError(f"{year} is not a year the official calendar covers.")
         days = official_days(year)
         with transaction.atomic():
-            present = set(
-                Holiday.objects.filter(date__year=year).values_list("date", flat=True)
-            )
+            present = set(Holiday.objects.filter(date__year=year).values_list("date", flat=True))
             new = [day for day in days if day.date not in present]
             Holiday.objects.bulk_create(new)
         self.stdout.write(

@@ -1,0 +1,177 @@
+"""The closed loop's figures that are not on the issue row: a department's dispatches and
+returns (退单, from the events), its joint-handling sub-tasks (联办, from ``IssueTask``), and
+the resolved issues left unverified too long (待核查超期, ``issues.sweep.stale_unverified``).
+
+Each is counted over the unit's issues filed in the period (and matching the filters),
+like every other figure, and none costs a query of its own: for the unit, they are scalar
+subqueries in the statement that loads it (``load_unit``); for a subdistrict's departments,
+parts of the ranking's ``UNION ALL`` (``ranking_parts``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from django.db.models import BigIntegerField, CharField, Count, F, Q
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from ..models import IssueEvent, IssueTask
+from ..permissions import staff_issue_condition
+from ..sweep import stale_unverified
+from .filters import Filters
+from .sql import JsonRows, count_of
+
+# A dispatch the department receives: alone, or as the lead of a joint dispatch (the lead
+# holds the issue, and only the holder returns it; a co-handler's part is its sub-task).
+DISPATCH_KINDS = [IssueEvent.Kind.DISPATCHED, IssueEvent.Kind.JOINT_DISPATCHED]
+ROUTING_KINDS = [*DISPATCH_KINDS, IssueEvent.Kind.RETURNED]
+
+# The resolved issues left unverified too long, listed on the unit's page (the count and
+# the CSV have them all).
+UNVERIFIED_LIST_ROWS = 20
+
+
+def event_department_id():
+    """The department a dispatch or return event names (``data.department_id``)."""
+    return Cast(KeyTextTransform("department_id", "data"), BigIntegerField())
+
+
+def event_department_name():
+    """The department's name as the event recorded it; events recorded before the id was
+    kept name the department only (names are unique within a subdistrict)."""
+    return Cast(KeyTextTransform("department", "data"), CharField())
+
+
+def _routing_events(issue_condition: Q):
+    return IssueEvent.objects.filter(issue_condition, kind__in=ROUTING_KINDS)
+
+
+def _tasks_due(now: datetime) -> Q:
+    """Sub-tasks judged: done, or still open past their due time (late). Cancelled ones
+    and open ones not yet due are left out."""
+    return Q(state=IssueTask.State.DONE) | Q(state=IssueTask.State.OPEN, due_at__lt=now)
+
+
+def _tasks_on_time() -> Q:
+    return Q(state=IssueTask.State.DONE, finished_at__lte=F("due_at"))
+
+
+def unit_annotations(kind: str, filters: Filters, *, now: datetime) -> dict:
+    """The department counts of a subdistrict (all its departments) or of a department, as
+    scalar subqueries on the unit's row (``OuterRef`` to it); nothing for other kinds."""
+    from django.db.models import OuterRef
+
+    if kind == "subdistrict":
+        issues = Q(issue__subdistrict_id=OuterRef("pk"))
+        events = _routing_events(issues & filters.condition("issue__"))
+        tasks = IssueTask.objects.filter(issues & filters.condition("issue__"))
+    elif kind == "department":
+        issues = Q(issue__subdistrict_id=OuterRef("subdistrict_id"))
+        events = (
+            _routing_events(issues & filters.condition("issue__"))
+            .annotate(department_ref=event_department_id(), department_name=event_department_name())
+            .filter(
+                Q(department_ref=OuterRef("pk"))
+                | Q(department_ref__isnull=True, department_name=OuterRef("name"))
+            )
+        )
+        tasks = IssueTask.objects.filter(filters.condition("issue__"), department_id=OuterRef("pk"))
+    else:
+        return {}
+    return {
+        "dispatches_received": count_of(events.filter(kind__in=DISPATCH_KINDS)),
+        "returned": count_of(events.filter(kind=IssueEvent.Kind.RETURNED)),
+        "tasks_due": count_of(tasks.filter(_tasks_due(now))),
+        "tasks_on_time": count_of(tasks.filter(_tasks_on_time())),
+    }
+
+
+def unverified(user, issues: Q, filters: Filters, *, now: datetime):
+    """The unit's filtered issues that ``stale_unverified`` lists (the sweep's rule, in one
+    place), as the user sees them as staff, oldest first."""
+    rows = stale_unverified(now).filter(issues & filters.condition())
+    visible = staff_issue_condition(user)
+    return rows if visible is None else rows.filter(visible)
+
+
+def unverified_annotations(user, issues: Q, filters: Filters, *, now: datetime) -> dict:
+    """How many of the unit's issues are left unverified too long, and the oldest few, as
+    scalar subqueries of the statement that loads the unit."""
+    rows = unverified(user, issues, filters, now=now)
+    return {
+        "unverified_stale": count_of(rows),
+        "unverified_list": JsonRows(
+            rows.values("id", "tracking_number", "title", "resolved_at")[:UNVERIFIED_LIST_ROWS]
+        ),
+    }
+
+
+def _aware(value) -> datetime | None:
+    moment = parse_datetime(value) if isinstance(value, str) else value
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, UTC)  # SQLite keeps UTC without an offset
+    return moment
+
+
+def parse_unverified(text) -> list[dict]:
+    """The list ``unverified_annotations`` read, oldest first: pk, tracking number, title,
+    resolved at."""
+    rows = [
+        {
+            "pk": row["id"],
+            "tracking_number": row["tracking_number"],
+            "title": row["title"],
+            "resolved_at": _aware(row["resolved_at"]),
+        }
+        for row in json.loads(text or "[]")
+    ]
+    rows.sort(key=lambda row: (row["resolved_at"], row["pk"]))
+    return rows
+
+
+def ranking_parts(issue_rows, *, department_column: str, columns: list[str], empty: dict, now):
+    """The parts of a subdistrict's ranking query that count its departments' loop: the
+    routing events of its filtered issues grouped by the department they name, and the
+    sub-tasks grouped by department. ``columns`` are the union's columns; ``empty`` typed
+    NULLs for every column a part does not fill. An event that names its department only
+    by name (recorded before the id was kept) carries it in ``child_name``, which the
+    ranking matches to the department rows of the same query."""
+    no_value = {column: value for column, value in empty.items() if column in columns}
+    events = (
+        IssueEvent.objects.filter(issue__in=issue_rows, kind__in=ROUTING_KINDS)
+        .values(
+            **{department_column: event_department_id()},
+            child_name=event_department_name(),
+        )
+        .annotate(
+            **{
+                key: value
+                for key, value in no_value.items()
+                if key not in (department_column, "child_name", "dispatches_received", "returned")
+            },
+            dispatches_received=Count("pk", filter=Q(kind__in=DISPATCH_KINDS)),
+            returned=Count("pk", filter=Q(kind=IssueEvent.Kind.RETURNED)),
+        )
+        .values(*columns)
+        .order_by()
+    )
+    tasks = (
+        IssueTask.objects.filter(issue__in=issue_rows)
+        .values(**{department_column: F("department_id")})
+        .annotate(
+            **{
+                key: value
+                for key, value in no_value.items()
+                if key not in (department_column, "tasks_due", "tasks_on_time")
+            },
+            tasks_due=Count("pk", filter=_tasks_due(now)),
+            tasks_on_time=Count("pk", filter=_tasks_on_time()),
+        )
+        .values(*columns)
+        .order_by()
+    )
+    return [events, tasks]
