@@ -323,7 +323,7 @@ def calendar_sections(today=None) -> list[Section]:
             _("Years missing from the working calendar"),
             _(
                 "Working-day deadlines count only weekends in these years: enter the public "
-                "holidays and make-up working days, or run “manage.py import_holidays YEAR”."
+                "holidays and make-up working days (the README says how to import a year)."
             ),
             reverse("admin:issues_holiday_changelist"),
             missing,

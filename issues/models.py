@@ -246,7 +246,7 @@ class Holiday(models.Model):
 
     class Kind(models.TextChoices):
         DAY_OFF = "day_off", _("public holiday (day off)")
-        WORKDAY = "workday", _("make-up working day (调休)")
+        WORKDAY = "workday", _("make-up working day")
 
     date = models.DateField(_("date"))
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)

@@ -13,7 +13,7 @@ from django.contrib.auth.models import Permission
 from django.core.management import call_command
 
 from grids.models import Building, Community, Department, Grid, Subdistrict, User
-from issues.models import Category, CategoryQuestion, Issue
+from issues.models import Category, CategoryQuestion, Holiday, Issue, IssueTask, ReturnReason
 from tests.browser.sweep import PAGES, SPECIAL, paths_for
 
 CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
@@ -96,6 +96,11 @@ def data_words() -> list[str]:
         words |= set(model.objects.values_list("name", flat=True))
     words |= set(Building.objects.values_list("address", flat=True))
     words |= set(Category.objects.values_list("hint", flat=True))
+    # Lists the administrator keeps: the holidays as published, the reasons for a return.
+    words |= set(Holiday.objects.values_list("name", flat=True))
+    words |= set(ReturnReason.objects.values_list("name", flat=True))
+    for field in ("instruction", "note"):
+        words |= set(IssueTask.objects.values_list(field, flat=True))
     for question in CategoryQuestion.objects.all():
         words |= {question.label, *(label for _, label in question.choice_list)}
     for field in ("title", "address", "description", "tracking_number"):

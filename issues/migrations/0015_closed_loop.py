@@ -143,7 +143,7 @@ class Migration(migrations.Migration):
                     ("task_cancelled", "Sub-task cancelled"),
                     ("called_back", "Called back"),
                     ("callback_missed", "Call-back not answered"),
-                    ("supervision_note", "Supervision note"),
+                    ("supervision_note", "Supervised with a note"),
                 ],
                 max_length=20,
                 verbose_name="kind",
@@ -164,7 +164,7 @@ class Migration(migrations.Migration):
                     models.CharField(
                         choices=[
                             ("day_off", "public holiday (day off)"),
-                            ("workday", "make-up working day (调休)"),
+                            ("workday", "make-up working day"),
                         ],
                         max_length=8,
                         verbose_name="kind",
