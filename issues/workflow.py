@@ -848,7 +848,7 @@ def return_dispatch(
         actor=actor,
         action=Action.RETURN,
         kind=IssueEvent.Kind.RETURNED,
-        internal_note="\n".join(filter(None, [reason.name, note])),
+        internal_note=note,  # the reason is in the event's data, from the admin's list
         is_public=False,
         check=check,
         changes=lambda locked, now: {

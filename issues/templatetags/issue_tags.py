@@ -6,6 +6,7 @@ from django import template
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from grids import units
 
@@ -120,9 +121,8 @@ def _closed_loop_details(event, data) -> list[str]:
         if data.get("department"):
             lines.append(_("Lead department: %(name)s") % {"name": data["department"]})
         if data.get("co_handlers"):
-            lines.append(
-                _("Co-handling departments: %(names)s") % {"names": ", ".join(data["co_handlers"])}
-            )
+            names = pgettext("list separator", ", ").join(data["co_handlers"])
+            lines.append(_("Co-handling departments: %(names)s") % {"names": names})
         if data.get("due_at"):
             lines.append(_("Sub-tasks due: %(due)s") % {"due": _at(data["due_at"])})
     elif event.kind in (Kind.TASK_COMPLETED, Kind.TASK_CANCELLED):
