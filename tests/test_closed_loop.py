@@ -154,7 +154,7 @@ def test_return_sends_a_dispatch_back_to_the_subdistrict_intake(territory, cast)
     assert issue.extension_until is None  # the department's request went with it
     event = issue.events.get()
     assert (event.kind, event.actor, event.is_public) == (K.RETURNED, p.department_staff, False)
-    assert event.internal_note == f"{why.name}\n应由物业处理"
+    assert event.internal_note == "应由物业处理"  # the reason is in the data, from the list
     assert event.data == {
         "reason": why.name,
         "department": t.department.name,
