@@ -202,7 +202,7 @@ class ReturnReasonAdmin(admin.ModelAdmin):
     list_editable = ["is_active", "sort_order"]
 
 
-class TaskInline(admin.TabularInline):
+class TaskInline(admin.StackedInline):
     """联办 sub-tasks, read-only: the workflow writes them."""
 
     model = IssueTask

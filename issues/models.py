@@ -262,6 +262,16 @@ class Holiday(models.Model):
         return f"{self.date:%Y-%m-%d} {self.get_kind_display()} {self.name}".strip()
 
 
+# The reasons a new installation starts with (the admin edits the list).
+DEFAULT_RETURN_REASONS = [
+    "不属于本部门职责",
+    "派单信息不全，无法办理",
+    "应由其他部门办理",
+    "属于司法或仲裁程序",
+    "属于市场经营行为或个人纠纷",
+]
+
+
 class ReturnReason(models.Model):
     """Why a department returns a dispatched issue (退单): the list the admin keeps."""
 

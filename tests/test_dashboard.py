@@ -653,7 +653,7 @@ def test_departments_are_ranked_by_returns_and_sub_tasks(client, territory, peop
     # The communities' table has no department figures.
     communities = page.split('id="ranking-table"')[1].split("</table>")[0]
     assert "sort=-return_rate" not in communities
-    assert "sort=-extended" in communities
+    assert "sort=-supervised" in communities
     # The subdistrict's own cards: all its departments together; 住建's sub-tasks on time.
     assert cells(page, "return_rate") == "50.0%"
     assert cells(page, "task_on_time_rate") == "100.0%"

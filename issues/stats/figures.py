@@ -254,15 +254,38 @@ class FigureDef:
     # sub-tasks are a department's: its own page, and its subdistrict's (all of them).
     kinds: tuple[str, ...] = ()
 
+    @property
+    def group(self) -> str:
+        """Where the cards show it: the headline figures, or the closed loop's (闭环)."""
+        return "loop" if self.key in LOOP_FIGURES else "main"
+
+
+# The closed loop's figures (回访, 督办, 延期, 退单, 联办, 核查), shown together under their
+# own heading after the headline figures.
+LOOP_FIGURES = frozenset(
+    {
+        "satisfaction_online_rate",
+        "satisfaction_callback_rate",
+        "supervised_resolved",
+        "extended",
+        "extension_pending",
+        "return_rate",
+        "task_on_time_rate",
+        "unverified_stale",
+    }
+)
+
 
 def figures_for(kind: str) -> list[FigureDef]:
     """The figures that mean something for a unit of this kind ("department", "grid", …),
-    in display order: cards, ranking columns and CSV exports all use this one list."""
-    return [
+    in display order (the headline figures, then the closed loop's): cards, ranking
+    columns and CSV exports all use this one list."""
+    chosen = [
         f
         for f in FIGURES
         if (kind != "department" or f.for_departments) and (not f.kinds or kind in f.kinds)
     ]
+    return sorted(chosen, key=lambda f: f.group == "loop")
 
 
 def _unverified_help() -> str:

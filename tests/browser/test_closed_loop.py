@@ -8,7 +8,16 @@ pages; the timeline reads each step in Chinese. Screenshots in test-artifacts/."
 
 import pytest
 
-from issues.models import Issue, IssueEvent, IssueTask, Level, Satisfaction, Source, Status
+from issues.models import (
+    Issue,
+    IssueEvent,
+    IssueTask,
+    Level,
+    ReturnReason,
+    Satisfaction,
+    Source,
+    Status,
+)
 from tests.browser.conftest import no_horizontal_scroll
 from tests.browser.test_staff_ladder import act, open_issue_from_queue, sign_in_as
 from tests.factories import DepartmentFactory, staff_on
@@ -37,6 +46,7 @@ def send(page, panel):
 
 def test_hotline_return_joint_handling_and_call_back(page, shot, territory, people):
     t = territory  # and the people's accounts, signed in by name
+    ReturnReason.objects.get_or_create(name="不属于本部门职责")
     market = DepartmentFactory(subdistrict=t.subdistrict, name="市场监管所")
     sanitation = DepartmentFactory(subdistrict=t.subdistrict, name="环卫所")
     staff_on(market, username="market")

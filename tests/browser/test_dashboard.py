@@ -172,6 +172,8 @@ def test_dashboard_is_compact_on_a_phone_and_fits_on_a_laptop(page, shot, live_s
     # With one card per row and every explanation shown, the figures alone took about
     # 2,000 px (three screens) and the page 5,000 (zh) to 5,700 (en) px.
     assert figures_height < 800, figures_height
-    assert height < 4500, height
+    # The closed loop's eight figures and the list awaiting verification add a section
+    # (about 400 px in English).
+    assert height < 5000, height
     assert not phone_scrolls
     assert all(fits.values()), fits

@@ -33,6 +33,7 @@ from grids.demo_places import place_demo
 from grids.models import Building, Community, Department, Grid, Post, Subdistrict, User
 from issues import permissions, workflow
 from issues.models import (
+    DEFAULT_RETURN_REASONS,
     DEFAULT_SLA,
     OPEN_STATUSES,
     Category,
@@ -273,6 +274,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             subdistrict = self._territory()
             self._sla_defaults()
+            self._return_reasons()
             self._categories(subdistrict)
             people = self._people(subdistrict)
             if Issue.objects.filter(subdistrict=subdistrict).exists():
@@ -318,6 +320,12 @@ class Command(BaseCommand):
             SlaPolicy.objects.get_or_create(
                 severity=severity, level=level, defaults={"unit": unit, "amount": amount}
             )
+
+    def _return_reasons(self) -> None:
+        # Loaded by migration too; this only fills the list if it was emptied.
+        if not ReturnReason.objects.exists():
+            for order, name in enumerate(DEFAULT_RETURN_REASONS):
+                ReturnReason.objects.create(name=name, sort_order=order)
 
     def _categories(self, subdistrict) -> None:
         departments = {d.name: d for d in Department.objects.filter(subdistrict=subdistrict)}
