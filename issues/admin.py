@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from grids import units
-from grids.admin_views import ExportMixin
+from grids.admin_views import ExportMixin, ImportExportMixin
 from grids.models import User
 
 from . import permissions, workflow
@@ -52,7 +52,7 @@ from .models import (
     Severity,
     SlaPolicy,
 )
-from .resources import IssueResource
+from .resources import CategoryResource, IssueResource
 
 
 class DepartmentSetFilter(admin.SimpleListFilter):
@@ -77,7 +77,8 @@ class CategoryQuestionInline(admin.TabularInline):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ImportExportMixin, admin.ModelAdmin):
+    resource_classes = [CategoryResource]
     inlines = [CategoryQuestionInline]
     list_display = [
         "name",

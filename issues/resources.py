@@ -1,16 +1,20 @@
-"""Export of issues to CSV and Excel (django-import-export), as filtered in the admin.
+"""Export of issues to CSV and Excel (django-import-export), as filtered in the admin; and
+the import and export of categories by their code.
 
 One row per issue with what a report needs; the reporter's identity and phone number
 never leave the system this way. Headers are the fields' names in the admin's language;
 choices are exported as their labels. Free text is made formula-safe for spreadsheets.
 """
 
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
+from import_export.instance_loaders import CachedInstanceLoader
 
 from grids.resources import spreadsheet_safe
+from grids.resources.base import FlagWidget, UnitResource, cell_text, is_blank, text_field
 
-from .models import Issue
+from .models import Category, Issue, Severity
 
 
 def _label(name):
@@ -129,3 +133,72 @@ class IssueResource(resources.ModelResource):
 
     def dehydrate_is_supervised(self, issue):
         return 1 if issue.is_supervised else 0
+
+
+class SeverityWidget(widgets.Widget):
+    """A severity cell: its value (minor, urgent, difficult) or its label (小事, 急事, 难事)."""
+
+    def clean(self, value, row=None, **kwargs):
+        text = cell_text(value)
+        if not text:
+            return Severity.MINOR
+        for severity in Severity:
+            if text.lower() == severity.value or text in (str(severity.label), severity.name):
+                return severity.value
+        with translation.override("zh-hans"):
+            chinese = {str(s.label): s.value for s in Severity}
+        if text in chinese:
+            return chinese[text]
+        raise ValueError(
+            _("Write minor, urgent or difficult (小事, 急事, 难事), not “%(value)s”.")
+            % {"value": text}
+        )
+
+    def render(self, value, obj=None, **kwargs):
+        return value or ""
+
+
+class CategoryResource(UnitResource):
+    """Categories by their stable code (the Open311 service code): a row with a known code
+    changes that category, a new code adds one. The default department stays as set in the
+    admin (departments belong to a subdistrict; categories serve every one)."""
+
+    code = text_field("code")
+    name = text_field("name")
+    hint = text_field("hint")
+    default_severity = fields.Field(
+        attribute="default_severity", column_name="default_severity", widget=SeverityWidget()
+    )
+    is_public = fields.Field(
+        attribute="is_public", column_name="is_public", widget=FlagWidget(default=False)
+    )
+    is_active = fields.Field(attribute="is_active", column_name="is_active", widget=FlagWidget())
+    sort_order = fields.Field(
+        attribute="sort_order", column_name="sort_order", widget=widgets.IntegerWidget()
+    )
+
+    class Meta(UnitResource.Meta):
+        model = Category
+        name = _(
+            "Categories (code, name, hint, default_severity, is_public, is_active, sort_order)"
+        )
+        fields = (
+            "code",
+            "name",
+            "hint",
+            "default_severity",
+            "is_public",
+            "is_active",
+            "sort_order",
+        )
+        import_id_fields = ("code",)
+        instance_loader_class = CachedInstanceLoader
+
+    def required_columns(self):
+        return ["code", "name"]
+
+    def before_import_row(self, row, **kwargs):
+        # An empty order cell keeps the category where it sorts (0 for a new one).
+        if is_blank(row.get("sort_order")):
+            row["sort_order"] = 0
+        super().before_import_row(row, **kwargs)
