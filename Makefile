@@ -36,7 +36,10 @@ messages: install ## Rebuild the translation catalogues after changing strings (
 seed: migrate ## Load the demo subdistrict and accounts (idempotent)
 	$(BIN)/python manage.py seed_demo
 
-run: seed ## Fresh machine to a running demo on http://$(HOST)
+run: seed ## Fresh machine to a running demo on http://$(HOST), with the task worker
+	@# The task worker (emails, webhooks) runs beside the server; Ctrl-C stops both.
+	@DEBUG=1 $(BIN)/python manage.py db_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST)
 
 test: install ## Run the whole test suite in parallel (browser tests need /usr/bin/chromium)

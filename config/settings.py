@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "import_export",
     "config.axes_app.AxesConfig",  # django-axes, with a translated name
+    "django_tasks",
+    "config.tasks_app.TasksConfig",  # django-tasks-db, with translated names
     "grids",
     "issues",
 ]
@@ -165,6 +167,17 @@ EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="noreply@grid.example")
 
+# Background tasks (issues/tasks.py: resident emails, webhooks) go through the Tasks API.
+# The default backend keeps them in the database and `manage.py db_worker` runs them; a city
+# already running Celery or RQ sets TASKS_BACKEND to that backend's class (the packages
+# django-tasks-celery, django-tasks-rq) and runs its worker instead, with no code changes.
+TASKS = {
+    "default": {
+        "BACKEND": env("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -245,6 +258,8 @@ UNVERIFIED_DAYS = env.int("UNVERIFIED_DAYS", default=3)
 # Dashboard recurrence alert: a grid with this many issues of one category within these days.
 RECURRENCE_MIN_COUNT = env.int("RECURRENCE_MIN_COUNT", default=3)
 RECURRENCE_DAYS = env.int("RECURRENCE_DAYS", default=14)
+# The public pages' figures (home, open dashboard) are recomputed at most this often.
+PUBLIC_FIGURES_SECONDS = env.int("PUBLIC_FIGURES_SECONDS", default=300)
 
 LOGGING = {
     "version": 1,

@@ -16,3 +16,6 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 # The test client speaks plain HTTP.
 SECURE_SSL_REDIRECT = False
+# Tasks run at once, in the test's process (tests that need a queue, with delays and a
+# worker, switch to the database backend).
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -9,3 +9,4 @@ class IssuesConfig(AppConfig):
 
     def ready(self):
         from . import notifications  # noqa: F401  (connects the receivers)
+        from .open311 import webhooks  # noqa: F401

@@ -12,6 +12,8 @@ Set-based: the notifications for a whole batch of events (one action, or a sweep
 thousands) are written by two ``INSERT … SELECT`` statements joining the events to the
 issues and the posts, so the database does the fan-out and no Python object is built per
 notification. A failure here is logged and never undoes or breaks the action that caused it.
+Emails leave the request: the ids of the notifications to mail are enqueued as a task
+(issues/tasks.py), which sends them and retries the ones that fail.
 """
 
 from __future__ import annotations
@@ -183,43 +185,83 @@ def notify(event_ids: list[int]) -> int:
     return created
 
 
-def _email_residents(event_ids: list[int]) -> None:
-    """Mail the residents who were just notified and confirmed an address (one query);
+def _emailed(notes):
+    """The notifications that are mailed: to residents who confirmed an address;
     ``User.notification_email`` says the same for one person."""
+    return notes.filter(
+        reason__in=[Notification.Reason.YOUR_ISSUE, Notification.Reason.SUPPORTED_ISSUE],
+        user__email__gt="",
+        user__confirmed_email=F("user__email"),
+    )
+
+
+def _email_residents(event_ids: list[int]) -> None:
+    """Enqueue the emails of the residents just notified (one query), once the
+    notifications are committed: the action never waits for, or fails because of, mail."""
+    from .tasks import enqueue, send_notification_emails
+
+    ids = list(
+        _emailed(Notification.objects.filter(event_id__in=event_ids))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    if ids:
+        transaction.on_commit(lambda: enqueue(send_notification_emails, ids), robust=True)
+
+
+def _message(note) -> EmailMessage:
+    issue, event = note.issue, note.event
+    subject = _("Your issue %(number)s: %(what)s") % {
+        "number": issue.tracking_number,
+        "what": event.get_kind_display(),
+    }
+    body = _(
+        "Your issue “%(title)s” (%(number)s) was updated: %(what)s.\n"
+        "%(note)s\n\nSign in to see its timeline and to evaluate the result."
+    ) % {
+        "title": issue.title,
+        "number": issue.tracking_number,
+        "what": event.get_kind_display(),
+        "note": event.note,
+    }
+    return EmailMessage(subject, body, to=[note.user.email])
+
+
+def send_emails(notification_ids: list[int]) -> tuple[int, list[int], Exception | None]:
+    """Send the emails of these notifications (those still due one: an address changed
+    since is not written to); returns how many were sent, the ids that failed and the last
+    error. Each is sent on its own over one connection, so a retry sends only the failed."""
     notes = list(
-        Notification.objects.filter(
-            event_id__in=event_ids,
-            reason__in=[Notification.Reason.YOUR_ISSUE, Notification.Reason.SUPPORTED_ISSUE],
-            user__email__gt="",
-            user__confirmed_email=F("user__email"),
-        ).select_related("user", "issue", "event")
+        _emailed(Notification.objects.filter(id__in=notification_ids))
+        .select_related("user", "issue", "event")
+        .order_by("id")
     )
     if not notes:
-        return
-    messages = []
+        return 0, [], None
+    sent, failed, error = 0, [], None
     # Mail goes out in the default language (zh-hans): it has no request to read one from.
     with translation.override(settings.LANGUAGE_CODE):
-        for note in notes:
-            issue, event = note.issue, note.event
-            subject = _("Your issue %(number)s: %(what)s") % {
-                "number": issue.tracking_number,
-                "what": event.get_kind_display(),
-            }
-            body = _(
-                "Your issue “%(title)s” (%(number)s) was updated: %(what)s.\n"
-                "%(note)s\n\nSign in to see its timeline and to evaluate the result."
-            ) % {
-                "title": issue.title,
-                "number": issue.tracking_number,
-                "what": event.get_kind_display(),
-                "note": event.note,
-            }
-            messages.append(EmailMessage(subject, body, to=[note.user.email]))
+        messages = [(note.pk, _message(note)) for note in notes]
+    mail = get_connection(fail_silently=False)
     try:
-        with get_connection(fail_silently=False) as mail:
-            mail.send_messages(messages)
-    except Exception:  # a mail server down must not break anything; the notification stays
-        log.exception("could not send %d notification emails", len(messages))
+        mail.open()
+    except Exception as exc:  # the mail server is down: all of them wait for the retry
+        return 0, [pk for pk, _msg in messages], exc
+    try:
+        for pk, message in messages:
+            try:
+                mail.send_messages([message])
+            except Exception as exc:
+                failed.append(pk)
+                error = exc
+            else:
+                sent += 1
+    finally:
+        try:
+            mail.close()
+        except Exception:  # the messages were handed over; a failing QUIT loses none
+            log.warning("could not close the mail connection", exc_info=True)
+    return sent, failed, error
 
 
 @receiver(event_recorded, dispatch_uid="issues_notify")

@@ -149,10 +149,7 @@ class SeverityWidget(widgets.Widget):
             chinese = {str(s.label): s.value for s in Severity}
         if text in chinese:
             return chinese[text]
-        raise ValueError(
-            _("Write minor, urgent or difficult (小事, 急事, 难事), not “%(value)s”.")
-            % {"value": text}
-        )
+        raise ValueError(_("Write minor, urgent or difficult, not “%(value)s”.") % {"value": text})
 
     def render(self, value, obj=None, **kwargs):
         return value or ""

@@ -2,18 +2,22 @@ from django.shortcuts import render
 
 from config.throttle import TRACKING
 
+from .. import public_figures
 from ..forms.resident import TrackForm
-from ..models import OPEN_STATUSES, Issue
+from ..models import Issue
 
 
 def home(request):
-    """What the site is, and the subdistrict-wide counts anyone may see."""
+    """What the site is, and the subdistrict-wide counts anyone may see (from the cache:
+    ``issues.public_figures``, recomputed every few minutes, not per request)."""
+    figures = public_figures.home()
     return render(
         request,
         "home.html",
         {
-            "open_count": Issue.objects.filter(status__in=OPEN_STATUSES).count(),
-            "closed_count": Issue.objects.filter(status="closed").count(),
+            "open_count": figures.values["open"],
+            "closed_count": figures.values["closed"],
+            "figures_at": figures.at,
         },
     )
 
