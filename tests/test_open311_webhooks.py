@@ -158,6 +158,9 @@ def work():
     call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
 
 
+# db_worker closes a connection it finds inside a transaction (close_old_connections), so
+# these run outside the test's transaction.
+@pytest.mark.django_db(transaction=True)
 def test_an_event_enqueues_a_delivery_that_the_worker_sends(
     api,  # noqa: F811
     filed,
@@ -205,6 +208,9 @@ def test_no_task_for_events_no_client_hears_about(
     assert not DBTaskResult.objects.filter(task_path=WEBHOOK_TASK).exists()
 
 
+# db_worker closes a connection it finds inside a transaction (close_old_connections), so
+# these run outside the test's transaction.
+@pytest.mark.django_db(transaction=True)
 def test_a_failed_delivery_task_schedules_its_retry_at_the_backoff(
     api,  # noqa: F811
     filed,

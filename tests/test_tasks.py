@@ -56,6 +56,9 @@ def test_the_task_sends_the_residents_email(
     assert len(mail.outbox) == 2
 
 
+# db_worker closes a connection it finds inside a transaction (close_old_connections), so
+# these run outside the test's transaction.
+@pytest.mark.django_db(transaction=True)
 def test_the_action_only_enqueues_and_the_worker_sends(
     people,
     issue,  # noqa: F811
@@ -78,6 +81,9 @@ def test_the_action_only_enqueues_and_the_worker_sends(
     assert [m.to for m in mail.outbox] == [["li@example.com"]]
 
 
+# db_worker closes a connection it finds inside a transaction (close_old_connections), so
+# these run outside the test's transaction.
+@pytest.mark.django_db(transaction=True)
 def test_a_failing_send_is_retried_later_and_breaks_nothing(
     client,
     people,
@@ -134,6 +140,9 @@ def notified(people, issue, django_capture_on_commit_callbacks, *actions):  # no
     return list(resident_notes(people).order_by("id"))
 
 
+# db_worker closes a connection it finds inside a transaction (close_old_connections), so
+# these run outside the test's transaction.
+@pytest.mark.django_db(transaction=True)
 def test_retries_are_bounded(
     people,
     issue,  # noqa: F811
@@ -157,6 +166,9 @@ def test_retries_are_bounded(
     assert "not retried" in caplog.text
 
 
+# db_worker closes a connection it finds inside a transaction (close_old_connections), so
+# these run outside the test's transaction.
+@pytest.mark.django_db(transaction=True)
 def test_only_the_failed_emails_are_retried(
     people,
     issue,  # noqa: F811
