@@ -1121,15 +1121,28 @@ class Command(BaseCommand):
             )
             if getattr(issue, name) is not None
         }
-        # The deadlines as the clock would have set them then (working days included).
-        values["due_at"] = workflow.due_after(
-            severity=issue.severity, level=issue.level, start=values["level_entered_at"]
-        )
+        # The deadlines as the clock would have set them then (working days included); a
+        # date a person set (督办 with a new deadline) stays that date.
+        set_by_hand = issue.events.filter(
+            kind__in=[IssueEvent.Kind.SUPERVISION_NOTE, IssueEvent.Kind.EXTENSION_APPROVED]
+        ).exists()
+        if not set_by_hand:
+            values["due_at"] = workflow.due_after(
+                severity=issue.severity, level=issue.level, start=values["level_entered_at"]
+            )
         values["response_due_at"] = workflow.due_after(
             severity=issue.severity, level=Level.GRID, start=values["created_at"]
         )
         values["updated_at"] = times[-1]
         Issue.objects.filter(pk=issue.pk).update(**values)
+        # Sub-tasks of a joint dispatch move with it: made and finished with their events,
+        # due with the issue.
+        for task in issue.tasks.all():
+            task.created_at = moved.get(task.created_at, task.created_at)
+            task.finished_at = moved.get(task.finished_at, task.finished_at)
+            if task.due_at == issue.due_at:
+                task.due_at = values.get("due_at", issue.due_at)
+            task.save(update_fields=["created_at", "finished_at", "due_at"])
 
     def _read_old_notifications(self, subdistrict, *, now: datetime) -> None:
         """The people have read what reached them before the last two days."""
