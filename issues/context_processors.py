@@ -4,6 +4,10 @@ from django.utils.functional import SimpleLazyObject
 
 from .permissions import is_staff_user
 
+# The badge counts unread notifications up to this many and then says "99+": a bounded
+# count, the same work however many a person has left unread.
+UNREAD_SHOWN = 99
+
 
 def navigation(request):
     user = getattr(request, "user", None)
@@ -11,16 +15,27 @@ def navigation(request):
         return {
             "is_grid_staff": False,
             "unread_notifications": 0,
+            "unread_badge": "",
             "staff_patrols": False,
             "staff_takes_calls": False,
         }
 
-    def unread():
-        return user.notifications.filter(is_read=False).count()
+    counted = {}
+
+    def unread() -> int:
+        """How many unread, counted up to one past what the badge shows (one query)."""
+        if "n" not in counted:
+            unread_ids = user.notifications.filter(is_read=False).values("pk")
+            counted["n"] = unread_ids[: UNREAD_SHOWN + 1].count()
+        return counted["n"]
+
+    def badge() -> str:
+        return f"{UNREAD_SHOWN}+" if unread() > UNREAD_SHOWN else str(unread() or "")
 
     return {
         "is_grid_staff": SimpleLazyObject(lambda: is_staff_user(user)),
         "unread_notifications": SimpleLazyObject(unread),
+        "unread_badge": SimpleLazyObject(badge),
         # Staff workspace: grid workers patrol; community and subdistrict staff
         # take hotline calls. Both read the posts remembered on the user (one query at most).
         "staff_patrols": SimpleLazyObject(lambda: _staff_pages().patrols(user)),

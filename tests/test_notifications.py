@@ -356,3 +356,24 @@ def test_every_department_of_a_joint_dispatch_is_told(
         assert _arrivals(told) == ["joint_dispatched"], told.username
     for outsider in (bystander, p.other_department_staff, p.subdistrict_staff2, p.worker):
         assert _arrivals(outsider) == [], outsider.username
+
+
+def test_the_unread_badge_counts_up_to_99_then_says_99_plus(client, people, issue):
+    worker = people.worker
+    Notification.objects.bulk_create(
+        Notification(user=worker, issue=issue, reason="new_at_unit") for _ in range(120)
+    )
+    client.force_login(worker)
+    english(client)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(reverse("home")).text
+    assert '<span class="badge rounded-pill text-bg-danger">99+<span' in html
+    assert 'aria-label="Toggle navigation (99+ unread notifications)"' in html
+    # The count reads at most a hundred rows, however many are unread.
+    (count,) = [q["sql"] for q in queries if "issues_notification" in q["sql"]]
+    assert "LIMIT 100" in count
+    Notification.objects.filter(user=worker).update(is_read=True)
+    Notification.objects.create(user=worker, issue=issue, reason="new_at_unit")
+    html = client.get(reverse("home")).text
+    assert '<span class="badge rounded-pill text-bg-danger">1<span' in html
+    assert 'aria-label="Toggle navigation (1 unread notification)"' in html
