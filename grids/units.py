@@ -177,17 +177,21 @@ def current_unit_condition(ids_of) -> Q:
             branches.append(
                 Q(department__isnull=True, level=kind.key, **{f"{kind.id_field}__in": ids})
             )
+    return _any_of(branches)
+
+
+# --- units at or below a set of units --------------------------------------------------------
+
+
+def _any_of(branches: list[Q]) -> Q:
+    """The branches OR-ed, built without a neutral starting term, so the database sees only
+    the unit branches and can walk the matching index; none at all matches nothing."""
     if not branches:
         return Q(pk__isnull=True)
-    # Built without a neutral starting term, so the database sees only the unit branches
-    # and can walk the matching index in deadline order.
     condition = branches[0]
     for branch in branches[1:]:
         condition |= branch
     return condition
-
-
-# --- units at or below a set of units --------------------------------------------------------
 
 
 def above_current_unit_condition(ids_of) -> Q:
@@ -204,12 +208,7 @@ def above_current_unit_condition(ids_of) -> Q:
         else:
             acting = Q(department__isnull=True, level=kind.key)
         branches.append(acting & Q(**{f"{parent.id_field}__in": ids_of(parent)}))
-    if not branches:
-        return Q(pk__isnull=True)
-    condition = branches[0]
-    for branch in branches[1:]:
-        condition |= branch
-    return condition
+    return _any_of(branches)
 
 
 def at_or_below(kind: UnitKind, ids_of) -> Q:

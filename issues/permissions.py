@@ -100,36 +100,27 @@ def sees_as_staff(user, issue: Issue) -> bool:
     return bool(scope.departments) and bool(_task_departments(issue) & scope.departments)
 
 
-def _task_departments(issue: Issue) -> frozenset:
-    """The departments holding a sub-task of the issue, open or not (one query, remembered
-    on the issue object while its open sub-tasks stay as many)."""
-    return _cached(
+def _task_departments(issue: Issue, *, open_only: bool = False) -> frozenset:
+    """The departments holding a sub-task of the issue (only open ones: ``open_only``).
+    The sub-tasks are read once (one query) and remembered on the issue object while its
+    open sub-tasks stay as many."""
+    tasks = _cached(
         issue,
-        "_task_departments",
+        "_task_states",
         (issue.pk, issue.open_task_count),
         lambda: frozenset(
-            IssueTask.objects.filter(issue_id=issue.pk).values_list("department_id", flat=True)
+            IssueTask.objects.filter(issue_id=issue.pk).values_list("department_id", "state")
         ),
     )
-
-
-def _open_task_departments(issue: Issue) -> frozenset:
-    return _cached(
-        issue,
-        "_open_task_departments",
-        (issue.pk, issue.open_task_count),
-        lambda: frozenset(
-            IssueTask.objects.filter(issue_id=issue.pk, state=IssueTask.State.OPEN).values_list(
-                "department_id", flat=True
-            )
-        ),
+    return frozenset(
+        department for department, state in tasks if not open_only or state == IssueTask.State.OPEN
     )
 
 
 def holds_open_task(user, issue: Issue) -> bool:
     """Staff of a department with an open sub-task on the issue (联办)."""
     departments = scope_of(user).departments
-    return bool(departments) and bool(_open_task_departments(issue) & departments)
+    return bool(departments) and bool(_task_departments(issue, open_only=True) & departments)
 
 
 def open_tasks_of(user, issue: Issue):
@@ -486,8 +477,13 @@ def can_see_internal(user, issue: Issue) -> bool:
 
 
 def can_see_reporter_phone(user, issue: Issue) -> bool:
-    """The reporter's phone number is for the staff of the unit handling the issue."""
-    return getattr(user, "is_superuser", False) or acts_on_current_unit(user, issue)
+    """The reporter's phone number is for the staff of the unit handling the issue, and for
+    those who may call the caller back (回访) now."""
+    return (
+        getattr(user, "is_superuser", False)
+        or acts_on_current_unit(user, issue)
+        or can(user, Action.CALLBACK, issue)
+    )
 
 
 def can_file_in_grid(user, grid, source: str) -> bool:

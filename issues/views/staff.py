@@ -482,8 +482,7 @@ class IssuePageMixin:
             "filing_photos": list(filed.photos.all()) if filed else [],
             "show_actor_names": True,
             # Whoever is to call the caller back needs the number too.
-            "show_phone": permissions.can_see_reporter_phone(user, issue)
-            or Action.CALLBACK in allowed,
+            "show_phone": permissions.can_see_reporter_phone(user, issue),
             "acts_here": permissions.acts_on_current_unit(user, issue),
             "action_forms": action_forms,
             "is_hotline": issue.source in (Source.HOTLINE, Source.API),
