@@ -11,7 +11,7 @@ WORKERS ?= auto
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate messages seed test e2e lint fmt bench-sweep bench-queue bench-dashboard bench-map bench-open311 clean
+.PHONY: help install run migrate messages seed test e2e test-cluster lint fmt bench-sweep bench-queue bench-dashboard bench-map bench-open311 clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}' \
@@ -47,6 +47,9 @@ test: install ## Run the whole test suite in parallel (browser tests need /usr/b
 
 e2e: install ## Run only the browser tests (headless Chromium)
 	$(BIN)/pytest -n $(WORKERS) -m browser $(PYTEST_ARGS)
+
+test-cluster: install ## Two gunicorn hosts on one PostgreSQL, media folder and task worker, tested together
+	tests/cluster/run.sh $(PYTEST_ARGS)
 
 lint: install ## ruff check and format check
 	$(BIN)/ruff check .
