@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "config.tasks_app.TasksConfig",  # django-tasks-db, with translated names
     "grids",
     "issues",
+    "participation",
 ]
 
 MIDDLEWARE = [

@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("places/", include("grids.place_urls")),
     path("open311/v2/", include("issues.open311.urls")),
+    path("participate/", include("participation.urls")),
     path("", include("issues.urls")),
 ]
 # Media files are never served as they are: photos go through issues/views/photos.py.

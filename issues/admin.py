@@ -319,6 +319,9 @@ WORKFLOW_FIELDS = [
     "open_task_count",
     "supervised_at",
     "callback_attempts",
+    "open_to_volunteers",
+    "pending_claims",
+    "hours_to_confirm",
 ]
 
 

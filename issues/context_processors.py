@@ -2,7 +2,7 @@
 
 from django.utils.functional import SimpleLazyObject
 
-from .permissions import is_staff_user
+from .permissions import is_staff_user, scope_of
 
 # The badge counts unread notifications up to this many and then says "99+": a bounded
 # count, the same work however many a person has left unread.
@@ -18,6 +18,7 @@ def navigation(request):
             "unread_badge": "",
             "staff_patrols": False,
             "staff_takes_calls": False,
+            "keeps_participants": False,
         }
 
     counted = {}
@@ -40,6 +41,10 @@ def navigation(request):
         # take hotline calls. Both read the posts remembered on the user (one query at most).
         "staff_patrols": SimpleLazyObject(lambda: _staff_pages().patrols(user)),
         "staff_takes_calls": SimpleLazyObject(lambda: _staff_pages().takes_calls(user)),
+        # Community and subdistrict staff keep their party members and volunteers.
+        "keeps_participants": SimpleLazyObject(
+            lambda: bool(scope_of(user).communities or scope_of(user).subdistricts)
+        ),
     }
 
 

@@ -80,7 +80,7 @@ RUNNING_STATUSES = [Status.SUBMITTED, Status.IN_PROGRESS]
 class Source(models.TextChoices):
     RESIDENT = "resident", _("Resident report")
     PATROL = "patrol", _("Found on patrol")
-    VOLUNTEER = "volunteer", _("Volunteer report")
+    VOLUNTEER = "volunteer", _("Report by a volunteer or party member")
     HOTLINE = "hotline", _("Hotline call")
     API = "api", _("External system")
 
@@ -442,6 +442,18 @@ class Issue(models.Model):
     open_task_count = models.PositiveSmallIntegerField(_("open sub-tasks"), default=0)
     # 督办: when it was first put under supervision (by the sweep or by a person).
     supervised_at = models.DateTimeField(_("supervised at"), null=True, blank=True)
+    # 志愿服务: staff opened this small matter to the volunteers and party members of its
+    # grid; offers of help (认领) still waiting for the staff to accept or decline them.
+    open_to_volunteers = models.BooleanField(
+        _("open to volunteers"), default=False, db_default=False
+    )
+    pending_claims = models.PositiveSmallIntegerField(
+        _("offers of help waiting"), default=0, db_default=0
+    )
+    # Helpers accepted whose service hours the staff have yet to confirm.
+    hours_to_confirm = models.PositiveSmallIntegerField(
+        _("service hours to confirm"), default=0, db_default=0
+    )
     # 回访: unanswered call-backs so far.
     callback_attempts = models.PositiveSmallIntegerField(_("unanswered call-backs"), default=0)
     # The deadline the unit's staff were last warned about ("due within the hour").
@@ -605,6 +617,17 @@ class IssueEvent(models.Model):
         CALLED_BACK = "called_back", pgettext_lazy("event", "Called back")
         CALLBACK_MISSED = "callback_missed", pgettext_lazy("event", "Call-back not answered")
         SUPERVISION_NOTE = "supervision_note", pgettext_lazy("event", "Supervised with a note")
+        OPENED_TO_VOLUNTEERS = "volunteers_opened", pgettext_lazy("event", "Opened to volunteers")
+        CLOSED_TO_VOLUNTEERS = (
+            "volunteers_closed",
+            pgettext_lazy("event", "Withdrawn from volunteers"),
+        )
+        CLAIMED = "claimed", pgettext_lazy("event", "Offered to help")
+        CLAIM_ACCEPTED = "claim_accepted", pgettext_lazy("event", "Helper accepted")
+        CLAIM_DECLINED = "claim_declined", pgettext_lazy("event", "Offer of help declined")
+        HELPER_NOTE = "helper_note", pgettext_lazy("event", "Helper's progress")
+        HOURS_CONFIRMED = "hours_confirmed", pgettext_lazy("event", "Service hours confirmed")
+        PARTNER_ADDED = "partner_added", pgettext_lazy("event", "Partner unit joined")
 
     issue = models.ForeignKey(
         Issue,

@@ -27,7 +27,7 @@ from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySe
 from grids import units
 from grids.models import Post
 
-from .models import RESIDENT_SOURCES, Issue, IssueTask, Source, Status
+from .models import RESIDENT_SOURCES, Issue, IssueTask, Severity, Source, Status
 from .transitions import TRANSITIONS, Action, action_allowed_by_flow
 
 
@@ -381,7 +381,150 @@ def extension_condition(user) -> Q:
     return Q(extension_until__isnull=False, status__in=decidable) & above_current_condition(scope)
 
 
+# --- 党建引领, 志愿服务: party members and volunteers ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Participation:
+    """What makes a person a participant: a volunteer, or a party member whose registration
+    (报到) their community confirmed; they take part in the small matters of their home
+    grid."""
+
+    is_volunteer: bool = False
+    is_registered: bool = False
+    home_grid: int | None = None
+
+    @property
+    def is_participant(self) -> bool:
+        return self.is_volunteer or self.is_registered
+
+
+def participation_of(user) -> Participation:
+    """The person as a participant; one query, remembered on the user object. None for
+    someone flagged neither volunteer nor party member (confirming a registration sets
+    the flag), so staff asking about the participants' actions cost nothing."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Participation()
+    if not (user.is_volunteer or user.is_party_member):
+        return Participation()
+    cached = getattr(user, "_participation", None)
+    if cached is not None:
+        return cached
+    from grids.models import User
+    from participation.models import PartyRegistration
+
+    confirmed = PartyRegistration.objects.filter(
+        user_id=OuterRef("pk"), state=PartyRegistration.State.CONFIRMED
+    )
+    row = (
+        User.objects.filter(pk=user.pk)
+        .values_list("is_volunteer", Exists(confirmed), "home_building__grid_id")
+        .first()
+    )
+    participation = Participation(*row) if row else Participation()
+    user._participation = participation
+    return participation
+
+
+def forget_participation(user) -> None:
+    user.__dict__.pop("_participation", None)
+
+
+def is_participant(user) -> bool:
+    return participation_of(user).is_participant
+
+
+# Where an offer of help is made: small matters still waiting or being handled.
+VOLUNTEER_STATUSES = (Status.SUBMITTED, Status.IN_PROGRESS)
+
+
+def volunteer_condition(user) -> Q:
+    """The small matters of this participant's home grid open to volunteers now, as a
+    query condition (nothing for anyone else)."""
+    participation = participation_of(user)
+    if not participation.is_participant or participation.home_grid is None:
+        return Q(pk__in=[])
+    return Q(
+        open_to_volunteers=True,
+        status__in=VOLUNTEER_STATUSES,
+        severity=Severity.MINOR,
+        grid_id=participation.home_grid,
+    )
+
+
+def helper_issues(user) -> QuerySet[Issue]:
+    """What a participant sees as a helper: the small matters of their home grid open to
+    volunteers, and every issue they offered to help with (until declined). They see the
+    public part of these issues only: never the reporter, their phone or internal notes."""
+    from participation.models import Claim
+
+    if not is_participant(user):
+        return Issue.objects.none()
+    offered = Claim.objects.filter(
+        issue_id=OuterRef("pk"), helper_id=user.pk, state__in=Claim.IN_FORCE
+    )
+    return Issue.objects.filter(volunteer_condition(user) | Q(Exists(offered)))
+
+
+def claims_of(issue: Issue) -> tuple:
+    """The issue's offers of help as (id, helper id, state, hours confirmed) rows; one
+    query, remembered on the issue object until it changes (every action changes
+    ``updated_at``)."""
+    from participation.models import Claim
+
+    return _cached(
+        issue,
+        "_claims",
+        (issue.pk, issue.updated_at),
+        lambda: tuple(
+            (pk, helper, state, confirmed is not None)
+            for pk, helper, state, confirmed in Claim.objects.filter(issue_id=issue.pk)
+            .order_by("id")
+            .values_list("pk", "helper_id", "state", "hours_confirmed_at")
+        ),
+    )
+
+
+def may_claim(user, issue: Issue) -> bool:
+    """A participant of the issue's grid who has no offer in force on it yet."""
+    from participation.models import Claim
+
+    participation = participation_of(user)
+    if not participation.is_participant or participation.home_grid != issue.grid_id:
+        return False
+    return not any(
+        helper == user.pk and state in Claim.IN_FORCE for _pk, helper, state, _c in claims_of(issue)
+    )
+
+
+def is_accepted_helper(user, issue: Issue) -> bool:
+    from participation.models import Claim
+
+    if not participation_of(user).is_participant:
+        return False
+    return any(
+        helper == user.pk and state == Claim.State.ACCEPTED
+        for _pk, helper, state, _c in claims_of(issue)
+    )
+
+
+def partners_to_add(issue: Issue):
+    """The community's active partner units not yet on the issue."""
+    from participation.models import PartnerUnit
+
+    return PartnerUnit.objects.filter(community_id=issue.community_id, is_active=True).exclude(
+        issue_links__issue_id=issue.pk
+    )
+
+
 def _who_may(user, action: str, issue: Issue) -> bool:
+    if action == Action.CLAIM:
+        return may_claim(user, issue)
+    if action == Action.HELPER_NOTE:
+        return is_accepted_helper(user, issue)
+    if action == Action.ADD_PARTNER:
+        # 红色合伙人 partner with a community: its staff list one on an issue.
+        return issue.community_id in scope_of(user).communities
     if action == Action.EVALUATE:
         return is_reporting_resident(user, issue)
     if action == Action.REOPEN:
@@ -417,6 +560,12 @@ def _who_may(user, action: str, issue: Issue) -> bool:
         Action.REJECT,
         Action.RETURN,
         Action.REQUEST_EXTENSION,
+        # The unit handling a small matter decides who helps with it, and for how long.
+        Action.OPEN_TO_VOLUNTEERS,
+        Action.CLOSE_TO_VOLUNTEERS,
+        Action.ACCEPT_CLAIM,
+        Action.DECLINE_CLAIM,
+        Action.CONFIRM_HOURS,
     ):
         return acts_on_current_unit(user, issue)
     # Correcting the details is an administrator's (above); the sweep's own actions
@@ -448,6 +597,12 @@ SUPERUSER_ACTIONS = frozenset(
         Action.CALLBACK,
         Action.CALLBACK_MISSED,
         Action.SUPERVISE_NOTE,
+        Action.OPEN_TO_VOLUNTEERS,
+        Action.CLOSE_TO_VOLUNTEERS,
+        Action.ACCEPT_CLAIM,
+        Action.DECLINE_CLAIM,
+        Action.CONFIRM_HOURS,
+        Action.ADD_PARTNER,
     }
 )
 
@@ -497,7 +652,7 @@ def can_file_in_grid(user, grid, source: str) -> bool:
     if source == Source.RESIDENT:
         return True
     if source == Source.VOLUNTEER:
-        return bool(user.is_volunteer)
+        return is_participant(user)
     if source == Source.PATROL:
         return grid.pk in scope.grids
     if source in (Source.HOTLINE, Source.API):
@@ -577,7 +732,9 @@ def can_see_photo(user, photo) -> bool:
     the public ones, staff who see the issue all of them. Tracking by number shows none."""
     issue = photo.issue
     if not visible_issues(user).filter(pk=issue.pk).exists():
-        return False
+        # A helper sees the public photos of the issues they help with.
+        if not helper_issues(user).filter(pk=issue.pk).exists():
+            return False
     event = photo.event
     return event is None or event.is_public or can_see_internal(user, issue)
 

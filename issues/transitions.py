@@ -9,7 +9,7 @@ reads the same table, so the buttons a page offers and what the server accepts a
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .models import Level, Status
+from .models import Level, Severity, Status
 
 
 class Action(models.TextChoices):
@@ -37,6 +37,15 @@ class Action(models.TextChoices):
     CALLBACK = "callback", _("Record a call-back")  # 回访
     CALLBACK_MISSED = "callback_missed", _("Call-back not answered")
     SUPERVISE_NOTE = "supervise_note", _("Supervise with a note")  # 督办
+    # Party members and volunteers (党建引领, 志愿服务) take part in a grid's small matters.
+    OPEN_TO_VOLUNTEERS = "open_to_volunteers", _("Open to volunteers")
+    CLOSE_TO_VOLUNTEERS = "close_to_volunteers", _("Withdraw from volunteers")
+    CLAIM = "claim", _("Offer to help")  # 认领
+    ACCEPT_CLAIM = "accept_claim", _("Accept a helper")
+    DECLINE_CLAIM = "decline_claim", _("Decline a helper")
+    HELPER_NOTE = "helper_note", _("Add a helper's note")
+    CONFIRM_HOURS = "confirm_hours", _("Confirm service hours")  # 志愿服务时长
+    ADD_PARTNER = "add_partner", _("Add a partner unit")  # 红色合伙人
     # Only the deadline sweep does these.
     SUPERVISE = "supervise", _("Put under supervision")
     AUTO_CLOSE = "auto_close", _("Close without evaluation")
@@ -98,6 +107,28 @@ TRANSITIONS: dict[tuple[str, str], str] = {
         (status, Action.SUPERVISE_NOTE): status
         for status in (S.SUBMITTED, S.IN_PROGRESS, S.SUSPENDED)
     },
+    # Participants: offered while the issue is waiting or being handled; their notes and the
+    # helpers' decisions while it is open (suspended too); hours are confirmed afterwards.
+    **{
+        (status, action): status
+        for status in (S.SUBMITTED, S.IN_PROGRESS)
+        for action in (Action.OPEN_TO_VOLUNTEERS, Action.CLAIM)
+    },
+    **{
+        (status, action): status
+        for status in (S.SUBMITTED, S.IN_PROGRESS, S.SUSPENDED)
+        for action in (
+            Action.CLOSE_TO_VOLUNTEERS,
+            Action.ACCEPT_CLAIM,
+            Action.DECLINE_CLAIM,
+            Action.HELPER_NOTE,
+            Action.ADD_PARTNER,
+        )
+    },
+    **{
+        (status, Action.CONFIRM_HOURS): status
+        for status in (S.SUBMITTED, S.IN_PROGRESS, S.SUSPENDED, S.RESOLVED, S.CLOSED)
+    },
 }
 
 # What is not settled at a level climbs one level.
@@ -123,6 +154,15 @@ CONDITIONS = {
     Action.CALLBACK: lambda issue: _called_back(issue),
     Action.CALLBACK_MISSED: lambda issue: _called_back(issue),
     Action.SUPERVISE: lambda issue: issue.level == Level.SUBDISTRICT and not issue.is_supervised,
+    # Small matters only (小事), opened once; a helper offers while it is open.
+    Action.OPEN_TO_VOLUNTEERS: lambda issue: (
+        issue.severity == Severity.MINOR and not issue.open_to_volunteers
+    ),
+    Action.CLOSE_TO_VOLUNTEERS: lambda issue: issue.open_to_volunteers,
+    Action.CLAIM: lambda issue: issue.open_to_volunteers,
+    Action.ACCEPT_CLAIM: lambda issue: issue.pending_claims > 0,
+    Action.DECLINE_CLAIM: lambda issue: issue.pending_claims > 0,
+    Action.CONFIRM_HOURS: lambda issue: issue.hours_to_confirm > 0,
     # A resident reporter evaluates; with none (or when the reporter is staff of the unit
     # that resolved it), someone else verifies.
     Action.EVALUATE: lambda issue: _reporter_evaluates(issue),

@@ -1233,6 +1233,267 @@ def supervise_note(
 EDITABLE_DETAILS = ("title", "description", "address", "caller_name", "caller_phone")
 
 
+# --- 党建引领, 志愿服务: party members and volunteers take part -------------------------------
+
+
+def open_to_volunteers(
+    *, issue: Issue, actor, note: str = "", submission_token: uuid.UUID | None = None
+) -> Issue:
+    """The unit handling a small matter opens it to the volunteers and party members of
+    its grid, who may then offer to help (认领). On the public timeline."""
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.OPEN_TO_VOLUNTEERS,
+        kind=IssueEvent.Kind.OPENED_TO_VOLUNTEERS,
+        note=(note or "").strip(),
+        changes=lambda locked, now: {"open_to_volunteers": True},
+        submission_token=submission_token,
+    )
+
+
+def close_to_volunteers(
+    *, issue: Issue, actor, reason: str, submission_token: uuid.UUID | None = None
+) -> Issue:
+    """Withdraw a small matter from the volunteers: offers still waiting are declined with
+    the reason; helpers already accepted go on with their part."""
+    from participation.models import Claim
+
+    reason = _require(reason, _("Say why no more help is needed."))
+
+    def after(locked, event, now):
+        Claim.objects.filter(issue_id=locked.pk, state=Claim.State.OFFERED).update(
+            state=Claim.State.DECLINED, decided_at=now, decided_by=actor, decision_note=reason
+        )
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.CLOSE_TO_VOLUNTEERS,
+        kind=IssueEvent.Kind.CLOSED_TO_VOLUNTEERS,
+        internal_note=reason,
+        changes=lambda locked, now: {"open_to_volunteers": False, "pending_claims": 0},
+        after=after,
+        submission_token=submission_token,
+    )
+
+
+def claim(
+    *, issue: Issue, actor, offer: str = "", submission_token: uuid.UUID | None = None
+) -> Issue:
+    """认领: a participant of the issue's grid offers to help, saying how; the unit handling
+    it accepts or declines. Not on the reporter's timeline until accepted."""
+    from participation.models import Claim
+
+    offer = (offer or "").strip()
+
+    def after(locked, event, now):
+        Claim.objects.create(
+            issue=locked, helper=actor, state=Claim.State.OFFERED, offer=offer, created_at=now
+        )
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.CLAIM,
+        kind=IssueEvent.Kind.CLAIMED,
+        internal_note=offer,
+        is_public=False,
+        changes=lambda locked, now: {"pending_claims": F("pending_claims") + 1},
+        after=after,
+        data={"helper_id": actor.pk},
+        submission_token=submission_token,
+    )
+
+
+def _locked_claim(claim, locked: Issue, states, message: str):
+    """The claim, locked, if it is the issue's and in one of ``states``."""
+    from participation.models import Claim
+
+    current = None
+    if claim is not None and claim.issue_id == locked.pk:
+        current = Claim.objects.select_for_update().filter(pk=claim.pk).first()
+    if current is None or current.state not in states:
+        raise WorkflowError(message, code="bad_claim")
+    return current
+
+
+def _decide_claim(issue, actor, claim, *, accept: bool, note: str, submission_token):
+    from participation.models import Claim
+
+    data: dict = {}
+
+    def check(locked):
+        current = _locked_claim(
+            claim, locked, (Claim.State.OFFERED,), _("That offer is no longer waiting.")
+        )
+        data.update(claim_id=current.pk, helper_id=current.helper_id)
+
+    def after(locked, event, now):
+        Claim.objects.filter(pk=data["claim_id"]).update(
+            state=Claim.State.ACCEPTED if accept else Claim.State.DECLINED,
+            decided_at=now,
+            decided_by=actor,
+            decision_note=note,
+        )
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.ACCEPT_CLAIM if accept else Action.DECLINE_CLAIM,
+        kind=IssueEvent.Kind.CLAIM_ACCEPTED if accept else IssueEvent.Kind.CLAIM_DECLINED,
+        internal_note=note,
+        # The reporter learns that a volunteer helps, not who was turned down.
+        is_public=accept,
+        check=check,
+        changes=lambda locked, now: {
+            "pending_claims": F("pending_claims") - 1,
+            **({"hours_to_confirm": F("hours_to_confirm") + 1} if accept else {}),
+        },
+        after=after,
+        data=data,
+        submission_token=submission_token,
+    )
+
+
+def accept_claim(
+    *, issue: Issue, actor, claim, note: str = "", submission_token: uuid.UUID | None = None
+) -> Issue:
+    """The unit handling the issue accepts a helper; ``note`` tells them what to do."""
+    return _decide_claim(
+        issue,
+        actor,
+        claim,
+        accept=True,
+        note=(note or "").strip(),
+        submission_token=submission_token,
+    )
+
+
+def decline_claim(
+    *, issue: Issue, actor, claim, reason: str, submission_token: uuid.UUID | None = None
+) -> Issue:
+    """The unit handling the issue declines an offer of help, saying why (the helper
+    reads it)."""
+    reason = _require(reason, _("Say why the offer is declined."))
+    return _decide_claim(
+        issue, actor, claim, accept=False, note=reason, submission_token=submission_token
+    )
+
+
+def helper_note(
+    *,
+    issue: Issue,
+    actor,
+    note: str,
+    photos: Iterable[CleanPhoto] = (),
+    done: bool = False,
+    submission_token: uuid.UUID | None = None,
+) -> Issue:
+    """An accepted helper reports progress on the public timeline, with photos; ``done``
+    marks their part done. The grid worker still resolves the issue."""
+    from participation.models import Claim
+
+    note = _require(note, _("Say what you did."))
+
+    def after(locked, event, now):
+        if done:
+            Claim.objects.filter(
+                issue_id=locked.pk, helper_id=actor.pk, state=Claim.State.ACCEPTED
+            ).update(state=Claim.State.DONE, done_at=now)
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.HELPER_NOTE,
+        kind=IssueEvent.Kind.HELPER_NOTE,
+        note=note,
+        photos=photos,
+        after=after,
+        data={"helper_id": actor.pk, "done": bool(done)},
+        submission_token=submission_token,
+    )
+
+
+def confirm_hours(
+    *, issue: Issue, actor, claim, hours, note: str = "", submission_token=None
+) -> Issue:
+    """The unit handling the issue confirms a helper's service time (志愿服务时长), in half
+    hours; once per contribution. Confirmed contributions make the service record."""
+    from participation.models import HOURS_STEP, MAX_HOURS, Claim
+
+    data: dict = {}
+    if hours is None or not (HOURS_STEP <= hours <= MAX_HOURS) or hours % HOURS_STEP:
+        raise WorkflowError(
+            _("Give the hours in half hours, from %(low)s to %(high)s.")
+            % {"low": HOURS_STEP, "high": MAX_HOURS},
+            code="bad_hours",
+        )
+
+    def check(locked):
+        current = _locked_claim(
+            claim, locked, Claim.HELPING, _("That helper's time cannot be confirmed.")
+        )
+        if current.hours_confirmed_at is not None:
+            raise WorkflowError(_("That helper's time is already confirmed."), code="bad_claim")
+        data.update(claim_id=current.pk, helper_id=current.helper_id, hours=str(hours))
+
+    def after(locked, event, now):
+        Claim.objects.filter(pk=data["claim_id"]).update(
+            hours=hours, hours_confirmed_at=now, hours_confirmed_by=actor
+        )
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.CONFIRM_HOURS,
+        kind=IssueEvent.Kind.HOURS_CONFIRMED,
+        internal_note=(note or "").strip(),
+        is_public=False,
+        check=check,
+        changes=lambda locked, now: {"hours_to_confirm": F("hours_to_confirm") - 1},
+        after=after,
+        data=data,
+        submission_token=submission_token,
+    )
+
+
+def add_partner(*, issue: Issue, actor, partner, note: str = "", submission_token=None) -> Issue:
+    """红色合伙人: community staff list one of the community's partner units as co-handler
+    of the issue; the partner's name is on the public timeline."""
+    from participation.models import IssuePartner
+
+    data: dict = {}
+
+    def check(locked):
+        if (
+            partner is None
+            or partner.community_id != locked.community_id
+            or not partner.is_active
+            or IssuePartner.objects.filter(issue_id=locked.pk, partner_id=partner.pk).exists()
+        ):
+            raise WorkflowError(
+                _("Choose an active partner unit of the community not yet on this issue."),
+                code="bad_partner",
+            )
+        data.update(partner_id=partner.pk, partner=partner.name)
+
+    def after(locked, event, now):
+        IssuePartner.objects.create(issue=locked, partner=partner, added_by=actor, added_at=now)
+
+    return _act(
+        issue,
+        actor=actor,
+        action=Action.ADD_PARTNER,
+        kind=IssueEvent.Kind.PARTNER_ADDED,
+        note=(note or "").strip(),
+        check=check,
+        after=after,
+        data=data,
+        submission_token=submission_token,
+    )
+
+
 def edit_details(*, issue: Issue, actor, submission_token: uuid.UUID | None = None, **details):
     """Correct what the report says (its title, description, address, caller's name and
     phone): an administrator's edit, in any status, on the record as one internal event

@@ -14,6 +14,7 @@ from django.core.management import call_command
 
 from grids.models import Building, Community, Department, Grid, Subdistrict, User
 from issues.models import Category, CategoryQuestion, Holiday, Issue, IssueTask, ReturnReason
+from participation.models import PartnerUnit, PartyRegistration
 from tests.browser.sweep import PAGES, SPECIAL, paths_for
 
 CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
@@ -99,6 +100,9 @@ def data_words() -> list[str]:
     # Lists the administrator keeps: the holidays as published, the reasons for a return.
     words |= set(Holiday.objects.values_list("name", flat=True))
     words |= set(ReturnReason.objects.values_list("name", flat=True))
+    # The partner units of each community (红色合伙人) and party organisations people named.
+    words |= set(PartnerUnit.objects.values_list("name", flat=True))
+    words |= set(PartyRegistration.objects.values_list("organisation", flat=True))
     for field in ("instruction", "note"):
         words |= set(IssueTask.objects.values_list(field, flat=True))
     for question in CategoryQuestion.objects.all():

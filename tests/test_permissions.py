@@ -29,6 +29,10 @@ SUS, RSM, RES, EVA, REO, VER, REJ = (
 )
 # The closed loop: return (退单), extension (延期), joint dispatch (联办), supervision (督办).
 RET, XR, DJ, SN = A.RETURN, A.REQUEST_EXTENSION, A.DISPATCH_JOINT, A.SUPERVISE_NOTE
+# The unit handling a small matter opens it to the volunteers of its grid (志愿服务).
+OTV = A.OPEN_TO_VOLUNTEERS
+# The issue's community lists a partner unit (红色合伙人) as co-handler, wherever it stands.
+AP = A.ADD_PARTNER
 
 ROLES = [
     "resident",  # reported the issue
@@ -48,8 +52,8 @@ NOTHING: set = set()
 ONLY_COMMENT = {COM}
 # The current unit's staff on a SUBMITTED / IN_PROGRESS issue below the subdistrict.
 # The handling unit asks the level above for more time; it never decides its own request.
-HANDLER_SUBMITTED = {ACC, ASG, COM, ESC, REJ, XR}
-HANDLER_IN_PROGRESS = {ASG, COM, ESC, SUS, RES, REJ, XR}
+HANDLER_SUBMITTED = {ACC, ASG, COM, ESC, REJ, XR, OTV}
+HANDLER_IN_PROGRESS = {ASG, COM, ESC, SUS, RES, REJ, XR, OTV}
 # The level above the handling unit, and the subdistrict over everything in it, supervise.
 SUPERVISOR = {COM, SN}
 
@@ -62,7 +66,7 @@ MATRIX = {
     ("other_resident", "grid"): (False, NOTHING, NOTHING),
     ("worker", "grid"): (True, HANDLER_SUBMITTED, HANDLER_IN_PROGRESS),
     ("sibling_worker", "grid"): (False, NOTHING, NOTHING),
-    ("community_staff", "grid"): (True, SUPERVISOR, SUPERVISOR),
+    ("community_staff", "grid"): (True, SUPERVISOR | {AP}, SUPERVISOR | {AP}),
     ("other_community_staff", "grid"): (False, NOTHING, NOTHING),
     ("subdistrict_staff", "grid"): (True, SUPERVISOR, SUPERVISOR),
     ("far_staff", "grid"): (False, NOTHING, NOTHING),
@@ -74,7 +78,11 @@ MATRIX = {
     ("other_resident", "community"): (False, NOTHING, NOTHING),
     ("worker", "community"): (True, ONLY_COMMENT, ONLY_COMMENT),
     ("sibling_worker", "community"): (False, NOTHING, NOTHING),
-    ("community_staff", "community"): (True, HANDLER_SUBMITTED, HANDLER_IN_PROGRESS),
+    ("community_staff", "community"): (
+        True,
+        HANDLER_SUBMITTED | {AP},
+        HANDLER_IN_PROGRESS | {AP},
+    ),
     ("other_community_staff", "community"): (False, NOTHING, NOTHING),
     ("subdistrict_staff", "community"): (True, SUPERVISOR, SUPERVISOR),
     ("far_staff", "community"): (False, NOTHING, NOTHING),
@@ -86,12 +94,12 @@ MATRIX = {
     ("other_resident", "subdistrict"): (False, NOTHING, NOTHING),
     ("worker", "subdistrict"): (True, ONLY_COMMENT, ONLY_COMMENT),
     ("sibling_worker", "subdistrict"): (False, NOTHING, NOTHING),
-    ("community_staff", "subdistrict"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("community_staff", "subdistrict"): (True, {COM, AP}, {COM, AP}),
     ("other_community_staff", "subdistrict"): (False, NOTHING, NOTHING),
     ("subdistrict_staff", "subdistrict"): (
         True,
-        {ACC, ASG, COM, DIS, REJ, XR, DJ, SN},
-        {ASG, COM, DIS, SUS, RES, REJ, XR, DJ, SN},
+        {ACC, ASG, COM, DIS, REJ, XR, DJ, SN, OTV},
+        {ASG, COM, DIS, SUS, RES, REJ, XR, DJ, SN, OTV},
     ),
     ("far_staff", "subdistrict"): (False, NOTHING, NOTHING),
     ("department_staff", "subdistrict"): (False, NOTHING, NOTHING),
@@ -103,14 +111,14 @@ MATRIX = {
     ("other_resident", "department"): (False, NOTHING, NOTHING),
     ("worker", "department"): (True, ONLY_COMMENT, ONLY_COMMENT),
     ("sibling_worker", "department"): (False, NOTHING, NOTHING),
-    ("community_staff", "department"): (True, ONLY_COMMENT, ONLY_COMMENT),
+    ("community_staff", "department"): (True, {COM, AP}, {COM, AP}),
     ("other_community_staff", "department"): (False, NOTHING, NOTHING),
     ("subdistrict_staff", "department"): (True, {COM, DIS, DJ, SN}, {COM, DIS, DJ, SN}),
     ("far_staff", "department"): (False, NOTHING, NOTHING),
     ("department_staff", "department"): (
         True,
-        {ACC, ASG, COM, REJ, RET, XR},
-        {ASG, COM, SUS, RES, REJ, RET, XR},
+        {ACC, ASG, COM, REJ, RET, XR, OTV},
+        {ASG, COM, SUS, RES, REJ, RET, XR, OTV},
     ),
     ("sister_department_staff", "department"): (False, NOTHING, NOTHING),
     ("other_department_staff", "department"): (False, NOTHING, NOTHING),
@@ -190,7 +198,7 @@ LATER_STATES = {
     ("resident", Source.RESIDENT, Status.SUSPENDED): {COM},
     ("worker", Source.RESIDENT, Status.SUSPENDED): {COM, RSM},
     ("worker2", Source.RESIDENT, Status.SUSPENDED): {COM, RSM},
-    ("community_staff", Source.RESIDENT, Status.SUSPENDED): {COM, SN},
+    ("community_staff", Source.RESIDENT, Status.SUSPENDED): {COM, SN, AP},
     ("resident", Source.RESIDENT, Status.CLOSED): NOTHING,
     ("worker", Source.RESIDENT, Status.CLOSED): NOTHING,
     ("resident", Source.RESIDENT, Status.REJECTED): NOTHING,
@@ -235,14 +243,14 @@ def test_grid_worker_follows_an_issue_after_it_climbs_but_no_longer_acts(territo
     with pytest.raises(workflow.WorkflowError) as excinfo:
         workflow.accept(issue=issue, actor=p.worker)
     assert excinfo.value.code == "forbidden"
-    assert allowed_actions(p.community_staff, issue) == [ACC, ASG, COM, ESC, REJ, XR]
+    assert allowed_actions(p.community_staff, issue) == [ACC, ASG, COM, ESC, REJ, XR, OTV, AP]
 
     issue = workflow.escalate(issue=issue, actor=p.community_staff, reason="需要街道协调")
     issue = workflow.dispatch(issue=issue, actor=p.subdistrict_staff, department=t.department)
     for follower in (p.worker, p.community_staff, p.subdistrict_staff, p.department_staff):
         assert visible_issues(follower).filter(pk=issue.pk).exists()
     assert allowed_actions(p.worker, issue) == [COM]
-    assert allowed_actions(p.community_staff, issue) == [COM]
+    assert allowed_actions(p.community_staff, issue) == [COM, AP]
 
 
 # (who, position): (sees internal notes, sees the reporter's phone)

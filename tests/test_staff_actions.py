@@ -30,6 +30,7 @@ from issues.models import (
     Source,
     Status,
 )
+from participation.models import PartnerUnit
 from tests.factories import CategoryFactory, DepartmentFactory, issue_at, staff_on
 
 K = IssueEvent.Kind
@@ -435,20 +436,22 @@ def offered(response) -> set[str]:
     return set(re.findall(r'<details class="card mb-2" id="action-(\w+)"', response.text))
 
 
+# The unit handling a small matter may open it to the volunteers of its grid.
 HANDLING_SUBMITTED = {
-    "accept", "assign", "comment", "escalate", "reject", "duplicate", "request_extension"
+    "accept", "assign", "comment", "escalate", "reject", "duplicate", "request_extension",
+    "open_to_volunteers",
 }  # fmt: skip
 HANDLING_IN_PROGRESS = {
     "assign", "comment", "escalate", "suspend", "resolve", "reject", "duplicate",
-    "request_extension",
+    "request_extension", "open_to_volunteers",
 }  # fmt: skip
 AT_TOP_SUBMITTED = {
     "accept", "assign", "comment", "dispatch", "dispatch_joint", "reject", "duplicate",
-    "request_extension", "supervise_note",
+    "request_extension", "supervise_note", "open_to_volunteers",
 }  # fmt: skip
 DEPARTMENT_IN_PROGRESS = {
     "assign", "comment", "suspend", "resolve", "reject", "duplicate", "return",
-    "request_extension",
+    "request_extension", "open_to_volunteers",
 }  # fmt: skip
 # Forms that stand for more than one action: marking a duplicate is a kind of rejection;
 # the call-back's answer closes the issue, counts an unanswered call, or reopens it.
@@ -501,6 +504,14 @@ def test_the_panel_offers_exactly_the_allowed_actions(
         fields["reporter"] = people.resident
     issue = issue_at(t, position, status=status, **fields)
     user = getattr(people, role)
+    # The community has a partner unit (红色合伙人): its staff may list it on the issue.
+    PartnerUnit.objects.create(community=t.community, name="物业服务中心党支部")
+    if role == "community_staff" and status in (
+        Status.SUBMITTED,
+        Status.IN_PROGRESS,
+        Status.SUSPENDED,
+    ):
+        actions = actions | {"add_partner"}
     client.force_login(user)
     response = client.get(detail_url(issue))
     assert response.status_code == 200

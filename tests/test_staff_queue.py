@@ -150,6 +150,7 @@ def test_tabs_count_each_status_and_the_overdue(client, territory, people):
         "suspended": 2,
         "resolved": 4,
         "overdue": 2,
+        "offers": 0,
     }  # the following tab is counted when opened
     assert len(rows(response)) == 13
     following = client.get(QUEUE, {"scope": "following"})

@@ -27,7 +27,8 @@ from issues.models import (
 )
 from issues.transitions import TRANSITIONS, Action
 from issues.workflow import WorkflowError
-from tests.factories import CategoryFactory, IssueFactory, UserFactory
+from participation.models import Claim, PartnerUnit
+from tests.factories import CategoryFactory, IssueFactory, ResidentFactory, UserFactory
 
 S, A, K = Status, Action, IssueEvent.Kind
 
@@ -81,6 +82,24 @@ EXPECTED_FLOW = {
     (S.SUBMITTED, A.SUPERVISE_NOTE): S.SUBMITTED,
     (S.IN_PROGRESS, A.SUPERVISE_NOTE): S.IN_PROGRESS,
     (S.SUSPENDED, A.SUPERVISE_NOTE): S.SUSPENDED,
+    # 志愿服务: opened and offered while the issue waits or is handled; helpers decided on,
+    # their notes and partners added while it is open; hours confirmed afterwards too.
+    **{(s, a): s for s in (S.SUBMITTED, S.IN_PROGRESS) for a in (A.OPEN_TO_VOLUNTEERS, A.CLAIM)},
+    **{
+        (s, a): s
+        for s in (S.SUBMITTED, S.IN_PROGRESS, S.SUSPENDED)
+        for a in (
+            A.CLOSE_TO_VOLUNTEERS,
+            A.ACCEPT_CLAIM,
+            A.DECLINE_CLAIM,
+            A.HELPER_NOTE,
+            A.ADD_PARTNER,
+        )
+    },
+    **{
+        (s, A.CONFIRM_HOURS): s
+        for s in (S.SUBMITTED, S.IN_PROGRESS, S.SUSPENDED, S.RESOLVED, S.CLOSED)
+    },
 }
 
 # Who handles an issue at each level when the tests need "the staff of the current unit".
@@ -185,6 +204,32 @@ def open_task(issue, department) -> IssueTask | None:
 
 def in_days(days: int):
     return timezone.localdate() + timedelta(days=days)
+
+
+def volunteer(t, p):
+    """A volunteer living in the issue's grid (``p.volunteer``)."""
+    if not hasattr(p, "volunteer"):
+        p.volunteer = ResidentFactory(
+            username="volunteer", is_volunteer=True, home_building__grid=t.grid
+        )
+    return p.volunteer
+
+
+def offered(state):
+    """setup: the volunteer's offer of help, in ``state``."""
+
+    def setup(issue, t, p):
+        Claim.objects.create(issue=issue, helper=volunteer(t, p), state=state)
+
+    return setup
+
+
+def the_claim(issue):
+    return Claim.objects.get(issue=issue)
+
+
+def partner(issue, t, p):
+    PartnerUnit.objects.get_or_create(community=t.community, name="物业服务中心党支部")
 
 
 # A hotline call with a number to call back (回访).
@@ -354,6 +399,66 @@ CASES = {
             **kw, issue=i, actor=u, note="请本周内办结"
         ),
         K.SUPERVISION_NOTE,
+    ),
+    A.OPEN_TO_VOLUNTEERS: Case(
+        "worker",
+        lambda i, u, t, p, **kw: workflow.open_to_volunteers(**kw, issue=i, actor=u),
+        K.OPENED_TO_VOLUNTEERS,
+    ),
+    A.CLOSE_TO_VOLUNTEERS: Case(
+        "worker",
+        lambda i, u, t, p, **kw: workflow.close_to_volunteers(
+            **kw, issue=i, actor=u, reason="已有人手"
+        ),
+        K.CLOSED_TO_VOLUNTEERS,
+        fields=lambda t, p: {"open_to_volunteers": True},
+    ),
+    A.CLAIM: Case(
+        "volunteer",
+        lambda i, u, t, p, **kw: workflow.claim(**kw, issue=i, actor=u, offer="周末有空"),
+        K.CLAIMED,
+        fields=lambda t, p: {"open_to_volunteers": True},
+        setup=lambda issue, t, p: volunteer(t, p),
+    ),
+    A.ACCEPT_CLAIM: Case(
+        "worker",
+        lambda i, u, t, p, **kw: workflow.accept_claim(**kw, issue=i, actor=u, claim=the_claim(i)),
+        K.CLAIM_ACCEPTED,
+        fields=lambda t, p: {"open_to_volunteers": True, "pending_claims": 1},
+        setup=offered(Claim.State.OFFERED),
+    ),
+    A.DECLINE_CLAIM: Case(
+        "worker",
+        lambda i, u, t, p, **kw: workflow.decline_claim(
+            **kw, issue=i, actor=u, claim=the_claim(i), reason="人手已够"
+        ),
+        K.CLAIM_DECLINED,
+        fields=lambda t, p: {"open_to_volunteers": True, "pending_claims": 1},
+        setup=offered(Claim.State.OFFERED),
+    ),
+    A.HELPER_NOTE: Case(
+        "volunteer",
+        lambda i, u, t, p, **kw: workflow.helper_note(**kw, issue=i, actor=u, note="已清扫"),
+        K.HELPER_NOTE,
+        fields=lambda t, p: {"open_to_volunteers": True, "hours_to_confirm": 1},
+        setup=offered(Claim.State.ACCEPTED),
+    ),
+    A.CONFIRM_HOURS: Case(
+        "worker",
+        lambda i, u, t, p, **kw: workflow.confirm_hours(
+            **kw, issue=i, actor=u, claim=the_claim(i), hours=2
+        ),
+        K.HOURS_CONFIRMED,
+        fields=lambda t, p: {"hours_to_confirm": 1},
+        setup=offered(Claim.State.DONE),
+    ),
+    A.ADD_PARTNER: Case(
+        "community_staff",
+        lambda i, u, t, p, **kw: workflow.add_partner(
+            **kw, issue=i, actor=u, partner=PartnerUnit.objects.get(community=t.community)
+        ),
+        K.PARTNER_ADDED,
+        setup=partner,
     ),
 }
 

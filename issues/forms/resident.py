@@ -12,6 +12,7 @@ from grids.models import Building
 
 from .. import tracking
 from ..models import Category, Satisfaction
+from ..permissions import is_participant
 from .fields import PhotosField, PlaceForm
 from .questions import CategoryQuestionsMixin
 from .tokens import SubmissionTokenMixin
@@ -56,13 +57,13 @@ class ReportForm(SubmissionTokenMixin, CategoryQuestionsMixin, PlaceForm):
     )
     photos = PhotosField()
     as_volunteer = forms.BooleanField(
-        label=_("I report this as a volunteer"),
+        label=_("I report this as a volunteer or party member"),
         required=False,
     )
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        if user is None or not user.is_volunteer:
+        if user is None or not is_participant(user):
             del self.fields["as_volunteer"]
         self.add_question_fields()
 

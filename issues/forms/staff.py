@@ -35,7 +35,16 @@ class QueueFilterForm(forms.Form):
     SCOPE_CALLBACK = "callback"
     SCOPE_EXTENSIONS = "extensions"
     SCOPE_TASKS = "tasks"
-    SCOPES = [SCOPE_MINE, SCOPE_FOLLOWING, SCOPE_CALLBACK, SCOPE_EXTENSIONS, SCOPE_TASKS]
+    # One's own issues with offers of help (认领) waiting for an answer.
+    SCOPE_OFFERS = "offers"
+    SCOPES = [
+        SCOPE_MINE,
+        SCOPE_FOLLOWING,
+        SCOPE_CALLBACK,
+        SCOPE_EXTENSIONS,
+        SCOPE_TASKS,
+        SCOPE_OFFERS,
+    ]
 
     q = forms.CharField(
         label=_("Search"),
@@ -130,6 +139,8 @@ class ActionForm(SubmissionTokenMixin, forms.Form):
     multipart = False
     summary = ""
     workflow_fields: dict[str, str] = {}
+    # False when there is nothing to choose from (the panel is then left out).
+    offered = True
 
     def __init__(self, *args, issue, user, **kwargs):
         self.issue = issue

@@ -181,4 +181,21 @@ def event_details(event) -> list[str]:
             )
     if data.get("assignee_cleared"):
         lines.append(_("Assignee cleared: the issue waits for the new unit's staff"))
+    lines += _participation_details(event, data)
+    return lines
+
+
+def _participation_details(event, data) -> list[str]:
+    """The helper a decision is about, the hours confirmed, a part done, a partner unit."""
+    lines = []
+    if data.get("helper_id") is not None and data["helper_id"] != event.actor_id:
+        name = getattr(event, "helper_name", "")
+        if name:
+            lines.append(_("Helper: %(name)s") % {"name": name})
+    if data.get("hours"):
+        lines.append(_("Service hours: %(hours)s") % {"hours": data["hours"]})
+    if data.get("done"):
+        lines.append(_("The helper's part is done"))
+    if data.get("partner"):
+        lines.append(_("Partner unit: %(name)s") % {"name": data["partner"]})
     return lines

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from grids import units
 from grids.forms import FINDER_FORM_ID, BuildingFinder, offer_buildings
-from grids.models import Post
+from grids.models import Post, User
 from grids.places import map_start
 
 from .. import workflow
@@ -47,6 +47,13 @@ def staff_as_residents_read(user, issue: Issue) -> str:
         ),
         _("Staff"),
     )
+    name = user.masked_name
+    return _("%(role)s %(name)s") % {"role": role, "name": name} if name else str(role)
+
+
+def participant_as_residents_read(user) -> str:
+    """A volunteer or party member as the public reads them: "志愿者王某", "党员王某"."""
+    role = _("Volunteer") if user.is_volunteer else _("Party member")
     name = user.masked_name
     return _("%(role)s %(name)s") % {"role": role, "name": name} if name else str(role)
 
@@ -200,13 +207,25 @@ def _timeline(issue: Issue, viewer):
     )
     filed = next((e for e in events if e.kind == IssueEvent.Kind.FILED), None)
     resolved = next((e for e in reversed(events) if e.kind == IssueEvent.Kind.RESOLVED), None)
+    helper_ids = {(e.data or {}).get("helper_id") for e in events} - {None}
+    helpers = {u.pk: u for u in User.objects.filter(pk__in=helper_ids)} if helper_ids else {}
     for event in events:
+        data = event.data or {}
+        helper = helpers.get(data.get("helper_id"))
         if event.actor_id is None:
             event.who = _("System")
         elif event.actor_id == issue.reporter_id:
             event.who = _("You") if viewer.pk == issue.reporter_id else _("Reporter")
+        elif helper is not None and helper.pk == event.actor_id:
+            event.who = participant_as_residents_read(helper)
         else:
             event.who = staff_as_residents_read(event.actor, issue)
+        # Whom a step was about: the helper accepted, the partner unit that joined.
+        event.subject = (
+            participant_as_residents_read(helper)
+            if helper is not None and helper.pk != event.actor_id
+            else data.get("partner", "")
+        )
         value = (event.data or {}).get("satisfaction")
         event.satisfaction_label = Satisfaction(value).label if value in Satisfaction.values else ""
         # Before and after photos are shown on their own above the timeline.

@@ -29,9 +29,11 @@ from django.views.generic import FormView, ListView, TemplateView
 from grids import units
 from grids.models import User
 from grids.places import map_start
+from participation.models import Claim
 
 from .. import permissions, workflow
 from ..forms import loop as loop_forms
+from ..forms import participation as participation_forms
 from ..forms import staff as forms
 from ..models import (
     OPEN_STATUSES,
@@ -135,7 +137,15 @@ TABS = [
     Tab(
         FQ.SCOPE_TASKS, gettext_lazy("Sub-tasks"), {"scope": FQ.SCOPE_TASKS}, shown=_in_a_department
     ),
+    Tab(
+        FQ.SCOPE_OFFERS,
+        gettext_lazy("Offers of help"),
+        {"scope": FQ.SCOPE_OFFERS},
+        shown=lambda scope: bool(scope.grids) or _in_an_area(scope),
+    ),
 ]
+# One's own issues with offers of help waiting: counted with the queue, from its rows.
+OFFERS_WAITING = Q(pending_claims__gt=0)
 # Tabs counted only when opened: their lists reach past one's own queue.
 COUNTED_WHEN_OPEN = (FQ.SCOPE_FOLLOWING, *LISTS)
 TAB_KEYS = {"status", "overdue", "scope", "page"}
@@ -192,7 +202,7 @@ class QueueView(StaffRequiredMixin, TemplateView):
             # alone, without visible_issues' wider OR, lets PostgreSQL estimate the queue
             # right and walk the unit's partial index in deadline order.
             base, own = Issue.objects.filter(mine), Q()
-            selection = Q()
+            selection = OFFERS_WAITING if data.get("scope") == FQ.SCOPE_OFFERS else Q()
         if data.get("status"):
             selection &= Q(status=data["status"])
         if data.get("overdue"):
@@ -207,6 +217,7 @@ class QueueView(StaffRequiredMixin, TemplateView):
             suspended=Count("status", filter=own & Q(status=Status.SUSPENDED)),
             resolved=Count("status", filter=own & Q(status=Status.RESOLVED)),
             overdue=Count("status", filter=own & running_overdue),
+            offers=Count("status", filter=own & OFFERS_WAITING),
             selected=Count("status", filter=selection),
         )
         counts = dict.fromkeys(COUNTED_WHEN_OPEN)
@@ -275,7 +286,7 @@ class QueueView(StaffRequiredMixin, TemplateView):
 
     @staticmethod
     def _active_tab(data) -> str:
-        if data.get("scope") in COUNTED_WHEN_OPEN:
+        if data.get("scope") in (*COUNTED_WHEN_OPEN, FQ.SCOPE_OFFERS):
             return data["scope"]
         if data.get("overdue") and not data.get("status"):
             return "overdue"
@@ -332,7 +343,7 @@ def _spec(form, action, run, button, *fields, label="", also=(), **renamed) -> A
 
 
 # Short names keep the table at one row per action.
-A, F, L, W = Action, forms, loop_forms, workflow
+A, F, L, P, W = Action, forms, loop_forms, participation_forms, workflow
 ACTIONS: dict[str, ActionSpec] = {
     "accept": _spec(
         F.AcceptForm, A.ACCEPT, W.accept, "btn-primary", "category", "severity", "note", "message"
@@ -417,6 +428,44 @@ ACTIONS: dict[str, ActionSpec] = {
         "note",
         "until",
     ),
+    # Party members and volunteers (志愿服务) and partner units (红色合伙人).
+    "open_to_volunteers": _spec(
+        P.OpenToVolunteersForm,
+        A.OPEN_TO_VOLUNTEERS,
+        W.open_to_volunteers,
+        "btn-outline-primary",
+        "note",
+    ),
+    "accept_claim": _spec(
+        P.AcceptClaimForm, A.ACCEPT_CLAIM, W.accept_claim, "btn-primary", "claim", "note"
+    ),
+    "decline_claim": _spec(
+        P.DeclineClaimForm,
+        A.DECLINE_CLAIM,
+        W.decline_claim,
+        "btn-outline-danger",
+        "claim",
+        "reason",
+    ),
+    "confirm_hours": _spec(
+        P.ConfirmHoursForm,
+        A.CONFIRM_HOURS,
+        W.confirm_hours,
+        "btn-success",
+        "claim",
+        "hours",
+        "note",
+    ),
+    "close_to_volunteers": _spec(
+        P.CloseToVolunteersForm,
+        A.CLOSE_TO_VOLUNTEERS,
+        W.close_to_volunteers,
+        "btn-outline-secondary",
+        "reason",
+    ),
+    "add_partner": _spec(
+        P.AddPartnerForm, A.ADD_PARTNER, W.add_partner, "btn-outline-primary", "partner", "note"
+    ),
 }
 
 
@@ -463,6 +512,8 @@ class IssuePageMixin:
         for name in offered:
             spec = ACTIONS[name]
             form = (bound or {}).get(name) or spec.form(issue=issue, user=user, prefix=name)
+            if not form.offered:
+                continue
             action_forms.append(
                 {
                     "name": name,
@@ -474,9 +525,10 @@ class IssuePageMixin:
                 }
             )
         filed = next((e for e in events if e.kind == IssueEvent.Kind.FILED), None)
-        _name_assignees(events)
+        _name_people(events)
         return {
             **_closed_loop(issue, events),
+            **_participants(issue, events),
             "issue": issue,
             "events": events,
             "filing_photos": list(filed.photos.all()) if filed else [],
@@ -513,17 +565,46 @@ def _closed_loop(issue, events) -> dict:
     }
 
 
-def _name_assignees(events) -> None:
-    """Assignment events record the login name; the timeline shows the person's name
-    (``event.assignee_name``, one query for the whole timeline)."""
+def _participants(issue, events) -> dict:
+    """The helpers (认领) and partner units (红色合伙人) of the issue, each list read only
+    when the timeline shows there is one (one query each)."""
+    Kind = IssueEvent.Kind
+    kinds = {e.kind for e in events}
+    return {
+        "claims": (
+            list(
+                Claim.objects.filter(issue_id=issue.pk)
+                .select_related("helper")
+                .order_by("created_at", "id")
+            )
+            if Kind.CLAIMED in kinds
+            else []
+        ),
+        "partners": (
+            list(issue.partner_links.select_related("partner").order_by("added_at", "id"))
+            if Kind.PARTNER_ADDED in kinds
+            else []
+        ),
+    }
+
+
+def _name_people(events) -> None:
+    """Assignment events record the login name, a helper's events the helper's id; the
+    timeline shows the person's name (``event.assignee_name``, ``event.helper_name``: one
+    query for the whole timeline)."""
     usernames = {(e.data or {}).get("assignee") for e in events} - {None, ""}
-    if not usernames:
+    helper_ids = {(e.data or {}).get("helper_id") for e in events} - {None}
+    if not usernames and not helper_ids:
         return
-    people = {u.username: u.display_name for u in User.objects.filter(username__in=usernames)}
+    people = list(User.objects.filter(Q(username__in=usernames) | Q(pk__in=helper_ids)))
+    by_username = {u.username: u.display_name for u in people}
+    by_id = {u.pk: u.display_name for u in people}
     for event in events:
-        username = (event.data or {}).get("assignee")
-        if username:
-            event.assignee_name = people.get(username, username)
+        data = event.data or {}
+        if data.get("assignee"):
+            event.assignee_name = by_username.get(data["assignee"], data["assignee"])
+        if data.get("helper_id") is not None:
+            event.helper_name = by_id.get(data["helper_id"], "")
 
 
 class StaffIssueView(StaffRequiredMixin, IssuePageMixin, TemplateView):

@@ -34,6 +34,10 @@ NOT_PAGES = {
     "email_confirm_send": "POST only",
     "photo": "an image, not a page",
     "support_issue": "POST only",
+    "participate_claim": "POST only",
+    "participate_note": "POST only",
+    "participate_decide": "POST only",
+    "participate_records": "a CSV file, not a page",
     "report_nearby": "a fragment the report page loads (swept there)",
     "place_at": "JSON the maps ask for",
     "grid_shapes": "JSON the maps ask for",
@@ -102,6 +106,8 @@ PAGES: dict[str, list[str]] = {
         "password_change",
         "password_change_done",
         "track",
+        "participate",
+        "participate_register",
         NOT_FOUND,
         FORBIDDEN,
     ],
@@ -118,6 +124,7 @@ PAGES: dict[str, list[str]] = {
         "profile",
     ],
     "community": [
+        "participate_community",
         "staff_queue",
         "staff_issue_detail",
         "staff_hotline",
@@ -133,6 +140,9 @@ PAGES: dict[str, list[str]] = {
         "dashboard_unit",
     ],
     "department": ["staff_queue", "staff_issue_detail", "dashboard", "notifications"],
+    "volunteer": ["participate", "participate_issue", "issue_report"],
+    "partymember": ["participate", "participate_issue"],
+    "resident2": ["participate"],
     "admin": ["home", "admin:*", NOT_FOUND],
 }
 
@@ -169,6 +179,7 @@ URL_ARGS: dict[str, Callable[[User | None], list[dict]]] = {
     "my_issue_detail": lambda user: _one_per_status(Issue.objects.filter(reporter=user)),
     "staff_issue_detail": lambda user: _one_per_status(permissions.visible_issues(user)),
     "dashboard_unit": _dashboard_units,
+    "participate_issue": lambda user: _one_per_status(permissions.helper_issues(user)),
     "password_reset_confirm": _reset_link,
 }
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import cached_property
 
 from django.conf import settings
@@ -49,6 +50,8 @@ from issues.models import (
     Source,
     new_category_code,
 )
+from participation import registry
+from participation.models import Claim, IssuePartner, PartnerUnit, PartyRegistration
 
 PASSWORD = "demo12345"
 SUBDISTRICT = {"code": "LD", "name": "龙洞街道"}
@@ -277,6 +280,7 @@ class Command(BaseCommand):
             self._return_reasons()
             self._categories(subdistrict)
             people = self._people(subdistrict)
+            self._participants(people)
             if Issue.objects.filter(subdistrict=subdistrict).exists():
                 self.stdout.write("Demo issues already present; left unchanged.")
             else:
@@ -284,6 +288,10 @@ class Command(BaseCommand):
                 current = self._issues(subdistrict, people)
                 self._backdate_current(current, now=now, rng=rng)
                 created = len(current) + self._history(subdistrict, people, now=now, rng=rng)
+                # Drawn apart, so the stories above and the past keep their own draws.
+                stories = self._volunteer_stories(subdistrict, people)
+                self._backdate_current(stories, now=now, rng=random.Random(RANDOM_SEED + 1))
+                created += len(stories)
                 self.stdout.write(f"Created {created} demo issues through the workflow.")
             place_demo(subdistrict)  # boundaries, building and issue points (grids/demo_places.py)
         if created:
@@ -384,6 +392,37 @@ class Command(BaseCommand):
         Post.objects.get_or_create(user=user, **units.post_values(unit), defaults=extra)
         permissions.forget_scope(user)
 
+    def _participants(self, p) -> None:
+        """党建引领: the party member's confirmed registration, one waiting for 全运村社区's
+        staff, and the community's partner units (红色合伙人)."""
+        community = Community.objects.get(code="LD-QYC")
+        if not PartyRegistration.objects.filter(user=p["partymember"]).exists():
+            registration = registry.register(
+                user=p["partymember"], organisation="济南市某局机关第二党支部"
+            )
+            registry.decide(registration=registration, actor=p["community"], confirm=True)
+        if not PartyRegistration.objects.filter(user=p["resident2"]).exists():
+            registry.register(user=p["resident2"], organisation="山东某科技公司党支部")
+        for name, contact, phone, offers in [
+            (
+                "全运村物业服务中心党支部",
+                "周建国",
+                "0531-88001234",
+                "保洁、绿化养护和小型维修，铲车和清运车辆。",
+            ),
+            (
+                "山东某建设集团第三党委",
+                "钱伟",
+                "0531-88005678",
+                "工程技术人员，道路和管线的小修。",
+            ),
+        ]:
+            PartnerUnit.objects.get_or_create(
+                community=community,
+                name=name,
+                defaults={"contact": contact, "phone": phone, "offers": offers},
+            )
+
     def _people(self, subdistrict) -> dict:
         grids = {g.code: g for g in Grid.objects.filter(community__subdistrict=subdistrict)}
         communities = {c.code: c for c in Community.objects.filter(subdistrict=subdistrict)}
@@ -411,9 +450,17 @@ class Command(BaseCommand):
             "volunteer",
             "陈志强",
             "13953100004",
-            home_building=Building.objects.get(grid__code="LD-YSXJ-01", name="燕山新居4号楼"),
+            home_building=Building.objects.get(grid__code="LD-QYC-01", name="全运村A区1号楼"),
             is_party_member=True,
             is_volunteer=True,
+        )
+        # 在职党员到社区报到: registered with 全运村社区, confirmed by its staff (below).
+        p["partymember"] = self._user(
+            "partymember",
+            "孙建华",
+            "13953100005",
+            home_building=Building.objects.get(grid__code="LD-QYC-01", name="全运村A区1号楼"),
+            is_party_member=True,
         )
 
         # Grid workers: the demo one and a part-time colleague on 全运村's first grid, and
@@ -912,6 +959,112 @@ class Command(BaseCommand):
             )
         return created
 
+    def _volunteer_stories(self, subdistrict, p) -> list[Issue]:
+        """Party members and volunteers at work in 全运村第一网格: a small matter open to
+        them, an offer waiting for the grid worker, one helper at work, one matter settled
+        with a volunteer's help and confirmed hours, and one with a partner unit."""
+        wf = workflow
+        categories = {c.name: c for c in Category.objects.all()}
+        buildings = {
+            b.name: b for b in Building.objects.filter(grid__community__subdistrict=subdistrict)
+        }
+        created = []
+
+        def file(actor, category, title, description, **kwargs):
+            issue = wf.file_issue(
+                actor=actor,
+                source=Source.RESIDENT,
+                category=categories[category],
+                title=title,
+                description=description,
+                **kwargs,
+            )
+            created.append(issue)
+            return issue
+
+        worker, volunteer, member = p["gridworker"], p["volunteer"], p["partymember"]
+        litter = file(
+            p["resident2"],
+            "环境卫生",
+            "小区绿地白色垃圾较多",
+            "全运村A区中心绿地草丛里塑料袋、饮料瓶很多，风一吹到处都是。",
+            building=buildings["全运村A区5号楼"],
+        )
+        wf.accept(issue=litter, actor=worker)
+        wf.open_to_volunteers(
+            issue=litter, actor=worker, note="欢迎志愿者周末一起捡拾绿地垃圾，工具由网格提供。"
+        )
+        ads = file(
+            p["resident"],
+            "市容环境",
+            "楼道小广告需清理",
+            "全运村A区3号楼2单元楼道墙面贴满开锁、疏通小广告。",
+            building=buildings["全运村A区3号楼"],
+        )
+        wf.accept(issue=ads, actor=worker)
+        wf.open_to_volunteers(issue=ads, actor=worker, note="需要一两位志愿者帮忙铲除小广告。")
+        wf.claim(issue=ads, actor=member, offer="周日上午有空，可以带铲刀来。")
+
+        door = file(
+            p["resident"],
+            "道路设施",
+            "单元门禁闭门器松动",
+            "全运村A区1号楼1单元门的闭门器松了，门关不严。",
+            building=buildings["全运村A区1号楼"],
+        )
+        wf.accept(issue=door, actor=worker)
+        wf.open_to_volunteers(issue=door, actor=worker, note="需要会简单维修的志愿者。")
+        wf.claim(issue=door, actor=volunteer, offer="我家有工具，可以先紧一紧螺丝。")
+        wf.accept_claim(
+            issue=door,
+            actor=worker,
+            claim=Claim.objects.get(issue=door, helper=volunteer),
+            note="先临时加固，配件到了再换。",
+        )
+        wf.helper_note(issue=door, actor=volunteer, note="已紧固螺丝，门能关上了，闭门器需更换。")
+
+        fitness = file(
+            p["resident"],
+            "道路设施",
+            "健身器材螺丝松动",
+            "全运村A区南侧健身广场的太空漫步机螺丝松动，晃得厉害。",
+            building=buildings["全运村A区商业街"],
+        )
+        wf.accept(issue=fitness, actor=worker)
+        wf.open_to_volunteers(issue=fitness, actor=worker, note="请志愿者协助检查全部器材。")
+        wf.claim(issue=fitness, actor=volunteer, offer="下午可以来。")
+        helping = Claim.objects.get(issue=fitness, helper=volunteer)
+        wf.accept_claim(issue=fitness, actor=worker, claim=helping, note="和物业维修工一起检查。")
+        wf.helper_note(
+            issue=fitness,
+            actor=volunteer,
+            note="和物业一起检查了8件器材，紧固了3处螺丝，其余完好。",
+            done=True,
+        )
+        wf.confirm_hours(issue=fitness, actor=worker, claim=helping, hours=Decimal("2.5"))
+        wf.resolve(issue=fitness, actor=worker, note="器材已全部检查加固。")
+        wf.evaluate(issue=fitness, actor=p["resident"], satisfaction=Satisfaction.SATISFIED)
+
+        ground = file(
+            p["resident2"],
+            "环境卫生",
+            "南侧空地建筑垃圾需清运",
+            "全运村A区南侧空地堆着拆下的旧地砖和渣土，约五立方米。",
+            building=buildings["全运村A区商业街"],
+        )
+        wf.accept(issue=ground, actor=worker)
+        wf.escalate(issue=ground, actor=worker, reason="需要车辆清运，网格无法处置。")
+        wf.accept(issue=ground, actor=p["community"])
+        wf.add_partner(
+            issue=ground,
+            actor=p["community"],
+            partner=PartnerUnit.objects.get(name="全运村物业服务中心党支部"),
+            note="物业服务中心党支部派铲车和清运车协助。",
+        )
+        wf.resolve(issue=ground, actor=p["community"], note="建筑垃圾已全部清运，空地已平整。")
+        wf.evaluate(issue=ground, actor=p["resident2"], satisfaction=Satisfaction.SATISFIED)
+        return created
+
     # --- the past -------------------------------------------------------------------
 
     def _history(self, subdistrict, p, *, now: datetime, rng: random.Random) -> int:
@@ -1143,6 +1296,14 @@ class Command(BaseCommand):
             if task.due_at == issue.due_at:
                 task.due_at = values.get("due_at", issue.due_at)
             task.save(update_fields=["created_at", "finished_at", "due_at"])
+        # Offers of help and partner units too, with the events that wrote them.
+        for claim in Claim.objects.filter(issue=issue):
+            for name in ("created_at", "decided_at", "done_at", "hours_confirmed_at"):
+                setattr(claim, name, moved.get(getattr(claim, name), getattr(claim, name)))
+            claim.save(update_fields=["created_at", "decided_at", "done_at", "hours_confirmed_at"])
+        for link in IssuePartner.objects.filter(issue=issue):
+            link.added_at = moved.get(link.added_at, link.added_at)
+            link.save(update_fields=["added_at"])
 
     def _read_old_notifications(self, subdistrict, *, now: datetime) -> None:
         """The people have read what reached them before the last two days."""
@@ -1158,6 +1319,8 @@ class Command(BaseCommand):
             "resident": "resident of 全运村社区 · 全运村第一网格",
             "gridworker": "grid worker on 全运村第一网格",
             "community": "community staff of 全运村社区",
+            "volunteer": "volunteer in 全运村社区 · 全运村第一网格",
+            "partymember": "party member registered with 全运村社区",
             "subdistrict": "subdistrict staff of 龙洞街道",
             "department": "department staff of 城管执法中队",
         }
