@@ -394,8 +394,7 @@ def test_offer_and_note_through_the_pages(client, territory, helpers):
     assert offer.state == Claim.State.DONE
     photo = Photo.objects.get(issue=issue)
     shown = client.get(reverse("photo", args=[photo.pk]))
-    assert shown.status_code == 200
-    shown.close()
+    assert shown.status_code == 200 and b"".join(shown.streaming_content)
     assert "已完成" in client.get(page).content.decode()
 
 
