@@ -5,13 +5,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1:8000
 N ?= 100000
+# Issues in the benchmark city (make bench-city).
+CITY_ISSUES ?= 1000000
 BENCH_ARGS ?=
 # Test processes (pytest-xdist): one per core; WORKERS=0 runs the tests in this process.
 WORKERS ?= auto
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate messages seed test e2e test-cluster lint fmt bench-sweep bench-queue bench-dashboard bench-map bench-open311 clean
+.PHONY: help install run migrate messages seed test e2e test-cluster lint fmt bench-city bench-sweep bench-queue bench-dashboard bench-map bench-open311 bench-load clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}' \
@@ -59,19 +61,25 @@ fmt: install ## Format and autofix with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench-sweep: migrate ## Time the deadline sweep over N overdue issues (N=100000) on DATABASE_URL
+bench-city: migrate ## Build the benchmark city (CITY_ISSUES=1000000) on DATABASE_URL, a dedicated database: …/grid_city
+	$(BIN)/python manage.py build_city --issues $(CITY_ISSUES) $(BENCH_ARGS)
+
+bench-sweep: migrate ## Time the sweep over N overdue issues (N=100000) beside bare SQL, on the city if built
 	$(BIN)/python manage.py bench_sweep --issues $(N) $(BENCH_ARGS)
 
-bench-queue: migrate ## Time the staff queue page with N issues in one subdistrict (N=100000) on DATABASE_URL
+bench-queue: migrate ## Time the staff queue page beside a bare page, on the city if built (else N issues)
 	$(BIN)/python manage.py bench_queue --issues $(N) $(BENCH_ARGS)
 
-bench-open311: migrate ## Time the Open311 request list over N issues (make bench-open311 N=1000000) on DATABASE_URL
+bench-open311: migrate ## Time the Open311 request list beside a bare view, on the city if built (else N issues)
 	$(BIN)/python manage.py bench_open311 --issues $(N) $(BENCH_ARGS)
 
-bench-dashboard: migrate ## Time the dashboard over N issues (make bench-dashboard N=1000000) on DATABASE_URL
+bench-load: install ## 50 residents browse and file for 60 s (locust) beside a bare INSERT; own database …/grid_load
+	bench/load/run.sh
+
+bench-dashboard: migrate ## Time the dashboard beside a bare aggregate, on the city if built (else N issues)
 	$(BIN)/python manage.py bench_dashboard --issues $(N) $(BENCH_ARGS)
 
-bench-map: migrate ## Time the staff map's markers over N issues (make bench-map N=1000000) on DATABASE_URL
+bench-map: migrate ## Time the staff map's markers beside a bare view, on the city if built (else N issues)
 	$(BIN)/python manage.py bench_map --issues $(N) $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv, the SQLite demo database and test artefacts

@@ -815,10 +815,36 @@ class Support(models.Model):
         return f"{self.user_id} +1 {self.issue_id}"
 
 
+# The unit a digest notification is about: one field per kind of unit (``grids.units``),
+# named as on Issue and Post.
+DIGEST_UNIT_FIELDS = ("grid", "community", "subdistrict", "department")
+
+
+def _exactly_one_unit() -> Q:
+    branches = [
+        Q(**{f"{other}__isnull": other != name for other in DIGEST_UNIT_FIELDS})
+        for name in DIGEST_UNIT_FIELDS
+    ]
+    condition = branches[0]
+    for branch in branches[1:]:
+        condition |= branch
+    return condition
+
+
 class Notification(models.Model):
-    """Something a person should look at: an event on an issue they follow or handle.
+    """Something a person should look at: an event on an issue they follow or handle, or a
+    digest of several issues.
 
     The text is rendered from the event when shown, so it follows the reader's language.
+
+    A digest (``issue_count`` set) tells the staff of one unit about the issues the deadline
+    sweep brought to it in one run: "12 issues arrived overdue from the grid level", or are
+    due within the hour there. It names its unit (one of ``grid``, ``community``,
+    ``subdistrict``, ``department``: the unit fields of ``Issue`` and ``Post``) and holds the
+    sweep's time in ``created_at``, which with the unit picks exactly those issues out of
+    the queue. A digest of one issue also names that issue; a digest of several names none.
+    There is at most one digest per person, unit, reason and sweep run: the run's later
+    batches add to it.
     """
 
     class Reason(models.TextChoices):
@@ -835,7 +861,12 @@ class Notification(models.Model):
         db_index=False,  # served by notification_user_created
     )
     issue = models.ForeignKey(
-        Issue, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("issue")
+        Issue,
+        on_delete=models.CASCADE,
+        null=True,  # a digest of several issues names none
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("issue"),
     )
     event = models.ForeignKey(
         IssueEvent,
@@ -848,6 +879,50 @@ class Notification(models.Model):
     reason = models.CharField(_("reason"), max_length=12, choices=Reason.choices)
     is_read = models.BooleanField(_("read"), default=False)
     created_at = models.DateTimeField(_("at"), default=timezone.now)
+    # A digest: how many issues, the unit they are at, and the level they came from.
+    issue_count = models.PositiveIntegerField(_("number of issues"), null=True, blank=True)
+    # (A database default: notifications are written by raw INSERT … SELECT statements.)
+    from_level = models.CharField(
+        _("from level"), max_length=12, choices=Level.choices, blank=True, db_default=""
+    )
+    # No index of their own: a unit is never deleted while it has issues, so neither while
+    # a digest names it.
+    grid = models.ForeignKey(
+        "grids.Grid",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("grid"),
+        db_index=False,
+    )
+    community = models.ForeignKey(
+        "grids.Community",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("community"),
+        db_index=False,
+    )
+    subdistrict = models.ForeignKey(
+        "grids.Subdistrict",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("subdistrict"),
+        db_index=False,
+    )
+    department = models.ForeignKey(
+        "grids.Department",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("department"),
+        db_index=False,
+    )
 
     class Meta:
         verbose_name = _("notification")
@@ -861,11 +936,216 @@ class Notification(models.Model):
             ),
             models.Index(fields=["user", "-created_at"], name="notification_user_created"),
         ]
+        constraints = [
+            # A notification is about one issue, or is a digest of one unit's issues.
+            models.CheckConstraint(
+                condition=Q(
+                    issue_count__isnull=True,
+                    issue__isnull=False,
+                    **{f"{name}__isnull": True for name in DIGEST_UNIT_FIELDS},
+                )
+                | (Q(issue_count__gte=1) & _exactly_one_unit()),
+                name="notification_issue_or_digest",
+            ),
+            # One digest per person, unit, reason and sweep run: later batches add to it
+            # (``INSERT … ON CONFLICT`` in issues.notifications needs these indexes).
+            *[
+                models.UniqueConstraint(
+                    fields=["user", name, "reason", "created_at"],
+                    condition=Q(**{f"{name}__isnull": False}),
+                    name=f"notification_digest_{name}",
+                )
+                for name in DIGEST_UNIT_FIELDS
+            ],
+        ]
 
     def __str__(self):
+        if self.issue_count is not None:
+            return f"{self.user_id} {self.get_reason_display()} ×{self.issue_count}"
         return f"{self.user_id} {self.get_reason_display()} {self.issue_id}"
+
+    @property
+    def is_digest(self) -> bool:
+        return self.issue_count is not None
+
+    @property
+    def unit_field(self) -> str | None:
+        """The field naming a digest's unit ("community", the key of its kind in
+        ``grids.units``); None for a notification about one issue."""
+        return next(
+            (name for name in DIGEST_UNIT_FIELDS if getattr(self, f"{name}_id") is not None),
+            None,
+        )
+
+    @property
+    def unit(self):
+        """The unit a digest is about (None for a notification about one issue)."""
+        return getattr(self, self.unit_field) if self.unit_field else None
 
 
 # Open311 clients, keys and intake records live with the API; imported here so that Django
 # finds them as models of this app.
 from .open311.models import ApiClient, ApiKey, ApiRequest  # noqa: E402, F401
+
+# --- daily rollups of the governance figures ------------------------------------------------
+
+# The counts and sums a rollup row (``DailyRollup``, ``DailyTotal``) stores: every aggregate
+# of ``issues.stats.figures`` that does not depend on the moment it is read (``STORED_KEYS``;
+# a test ties the two lists), the closed loop's counts from events and sub-tasks
+# (``issues.stats.loop``), and the two duration histograms the medians are read from.
+ROLLUP_COUNTS = (
+    "filed",
+    "open",
+    "minor_closed",
+    "minor_settled",
+    "urgent_closed",
+    "urgent_settled",
+    "difficult_closed",
+    "difficult_settled",
+    "response_on_time",
+    "unanswered_closed",
+    "resolution_on_time",
+    "satisfied",
+    "evaluated_stored",
+    "reopens",
+    "satisfied_online",
+    "evaluated_online",
+    "reopens_online",
+    "satisfied_callback",
+    "evaluated_callback",
+    "reopens_callback",
+    "patrol",
+    "reached_community",
+    "reached_subdistrict",
+    "dispatched",
+    "reopened",
+    "resolved_once",
+    "supervised",
+    "supervised_resolved",
+    "extended",
+    "extension_pending",
+    "accepted",
+    "resolved",
+    "dispatches_received",
+    "returned",
+    "tasks_done",
+    "tasks_on_time",
+)
+ROLLUP_SUMS = ("accept_seconds_sum", "resolve_seconds_sum")
+ROLLUP_HISTOGRAMS = ("accept", "resolve")
+ROLLUP_BUCKETS = 28
+
+
+def _unit_column(model: str, *, null: bool = False):
+    """A unit of a rollup row: a plain column (rows are rewritten with their issues and
+    never edited by hand; no constraint to check on every write)."""
+    return models.ForeignKey(
+        model,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=null,
+        related_name="+",
+    )
+
+
+class RollupKey(models.Model):
+    """The issues filed on one day (local time) in one grid with one department (or none):
+    the key every rollup row starts with. The department is the issue's for its own counts;
+    a dispatch or return counts for the department its event names, and a sub-task for its
+    department, so one issue may add to the rows of several departments."""
+
+    day = models.DateField(_("day filed"))
+    subdistrict = _unit_column("grids.Subdistrict")
+    community = _unit_column("grids.Community")
+    grid = _unit_column("grids.Grid")
+    department = _unit_column("grids.Department", null=True)
+
+    class Meta:
+        abstract = True
+
+
+def _rollup_indexes(prefix: str) -> list:
+    return [
+        # Rewriting one grid's day, and a grid's dashboard.
+        models.Index(fields=["grid", "day"], name=f"{prefix}_grid_day"),
+        models.Index(fields=["community", "day"], name=f"{prefix}_community_day"),
+        models.Index(fields=["subdistrict", "day"], name=f"{prefix}_subdistrict_day"),
+        models.Index(
+            fields=["department", "day"],
+            condition=Q(department__isnull=False),
+            name=f"{prefix}_department_day",
+        ),
+    ]
+
+
+class DailyRollup(RollupKey):
+    """The governance figures of the issues of a key with one category, severity and
+    source, as counts and sums that add up over any period and unit (``issues.rollups``
+    keeps them): what the dashboard reads when a category, severity or source is chosen."""
+
+    category = _unit_column("issues.Category")
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+
+    class Meta:
+        verbose_name = _("daily rollup")
+        verbose_name_plural = _("daily rollups")
+        indexes = _rollup_indexes("rollup")
+
+    def __str__(self):
+        return f"{self.day} {self.grid_id}"
+
+
+class DailyTotal(RollupKey):
+    """The same figures for a key whatever the category, severity and source (the sums of
+    its ``DailyRollup`` rows): what the dashboard and the public pages read without those
+    filters. A grid files a handful of issues a day spread over many categories, so the
+    filtered rows hold about one issue each; these hold the whole day of a grid."""
+
+    class Meta:
+        verbose_name = _("daily total")
+        verbose_name_plural = _("daily totals")
+        indexes = [
+            *_rollup_indexes("total"),
+            # The whole city (the home page).
+            models.Index(fields=["day"], name="total_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.grid_id}"
+
+
+class DailyOutcome(RollupKey):
+    """For the weekly trend: how many issues of a key, category, severity and source were
+    resolved on one day, late or not (``missed_day``: the day of the deadline they missed
+    by being resolved after it). Narrow rows: one count each."""
+
+    category = _unit_column("issues.Category")
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    resolved_day = models.DateField(_("day resolved"), null=True)
+    missed_day = models.DateField(_("day of the deadline missed"), null=True)
+    filed = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily outcome")
+        verbose_name_plural = _("daily outcomes")
+        indexes = _rollup_indexes("outcome")
+
+    def __str__(self):
+        return f"{self.day} {self.grid_id}"
+
+
+ROLLUP_HISTOGRAM_COLUMNS = tuple(
+    f"{measure}_b{bucket}" for measure in ROLLUP_HISTOGRAMS for bucket in range(ROLLUP_BUCKETS)
+)
+for _model in (DailyRollup, DailyTotal):
+    for _name in ROLLUP_COUNTS:
+        _model.add_to_class(_name, models.IntegerField(default=0))
+    for _name in ROLLUP_SUMS:
+        _model.add_to_class(_name, models.FloatField(null=True))
+    for _name in ROLLUP_HISTOGRAM_COLUMNS:
+        _model.add_to_class(_name, models.IntegerField(default=0))
+# Every column that adds up over rows.
+ROLLUP_VALUES = (*ROLLUP_COUNTS, *ROLLUP_SUMS, *ROLLUP_HISTOGRAM_COLUMNS)

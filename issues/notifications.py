@@ -7,11 +7,17 @@
   grid, escalated to their community or subdistrict, returned to their subdistrict by a
   department (退单), dispatched to their department, or given to it as a sub-task of a
   joint dispatch (联办: the lead and each co-handling department).
+- What the deadline sweep brings to a unit is told as a *digest*: one notice per staff
+  member per unit per sweep run, "12 issues arrived overdue from the grid level", that
+  opens the queue on exactly those issues; likewise the issues due within the hour
+  (``warn_due_soon``). A person acting is still told about per issue, and so are residents.
 
 Set-based: the notifications for a whole batch of events (one action, or a sweep batch of
-thousands) are written by two ``INSERT … SELECT`` statements joining the events to the
-issues and the posts, so the database does the fan-out and no Python object is built per
-notification. A failure here is logged and never undoes or breaks the action that caused it.
+thousands) are written by a few ``INSERT … SELECT`` statements joining the events to the
+issues and the posts (the digests ``… GROUP BY`` person and unit), so the database does the
+fan-out and no Python object is built per notification; the number of statements does not
+depend on the number of events. A failure here is logged and never undoes or breaks the
+action that caused it.
 Emails leave the request: the ids of the notifications to mail are enqueued as a task
 (issues/tasks.py), which sends them and retries the ones that fail.
 """
@@ -27,6 +33,7 @@ from django.db.models import F
 from django.dispatch import receiver
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from grids import units
 from grids.models import Post, User
@@ -37,9 +44,11 @@ from .models import (
     Issue,
     IssueEvent,
     IssueTask,
+    Level,
     Notification,
     Support,
 )
+from .transitions import ESCALATES_TO
 from .workflow import event_recorded
 
 log = logging.getLogger(__name__)
@@ -56,11 +65,23 @@ REPORTER_KINDS = [
     Kind.COMMENTED,
 ]
 CHUNK = 5000
+# The sweep is the only one that escalates without an actor (every workflow action has a
+# person behind it): its escalations are the arrivals of overdue issues, told as digests.
+SWEEP_ESCALATION = "e.kind = %s AND e.actor_id IS NULL"
 
 
 def _in(values) -> tuple[str, list]:
     values = list(values)
     return ", ".join(["%s"] * len(values)), values
+
+
+def _one_of(column: str, ids) -> tuple[str, list]:
+    """``column`` is one of ``ids`` (a batch's thousands), as an SQL condition and its
+    parameters. (An ``IN`` list of literals: PostgreSQL hashes it; an ``= ANY(array)``
+    parameter is searched row by row when the planner, misled by a batch's brand-new rows,
+    scans another index.)"""
+    placeholders, params = _in(ids)
+    return f"{column} IN ({placeholders})", params
 
 
 def _tables() -> dict:
@@ -77,14 +98,14 @@ def _tables() -> dict:
 
 def _insert_reporter_notes(event_ids: list[int]) -> int:
     """The reporting resident, for public events someone else caused."""
-    ids, id_params = _in(event_ids)
+    ids, id_params = _one_of("e.id", event_ids)
     kinds, kind_params = _in(REPORTER_KINDS)
     sources, source_params = _in(RESIDENT_SOURCES)
     sql = """
         INSERT INTO {note} (user_id, issue_id, event_id, reason, is_read, created_at)
         SELECT i.reporter_id, e.issue_id, e.id, %s, %s, e.created_at
         FROM {event} e JOIN {issue} i ON i.id = e.issue_id
-        WHERE e.id IN ({ids}) AND e.kind IN ({kinds}) AND e.is_public = %s
+        WHERE {ids} AND e.kind IN ({kinds}) AND e.is_public = %s
           AND i.reporter_id IS NOT NULL AND i.source IN ({sources})
           AND (e.actor_id IS NULL OR e.actor_id <> i.reporter_id)
     """.format(ids=ids, kinds=kinds, sources=sources, **_tables())
@@ -96,13 +117,13 @@ def _insert_reporter_notes(event_ids: list[int]) -> int:
 
 def _insert_supporter_notes(event_ids: list[int]) -> int:
     """People who supported an issue (附议) hear what its reporter hears."""
-    ids, id_params = _in(event_ids)
+    ids, id_params = _one_of("e.id", event_ids)
     kinds, kind_params = _in(REPORTER_KINDS)
     sql = """
         INSERT INTO {note} (user_id, issue_id, event_id, reason, is_read, created_at)
         SELECT s.user_id, e.issue_id, e.id, %s, %s, e.created_at
         FROM {event} e JOIN {support} s ON s.issue_id = e.issue_id
-        WHERE e.id IN ({ids}) AND e.kind IN ({kinds}) AND e.is_public = %s
+        WHERE {ids} AND e.kind IN ({kinds}) AND e.is_public = %s
           AND (e.actor_id IS NULL OR e.actor_id <> s.user_id)
     """.format(ids=ids, kinds=kinds, **_tables())
     params = [Notification.Reason.SUPPORTED_ISSUE, False, *id_params, *kind_params, True]
@@ -111,22 +132,51 @@ def _insert_supporter_notes(event_ids: list[int]) -> int:
         return cursor.rowcount
 
 
-def _insert_arrival_notes(event_ids: list[int]) -> int:
+def _what_happened(event_ids: list[int]) -> set[tuple[str, str, bool]]:
+    """(kind, level, whether the system did it) of these events, in one query: which of
+    the statements below can find anything to write, so the others are not run. A batch's
+    events have consecutive ids (one INSERT), so their range is read by the primary key;
+    another writer's events in between could only make a statement run that finds nothing.
+    """
+    low, high = min(event_ids), max(event_ids)
+    if high - low < 2 * len(event_ids):
+        ids, id_params = "e.id BETWEEN %s AND %s", [low, high]
+    else:
+        ids, id_params = _one_of("e.id", event_ids)
+    sql = "SELECT DISTINCT e.kind, e.to_level, e.actor_id IS NULL FROM {event} e WHERE {ids}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(ids=ids, **_tables()), id_params)
+        return {(kind, level, bool(system)) for kind, level, system in cursor.fetchall()}
+
+
+# The events that bring an issue to the unit of a level (the sweep's escalations aside).
+LEVEL_ARRIVALS = (Kind.FILED, Kind.ESCALATED, Kind.RETURNED)
+
+
+def _insert_arrival_notes(event_ids: list[int], happened) -> int:
     """Everyone holding a post on the unit an issue has just arrived at (not the actor)."""
-    ids, id_params = _in(event_ids)
+    ids, id_params = _one_of("e.id", event_ids)
     # (which events, the post column that must match the issue's column): an issue
     # arrives at a department by dispatch, at the unit of a level by filing or escalation,
     # back at the subdistrict when a department returns it (its event's level is always
-    # the subdistrict's).
+    # the subdistrict's). The sweep's escalations are told as digests instead.
+    # Only the kinds of unit some of these events reach are asked about.
+    kinds = {kind for kind, _level, _system in happened}
+    levels = {
+        level
+        for kind, level, system in happened
+        if kind in LEVEL_ARRIVALS and not (kind == Kind.ESCALATED and system)
+    }
     arrivals = [
         ("e.kind = %s", [Kind.DISPATCHED], kind.id_field)
         if kind is units.DEPARTMENT
         else (
-            "e.kind IN (%s, %s, %s) AND e.to_level = %s",
-            [Kind.FILED, Kind.ESCALATED, Kind.RETURNED, kind.key],
+            f"e.kind IN (%s, %s, %s) AND e.to_level = %s AND NOT ({SWEEP_ESCALATION})",
+            [*LEVEL_ARRIVALS, kind.key, Kind.ESCALATED],
             kind.id_field,
         )
         for kind in units.KINDS.values()
+        if (Kind.DISPATCHED in kinds if kind is units.DEPARTMENT else kind.key in levels)
     ]
     joins = {
         column: "JOIN {post} p ON p.{column} = i.{column}".format(column=column, **_tables())
@@ -134,12 +184,15 @@ def _insert_arrival_notes(event_ids: list[int]) -> int:
     }
     # A joint dispatch reaches every department given a sub-task by it (the lead's too):
     # the sub-tasks it wrote carry the event's time.
-    column = units.DEPARTMENT.id_field
-    arrivals.append(("e.kind = %s", [Kind.JOINT_DISPATCHED], "joint"))
-    joins["joint"] = (
-        "JOIN {task} t ON t.issue_id = e.issue_id AND t.created_at = e.created_at "
-        "JOIN {post} p ON p.{column} = t.{column}"
-    ).format(column=column, **_tables())
+    if Kind.JOINT_DISPATCHED in kinds:
+        column = units.DEPARTMENT.id_field
+        arrivals.append(("e.kind = %s", [Kind.JOINT_DISPATCHED], "joint"))
+        joins["joint"] = (
+            "JOIN {task} t ON t.issue_id = e.issue_id AND t.created_at = e.created_at "
+            "JOIN {post} p ON p.{column} = t.{column}"
+        ).format(column=column, **_tables())
+    if not arrivals:
+        return 0
     selects, params = [], []
     for condition, condition_params, join in arrivals:
         selects.append(
@@ -149,7 +202,7 @@ def _insert_arrival_notes(event_ids: list[int]) -> int:
             JOIN {issue} i ON i.id = e.issue_id
             {join}
             JOIN {user} u ON u.id = p.user_id AND u.is_active = %s
-            WHERE e.id IN ({ids}) AND {condition}
+            WHERE {ids} AND {condition}
               AND i.status IN (%s, %s)
               AND (e.actor_id IS NULL OR e.actor_id <> p.user_id)
             """.format(
@@ -172,16 +225,139 @@ def _insert_arrival_notes(event_ids: list[int]) -> int:
         return cursor.rowcount
 
 
+# --- digests ----------------------------------------------------------------------------
+
+DIGEST_COLUMNS = "user_id, issue_id, event_id, reason, is_read, created_at, issue_count, from_level"
+
+
+def _upsert_digests(kind: units.UnitKind, select: str, params: list) -> int:
+    """Write the digests ``select`` yields for units of ``kind`` (one row per person and
+    unit: the ``DIGEST_COLUMNS`` and the unit's id). A digest already there for the same
+    person, unit, reason and time, written by an earlier batch of the same sweep run, takes
+    the new issues into its count (and, now about several, names no single issue): one
+    notice per person and unit for the whole run, and its link lists all of them."""
+    column = kind.id_field
+    sql = f"""
+        INSERT INTO {{note}} ({DIGEST_COLUMNS}, {column})
+        {select}
+        ON CONFLICT (user_id, {column}, reason, created_at) WHERE {column} IS NOT NULL
+        DO UPDATE SET issue_count = {{note}}.issue_count + excluded.issue_count,
+            issue_id = NULL, event_id = NULL, is_read = %s
+    """.format(**_tables())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, False])
+        return cursor.rowcount
+
+
+def _insert_arrival_digests(event_ids: list[int], happened) -> int:
+    """Everyone holding a post on a unit the sweep escalated issues to: one digest per
+    person and unit for the batch, counting the issues (those still waiting for the unit).
+    A digest of one issue names it, and its event."""
+    ids, id_params = _one_of("e.id", event_ids)
+    running, running_params = _in(RUNNING_STATUSES)
+    levels = {level for kind, level, system in happened if kind == Kind.ESCALATED and system}
+    created = 0
+    for level in sorted(levels & set(ESCALATES_TO.values())):
+        column = units.KINDS[level].id_field
+        select = """
+            SELECT p.user_id,
+              CASE WHEN COUNT(DISTINCT e.issue_id) = 1 THEN MIN(e.issue_id) END,
+              CASE WHEN COUNT(DISTINCT e.issue_id) = 1 THEN MIN(e.id) END,
+              %s, %s, e.created_at, COUNT(DISTINCT e.issue_id), MIN(e.from_level), i.{column}
+            FROM {event} e
+            JOIN {issue} i ON i.id = e.issue_id
+            JOIN {post} p ON p.{column} = i.{column}
+            JOIN {user} u ON u.id = p.user_id AND u.is_active = %s
+            WHERE {ids} AND {sweep} AND e.to_level = %s
+              AND i.status IN ({running})
+            GROUP BY p.user_id, i.{column}, e.created_at
+        """.format(column=column, ids=ids, sweep=SWEEP_ESCALATION, running=running, **_tables())
+        params = [Notification.Reason.NEW_AT_UNIT, False, True, *id_params, Kind.ESCALATED]
+        params += [level, *running_params]
+        created += _upsert_digests(units.KINDS[level], select, params)
+    return created
+
+
+def warn_due_soon(issue_ids: list[int], *, kinds, now) -> int:
+    """Everyone holding a post on the unit now handling these issues (due within the hour,
+    read by the sweep) is warned: one digest per person and unit, at ``now``. ``kinds`` are
+    the kinds of unit handling them (the others are not asked about). Returns how many
+    notifications were written or added to."""
+    ids, id_params = _one_of("i.id", issue_ids)
+    created = 0
+    for kind in units.KINDS.values():
+        if kind not in kinds:
+            continue
+        if kind is units.DEPARTMENT:
+            handled, handled_params = "i.department_id IS NOT NULL", []
+        else:
+            handled, handled_params = "i.department_id IS NULL AND i.level = %s", [kind.key]
+        select = """
+            SELECT p.user_id, CASE WHEN COUNT(DISTINCT i.id) = 1 THEN MIN(i.id) END, NULL,
+              %s, %s, %s, COUNT(DISTINCT i.id), '', i.{column}
+            FROM {issue} i
+            JOIN {post} p ON p.{column} = i.{column}
+            JOIN {user} u ON u.id = p.user_id AND u.is_active = %s
+            WHERE {ids} AND {handled}
+            GROUP BY p.user_id, i.{column}
+        """.format(column=kind.id_field, ids=ids, handled=handled, **_tables())
+        params = [
+            Notification.Reason.DUE_SOON,
+            False,
+            connection.ops.adapt_datetimefield_value(now),
+            True,
+            *id_params,
+            *handled_params,
+        ]
+        created += _upsert_digests(kind, select, params)
+    return created
+
+
+def digest_headline(note: Notification) -> str:
+    """What a digest says, in the reader's language: "12 issues arrived overdue from the
+    grid level"."""
+    count = note.issue_count
+    if note.reason == Notification.Reason.DUE_SOON:
+        text = ngettext(
+            "%(count)d issue is due within the hour",
+            "%(count)d issues are due within the hour",
+            count,
+        )
+    elif note.from_level == Level.GRID:
+        text = ngettext(
+            "%(count)d issue arrived overdue from the grid level",
+            "%(count)d issues arrived overdue from the grid level",
+            count,
+        )
+    elif note.from_level == Level.COMMUNITY:
+        text = ngettext(
+            "%(count)d issue arrived overdue from the community level",
+            "%(count)d issues arrived overdue from the community level",
+            count,
+        )
+    else:
+        text = ngettext(
+            "%(count)d issue arrived overdue", "%(count)d issues arrived overdue", count
+        )
+    return text % {"count": count}
+
+
 def notify(event_ids: list[int]) -> int:
     """Write the notifications for these events and send the emails; returns how many.
     (Which events concern whom is decided in the SQL, by their kind.)"""
     created = 0
     for start in range(0, len(event_ids), CHUNK):
         chunk = event_ids[start : start + CHUNK]
+        happened = _what_happened(chunk)
+        told = 0  # residents
         with transaction.atomic():
-            created += _insert_reporter_notes(chunk) + _insert_arrival_notes(chunk)
-            created += _insert_supporter_notes(chunk)
-        _email_residents(chunk)
+            if {kind for kind, _level, _system in happened} & set(REPORTER_KINDS):
+                told = _insert_reporter_notes(chunk) + _insert_supporter_notes(chunk)
+            created += _insert_arrival_notes(chunk, happened)
+            created += _insert_arrival_digests(chunk, happened)
+        created += told
+        if told:
+            _email_residents(chunk)
     return created
 
 

@@ -2,10 +2,12 @@
 (default 300: five minutes) and kept in Django's cache, so an anonymous page view costs no
 count or aggregate over the issues, whatever their number.
 
-- ``home()``: the subdistrict-wide open and closed counts of the home page (one aggregate
-  query when computed);
+- ``home()``: the open and closed counts of the home page (one query over the daily
+  rollups when computed: never a count over the issues);
 - ``subdistrict(pk, filters)``: the public dashboard's figures of one subdistrict over one
-  period (``stats.load_unit`` without the staff-only parts, one query when computed).
+  period (``stats.load_unit`` from the daily rollups, without the staff-only parts: one
+  query when computed, over the period's rollup rows and, for the few figures that
+  depend on "now", the subdistrict's open issues).
 
 Only numbers are cached (the aggregate row, without names), never rendered text, so one
 entry serves every language. The key holds everything that changes the result: the
@@ -30,13 +32,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from . import stats
-from .models import OPEN_STATUSES, Issue, Status
+from .models import DailyTotal
 
-KEY_PREFIX = "public-figures:v1"
+KEY_PREFIX = "public-figures:v2"
 LOCK_SECONDS = 60
 # The unit row's own columns: text, left out of the cached numbers.
 _ROW_TEXT = {"pk", "name"}
@@ -76,13 +78,15 @@ def _cached(key: str, compute) -> Cached:
 
 
 def home() -> Cached:
-    """{"open": …, "closed": …}: every issue open now, and every issue closed."""
+    """{"open": …, "closed": …}: every issue open now, and every issue closed, added up
+    from the daily rollups."""
 
     def compute():
-        return Issue.objects.aggregate(
-            open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
-            closed=Count("pk", filter=Q(status=Status.CLOSED)),
+        found = DailyTotal.objects.aggregate(
+            open=Sum("open"),
+            closed=Sum(F("minor_closed") + F("urgent_closed") + F("difficult_closed")),
         )
+        return {key: value or 0 for key, value in found.items()}
 
     return _cached(f"{KEY_PREFIX}:home", compute)
 
@@ -92,17 +96,32 @@ def subdistrict(pk: int, filters: stats.Filters) -> Cached:
     ``pk`` over ``filters``; ``values`` is None when there is no such subdistrict."""
 
     def compute():
-        unit = stats.load_unit(None, "subdistrict", pk, filters, access=False)
+        unit = stats.load_unit(None, "subdistrict", pk, filters, access=False, rollup=True)
         if unit is None:
             return None
         return {k: v for k, v in unit.figures.raw.items() if k not in _ROW_TEXT}
 
-    # Every filter that changes the figures (the public page sets only the period).
-    key = ":".join(
+    return _cached(_key("subdistrict", pk, filters), compute)
+
+
+def participation(pk: int, filters: stats.Filters) -> Cached:
+    """党建引领, 志愿服务: the subdistrict's counts of party members' and volunteers' part
+    (``participation.stats``: numbers only, no names) over ``filters``."""
+    from participation import stats as participation_stats
+
+    return _cached(
+        _key("participation", pk, filters),
+        lambda: participation_stats.figures("subdistrict", pk, filters),
+    )
+
+
+def _key(what: str, pk: int, filters: stats.Filters) -> str:
+    """Every filter that changes the figures (the public page sets only the period)."""
+    return ":".join(
         str(part)
         for part in (
             KEY_PREFIX,
-            "subdistrict",
+            what,
             pk,
             f"{filters.start:%Y%m%d}",
             f"{filters.end:%Y%m%d}",
@@ -111,4 +130,3 @@ def subdistrict(pk: int, filters: stats.Filters) -> Cached:
             filters.source,
         )
     )
-    return _cached(key, compute)

@@ -7,10 +7,15 @@ one per issue:
 1. escalate every running issue past its deadline below SUBDISTRICT exactly one level;
 2. put running issues overdue at SUBDISTRICT under supervision, once;
 3. close RESOLVED issues whose resident reporter left them unevaluated for AUTO_CLOSE_DAYS;
-4. warn the staff of the current unit about running issues due within the hour (a
-   notification each, once per deadline; no event, since nothing about the issue changes);
+4. warn the staff of the current unit about running issues due within the hour (once per
+   deadline; no event, since nothing about the issue changes).
 
-and it counts the resolved issues left unverified for ``UNVERIFIED_DAYS`` (one query;
+The staff of a unit hear of what a run brought them as digests, one notice per person and
+unit ("12 issues arrived overdue from the grid level"; ``issues.notifications``), written
+by one ``INSERT … SELECT … GROUP BY`` per kind of unit for each batch; residents are still
+told about their own issues one by one.
+
+It also counts the resolved issues left unverified for ``UNVERIFIED_DAYS`` (one query;
 ``stale_unverified`` lists them). Deadlines come from ``workflow.due_after``, in hours or
 working days, computed once per (level, severity) per batch, so the calendar adds no query
 per issue.
@@ -32,14 +37,13 @@ from django.db.models import Case, CharField, F, Q, Value, When
 from django.utils import timezone
 
 from grids import units
-from grids.models import Post
 
+from . import notifications, rollups
 from .models import (
     RUNNING_STATUSES,
     Issue,
     IssueEvent,
     Level,
-    Notification,
     Severity,
     SlaPolicy,
     Status,
@@ -88,7 +92,8 @@ def _lock_batch(queryset, *, order_by, batch_size):
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
     if connection.features.has_select_for_update_skip_locked:
         queryset = queryset.select_for_update(skip_locked=True, of=("self",))
-    fields = ["pk", "status", "level", "severity"]
+    # The rollup key too (grid, filing time), for the batch's figures.
+    fields = ["pk", "status", "level", "severity", "grid_id", "created_at"]
     return list(queryset.order_by(order_by, "pk").values(*fields)[:batch_size])
 
 
@@ -188,6 +193,8 @@ def _escalate_batch(now, sla, batch_size) -> int:
         )
         if updated != len(rows):  # cannot happen under the lock; refuse to write a wrong history
             raise RuntimeError("escalation batch changed under the sweep")
+        # The figures of the batch's days and grids, in the batch's transaction.
+        rollups.refresh(rollups.key_of_row(r) for r in rows)
     return len(rows)
 
 
@@ -208,6 +215,8 @@ def _supervise_batch(now, batch_size) -> int:
         )
         if updated != len(rows):
             raise RuntimeError("supervision batch changed under the sweep")
+        # The figures of the batch's days and grids, in the batch's transaction.
+        rollups.refresh(rollups.key_of_row(r) for r in rows)
     return len(rows)
 
 
@@ -228,22 +237,29 @@ def _close_batch(now, batch_size) -> int:
         )
         if updated != len(rows):
             raise RuntimeError("closing batch changed under the sweep")
+        # The figures of the batch's days and grids, in the batch's transaction.
+        rollups.refresh(rollups.key_of_row(r) for r in rows)
     return len(rows)
 
 
+def due_soon_condition(now) -> Q:
+    """Running issues due within ``DUE_SOON`` from ``now``: the ones the sweep warns about
+    (the staff queue lists a warning's issues by the same condition)."""
+    return Q(status__in=RUNNING_STATUSES, due_at__gte=now, due_at__lt=now + DUE_SOON)
+
+
 def _warn_due_soon_batch(now, batch_size) -> int:
-    """Warn everyone holding a post on the current unit that an issue is due within the hour.
+    """Warn everyone holding a post on the current unit that issues are due within the hour.
 
     Running issues with ``now <= due_at < now + DUE_SOON`` are warned once per deadline:
     ``warned_due_at`` remembers the deadline warned about, so a later run skips them, and a
     deadline that moves (a resumed issue, a new severity) is warned about again. This is
     not a change of state, so no ``IssueEvent`` is written and ``updated_at`` stays: the
-    only trace is the notification (reason DUE_SOON, no event). A batch costs a fixed
-    number of queries: lock and read, one UPDATE, one read of the posts, one bulk INSERT.
+    only trace is the notification (reason DUE_SOON, no event), one digest per person and
+    unit ("5 issues are due within the hour"). A batch costs a fixed number of queries:
+    lock and read, one UPDATE, one ``INSERT … SELECT … GROUP BY`` per kind of unit.
     """
-    soon = Issue.objects.filter(
-        status__in=RUNNING_STATUSES, due_at__gte=now, due_at__lt=now + DUE_SOON
-    ).filter(
+    soon = Issue.objects.filter(due_soon_condition(now)).filter(
         Q(warned_due_at__isnull=True)
         | Q(warned_due_at__lt=F("due_at"))
         | Q(warned_due_at__gt=F("due_at"))
@@ -252,38 +268,19 @@ def _warn_due_soon_batch(now, batch_size) -> int:
         locked = soon
         if connection.features.has_select_for_update_skip_locked:
             locked = soon.select_for_update(skip_locked=True, of=("self",))
-        id_fields = [kind.id_field for kind in units.KINDS.values()]
-        rows = list(locked.order_by("due_at", "pk").values("pk", "level", *id_fields)[:batch_size])
+        rows = list(
+            locked.order_by("due_at", "pk").values("pk", "level", "department_id")[:batch_size]
+        )
         if not rows:
             return 0
-        updated = soon.filter(pk__in=[r["pk"] for r in rows]).update(warned_due_at=F("due_at"))
+        ids = [r["pk"] for r in rows]
+        updated = soon.filter(pk__in=ids).update(warned_due_at=F("due_at"))
         if updated != len(rows):
             raise RuntimeError("due-soon batch changed under the sweep")
-        units_of = {r["pk"]: units.current_unit(r) for r in rows}
-        condition = Q()
-        for kind in {kind for kind, _ in units_of.values()}:
-            wanted = {unit_id for k, unit_id in units_of.values() if k is kind}
-            condition |= Q(**{f"{kind.id_field}__in": wanted})
-        holders: dict[tuple, set[int]] = {}
-        for post in Post.objects.filter(condition, user__is_active=True).values(
-            "user_id", *id_fields
-        ):
-            for kind in units.KINDS.values():
-                if post[kind.id_field] is not None:
-                    holders.setdefault((kind, post[kind.id_field]), set()).add(post["user_id"])
-        Notification.objects.bulk_create(
-            [
-                Notification(
-                    user_id=user_id,
-                    issue_id=pk,
-                    reason=Notification.Reason.DUE_SOON,
-                    created_at=now,
-                )
-                for pk, unit in units_of.items()
-                for user_id in sorted(holders.get(unit, ()))
-            ],
-            batch_size=2000,
-        )
+        kinds = {
+            units.current_kind(level=r["level"], department_id=r["department_id"]) for r in rows
+        }
+        notifications.warn_due_soon(ids, kinds=kinds, now=now)
     return len(rows)
 
 

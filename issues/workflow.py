@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from grids import geo, units
 from grids.models import Subdistrict
 
-from . import permissions
+from . import permissions, rollups
 from .models import (
     OPEN_STATUSES,
     Category,
@@ -185,6 +185,8 @@ def _act(
         _save_photos(locked, event, photos, actor)
         if after is not None:
             after(locked, event, now)
+        # The figures of the issue's day and grid, in the same transaction.
+        rollups.refresh_issue(locked)
         _announce([event.pk])
     return locked
 
@@ -411,6 +413,7 @@ def _create_issue(
             created_at=now,
         )
         _save_photos(issue, event, photos, actor)
+        rollups.refresh_issue(issue)
         _announce([event.pk])
     return issue
 
@@ -1660,7 +1663,16 @@ def follow_unit_move(*, unit, actor=None) -> int:
         rows = list(
             stale.select_for_update()
             .order_by("pk")
-            .values("pk", "status", "level", "department_id", "assignee_id", *new)
+            .values(
+                "pk",
+                "status",
+                "level",
+                "department_id",
+                "assignee_id",
+                "grid_id",
+                "created_at",
+                *new,
+            )
         )
         if not rows:
             return 0
@@ -1714,5 +1726,6 @@ def follow_unit_move(*, unit, actor=None) -> int:
                 assignee=Case(When(lost_handler, then=None), default=F("assignee")),
                 updated_at=now,
             )
+        rollups.refresh(rollups.key_of_row(r) for r in rows)
         _announce(event.pk for event in created)
     return len(rows)

@@ -1,7 +1,7 @@
 """The figures of party members' and volunteers' part in the work (党建引领, 志愿服务), per
 unit and period, like the governance figures: SQL aggregates, three queries whatever the
-number of issues, helpers or units (one over the issues, one over the offers of help,
-one over the registrations).
+number of issues, helpers or units: one statement, which never reads the issues table
+as a whole (the participants' reports come from the daily rollups).
 
 Definitions (each shown next to the figure):
 - Found by participants (主动发现): issues of the unit filed in the period as reports by a
@@ -24,15 +24,14 @@ other public figures.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Exists, OuterRef, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import Count, Q, Sum, Value
 from django.utils.translation import gettext_lazy as _
 
 from grids import units
-from issues.models import Issue, Source, Status
+from issues.models import DailyRollup, Source, Status
 
 from .models import Claim, IssuePartner, PartyRegistration
 
@@ -110,45 +109,78 @@ def _registrations(kind: str | None, unit_id) -> Q:
         return Q(community_id=unit_id)
     if kind == "subdistrict":
         return Q(community__subdistrict_id=unit_id)
-    return Q(pk__in=[])  # a department has no registered members
+    return Q(pk__isnull=True)  # a department has no registered members (and no empty IN)
 
 
-def figures(kind: str | None, unit_id, start: datetime, end: datetime) -> dict:
+def _scalar(queryset, expression) -> tuple[str, list]:
+    """``queryset`` reduced to one value (``expression``, an aggregate) as SQL for a scalar
+    subquery: no row (nothing matched) reads as NULL."""
+    one = queryset.order_by().annotate(_one=Value(1)).values("_one").annotate(value=expression)
+    sql, params = one.values("value").query.sql_with_params()
+    return f"({sql})", list(params)
+
+
+def figures(kind: str | None, unit_id, filters) -> dict:
     """The six figures of one unit (``kind`` a ``grids.units`` key, or None for the whole
-    city) for issues filed, and events happening, in ``[start, end)``."""
-    helped = Claim.objects.filter(issue_id=OuterRef("pk"), state__in=Claim.HELPING)
-    partnered = IssuePartner.objects.filter(issue_id=OuterRef("pk"))
-    closed = Q(status=Status.CLOSED)
-    issues = Issue.objects.filter(_unit(kind, unit_id), created_at__gte=start, created_at__lt=end)
-    values = issues.aggregate(
-        found=Count("pk", filter=Q(source=Source.VOLUNTEER)),
-        settled_with_help=Count("pk", filter=closed & Q(Exists(helped))),
-        settled_with_partners=Count("pk", filter=closed & Q(Exists(partnered))),
-    )
-    zero = Value(Decimal(0), output_field=DecimalField(max_digits=12, decimal_places=1))
-    in_period = Q(hours_confirmed_at__gte=start, hours_confirmed_at__lt=end) | Q(
-        decided_at__gte=start, decided_at__lt=end
-    )
-    claims = Claim.objects.filter(in_period, _unit(kind, unit_id, "issue__"))
-    values.update(
-        claims.aggregate(
-            service_hours=Coalesce(
-                Sum(
-                    "hours",
-                    filter=Q(hours_confirmed_at__gte=start, hours_confirmed_at__lt=end),
-                ),
-                zero,
+    city) for the period of ``filters`` (``issues.stats.Filters``): issues filed, and
+    hours confirmed and helpers accepted, in it. The category, severity and source filters
+    apply to the issues and to the help given with them; registrations have none.
+
+    One statement of scalar subqueries, none of which reads the issues table as a whole:
+    the participants' own reports are counted from the daily rollups, the issues settled
+    with help from the offers of help and the partner links (joined to their issue)."""
+    start, end = filters.start_at, filters.end_at
+    in_unit = _unit(kind, unit_id, "issue__")
+    of_issues = in_unit & filters.condition("issue__")
+    closed = Q(issue__status=Status.CLOSED)
+    parts = {
+        "found": _scalar(
+            DailyRollup.objects.filter(
+                _unit(kind, unit_id), filters.rollup_condition(), source=Source.VOLUNTEER
             ),
-            active_participants=Count(
-                "helper",
-                distinct=True,
-                filter=Q(state__in=Claim.HELPING, decided_at__gte=start, decided_at__lt=end),
+            Sum("filed"),
+        ),
+        "settled_with_help": _scalar(
+            Claim.objects.filter(of_issues, closed, state__in=Claim.HELPING),
+            Count("issue", distinct=True),
+        ),
+        "settled_with_partners": _scalar(
+            IssuePartner.objects.filter(of_issues, closed), Count("issue", distinct=True)
+        ),
+        "service_hours": _scalar(
+            Claim.objects.filter(
+                in_unit,
+                filters.condition("issue__", dates=False),
+                hours_confirmed_at__gte=start,
+                hours_confirmed_at__lt=end,
             ),
-        )
-    )
-    values["registered"] = PartyRegistration.objects.filter(
-        _registrations(kind, unit_id),
-        state=PartyRegistration.State.CONFIRMED,
-        decided_at__lt=end,
-    ).count()
-    return values
+            Sum("hours"),
+        ),
+        "active_participants": _scalar(
+            Claim.objects.filter(
+                in_unit,
+                filters.condition("issue__", dates=False),
+                state__in=Claim.HELPING,
+                decided_at__gte=start,
+                decided_at__lt=end,
+            ),
+            Count("helper", distinct=True),
+        ),
+        "registered": _scalar(
+            PartyRegistration.objects.filter(
+                _registrations(kind, unit_id),
+                state=PartyRegistration.State.CONFIRMED,
+                decided_at__lt=end,
+            ),
+            Count("pk"),
+        ),
+    }
+    sql = "SELECT " + ", ".join(f"COALESCE({part}, 0)" for part, _params in parts.values())
+    params = [param for _sql, part_params in parts.values() for param in part_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    values = dict(zip(parts, row, strict=True))
+    # The database's own number types: hours as a decimal, counts as integers.
+    values["service_hours"] = Decimal(str(values["service_hours"])).quantize(Decimal("0.1"))
+    return {key: (value if key == "service_hours" else int(value)) for key, value in values.items()}

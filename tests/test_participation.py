@@ -14,10 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from grids.models import User
-from issues import permissions, workflow
+from issues import permissions, rollups, workflow
 from issues.models import IssueEvent, Photo, Severity, Source, Status
 from issues.permissions import can, helper_issues
 from issues.photos import clean_photo
+from issues.stats import Filters
 from issues.transitions import Action
 from issues.views.resident import participant_as_residents_read
 from issues.workflow import WorkflowError
@@ -541,7 +542,8 @@ def test_figures_against_hand_counts(territory, helpers, django_assert_num_queri
     from participation import stats
 
     t, p = territory, helpers
-    start, end = timezone.now() - timedelta(days=1), timezone.now() + timedelta(minutes=1)
+    today = timezone.localdate()
+    period = Filters(start=today - timedelta(days=1), end=today)
 
     def helped(person, hours, *, close=True, grid=None):
         issue = issue_at(t, status=S.IN_PROGRESS, grid=grid, reporter=p.resident)
@@ -572,8 +574,9 @@ def test_figures_against_hand_counts(territory, helpers, django_assert_num_queri
     far = issue_at(t, "community", status=S.IN_PROGRESS, grid=t.cousin_grid)
     far = workflow.open_to_volunteers(issue=far, actor=other_worker)
 
-    with django_assert_num_queries(3):
-        community = stats.figures("community", t.community.pk, start, end)
+    rollups.rebuild()  # the issues written directly above, as the rollups count them
+    with django_assert_num_queries(1):
+        community = stats.figures("community", t.community.pk, period)
     assert community == {
         "found": 2,
         "settled_with_help": 3,
@@ -582,13 +585,45 @@ def test_figures_against_hand_counts(territory, helpers, django_assert_num_queri
         "active_participants": 2,
         "registered": 1,  # the waiting registration does not count
     }
-    grid = stats.figures("grid", t.grid.pk, start, end)
+    grid = stats.figures("grid", t.grid.pk, period)
     assert grid["service_hours"] == Decimal("6.5") and grid["registered"] == 1
-    assert stats.figures("grid", t.sibling_grid.pk, start, end)["service_hours"] == 0
-    city = stats.figures(None, None, start, end)
+    assert stats.figures("grid", t.sibling_grid.pk, period)["service_hours"] == 0
+    city = stats.figures(None, None, period)
     assert city == community
-    other = stats.figures("community", t.other_community.pk, start, end)
+    other = stats.figures("community", t.other_community.pk, period)
     assert other == dict.fromkeys(stats.KEYS, 0)
     # A period that ended before any of it counts nothing.
-    before = stats.figures("community", t.community.pk, start - timedelta(days=3), start)
-    assert before == dict.fromkeys(stats.KEYS, 0)
+    before = Filters(start=today - timedelta(days=9), end=today - timedelta(days=2))
+    assert stats.figures("community", t.community.pk, before) == dict.fromkeys(stats.KEYS, 0)
+    # The filters apply as on every figure: another category counts none of the issues.
+    other_category = Filters(start=period.start, end=period.end, category_id=t.category.pk + 99)
+    filtered = stats.figures("community", t.community.pk, other_category)
+    assert filtered == {**dict.fromkeys(stats.KEYS, 0), "registered": 1}
+
+
+def test_the_dashboard_and_the_public_page_show_the_figures(client, territory, helpers):
+    t, p = territory, helpers
+    issue = workflow.claim(issue=opened(t, p), actor=p.volunteer)
+    offer = Claim.objects.get(issue=issue)
+    issue = workflow.accept_claim(issue=issue, actor=p.worker, claim=offer)
+    workflow.confirm_hours(issue=issue, actor=p.worker, claim=offer, hours=Decimal("3.5"))
+
+    client.force_login(p.community_staff)
+    page = client.get(reverse("dashboard_unit", args=["community", t.community.pk]))
+    cards = {card["key"]: card["text"] for card in page.context["participation_cards"]}
+    assert cards["service_hours"] == page.context["participation_cards"][3]["text"]
+    assert "3.5" in cards["service_hours"] and cards["active_participants"] == "1"
+    assert cards["registered"] == "1"
+
+    client.logout()
+    url = reverse("dashboard_public") + f"?subdistrict={t.subdistrict.pk}&period=30"
+    public = client.get(url)
+    cards = {card["key"]: card["text"] for card in public.context["participation_cards"]}
+    assert "3.5" in cards["service_hours"] and cards["active_participants"] == "1"
+    text = public.content.decode()
+    assert "王芳" not in text and "李强" not in text  # counts, no names
+    # Cached: a second visitor costs no count over the issues or the offers of help.
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    tables = " ".join(q["sql"] for q in captured.captured_queries)
+    assert "participation_claim" not in tables and "issues_issue" not in tables

@@ -131,5 +131,6 @@ def test_bench_map_prints_the_p95_of_the_marker_endpoint(db):
     out = StringIO()
     call_command("bench_map", "--issues", "300", "--repeat", "2", "--yes", stdout=out)
     text = out.getvalue()
-    assert text.count("p95") == 6  # three accounts × two boxes
+    # Three accounts × two boxes, each beside the bare view's figures.
+    assert text.count("p95") == 12 and text.count("of bare") == 6
     assert "markers" in text and not Issue.objects.exists()

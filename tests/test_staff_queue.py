@@ -450,7 +450,8 @@ def test_the_benchmark_command_reports_each_account(db):
     assert lines[0].startswith("created 300 issues in one subdistrict")
     for label in ("grid worker", "community staff", "subdistrict staff"):
         [line] = [line for line in lines if line.startswith(label)]
-        assert re.search(r"median +[\d.]+ ms, p95 +[\d.]+ ms, [1-8] queries", line), line
+        assert re.search(r"median +[\d.]+ ms, p95 +[\d.]+ ms, +[\d.]+ req/s, [1-8] queries", line)
+        assert re.search(r"\| bare median +[\d.]+ ms, .* of bare", line), line
     # The benchmark issues are gone afterwards.
     assert not Issue.objects.filter(subdistrict__code="BENCHQ").exists()
 

@@ -281,6 +281,36 @@ def test_query_count_does_not_grow_with_the_number_of_overdue_issues(territory, 
     assert IssueEvent.objects.filter(kind=K.ESCALATED).count() == 1010
 
 
+def test_with_its_notifications_the_sweep_runs_as_many_queries_for_1000_as_for_10(
+    territory, people, now, django_capture_on_commit_callbacks
+):
+    """The notifications included: the community's staff hear of a run's arrivals in one
+    digest each, and each resident of their own issue, in the same statements whatever the
+    number of issues (once one notification per staff member per issue, ~2 per issue)."""
+    from issues.models import Notification
+
+    t, p = territory, people
+
+    def sweep(at, n):
+        before = Notification.objects.count()
+        with CaptureQueriesContext(connection) as ctx:
+            with django_capture_on_commit_callbacks(execute=True):
+                assert run_sweep(now=at).escalated == n
+        return len(ctx.captured_queries), Notification.objects.count() - before
+
+    _overdue_in_bulk(t, p, 10, now)
+    queries_10, notes_10 = sweep(now, 10)
+    later = now + timedelta(minutes=1)
+    _overdue_in_bulk(t, p, 1000, later)  # the first ten are no longer overdue
+    queries_1000, notes_1000 = sweep(later, 1000)
+
+    assert queries_1000 == queries_10
+    # The resident: one per issue; the community's one staff member: one per run.
+    assert (notes_10, notes_1000) == (10 + 1, 1000 + 1)
+    staff = Notification.objects.filter(user=p.community_staff).order_by("created_at")
+    assert list(staff.values_list("issue_count", "created_at")) == [(10, now), (1000, later)]
+
+
 def test_command_prints_a_summary(territory, people, now):
     t, p = territory, people
     issue(t, p, now=now - timedelta(minutes=5))

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from grids import units
 from grids.models import Building, Department, Grid
 
 from .. import permissions
@@ -23,6 +24,25 @@ from .tokens import SubmissionTokenMixin
 # --- the queue's filters --------------------------------------------------------------
 
 QUEUE_STATUSES = [Status.SUBMITTED, Status.IN_PROGRESS, Status.SUSPENDED, Status.RESOLVED]
+
+
+class UnitFilterField(forms.CharField):
+    """One unit, written ``<kind>-<id>`` ("community-12"; the kinds of ``grids.units``);
+    cleaned to ``(UnitKind, id)``. Whether the person may see it is not asked here: the
+    queue only ever lists issues of their own units."""
+
+    @staticmethod
+    def value_for(kind: units.UnitKind, unit_id: int) -> str:
+        return f"{kind.key}-{unit_id}"
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return None
+        key, _sep, unit_id = value.partition("-")
+        if key not in units.KINDS or not unit_id.isdigit():
+            raise ValidationError(_("Not a unit."), code="invalid")
+        return units.KINDS[key], int(unit_id)
 
 
 class QueueFilterForm(forms.Form):
@@ -77,6 +97,14 @@ class QueueFilterForm(forms.Form):
         widget=forms.HiddenInput,
         choices=[(scope, scope) for scope in SCOPES],
     )
+    # The list a digest notification opens (set by its link, kept while filtering): the
+    # issues of one unit that arrived there at one moment (a sweep run's escalations), or
+    # that were due within the hour from it.
+    arrived = forms.DateTimeField(label=_("Arrived at"), required=False, widget=forms.HiddenInput)
+    due_soon = forms.DateTimeField(
+        label=_("Due within the hour from"), required=False, widget=forms.HiddenInput
+    )
+    unit = UnitFilterField(label=_("Unit"), required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, categories=(), grids=(), **kwargs):
         super().__init__(*args, **kwargs)

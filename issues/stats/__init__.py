@@ -22,6 +22,22 @@ Queries per page, whatever the number of issues or child units:
   the missed deadline);
 - recurrence alerts: one query (window functions).
 
+Two ways to the same figures. The dashboard and the public pages read them from the daily
+rollups (``issues.rollups`` keeps them in the transactions that change the issues): the
+rollup rows of the unit and period are added up (``load_unit(…, rollup=True)``, and the
+rankings and the trend follow the unit), with the same number of queries as above, whose
+cost follows the rollup rows (a grid's day, or with a category, severity or source chosen
+a grid's day of that kind) and the unit's open issues, not the issues filed. The few
+counts that depend on "now" (``LIVE_KEYS``: overdue now, never accepted past the first
+deadline; a department's sub-tasks late; issues left unverified too long) are counted
+live, over open issues only, in the same statements. Medians cannot be added up: the
+rollups keep a histogram of each duration (``MEDIAN_EDGES_HOURS``, 28 buckets from 5
+minutes to 60 days) and the median read from it is an estimate within a stated range
+(``Figures.histogram_median``; the page says so). Counted live over the issues
+(``rollup=False``, the default) they are the oracle the rollups are tested against, and a
+person's figures are always counted so. Recurrence alerts are always counted live: they
+look at the M days up to the end of the period, not at the period.
+
 Definitions (each also shown next to the figure as a one-line explanation):
 
 - **closed** means status CLOSED (rejected issues are not "settled").
@@ -37,8 +53,10 @@ Definitions (each also shown next to the figure as a one-line explanation):
   accepted by ``response_due_at``, the grid-level deadline the clock set on filing (hours,
   or working days on the official calendar: the same ``due_after`` as every deadline); a
   later change of the policy does not rewrite it. Denominator: accepted issues, plus issues
-  never accepted whose first deadline has passed (they were not answered in time); issues
-  rejected without being accepted are left out, as are unaccepted issues still within it.
+  never accepted that are closed (only imported records can be: the workflow accepts
+  before it resolves; a closed record is final, so its figure does not change with the
+  clock) or still open past their first deadline (not answered in time); issues rejected
+  without being accepted are left out, as are open unaccepted issues still within it.
 - On-time resolution rate: issues resolved (``resolved_at`` set: RESOLVED or CLOSED) no later
   than their ``due_at`` (the deadline of the level where they were settled; suspension has
   already moved it), over those resolved plus the issues still running (SUBMITTED or
@@ -129,10 +147,15 @@ from .figures import (
     FIGURE_BY_KEY,
     FIGURES,
     FUNNEL_HELP,
+    LIVE_KEYS,
     LOOP_KEYS,
+    RANKING_AGGREGATES,
+    STORED_KEYS,
     Figures,
+    HistogramMedian,
     figure_aggregates,
     figures_for,
+    histogram_aggregates,
 )
 from .filters import Filters
 from .loop import UNVERIFIED_LIST_ROWS, unverified
@@ -153,10 +176,12 @@ __all__ = [
     "FIGURES",
     "FUNNEL_HELP",
     "KINDS",
+    "LIVE_KEYS",
     "LOOP_KEYS",
     "RANKING_AGGREGATES",
     "RECURRENCE_ISSUES_PER_GROUP",
     "RECURRENCE_MAX_ROWS",
+    "STORED_KEYS",
     "TREND_HELP",
     "TREND_SERIES",
     "UNVERIFIED_LIST_ROWS",
@@ -164,10 +189,12 @@ __all__ = [
     "FigureDef",
     "Figures",
     "Filters",
+    "HistogramMedian",
     "Unit",
     "figure_aggregates",
     "figures_for",
     "handler_condition",
+    "histogram_aggregates",
     "kind_label",
     "load_unit",
     "rankings",

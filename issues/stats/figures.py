@@ -5,16 +5,18 @@ in the package docstring."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db.models import Avg, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThanOrEqual, LessThan
 from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..models import (
+    OPEN_STATUSES,
     RESIDENT_SOURCES,
     RUNNING_STATUSES,
     Level,
@@ -42,7 +44,7 @@ def _resolve_seconds(prefix: str = ""):
 def figure_aggregates(*, now: datetime, prefix: str = "", keys=None) -> dict:
     """The aggregate expressions behind every figure, over issue fields named ``prefix…``
     (``""`` on ``Issue`` itself, ``"f__"`` through a FilteredRelation); only ``keys`` if
-    given."""
+    given. The daily rollups store ``STORED_KEYS`` computed by these same expressions."""
     aggregates = _figure_aggregates(now=now, prefix=prefix)
     if keys is None:
         return aggregates
@@ -55,23 +57,32 @@ def figure_aggregates(*, now: datetime, prefix: str = "", keys=None) -> dict:
 LOOP_KEYS = (
     "dispatches_received",
     "returned",
-    "tasks_due",
+    "tasks_done",
     "tasks_on_time",
+    "tasks_open_late",
     "unverified_stale",
 )
 
-# Every count figure_aggregates() returns (the rest are averages and medians in seconds).
+# The counts that depend on the moment they are read ("past its deadline now"). Each is
+# over open issues only (``live_condition``), so it is counted live, bounded by the open
+# work and served by the open issues' partial indexes; every other figure is stored in
+# the daily rollups.
+LIVE_KEYS = ("overdue_now", "unanswered_open")
+
+# Every count figure_aggregates() returns (the rest are averages and sums in seconds).
 COUNT_KEYS = frozenset(
     {
         "filed",
+        "open",
         "minor_closed",
         "minor_settled",
         "urgent_closed",
         "urgent_settled",
         "difficult_closed",
         "difficult_settled",
-        "response_due",
         "response_on_time",
+        "unanswered_closed",
+        "unanswered_open",
         "resolution_on_time",
         "overdue_now",
         "satisfied",
@@ -110,7 +121,9 @@ RANKING_AGGREGATES = [
     "urgent_settled",
     "difficult_closed",
     "difficult_settled",
-    "response_due",
+    "accepted",
+    "unanswered_closed",
+    "unanswered_open",
     "response_on_time",
     "resolved",
     "resolution_on_time",
@@ -129,6 +142,24 @@ RANKING_AGGREGATES = [
 ]
 
 
+def live_condition(key: str, *, now: datetime, prefix: str = "") -> Q:
+    """The condition of a count that depends on ``now`` (``LIVE_KEYS``), on open issues."""
+    p = prefix
+    if key == "overdue_now":
+        # Running past the deadline (suspended issues have a stopped clock).
+        return Q(**{f"{p}status__in": RUNNING_STATUSES, f"{p}due_at__lt": now})
+    if key == "unanswered_open":
+        # Still open, never accepted, and past the first deadline: not answered in time.
+        return Q(
+            **{
+                f"{p}status__in": OPEN_STATUSES,
+                f"{p}accepted_at__isnull": True,
+                f"{p}response_due_at__lt": now,
+            }
+        )
+    raise KeyError(key)
+
+
 def _figure_aggregates(*, now: datetime, prefix: str) -> dict:
     p = prefix
 
@@ -136,7 +167,6 @@ def _figure_aggregates(*, now: datetime, prefix: str) -> dict:
         return Q(**{f"{p}{key}": value for key, value in kwargs.items()})
 
     closed = q(status=Status.CLOSED)
-    running = q(status__in=RUNNING_STATUSES)
     accepted = q(accepted_at__isnull=False)
     resolved = q(resolved_at__isnull=False)
     satisfied = q(satisfaction__in=[Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED])
@@ -147,6 +177,8 @@ def _figure_aggregates(*, now: datetime, prefix: str) -> dict:
     callback = q(source__in=CALLBACK_SOURCES)
     return {
         "filed": _count(None, p),
+        # Open now (waiting, in progress, suspended or awaiting evaluation): the home page.
+        "open": _count(q(status__in=OPEN_STATUSES), p),
         "minor_closed": _count(closed & q(severity=Severity.MINOR), p),
         "minor_settled": _count(closed & q(severity=Severity.MINOR, level=Level.GRID), p),
         "urgent_closed": _count(closed & q(severity=Severity.URGENT), p),
@@ -158,15 +190,15 @@ def _figure_aggregates(*, now: datetime, prefix: str) -> dict:
             closed & q(severity=Severity.DIFFICULT, is_supervised=False), p
         ),
         # The first deadline (to be accepted at the grid) as the clock set it on filing,
-        # in hours or working days: the same deadline the sweep and the queue use.
-        "response_due": _count(
-            accepted
-            | (q(accepted_at__isnull=True, response_due_at__lt=now) & ~q(status=Status.REJECTED)),
-            p,
-        ),
+        # in hours or working days: the same deadline the sweep and the queue use. The
+        # issues due a response are the accepted ones and the unanswered ones: never
+        # accepted and closed (a closed record is final), or never accepted, still open
+        # and past the first deadline now. Rejected issues are left out.
         "response_on_time": _count(accepted & q(accepted_at__lte=F(f"{p}response_due_at")), p),
+        "unanswered_closed": _count(closed & q(accepted_at__isnull=True), p),
+        "unanswered_open": _count(live_condition("unanswered_open", now=now, prefix=p), p),
         "resolution_on_time": _count(resolved & q(resolved_at__lte=F(f"{p}due_at")), p),
-        "overdue_now": _count(running & q(due_at__lt=now), p),
+        "overdue_now": _count(live_condition("overdue_now", now=now, prefix=p), p),
         "satisfied": _count(satisfied, p),
         "evaluated_stored": _count(evaluated, p),
         "reopens": Coalesce(Sum(f"{p}reopen_count"), Value(0)),
@@ -200,9 +232,97 @@ def _figure_aggregates(*, now: datetime, prefix: str) -> dict:
         "accept_seconds_avg": Avg(_accept_seconds(p), filter=accepted),
         "resolved": _count(resolved, p),
         "resolve_seconds_avg": Avg(_resolve_seconds(p), filter=resolved),
-        # Sums add up across groups (averages do not): the rankings divide by "resolved".
+        # Sums add up across groups (averages do not): the rankings and the rollups divide
+        # by "accepted" and "resolved".
+        "accept_seconds_sum": Sum(_accept_seconds(p), filter=accepted),
         "resolve_seconds_sum": Sum(_resolve_seconds(p), filter=resolved),
     }
+
+
+# The figures' aggregates the daily rollups store: every one that does not depend on the
+# moment it is read, with sums instead of averages.
+STORED_KEYS = tuple(
+    key
+    for key in _figure_aggregates(now=datetime(2000, 1, 1, tzinfo=UTC), prefix="")
+    if key not in LIVE_KEYS and not key.endswith("_avg")
+)
+
+# --- medians from a histogram ----------------------------------------------------------
+#
+# Medians do not add up, so the rollups keep a histogram of each duration instead: how many
+# issues took less than 5 minutes, 5 to 10 minutes, … 60 days or more. The median read
+# from it is known to lie within one bucket (or between two, for an even count), and the
+# page says so; the live computation (``median_aggregates``) gives it exactly.
+MEDIAN_EDGES_HOURS = (
+    1 / 12, 1 / 6, 1 / 4, 1 / 3, 1 / 2, 3 / 4, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 36, 48,
+    72, 96, 120, 168, 240, 336, 504, 720, 1440,
+)  # fmt: skip
+MEDIAN_BUCKETS = len(MEDIAN_EDGES_HOURS) + 1
+MEDIAN_MEASURES = ("accept", "resolve")
+
+
+def histogram_key(measure: str, bucket: int) -> str:
+    return f"{measure}_b{bucket}"
+
+
+HISTOGRAM_KEYS = tuple(
+    histogram_key(measure, n) for measure in MEDIAN_MEASURES for n in range(MEDIAN_BUCKETS)
+)
+
+
+def histogram_aggregates(prefix: str = "") -> dict:
+    """For each duration (time to accept, time to resolve), the count of issues in each
+    bucket of ``MEDIAN_EDGES_HOURS``: the same durations and conditions as the averages."""
+    p = prefix
+    measures = {
+        "accept": (_accept_seconds(p), Q(**{f"{p}accepted_at__isnull": False})),
+        "resolve": (_resolve_seconds(p), Q(**{f"{p}resolved_at__isnull": False})),
+    }
+    edges = [None, *(hours * 3600 for hours in MEDIAN_EDGES_HOURS), None]
+    aggregates = {}
+    for measure, (seconds, condition) in measures.items():
+        for n in range(MEDIAN_BUCKETS):
+            low, high = edges[n], edges[n + 1]
+            bucket = condition
+            if low is not None:
+                bucket &= GreaterThanOrEqual(seconds, Value(float(low)))
+            if high is not None:
+                bucket &= LessThan(seconds, Value(float(high)))
+            aggregates[histogram_key(measure, n)] = _count(bucket, p)
+    return aggregates
+
+
+@dataclass(frozen=True)
+class HistogramMedian:
+    """A median read from a histogram: it lies between ``low`` and ``high`` hours (``high``
+    None: no upper bound, the last bucket); ``hours`` is the estimate inside that range
+    (the middle ranks placed evenly within their buckets)."""
+
+    hours: float
+    low: float
+    high: float | None
+
+
+def histogram_median(counts: list[int]) -> HistogramMedian | None:
+    total = sum(counts)
+    if not total:
+        return None
+    edges = [0.0, *MEDIAN_EDGES_HOURS, None]
+
+    def place(rank: int) -> tuple[int, float]:
+        seen = 0
+        for n, count in enumerate(counts):
+            if rank < seen + count:
+                low, high = edges[n], edges[n + 1]
+                if high is None:
+                    return n, low
+                return n, low + (rank - seen + 0.5) / count * (high - low)
+            seen += count
+        raise ValueError(rank)
+
+    # The median is the middle rank, or the mean of the two middle ranks.
+    (first, lower), (last, upper) = place((total - 1) // 2), place(total // 2)
+    return HistogramMedian(hours=(lower + upper) / 2, low=edges[first], high=edges[last + 1])
 
 
 def median_aggregates(rows, *, prefix: str = "") -> dict:
@@ -529,6 +649,17 @@ class Figures:
         return self.minor_closed + self.urgent_closed + self.difficult_closed
 
     @property
+    def response_due(self) -> int:
+        # Accepted, or never accepted and closed, or never accepted and open past the first
+        # deadline; the three never overlap.
+        return self.accepted + self.unanswered_closed + self.unanswered_open
+
+    @property
+    def tasks_due(self) -> int:
+        # Sub-tasks judged: done, or still open past their due time (late).
+        return self.tasks_done + self.tasks_open_late
+
+    @property
     def resolution_due(self) -> int:
         # Resolved, or running past the deadline: a running issue has no resolved_at (a
         # reopen clears it), so the two never overlap.
@@ -586,24 +717,43 @@ class Figures:
     def reopen_rate(self):
         return _ratio(self.reopened, self.resolved_once)
 
-    @property
-    def accept_hours_avg(self):
-        return _hours(self.raw.get("accept_seconds_avg"))
+    def _average_hours(self, measure: str, count: int):
+        if f"{measure}_seconds_avg" in self.raw:
+            return _hours(self.raw[f"{measure}_seconds_avg"])
+        total = self.raw.get(f"{measure}_seconds_sum")
+        return _hours(total / count) if total is not None and count else None
 
     @property
-    def accept_hours_median(self):
-        return _hours(self.raw.get("accept_seconds_median"))
+    def accept_hours_avg(self):
+        return self._average_hours("accept", self.accepted)
 
     @property
     def resolve_hours_avg(self):
-        if "resolve_seconds_avg" in self.raw:
-            return _hours(self.raw["resolve_seconds_avg"])
-        total = self.raw.get("resolve_seconds_sum")
-        return _hours(total / self.resolved) if total is not None and self.resolved else None
+        return self._average_hours("resolve", self.resolved)
+
+    def histogram_median(self, measure: str) -> HistogramMedian | None:
+        """The median of a duration ("accept" or "resolve") read from the rollups'
+        histogram, or None when the figures were computed live (exact medians) or there is
+        nothing to take the median of."""
+        if histogram_key(measure, 0) not in self.raw:
+            return None
+        return histogram_median(
+            [self.raw.get(histogram_key(measure, n)) or 0 for n in range(MEDIAN_BUCKETS)]
+        )
+
+    def _median_hours(self, measure: str):
+        if f"{measure}_seconds_median" in self.raw:
+            return _hours(self.raw[f"{measure}_seconds_median"])
+        found = self.histogram_median(measure)
+        return None if found is None else found.hours
+
+    @property
+    def accept_hours_median(self):
+        return self._median_hours("accept")
 
     @property
     def resolve_hours_median(self):
-        return _hours(self.raw.get("resolve_seconds_median"))
+        return self._median_hours("resolve")
 
     def value(self, key: str):
         return getattr(self, key)

@@ -47,6 +47,24 @@ class Filters:
         """The first moment after the period (exclusive bound)."""
         return timezone.make_aware(datetime.combine(self.end + timedelta(days=1), time.min))
 
+    @property
+    def narrowed(self) -> bool:
+        """Whether a category, severity or source is chosen (the daily rollups by those;
+        otherwise the daily totals)."""
+        return bool(self.category_id or self.severity or self.source)
+
+    def rollup_condition(self, prefix: str = "") -> Q:
+        """The filters as a condition on daily rollup rows (fields named through
+        ``prefix``): the same days (the rollup's day is the local filing day)."""
+        q = Q(**{f"{prefix}day__gte": self.start, f"{prefix}day__lte": self.end})
+        if self.category_id:
+            q &= Q(**{f"{prefix}category_id": self.category_id})
+        if self.severity:
+            q &= Q(**{f"{prefix}severity": self.severity})
+        if self.source:
+            q &= Q(**{f"{prefix}source": self.source})
+        return q
+
     def condition(self, prefix: str = "", *, dates: bool = True) -> Q:
         """The filters as a condition on issues (fields named through ``prefix``)."""
         q = Q()

@@ -13,15 +13,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from django.db.models import BigIntegerField, CharField, Count, F, Q
+from django.db.models import BigIntegerField, CharField, Count, F, OuterRef, Q, Subquery
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from grids.models import Department
+
 from ..models import IssueEvent, IssueTask
 from ..permissions import staff_issue_condition
-from ..sweep import stale_unverified
 from .filters import Filters
 from .sql import JsonRows, count_of
 
@@ -29,6 +30,13 @@ from .sql import JsonRows, count_of
 # holds the issue, and only the holder returns it; a co-handler's part is its sub-task).
 DISPATCH_KINDS = [IssueEvent.Kind.DISPATCHED, IssueEvent.Kind.JOINT_DISPATCHED]
 ROUTING_KINDS = [*DISPATCH_KINDS, IssueEvent.Kind.RETURNED]
+
+# The sub-tasks' counts, stored in the rollups but the last (``tasks_open_late``).
+TASK_KEYS = ("tasks_done", "tasks_on_time", "tasks_open_late")
+# The counts the daily rollups keep (from events and sub-tasks), and the units that have
+# them: a department, and its subdistrict (all its departments).
+STORED_KEYS = ("dispatches_received", "returned", "tasks_done", "tasks_on_time")
+UNIT_KINDS = ("subdistrict", "department")
 
 # The resolved issues left unverified too long, listed on the unit's page (the count and
 # the CSV have them all).
@@ -50,21 +58,48 @@ def _routing_events(issue_condition: Q):
     return IssueEvent.objects.filter(issue_condition, kind__in=ROUTING_KINDS)
 
 
-def _tasks_due(now: datetime) -> Q:
-    """Sub-tasks judged: done, or still open past their due time (late). Cancelled ones
-    and open ones not yet due are left out."""
-    return Q(state=IssueTask.State.DONE) | Q(state=IssueTask.State.OPEN, due_at__lt=now)
+# Sub-tasks judged are the ones done, and the ones still open past their due time (late).
+# Cancelled ones and open ones not yet due are left out.
+
+
+def _tasks_open_late(now: datetime) -> Q:
+    return Q(state=IssueTask.State.OPEN, due_at__lt=now)
 
 
 def _tasks_on_time() -> Q:
     return Q(state=IssueTask.State.DONE, finished_at__lte=F("due_at"))
 
 
+def routing_aggregates() -> dict:
+    """Over routing events: the dispatches a department received, and its returns."""
+    return {
+        "dispatches_received": Count("pk", filter=Q(kind__in=DISPATCH_KINDS)),
+        "returned": Count("pk", filter=Q(kind=IssueEvent.Kind.RETURNED)),
+    }
+
+
+def task_aggregates() -> dict:
+    """Over sub-tasks: those done, and those done by their due time. (Open ones past it
+    depend on the moment: ``tasks_open_late``, counted live over open sub-tasks.)"""
+    return {
+        "tasks_done": Count("pk", filter=Q(state=IssueTask.State.DONE)),
+        "tasks_on_time": Count("pk", filter=_tasks_on_time()),
+    }
+
+
+def event_department():
+    """The department a routing event names: by id, or (events recorded before the id
+    was kept) by name within the issue's subdistrict. For an events queryset annotated
+    with ``named_department=event_department_name()``."""
+    by_name = Department.objects.filter(
+        subdistrict_id=OuterRef("issue__subdistrict_id"), name=OuterRef("named_department")
+    ).values("pk")[:1]
+    return Coalesce(event_department_id(), Subquery(by_name, output_field=BigIntegerField()))
+
+
 def unit_annotations(kind: str, filters: Filters, *, now: datetime) -> dict:
     """The department counts of a subdistrict (all its departments) or of a department, as
     scalar subqueries on the unit's row (``OuterRef`` to it); nothing for other kinds."""
-    from django.db.models import OuterRef
-
     if kind == "subdistrict":
         issues = Q(issue__subdistrict_id=OuterRef("pk"))
         events = _routing_events(issues & filters.condition("issue__"))
@@ -79,20 +114,39 @@ def unit_annotations(kind: str, filters: Filters, *, now: datetime) -> dict:
                 | Q(department_ref__isnull=True, department_name=OuterRef("name"))
             )
         )
-        tasks = IssueTask.objects.filter(filters.condition("issue__"), department_id=OuterRef("pk"))
+        # The department's sub-tasks of its subdistrict's issues, like its other figures.
+        tasks = IssueTask.objects.filter(
+            issues & filters.condition("issue__"), department_id=OuterRef("pk")
+        )
     else:
         return {}
     return {
         "dispatches_received": count_of(events.filter(kind__in=DISPATCH_KINDS)),
         "returned": count_of(events.filter(kind=IssueEvent.Kind.RETURNED)),
-        "tasks_due": count_of(tasks.filter(_tasks_due(now))),
+        "tasks_done": count_of(tasks.filter(state=IssueTask.State.DONE)),
         "tasks_on_time": count_of(tasks.filter(_tasks_on_time())),
+        **live_task_annotations(tasks, now=now),
     }
+
+
+def live_unit_annotations(kind: str, filters: Filters, *, now: datetime) -> dict:
+    """Of ``unit_annotations``, only what depends on "now" (the rest is in the rollups)."""
+    found = unit_annotations(kind, filters, now=now)
+    return {key: found[key] for key in ("tasks_open_late",) if key in found}
+
+
+def live_task_annotations(tasks, *, now: datetime) -> dict:
+    """The sub-tasks still open past their due time, among ``tasks``: counted live, over
+    open sub-tasks only."""
+    return {"tasks_open_late": count_of(tasks.filter(_tasks_open_late(now)))}
 
 
 def unverified(user, issues: Q, filters: Filters, *, now: datetime):
     """The unit's filtered issues that ``stale_unverified`` lists (the sweep's rule, in one
     place), as the user sees them as staff, oldest first."""
+    # Imported here: the sweep keeps the rollups, which import the figures.
+    from ..sweep import stale_unverified
+
     rows = stale_unverified(now).filter(issues & filters.condition())
     visible = staff_issue_condition(user)
     return rows if visible is None else rows.filter(visible)
@@ -153,8 +207,7 @@ def ranking_parts(issue_rows, *, department_column: str, columns: list[str], emp
                 for key, value in no_value.items()
                 if key not in (department_column, "child_name", "dispatches_received", "returned")
             },
-            dispatches_received=Count("pk", filter=Q(kind__in=DISPATCH_KINDS)),
-            returned=Count("pk", filter=Q(kind=IssueEvent.Kind.RETURNED)),
+            **routing_aggregates(),
         )
         .values(*columns)
         .order_by()
@@ -166,10 +219,10 @@ def ranking_parts(issue_rows, *, department_column: str, columns: list[str], emp
             **{
                 key: value
                 for key, value in no_value.items()
-                if key not in (department_column, "tasks_due", "tasks_on_time")
+                if key not in (department_column, *TASK_KEYS)
             },
-            tasks_due=Count("pk", filter=_tasks_due(now)),
-            tasks_on_time=Count("pk", filter=_tasks_on_time()),
+            **task_aggregates(),
+            tasks_open_late=Count("pk", filter=_tasks_open_late(now)),
         )
         .values(*columns)
         .order_by()

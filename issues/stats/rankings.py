@@ -6,7 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import BigIntegerField, CharField, Exists, F, FloatField, Max, OuterRef, Value
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Max,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -14,15 +26,29 @@ from django.utils.translation import gettext_lazy as _
 from grids import units
 from grids.models import Post
 
-from .figures import COUNT_KEYS, RANKING_AGGREGATES, Figures, figure_aggregates
+from ..models import OPEN_STATUSES, ROLLUP_VALUES, IssueTask
+from .figures import (
+    COUNT_KEYS,
+    LIVE_KEYS,
+    RANKING_AGGREGATES,
+    Figures,
+    figure_aggregates,
+    live_condition,
+)
 from .filters import Filters
 from .loop import ranking_parts as loop_ranking_parts
-from .units import KINDS, Unit
+from .units import KINDS, Unit, rollup_table
 
 # --- rankings of child units -------------------------------------------------------------
 
 # The loop's counts a subdistrict's department rows add (from events and sub-tasks).
-LOOP_RANKING_KEYS = ("dispatches_received", "returned", "tasks_due", "tasks_on_time")
+LOOP_RANKING_KEYS = (
+    "dispatches_received",
+    "returned",
+    "tasks_done",
+    "tasks_on_time",
+    "tasks_open_late",
+)
 
 
 def _child_tables(kind: str) -> list[tuple[str, str]]:
@@ -96,22 +122,56 @@ def rankings(unit: Unit, filters: Filters, *, now: datetime | None = None) -> di
         .order_by()
         for k, kind in enumerate(declared)
     ]
-    issue_counts = figure_aggregates(now=now, keys=RANKING_AGGREGATES)
-    parts.append(
-        unit.rows(filters)
-        .values(
-            **{column: F(kind.id_field) for column, kind in zip(id_columns, declared, strict=True)}
+    by_child = {column: F(kind.id_field) for column, kind in zip(id_columns, declared, strict=True)}
+
+    def data_part(rows, by, counts: dict):
+        """One part of the union: ``rows`` grouped by ``by``, filling ``counts``."""
+        return (
+            rows.values(**by)
+            .annotate(
+                part=Value(""),
+                **{column: no_id for column in id_columns if column not in by},
+                child_name=Value(None, output_field=CharField()),
+                **counts,
+                **{key: value for key, value in empty.items() if key not in counts},
+            )
+            .values(*columns)
+            .order_by()
         )
-        .annotate(
-            part=Value(""),
-            child_name=Value(None, output_field=CharField()),
-            **issue_counts,
-            **{key: value for key, value in empty.items() if key not in issue_counts},
+
+    if unit.rollup:
+        # The rollup rows grouped by child, and the counts that depend on "now" over the
+        # unit's open issues (and open sub-tasks), grouped the same way.
+        stored = [key for key in counted if key in ROLLUP_VALUES]
+        parts.append(
+            data_part(
+                rollup_table(filters).objects.filter(unit.issues & filters.rollup_condition()),
+                by_child,
+                {key: Sum(key) for key in stored},
+            )
         )
-        .values(*columns)
-        .order_by()
-    )
-    if loop:
+        open_rows = unit.rows(filters).filter(status__in=OPEN_STATUSES)
+        live = {key: Count("pk", filter=live_condition(key, now=now)) for key in LIVE_KEYS}
+        parts.append(data_part(open_rows, by_child, live))
+        if loop:
+            department_column = id_columns[kinds.index("department")]
+            late_tasks = IssueTask.objects.filter(
+                _prefixed(unit.issues, "issue__") & filters.condition("issue__")
+            ).filter(state=IssueTask.State.OPEN, due_at__lt=now)
+            parts.append(
+                data_part(
+                    late_tasks,
+                    {department_column: F("department_id")},
+                    {"tasks_open_late": Count("pk")},
+                )
+            )
+    else:
+        parts.append(
+            data_part(
+                unit.rows(filters), by_child, figure_aggregates(now=now, keys=RANKING_AGGREGATES)
+            )
+        )
+    if loop and not unit.rollup:
         department_column = id_columns[kinds.index("department")]
         parts += loop_ranking_parts(
             unit.rows(filters),
@@ -145,7 +205,9 @@ def rankings(unit: Unit, filters: Filters, *, now: datetime | None = None) -> di
             if pk is None:
                 continue
             total = sums.setdefault((kind, pk), {})
-            for key in counted:
+            # The loop's counts are a department's (a rollup row of a dispatch also names
+            # the issue's community, which has no such figure).
+            for key in counted if kind == "department" else RANKING_AGGREGATES:
                 total[key] = total.get(key, 0) + (row[key] or 0)
     result = {name: [] for name, _ in tables}
     table_of = {kind: name for name, kind in tables}
@@ -154,6 +216,16 @@ def rankings(unit: Unit, filters: Filters, *, now: datetime | None = None) -> di
     for rows in result.values():
         rows.sort(key=lambda r: (r.name, r.pk))
     return result
+
+
+def _prefixed(condition: Q, prefix: str) -> Q:
+    """A condition on issue fields, on the same fields through ``prefix``."""
+    copy = Q(*condition.children, _connector=condition.connector, _negated=condition.negated)
+    copy.children = [
+        _prefixed(child, prefix) if isinstance(child, Q) else (f"{prefix}{child[0]}", child[1])
+        for child in condition.children
+    ]
+    return copy
 
 
 def _worker_rows(unit: Unit, filters: Filters, now: datetime) -> list[RankingRow]:

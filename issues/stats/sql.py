@@ -125,3 +125,40 @@ class JsonRows(Scalar):
             "FROM (%(subquery)s) json_rows)"
         )
         return super().as_sql(compiler, connection, template=template, **extra_context)
+
+
+class SumColumns(Func):
+    """The sums of the given columns of the query's own table, in one value: a list of
+    numbers (PostgreSQL: an array of doubles; SQLite: JSON arrays of fifty, nested), in the
+    order given; ``parse_sums`` reads it. For a scalar subquery over the daily rollups: one
+    expression for the ORM to build instead of a hundred ``Sum``s (column names are ours,
+    never user input)."""
+
+    output_field = TextField()
+    CHUNK = 50  # SQLite takes at most 127 arguments per function
+
+    def __init__(self, columns):
+        self.columns = list(columns)
+        super().__init__()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        table = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
+        sums = [f"SUM({table}.{connection.ops.quote_name(c)})" for c in self.columns]
+        if connection.vendor == "postgresql":
+            return "ARRAY[" + ", ".join(f"{s}::float8" for s in sums) + "]", []
+        chunks = [sums[n : n + self.CHUNK] for n in range(0, len(sums), self.CHUNK)]
+        return "json_array(" + ", ".join(f"json_array({', '.join(c)})" for c in chunks) + ")", []
+
+
+def parse_sums(value, columns, *, counts) -> dict:
+    """``SumColumns`` as read back: {column: sum}, counts (``counts``) as integers, None
+    where there was nothing to add up."""
+    import json
+
+    if isinstance(value, str):
+        value = [number for chunk in json.loads(value) for number in chunk]
+    value = value or [None] * len(columns)
+    return {
+        column: None if number is None else (int(number) if column in counts else number)
+        for column, number in zip(columns, value, strict=True)
+    }

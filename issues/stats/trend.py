@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from django.db.models import Case, Count, DateField, F, Q, When
-from django.db.models.functions import TruncWeek
+from django.db.models import Case, Count, DateField, F, Q, Sum, Value, When
+from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..models import RUNNING_STATUSES
+from ..models import RUNNING_STATUSES, DailyOutcome
+from .figures import live_condition
 from .filters import Filters
 from .units import Unit
 
@@ -27,6 +28,56 @@ TREND_HELP = _(
 )
 
 
+def _week(field_name):
+    return TruncWeek(field_name, output_field=DateField())
+
+
+def _live_groups(unit: Unit, filters: Filters, now: datetime):
+    missed = Q(due_at__lt=now) & (Q(status__in=RUNNING_STATUSES) | Q(resolved_at__gt=F("due_at")))
+    return (
+        unit.rows(filters)
+        .values(
+            filed_week=_week("created_at"),
+            resolved_week=_week("resolved_at"),
+            overdue_week=Case(
+                When(missed, then=_week("due_at")), default=None, output_field=DateField()
+            ),
+        )
+        .annotate(n=Count("id"))
+        .values_list("filed_week", "resolved_week", "overdue_week", "n")
+        .order_by()
+    )
+
+
+def _rollup_groups(unit: Unit, filters: Filters, now: datetime):
+    """The same groups from the daily outcomes (filed, resolved and missed days, rolled up
+    by week), and the unit's issues running past their deadline now, counted live over
+    its open issues: one query."""
+    no_week = Cast(Value(None), output_field=DateField())
+    stored = (
+        DailyOutcome.objects.filter(unit.issues & filters.rollup_condition())
+        .values(
+            filed_week=_week("day"),
+            resolved_week=_week("resolved_day"),
+            overdue_week=_week("missed_day"),
+        )
+        .annotate(n=Sum("filed"))
+        .values_list("filed_week", "resolved_week", "overdue_week", "n")
+        .order_by()
+    )
+    # Running past the deadline now (not already counted as resolved after it).
+    running_late = live_condition("overdue_now", now=now) & ~Q(resolved_at__gt=F("due_at"))
+    live = (
+        unit.rows(filters)
+        .filter(running_late)
+        .values(filed_week=no_week, resolved_week=no_week, overdue_week=_week("due_at"))
+        .annotate(n=Count("id"))
+        .values_list("filed_week", "resolved_week", "overdue_week", "n")
+        .order_by()
+    )
+    return stored.union(live, all=True)
+
+
 def trend(unit: Unit, filters: Filters, *, now: datetime | None = None) -> list[dict]:
     """Weekly counts [{week, filed, resolved, overdue}] in one query: the unit's issues are
     grouped by (week filed, week resolved, week of the missed deadline), a few hundred
@@ -34,24 +85,7 @@ def trend(unit: Unit, filters: Filters, *, now: datetime | None = None) -> list[
     with zeros, from the first week of the period to its last week or the last week with
     data (never after this week)."""
     now = now or timezone.now()
-
-    def week(field_name):
-        return TruncWeek(field_name, output_field=DateField())
-
-    missed = Q(due_at__lt=now) & (Q(status__in=RUNNING_STATUSES) | Q(resolved_at__gt=F("due_at")))
-    groups = (
-        unit.rows(filters)
-        .values(
-            filed_week=week("created_at"),
-            resolved_week=week("resolved_at"),
-            overdue_week=Case(
-                When(missed, then=week("due_at")), default=None, output_field=DateField()
-            ),
-        )
-        .annotate(n=Count("id"))
-        .values_list("filed_week", "resolved_week", "overdue_week", "n")
-        .order_by()
-    )
+    groups = _rollup_groups(unit, filters, now) if unit.rollup else _live_groups(unit, filters, now)
     counts: dict[date, dict] = {}
     for filed_week, resolved_week, overdue_week, n in groups:
         for name, day in (

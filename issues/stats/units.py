@@ -6,18 +6,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import F, FilteredRelation, Q
+from django.db.models import F, FilteredRelation, OuterRef, Q, TextField
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from grids import units
 from grids.models import Post, Subdistrict
 
-from ..models import Issue
+from ..models import ROLLUP_SUMS, ROLLUP_VALUES, DailyRollup, DailyTotal, Issue
 from ..permissions import may_see_unit, scope_of, staff_issue_condition, unit_access
 from . import loop
-from .figures import Figures, figure_aggregates, median_aggregates
+from .figures import LIVE_KEYS, Figures, figure_aggregates, live_condition, median_aggregates
 from .filters import Filters
+from .sql import Scalar, SumColumns, count_of, parse_sums
+
+# The rollup columns that are counts (the rest are sums of seconds).
+ROLLUP_COUNT_COLUMNS = frozenset(ROLLUP_VALUES) - frozenset(ROLLUP_SUMS)
 
 # --- units and who may see them ---------------------------------------------------------
 
@@ -58,6 +62,9 @@ class Unit:
     # The oldest of its resolved issues left unverified too long (``loop.unverified``):
     # pk, tracking_number, title, resolved_at; ``figures.unverified_stale`` counts them all.
     unverified: list[dict] = field(default_factory=list)
+    # Figures read from the daily rollups (the rankings and the trend follow), or counted
+    # live over the issues (the oracle; a worker's figures always are).
+    rollup: bool = False
 
     @property
     def kind_label(self):
@@ -94,8 +101,36 @@ def _crumbs(user, kind: units.UnitKind, row: dict) -> list[Crumb]:
     return crumbs
 
 
+def rollup_table(filters: Filters):
+    """Where the figures of the filtered issues are added up from: the daily rollups by
+    category, severity and source when one is chosen, else the daily totals (a grid's day
+    in one row)."""
+    return DailyRollup if filters.narrowed else DailyTotal
+
+
+def _rollup_keys(kind: str, *, access: bool) -> list[str]:
+    """The rollup columns a unit's page reads: the loop's counts from events and sub-tasks
+    are a subdistrict's and a department's, and for staff only (as the live figures)."""
+    loop_counts = access and kind in loop.UNIT_KINDS
+    return [key for key in ROLLUP_VALUES if loop_counts or key not in loop.STORED_KEYS]
+
+
+def live_counts(issues: Q, filters: Filters, *, now: datetime) -> dict:
+    """The counts that depend on ``now`` (``LIVE_KEYS``), as scalar subqueries over the
+    unit's open issues (``issues`` may refer to the unit's row with ``OuterRef``)."""
+    rows = Issue.objects.filter(issues & filters.condition())
+    return {key: count_of(rows.filter(live_condition(key, now=now))) for key in LIVE_KEYS}
+
+
 def load_unit(
-    user, kind: str, pk: int, filters: Filters, *, now: datetime | None = None, access: bool = True
+    user,
+    kind: str,
+    pk: int,
+    filters: Filters,
+    *,
+    now: datetime | None = None,
+    access: bool = True,
+    rollup: bool = False,
 ) -> Unit | None:
     """The unit with its figures, or None if it does not exist or the user may not see it.
 
@@ -106,10 +141,20 @@ def load_unit(
     returns and sub-tasks, the issues left unverified too long, with the oldest few) are
     scalar subqueries of the same statement. ``access=False`` skips the scope check and
     everything that is for staff only (the public page).
+
+    ``rollup=True`` reads the figures from the daily rollups instead of the issues: the
+    unit's rollup rows of the period added up in one scalar subquery (``rollup_table``:
+    the daily totals, or the rollups by category, severity and source when one is chosen),
+    with the counts that depend on "now" counted live over its open issues in the same
+    statement. Still one query, whose cost follows the rollup rows and the open issues,
+    not the issues filed. Medians then come from the rollups' histograms
+    (``Figures.histogram_median``). A worker's figures are always counted live.
     """
     now = now or timezone.now()
     if kind == "worker":
         return _load_worker(user, pk, filters, now=now)
+    if rollup:
+        return _load_from_rollups(user, kind, pk, filters, now=now, access=access)
     unit_kind = units.KINDS.get(kind)
     if unit_kind is None:
         return None
@@ -157,6 +202,66 @@ def load_unit(
         figures=Figures(row),
         parents=_crumbs(user, unit_kind, row) if access else [],
         unverified=loop.parse_unverified(row.get("unverified_list")),
+    )
+
+
+def _load_from_rollups(
+    user, kind: str, pk: int, filters: Filters, *, now: datetime, access: bool
+) -> Unit | None:
+    unit_kind = units.KINDS.get(kind)
+    if unit_kind is None:
+        return None
+    candidates = unit_kind.model.objects.filter(pk=pk)
+    if access:
+        condition = unit_access(user, kind)
+        if condition is not None:
+            candidates = candidates.filter(condition)
+    unit_rows = Q(**{unit_kind.id_field: OuterRef("pk")})
+    subdistrict_path = _subdistrict_path(unit_kind)
+    if kind != "subdistrict":
+        # As for the live figures: a unit's issues are in its subdistrict.
+        unit_rows &= Q(subdistrict_id=OuterRef(subdistrict_path))
+    keys = _rollup_keys(kind, access=access)
+    sums = Scalar(
+        rollup_table(filters)
+        .objects.filter(unit_rows & filters.rollup_condition())
+        .order_by()
+        .values(sums=SumColumns(keys)),
+        output_field=TextField(),
+    )
+    issues = Q(**{unit_kind.id_field: pk})
+    staff_only = {}
+    if access:
+        staff_only = {
+            **loop.live_unit_annotations(kind, filters, now=now),
+            **loop.unverified_annotations(user, issues, filters, now=now),
+        }
+    row = next(
+        iter(
+            candidates.values("pk", "name", *_parent_values(unit_kind))
+            .annotate(
+                rollup_sums=sums,
+                **live_counts(unit_rows, filters, now=now),
+                **staff_only,
+            )
+            .order_by()
+        ),
+        None,
+    )
+    if row is None:
+        return None
+    row.update(parse_sums(row.pop("rollup_sums"), keys, counts=ROLLUP_COUNT_COLUMNS))
+    if kind != "subdistrict":
+        issues &= Q(subdistrict_id=row[subdistrict_path])
+    return Unit(
+        kind=kind,
+        pk=row["pk"],
+        name=row["name"],
+        issues=issues,
+        figures=Figures(row),
+        parents=_crumbs(user, unit_kind, row) if access else [],
+        unverified=loop.parse_unverified(row.get("unverified_list")),
+        rollup=True,
     )
 
 

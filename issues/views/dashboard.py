@@ -10,7 +10,9 @@
   no query over the issues.
 
 The figures and the scope rule are in ``issues.stats``; this module parses the request and
-lays the results out. A unit outside the user's scope is a 404.
+lays the results out. A unit outside the user's scope is a 404. A unit's figures, rankings
+and trend are read from the daily rollups (``issues.rollups``), so a page's cost follows
+the rollup rows of its period, not the issues; a person's page is counted live.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from django.utils.translation import pgettext
 from grids import units
 from grids.models import Subdistrict
 from grids.resources import spreadsheet_safe
+from participation import stats as participation_stats
 
 from .. import public_figures, stats
 from ..forms.dashboard import DashboardFilterForm, PublicFilterForm
@@ -92,17 +95,63 @@ def _display(value, kind: str) -> str | None:
     return str(value)
 
 
+# The median figures and the duration whose histogram they are read from (rollups).
+MEDIAN_FIGURES = {"accept_hours_median": "accept", "resolve_hours_median": "resolve"}
+
+
+def _hours_text(hours: float) -> str:
+    return f"{hours:.2f}".rstrip("0").rstrip(".")
+
+
+def _median_text(found: stats.HistogramMedian) -> str:
+    """A median read from the rollups' histogram: the estimate and the range it lies in."""
+    if found.high is None:
+        return _("over %(low)s h") % {"low": _hours_text(found.low)}
+    return _("≈ %(hours)s h (between %(low)s and %(high)s h)") % {
+        "hours": f"{found.hours:.1f}",
+        "low": _hours_text(found.low),
+        "high": _hours_text(found.high),
+    }
+
+
+def _text(figures: stats.Figures, figure) -> str | None:
+    if figure.key in MEDIAN_FIGURES:
+        found = figures.histogram_median(MEDIAN_FIGURES[figure.key])
+        if found is not None:
+            return _median_text(found)
+    return _display(figures.value(figure.key), figure.kind)
+
+
 def _cards(figures: stats.Figures, kind: str, *, public: bool = False) -> list[dict]:
     return [
         {
             "key": figure.key,
             "label": figure.label,
             "help": figure.help,
-            "text": _display(figures.value(figure.key), figure.kind),
+            "text": _text(figures, figure),
             "group": figure.group,
         }
         for figure in stats.figures_for(kind)
         if figure.public or not public
+    ]
+
+
+def _participation_cards(kind: str | None, pk, filters: stats.Filters, values=None) -> list:
+    """党建引领, 志愿服务: the participants' figures of a unit (three queries), or of the
+    values given (the public page's cached ones). None for a worker."""
+    if kind is not None and kind not in units.KINDS:
+        return []
+    if values is None:
+        values = participation_stats.figures(kind, pk, filters)
+    return [
+        {
+            "key": figure.key,
+            "label": figure.label,
+            "help": figure.help,
+            "text": _display(values[figure.key], figure.kind),
+            "group": "participation",
+        }
+        for figure in participation_stats.FIGURES
     ]
 
 
@@ -219,6 +268,12 @@ def _export(table: str, unit: stats.Unit, filters: stats.Filters, now, sort, use
             [f.label, figures.value(f.key), _figure_unit(f.kind), f.help]
             for f in stats.figures_for(unit.kind)
         ]
+        if unit.kind in units.KINDS:  # and the party members' and volunteers' part
+            values = participation_stats.figures(unit.kind, unit.pk, filters)
+            rows += [
+                [f.label, values[f.key], _figure_unit(f.kind), f.help]
+                for f in participation_stats.FIGURES
+            ]
     elif table == "funnel":
         header = [_("Stage"), _("Issues"), _("Share of filed (%)")]
         rows = [[s["label"], s["count"], s["share"]] for s in figures.funnel()]
@@ -323,7 +378,9 @@ def dashboard_unit(request, kind: str, pk: int):
     form = _filter_form(request)
     filters = form.filters()
     now = timezone.now()
-    unit = stats.load_unit(request.user, kind, pk, filters, now=now)
+    # The figures of territorial units and departments from the daily rollups; a
+    # person's are counted live.
+    unit = stats.load_unit(request.user, kind, pk, filters, now=now, rollup=True)
     if unit is None:
         raise Http404
     sort_key, descending = _parse_sort(request.GET.get("sort", ""))
@@ -428,6 +485,8 @@ def dashboard_unit(request, kind: str, pk: int):
         "recurrence_since": timezone.localdate(since),
         "recurrence_until": filters.end,
         "generated_at": now,
+        "medians_from_rollups": unit.rollup,
+        "participation_cards": _participation_cards(kind, pk, filters),
     }
     return render(request, "issues/dashboard/unit.html", context)
 
@@ -456,6 +515,12 @@ def dashboard_public(request):
                 funnel=_funnel(figures),
                 funnel_help=stats.FUNNEL_HELP,
                 figures_at=cached.at,
+                participation_cards=_participation_cards(
+                    "subdistrict",
+                    pk,
+                    filters,
+                    values=public_figures.participation(pk, filters).values,
+                ),
             )
     return render(request, "issues/dashboard/public.html", context)
 

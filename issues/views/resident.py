@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -20,8 +21,10 @@ from grids.places import map_start
 
 from .. import workflow
 from ..forms.resident import CommentForm, EvaluationForm, NearbyForm, ReportForm
+from ..forms.staff import UnitFilterField
 from ..models import Issue, IssueEvent, Level, Notification, Satisfaction, Source, Status
 from ..nearby import nearby_issues
+from ..notifications import digest_headline
 from ..permissions import can, reporter_evaluates, supportable_issues, visible_issues
 from ..refusals import log_refusal
 from ..transitions import Action
@@ -330,8 +333,24 @@ def my_issue_evaluate(request, tracking_number):
 # --- notifications ------------------------------------------------------------------------
 
 
+def digest_link(notification) -> str:
+    """A digest of several issues opens the staff queue on exactly them: those of its unit
+    that arrived there at the sweep's time, or were due within the hour from it."""
+    kind = units.KINDS[notification.unit_field]
+    unit_id = getattr(notification, kind.id_field)
+    moment = "due_soon" if notification.reason == Notification.Reason.DUE_SOON else "arrived"
+    query = {
+        moment: notification.created_at.isoformat(),
+        "unit": UnitFilterField.value_for(kind, unit_id),
+    }
+    return f"{reverse('staff_queue')}?{urlencode(query)}"
+
+
 def notification_link(notification) -> str:
-    """Residents open their issue page; staff open the staff issue page."""
+    """Residents open their issue page; staff open the staff issue page, or the queue for
+    a digest of several issues."""
+    if notification.issue_id is None:
+        return digest_link(notification)
     number = notification.issue.tracking_number
     if notification.reason == Notification.Reason.SUPPORTED_ISSUE:
         # Someone else's issue: where it stands, without its words, photos or names.
@@ -344,12 +363,17 @@ def notification_link(notification) -> str:
 @login_required
 def notification_list(request):
     """What happened on the issues I follow or handle, newest first."""
-    notes = request.user.notifications.select_related("issue__category", "event").order_by(
-        "-created_at", "-id"
-    )
+    # A digest names its unit (a grid with its community, as grids share names).
+    notes = request.user.notifications.select_related(
+        "issue__category", "event", "grid__community", "community", "subdistrict", "department"
+    ).order_by("-created_at", "-id")
     page = Paginator(notes, NOTIFICATIONS_PER_PAGE).get_page(request.GET.get("page"))
     for note in page:
         note.link = notification_link(note)
+        if note.is_digest:
+            note.headline = digest_headline(note)
+            unit = note.unit
+            note.unit_name = f"{unit.community} · {unit}" if note.grid_id else str(unit)
     return render(request, "issues/notification_list.html", {"page": page})
 
 

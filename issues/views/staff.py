@@ -46,6 +46,7 @@ from ..models import (
     Status,
 )
 from ..refusals import log_refusal
+from ..sweep import due_soon_condition
 from ..transitions import Action, action_allowed_by_flow
 from ..workflow import WorkflowError
 
@@ -265,6 +266,8 @@ class QueueView(StaffRequiredMixin, TemplateView):
             filtered=any(
                 data.get(k) for k in ("q", "severity", "category", "grid", "source", "supervised")
             ),
+            arrived=data.get("arrived"),
+            due_from=data.get("due_soon"),
             **kwargs,
         )
 
@@ -282,6 +285,15 @@ class QueueView(StaffRequiredMixin, TemplateView):
                 condition &= Q(**{f"{field}_id": data[field]})
         if data.get("supervised"):
             condition &= Q(is_supervised=True)
+        # A digest notification's list: what arrived at one unit in a sweep run (the run's
+        # time is the arrival time it wrote), or was due within the hour there.
+        if data.get("arrived"):
+            condition &= Q(level_entered_at=data["arrived"])
+        if data.get("due_soon"):
+            condition &= due_soon_condition(data["due_soon"])
+        if data.get("unit"):
+            kind, unit_id = data["unit"]
+            condition &= units.current_unit_condition(lambda k: [unit_id] if k is kind else [])
         return condition
 
     @staticmethod

@@ -1,6 +1,10 @@
 """Benchmark the governance dashboard (DESIGN.md §8): N issues in one subdistrict, then the
 dashboard rendered in-process (django.test.Client) for a subdistrict account, a community
-account and a grid worker, timed and with its queries counted.
+account and a grid worker, timed and with its queries counted. The pages read the daily
+rollups (``issues.rollups``, rebuilt and timed after loading the issues); beside them, the
+same figures, rankings and trend are read from the rollups and counted live over the
+issues, alternately, with the ratio; then the public figures recomputed with a cold cache,
+and what keeping the rollups costs one action and one sweep batch.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/grid_bench_dash \\
         python manage.py bench_dashboard --issues 1000000
@@ -17,32 +21,42 @@ default 30-day period. The "365 days" line shows the same page over about 100,00
 (as if the subdistrict filed a million a year); ``--days 365`` makes the 30-day page do
 that.
 
-The command refuses a database whose name does not say "bench" or "test" unless ``--yes``
-is given. With ``--keep`` the issues stay, and a later run with the same ``--issues`` (and
-``--days``) reuses them.
+Each page is measured beside a bare one-query Django view over the same table: one
+aggregate pass over the same unit's issues filed in the same period (counts, on-time and
+satisfied counts, mean durations), in alternating rounds, with the ratio of their
+throughputs.
+
+With the benchmark city in the database (``make bench-city``) it measures the city's first
+subdistrict, community, grid and grid worker over the city's year of issues (about 12,500
+a subdistrict). Otherwise the command refuses a database whose name says neither "bench",
+"test" nor "city" unless ``--yes`` is given. With ``--keep`` the issues stay, and a later
+run with the same ``--issues`` (and ``--days``) reuses them.
 """
 
 from __future__ import annotations
 
+import json
 import random
-import re
 import statistics
 import time
-import warnings
 from datetime import timedelta
 
-from django.conf import settings
+from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import Count, Min
+from django.http import HttpResponse
 from django.test import Client
-from django.test.utils import CaptureQueriesContext, override_settings
-from django.urls import reverse
+from django.test.utils import CaptureQueriesContext
+from django.urls import include, path, reverse
 from django.utils import timezone
 
+from grids import city as territory_city
 from grids.models import Community, Department, Grid, Post, Subdistrict, User
+from issues import public_figures, rollups, stats
 from issues.models import (
     Category,
+    DailyTotal,
     Issue,
     Level,
     Satisfaction,
@@ -51,6 +65,9 @@ from issues.models import (
     Source,
     Status,
 )
+from issues.rollups import day_start
+
+from . import _bench
 
 BENCH_CODE = "BENCHDASH"
 COMMUNITIES = 8
@@ -59,6 +76,40 @@ DEPARTMENTS = 3
 CATEGORIES = 8
 BATCH = 10_000
 LEVELS = [Level.GRID, Level.COMMUNITY, Level.SUBDISTRICT]
+
+
+def bare_dashboard(request):
+    """The baseline: one aggregate pass over a unit's issues filed in the period (the unit
+    as an issue field and ids, the period as local days), as a plain HTML list."""
+    field = request.GET["field"]
+    if field not in ("grid_id", "community_id", "subdistrict_id"):
+        raise ValueError(field)
+    ids = [int(pk) for pk in request.GET["ids"].split(",")]
+    start = day_start(timezone.datetime.fromisoformat(request.GET["start"]).date())
+    end = day_start(timezone.datetime.fromisoformat(request.GET["end"]).date() + timedelta(1))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = 'closed'), "
+            "COUNT(*) FILTER (WHERE status = 'closed' AND level = 'grid'), "
+            "COUNT(*) FILTER (WHERE accepted_at <= response_due_at), "
+            "COUNT(*) FILTER (WHERE resolved_at <= due_at), "
+            "COUNT(*) FILTER (WHERE satisfaction IN ('satisfied', 'basically_satisfied')), "
+            "COUNT(*) FILTER (WHERE source = 'patrol'), "
+            "AVG(EXTRACT(EPOCH FROM accepted_at - created_at)), "
+            "AVG(EXTRACT(EPOCH FROM resolved_at - created_at)) "
+            f"FROM {Issue._meta.db_table} WHERE {field} = ANY(%s) "
+            "AND created_at >= %s AND created_at < %s",
+            [ids, start, end],
+        )
+        figures = cursor.fetchone()
+    items = "".join(f"<li>{value}</li>" for value in figures)
+    return HttpResponse(f"<!doctype html><title>figures</title><ul>{items}</ul>")
+
+
+urlpatterns = [
+    path("__bench__/dashboard/", bare_dashboard),
+    path("", include("config.urls")),
+]
 
 
 def _weighted(rng, choices):
@@ -73,9 +124,10 @@ def _weighted(rng, choices):
 
 class Command(BaseCommand):
     help = (
-        "Create N issues in a benchmark subdistrict and time the dashboard for a subdistrict "
-        "account, a community account and a grid worker (median render time and query "
-        "count). Runs only on a database whose name contains 'bench' or 'test', or with --yes."
+        "Time the dashboard for a subdistrict, a community, a grid and a grid worker, and the "
+        "public page, each beside a bare one-pass aggregate, alternately (median, p95, req/s, "
+        "queries, ratio), on the benchmark city if it is there, else on N issues of its own. "
+        "Runs only on a database whose name contains 'bench', 'test' or 'city', or with --yes."
     )
 
     def add_arguments(self, parser):
@@ -86,7 +138,13 @@ class Command(BaseCommand):
             default=3650,
             help="Spread filing dates over this many days (3650).",
         )
-        parser.add_argument("--repeat", type=int, default=7, help="Timed renders per page (7).")
+        parser.add_argument(
+            "--repeat",
+            type=int,
+            default=10,
+            help="Timed renders per page, and as many of the bare view (10).",
+        )
+        parser.add_argument("--rounds", type=int, default=5, help="Alternating rounds (5).")
         parser.add_argument("--seed", type=int, default=1154, help="Random seed.")
         parser.add_argument(
             "--explain",
@@ -97,32 +155,35 @@ class Command(BaseCommand):
             "--keep", action="store_true", help="Leave the benchmark issues in the database."
         )
         parser.add_argument(
+            "--rebuild",
+            action="store_true",
+            help="Rebuild the daily rollups even when the issues are reused.",
+        )
+        parser.add_argument(
             "--yes",
             action="store_true",
-            help="Run even though the database name contains neither 'bench' nor 'test'.",
+            help="Run even though the database name says neither 'bench', 'test' nor 'city'.",
         )
+        _bench.add_city_arguments(parser)
 
     def handle(self, *args, **options):
         n = options["issues"]
         if n < 1:
             raise CommandError("--issues must be at least 1.")
-        if options["days"] < 1 or options["repeat"] < 1:
-            raise CommandError("--days and --repeat must be at least 1.")
-        name = str(connection.settings_dict["NAME"])
-        if not options["yes"] and not re.search("bench|test", name, re.IGNORECASE):
-            raise CommandError(
-                f"The database {name!r} does not look like a benchmark or test database, and "
-                "this command writes a million rows into it. Create one (createdb "
-                "grid_bench_dash; DATABASE_URL=postgres://…/grid_bench_dash manage.py "
-                "migrate) and point DATABASE_URL at it, or pass --yes if you really mean "
-                "this database."
-            )
+        if options["days"] < 1 or options["repeat"] < 1 or options["rounds"] < 1:
+            raise CommandError("--days, --repeat and --rounds must be at least 1.")
+        name = _bench.check_database(options["yes"], example="grid_bench_dash")
+        if _bench.use_city(options, self.stdout):
+            self._measure(*self._city_people(), options)
+            return
         bench, people = self._territory()
         existing = Issue.objects.filter(subdistrict=bench).aggregate(
             count=Count("id"), oldest=Min("created_at")
         )
         spread = (timezone.now() - existing["oldest"]).days if existing["oldest"] else None
+        created_now = False
         if existing["count"] != n or spread is None or abs(spread - options["days"]) > 2:
+            created_now = True
             existing = existing["count"]
             if existing:
                 self._cleanup(bench)
@@ -134,6 +195,7 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(f"reusing the {n} benchmark issues already there")
+        self._rollups(bench, rebuild=options["rebuild"] or created_now)
         in_period = Issue.objects.filter(
             subdistrict=bench,
             created_at__gte=timezone.now() - timedelta(days=30),
@@ -209,6 +271,25 @@ class Command(BaseCommand):
             people["categories"] = categories
         return bench, people
 
+    def _city_people(self):
+        """The city's first subdistrict, and its people as ``_territory`` gives them."""
+        accounts = territory_city.accounts()
+        if accounts is None:
+            raise CommandError("The benchmark city has no accounts; rebuild it (--reset).")
+        bench = territory_city.subdistricts().order_by("code").first()
+        community = Community.objects.filter(
+            posts__user=accounts.community_staff, posts__role=Post.Role.COMMUNITY_STAFF
+        ).first()
+        grid = Grid.objects.filter(
+            posts__user=accounts.grid_worker, posts__role=Post.Role.GRID_WORKER
+        ).order_by("code")[0]
+        people = {
+            "subdistrict": accounts.subdistrict_staff,
+            "community": (community, accounts.community_staff),
+            "grids": [(grid, accounts.grid_worker)],
+        }
+        return bench, people
+
     def _rows(self, bench, people, n, *, days, rng, sla):
         """Issue field values (by attribute name), one dict per issue, with the outcomes a
         subdistrict sees: most closed at the grid, some escalated, dispatched, late,
@@ -237,7 +318,7 @@ class Command(BaseCommand):
             created = now - timedelta(seconds=(1 - (i + rng.random()) / n) * days * 86400)
             level_index = _weighted(rng, [(0, 80), (1, 14), (2, 6)])
             level = LEVELS[level_index]
-            young = now - created < timedelta(days=3)
+            age = now - created
             status = _weighted(
                 rng,
                 [
@@ -247,7 +328,7 @@ class Command(BaseCommand):
                     (Status.SUSPENDED, 5),
                     (Status.REJECTED, 5),
                 ]
-                if young
+                if age < timedelta(days=3)
                 else [
                     (Status.CLOSED, 85),
                     (Status.REJECTED, 6),
@@ -255,6 +336,18 @@ class Command(BaseCommand):
                     (Status.IN_PROGRESS, 4),
                     (Status.SUBMITTED, 1),
                     (Status.SUSPENDED, 2),
+                ]
+                if age < timedelta(days=60)
+                # Older issues are settled but for a few stragglers: about 5,000 open at
+                # once in a subdistrict filing 100,000 a year (DESIGN.md §8: ~50,000 open
+                # in a city filing a million).
+                else [
+                    (Status.CLOSED, 93.5),
+                    (Status.REJECTED, 6),
+                    (Status.RESOLVED, 0.2),
+                    (Status.IN_PROGRESS, 0.2),
+                    (Status.SUBMITTED, 0.05),
+                    (Status.SUSPENDED, 0.05),
                 ],
             )
             entered = created + sum(
@@ -346,7 +439,14 @@ class Command(BaseCommand):
                 with cursor.cursor.copy(sql) as copy:
                     for row in rows:
                         copy.write_row(
-                            [row.get(f.attname, defaults.get(f.attname)) for f in fields]
+                            [
+                                # COPY takes JSON as text (the answers to a category's
+                                # questions).
+                                json.dumps(value) if isinstance(value, dict) else value
+                                for value in (
+                                    row.get(f.attname, defaults.get(f.attname)) for f in fields
+                                )
+                            ]
                         )
                         written += 1
                         if written % 100_000 == 0:
@@ -367,76 +467,203 @@ class Command(BaseCommand):
             Issue.objects.bulk_create(batch)
 
     def _cleanup(self, bench) -> None:
-        """Delete the benchmark issues (set-based; nothing hangs off them: the command files
-        no events, photos or notifications)."""
+        """Delete the benchmark issues and their rollups (set-based; nothing else hangs off
+        them: the command files no events, photos or notifications)."""
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {Issue._meta.db_table} WHERE subdistrict_id = %s", [bench.pk]
+            tables = [Issue._meta.db_table, *(model._meta.db_table for model in rollups.TABLES)]
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table} WHERE subdistrict_id = %s", [bench.pk])
+
+    def _rollups(self, bench, *, rebuild: bool) -> None:
+        """The daily rollups of the benchmark issues: rebuilt (timed) after a fresh load, or
+        when asked; otherwise reused."""
+        rows = DailyTotal.objects.filter(subdistrict=bench).count()
+        if rows and not rebuild:
+            self.stdout.write(f"reusing the {rows} daily rollup rows already there")
+            return
+        first = Issue.objects.filter(subdistrict=bench).aggregate(first=Min("created_at"))["first"]
+        if first is None:
+            return
+        started = time.monotonic()
+        rows = rollups.rebuild(since=rollups.local_day(first), until=timezone.localdate())
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                for model in rollups.TABLES:
+                    cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+        issues = Issue.objects.filter(subdistrict=bench).count()
+        self.stdout.write(
+            f"rebuilt the daily rollups in {time.monotonic() - started:.1f} s, for {issues} "
+            "issues: "
+            + ", ".join(
+                f"{model.__name__} {model.objects.filter(subdistrict=bench).count()} rows"
+                for model in rollups.TABLES
             )
+        )
 
     # --- measuring ------------------------------------------------------------------
 
     def _measure(self, bench, people, options) -> None:
-        repeat = options["repeat"]
         community, community_staff = people["community"]
         grid, worker = people["grids"][0]
+        worker_grids = list(
+            Grid.objects.filter(posts__user=worker, posts__role=Post.Role.GRID_WORKER)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         today = timezone.localdate()
+        month, year = today - timedelta(days=29), today - timedelta(days=364)
 
         def unit(kind, pk):
             return reverse("dashboard_unit", args=[kind, pk])
 
+        def bare(field, ids, start):
+            joined = ",".join(map(str, ids))
+            return f"/__bench__/dashboard/?field={field}&ids={joined}&start={start}&end={today}"
+
         subdistrict_url = unit("subdistrict", bench.pk)
-        year = f"?start={(today - timedelta(days=364)).isoformat()}&end={today.isoformat()}"
+        year_query = f"?start={year.isoformat()}&end={today.isoformat()}"
+        # (label, account, page, bare view over the same unit and period)
         pages = [
-            ("subdistrict", people["subdistrict"], subdistrict_url),
-            ("subdistrict, 365 days", people["subdistrict"], subdistrict_url + year),
-            ("community", community_staff, unit("community", community.pk)),
-            ("grid", worker, unit("grid", grid.pk)),
-            ("grid worker's own page", worker, unit("worker", worker.pk)),
-            ("public page", None, reverse("dashboard_public") + f"?subdistrict={bench.pk}"),
+            ("subdistrict", people["subdistrict"], subdistrict_url,
+             bare("subdistrict_id", [bench.pk], month)),
+            ("subdistrict, 365 days", people["subdistrict"], subdistrict_url + year_query,
+             bare("subdistrict_id", [bench.pk], year)),
+            ("community", community_staff, unit("community", community.pk),
+             bare("community_id", [community.pk], month)),
+            ("grid", worker, unit("grid", grid.pk), bare("grid_id", [grid.pk], month)),
+            ("grid worker's own page", worker, unit("worker", worker.pk),
+             bare("grid_id", worker_grids, month)),
+            ("public page", None, reverse("dashboard_public") + f"?subdistrict={bench.pk}",
+             bare("subdistrict_id", [bench.pk], month)),
         ]  # fmt: skip
-        # Render as production does, but with the plain static storage: the manifest one
-        # needs collectstatic first and answers the same names.
-        plain_static = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-        with (
-            override_settings(
-                STORAGES=plain_static, ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"]
-            ),
-            warnings.catch_warnings(),
-        ):
-            # WhiteNoise warns that collectstatic has not run; the pages do not need it.
-            warnings.filterwarnings("ignore", message="No directory at")
-            for label, user, url in pages:
+        rounds = options["rounds"]
+        per_round = max(1, -(-options["repeat"] // rounds))
+        with _bench.in_process(urlconf=__name__):
+            for label, user, url, bare_url in pages:
                 client = Client()
                 if user is not None:
                     client.force_login(user)
-                response = client.get(url)  # warm up: templates, connection
-                if response.status_code != 200:
-                    raise CommandError(f"{label}: {url} answered {response.status_code}")
-                times, cpu = [], []
-                for _n in range(repeat):
-                    started, started_cpu = time.perf_counter(), time.process_time()
-                    client.get(url)
-                    times.append((time.perf_counter() - started) * 1000)
-                    cpu.append((time.process_time() - started_cpu) * 1000)
-                sql = []
-                for _n in range(repeat):
-                    with CaptureQueriesContext(connection) as queries:
-                        client.get(url)
-                    sql.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
+                page = _bench.getter(client, url)
+                cpu = []
+
+                def timed_page(page=page, cpu=cpu):
+                    started = time.process_time()
+                    page()
+                    cpu.append((time.process_time() - started) * 1000)
+
+                timings = _bench.alternate(
+                    {"page": timed_page, "bare": _bench.getter(Client(), bare_url)},
+                    rounds=rounds,
+                    per_round=per_round,
+                    warm=1,
+                )
+                with CaptureQueriesContext(connection) as queries:
+                    page()
+                sql = sum(float(q["time"]) for q in queries.captured_queries) * 1000
                 # Wall time is what a user waits; on a shared machine it includes waiting
                 # for a CPU, so the SQL time and this process's CPU time are shown too.
                 self.stdout.write(
-                    f"{label:24s} median {statistics.median(times):6.1f} ms "
-                    f"(min {min(times):.1f}, max {max(times):.1f}); "
-                    f"SQL {statistics.median(sql):.0f} ms, Python CPU "
-                    f"{statistics.median(cpu):.0f} ms; {len(queries)} queries  {url}"
+                    _bench.ratio_line(label, timings["page"], timings["bare"], queries=len(queries))
+                    + f" (SQL {sql:.0f} ms, CPU median {statistics.median(cpu):.0f} ms)  {url}"
                 )
                 if options["explain"] and label == "subdistrict":
                     self._explain(queries.captured_queries)
+        # Beside the pages: the figures read from the rollups and counted live (the
+        # oracle), the public figures recomputed, and what keeping the rollups costs.
+        self._compare(bench, people, options)
+        self._public(bench, options["repeat"])
+        self._refresh_cost(bench, options["repeat"])
+
+    def _compare(self, bench, people, options) -> None:
+        """The dashboard's figures (the unit, its rankings, its trend) read from the daily
+        rollups and counted live over the issues (the oracle), alternately."""
+        community, _staff = people["community"]
+        grid, _worker = people["grids"][0]
+        department = Department.objects.filter(subdistrict=bench).order_by("pk").first()
+        today = timezone.localdate()
+        admin = User(is_superuser=True, is_active=True)
+        cases = [
+            ("subdistrict, 30 days", "subdistrict", bench.pk, 30),
+            ("subdistrict, 365 days", "subdistrict", bench.pk, 365),
+            ("community, 365 days", "community", community.pk, 365),
+            ("grid, 365 days", "grid", grid.pk, 365),
+        ]
+        if department is not None:
+            cases.append(("department, 365 days", "department", department.pk, 365))
+        rounds = options["rounds"]
+        per_round = max(1, -(-options["repeat"] // rounds))
+        self.stdout.write("\nfigures, rankings and trend: daily rollups | live over the issues")
+        for label, kind, pk, days in cases:
+            filters = stats.Filters(start=today - timedelta(days=days - 1), end=today)
+
+            def run(rollup, kind=kind, pk=pk, filters=filters):
+                unit = stats.load_unit(admin, kind, pk, filters, rollup=rollup)
+                stats.rankings(unit, filters)
+                stats.trend(unit, filters)
+                return unit
+
+            timings = _bench.alternate(
+                {"rollups": lambda run=run: run(True), "live": lambda run=run: run(False)},
+                rounds=rounds,
+                per_round=per_round,
+                warm=1,
+            )
+            with CaptureQueriesContext(connection) as queries:
+                filed = run(True).figures.filed
+            rolled, live = timings["rollups"], timings["live"]
+            self.stdout.write(
+                f"{label:24s} rollups {rolled.describe()}, {len(queries)} queries | live "
+                f"{live.describe()} | {rolled.per_second / live.per_second:.1f}x; "
+                f"{filed} issues filed"
+            )
+
+    def _public(self, bench, repeat) -> None:
+        """The public figures recomputed (a cold cache): from the rollups, and for the few
+        that depend on "now" the open issues; never a count over all the issues."""
+        self.stdout.write("\npublic figures, recomputed (cold cache)")
+        today = timezone.localdate()
+        filters = stats.Filters(start=today - timedelta(days=29), end=today)
+        for label, compute in (
+            ("home page counts", public_figures.home),
+            ("public dashboard, 30 days", lambda: public_figures.subdistrict(bench.pk, filters)),
+        ):
+            times = []
+            for _n in range(repeat):
+                cache.clear()
+                with CaptureQueriesContext(connection) as queries:
+                    started = time.perf_counter()
+                    compute()
+                    times.append((time.perf_counter() - started) * 1000)
+            over_issues = [
+                q for q in queries.captured_queries if f'"{Issue._meta.db_table}"' in q["sql"]
+            ]
+            self.stdout.write(
+                f"{label:26s} median {statistics.median(times):6.1f} ms; {len(queries)} "
+                f"queries, {len(over_issues)} of them reading open issues"
+            )
+        cache.clear()
+
+    def _refresh_cost(self, bench, repeat) -> None:
+        """What keeping the rollups adds to a transaction: one issue's key (an action),
+        and the keys of a sweep batch (rolled back)."""
+        latest = (
+            Issue.objects.filter(subdistrict=bench)
+            .order_by("-created_at")
+            .values_list("created_at", "grid_id")[:5000]
+        )
+        keys = [(rollups.local_day(created), grid) for created, grid in latest]
+        self.stdout.write("\nkeeping the rollups, inside a transaction (rolled back)")
+        for label, chosen in (("one action", keys[:1]), ("a sweep batch", keys)):
+            times = []
+            for _n in range(repeat):
+                with transaction.atomic():
+                    started = time.perf_counter()
+                    rollups.refresh(chosen)
+                    times.append((time.perf_counter() - started) * 1000)
+                    transaction.set_rollback(True)
+            self.stdout.write(
+                f"{label:14s} {len(set(chosen)):5d} keys: median {statistics.median(times):7.1f} ms"
+            )
 
     def _explain(self, queries) -> None:
         if connection.vendor != "postgresql":

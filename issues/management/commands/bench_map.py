@@ -1,43 +1,101 @@
-"""Benchmark the staff map's marker endpoint (DESIGN.md §8, the staff map): N issues with
-points in one benchmark subdistrict, then ``/staff/map/markers.json`` timed in-process for
-a grid worker, a community and a subdistrict account, for the whole area (clusters) and for
-a street-sized box (single markers). Target: p95 under 100 ms with 1 M issues on PostgreSQL.
+"""Benchmark the staff map's marker endpoint (DESIGN.md §8, the staff map): open issues with
+points, then ``/staff/map/markers.json`` timed in-process for a grid worker, a community and
+a subdistrict account (and a department's, on the city), for the whole area they see
+(clusters) and for a street-sized box (single markers), each beside a bare one-query view
+over the same table (the same unit's open issues in the same box: the clusters as one
+``GROUP BY``, or one page of points), in alternating rounds, with the ratio of their
+throughputs. Target: p95 under 100 ms with 1 M issues on PostgreSQL.
 
-The set-up, the safety check on the database name and the clean-up are the queue
+With the benchmark city in the database (``make bench-city``) it measures on the city: the
+boxes are the account's grids (their extent, and its first grid, about 360 × 330 m).
+Otherwise the set-up, the safety check on the database name and the clean-up are the queue
 benchmark's (``bench_queue``); the issues get points spread over about 9 × 11 km around
 36.62°N 117.13°E.
 """
 
 from __future__ import annotations
 
-import math
-import statistics
-import time
-import warnings
-
 from django.db import connection, transaction
-from django.test import Client, override_settings
+from django.db.models import Count, Max, Min
+from django.http import JsonResponse
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import include, path, reverse
 
-from issues.models import Issue
+from grids.models import Grid
+from issues import permissions
+from issues.mapdata import CELLS, MARKER_LIMIT
+from issues.models import OPEN_STATUSES, Issue
 
+from . import _bench
 from .bench_queue import Command as QueueBenchmark
 
 SOUTH, WEST = 36.57, 117.07
 STEP = 0.0001  # the points lie on a 1,000 × 1,000 lattice of 0.0001° (about 11 × 9 m)
 BOXES = {
-    "whole area": f"{WEST},{SOUTH},{WEST + 0.1},{SOUTH + 0.1}",
-    "street box": f"{WEST + 0.05},{SOUTH + 0.05},{WEST + 0.054},{SOUTH + 0.053}",
+    "whole area": (WEST, SOUTH, WEST + 0.1, SOUTH + 0.1),
+    "street box": (WEST + 0.05, SOUTH + 0.05, WEST + 0.054, SOUTH + 0.053),
 }
+
+
+LAT, LNG = "CAST(latitude AS DOUBLE PRECISION)", "CAST(longitude AS DOUBLE PRECISION)"
+
+
+def _marks(values) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def bare_markers(request):
+    """The baseline: one query over the unit's open issues in the box, as JSON: the counts
+    per cell of the box's 12 × 12 division, or one page of points by deadline."""
+    field = request.GET["field"]
+    if field not in ("grid_id", "community_id", "subdistrict_id", "department_id"):
+        raise ValueError(field)
+    ids = [int(pk) for pk in request.GET["ids"].split(",")]
+    west, south, east, north = (float(v) for v in request.GET["bbox"].split(","))
+    statuses = [s.value for s in OPEN_STATUSES]
+    # Plain IN lists and CASTs: the same SQL on PostgreSQL and on SQLite (the tests').
+    where = (
+        f"FROM {Issue._meta.db_table} WHERE status IN ({_marks(statuses)}) "
+        "AND latitude IS NOT NULL AND latitude BETWEEN %s AND %s "
+        f"AND longitude BETWEEN %s AND %s AND {field} IN ({_marks(ids)})"
+    )
+    params = [*statuses, south, north, west, east, *ids]
+    with connection.cursor() as cursor:
+        if request.GET["mode"] == "clusters":
+            height, width = (north - south) / CELLS, (east - west) / CELLS
+            cursor.execute(
+                f"SELECT COUNT(*), AVG({LAT}), AVG({LNG}) "
+                f"{where} GROUP BY FLOOR(({LAT} - %s) / %s), FLOOR(({LNG} - %s) / %s)",
+                [*params, south, height, west, width],
+            )
+            clusters = [{"count": n, "lat": lat, "lng": lng} for n, lat, lng in cursor]
+            return JsonResponse({"markers": [], "clusters": clusters})
+        cursor.execute(
+            f"SELECT tracking_number, title, {LAT}, {LNG}, severity, "
+            f"status, due_at {where} ORDER BY due_at, id LIMIT {MARKER_LIMIT}",
+            params,
+        )
+        markers = [
+            {"number": n, "title": t, "lat": lat, "lng": lng, "severity": s, "status": st}
+            for n, t, lat, lng, s, st, _due in cursor
+        ]
+    return JsonResponse({"markers": markers, "clusters": []})
+
+
+urlpatterns = [
+    path("__bench__/markers/", bare_markers),
+    path("", include("config.urls")),
+]
 
 
 class Command(QueueBenchmark):
     help = (
-        "Create N issues with points in a benchmark subdistrict and time the staff map's "
-        "marker endpoint for three accounts over the whole area and a street-sized box "
-        "(median, p95, query count). Runs only on a database whose name contains 'bench' or "
-        "'test', or with --yes."
+        "Time the staff map's marker endpoint for each account over the whole area it sees "
+        "and a street-sized box, beside a bare one-query view (median, p95, req/s, "
+        "queries, ratio), on the benchmark city if it is there, else on N issues of its "
+        "own. Runs only on a database whose name contains 'bench', 'test' or 'city', or "
+        "with --yes."
     )
 
     def _create_issues(self, bench, grids, users, n, rng) -> None:
@@ -52,36 +110,70 @@ class Command(QueueBenchmark):
             )
 
     def _measure(self, label, user, url, repeat, explain=False) -> None:
-        with override_settings(ALLOWED_HOSTS=["testserver"]):
+        with _bench.in_process(urlconf=__name__):
             client = Client()
             client.force_login(user)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="No directory at")
-                for box_label, bbox in BOXES.items():
-                    self._measure_box(label, box_label, client, bbox, repeat, explain)
+            for box_label, bbox in self._boxes(user).items():
+                self._measure_box(label, user, box_label, client, bbox, repeat, explain)
 
-    def _measure_box(self, label, box_label, client, bbox, repeat, explain) -> None:
-        url = reverse("staff_map_markers") + f"?bbox={bbox}"
-        for _ in range(3):
-            self._get(client, url)
-        times = []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            self._get(client, url)
-            times.append((time.perf_counter() - started) * 1000)
+    def _boxes(self, user) -> dict:
+        """The whole area the account sees and a street-sized box in it: fixed ones over
+        the benchmark's own points, the account's grids on the city."""
+        if not self.city:
+            return BOXES
+        grids = permissions.grids_in_scope(permissions.scope_of(user))
+        extent = grids.aggregate(
+            west=Min("min_lng"), south=Min("min_lat"), east=Max("max_lng"), north=Max("max_lat")
+        )
+        # The street: the account's grid with the most open issues on the map.
+        busiest = (
+            Issue.objects.filter(
+                status__in=OPEN_STATUSES, latitude__isnull=False, grid__in=grids.values("pk")
+            )
+            .values("grid")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "grid")
+            .values_list("grid", flat=True)
+            .first()
+        )
+        street = Grid.objects.filter(pk=busiest) if busiest else grids.order_by("code")
+        return {
+            "whole area": (extent["west"], extent["south"], extent["east"], extent["north"]),
+            "street box": street.values_list("min_lng", "min_lat", "max_lng", "max_lat")[0],
+        }
+
+    def _measure_box(self, label, user, box_label, client, bbox, repeat, explain) -> None:
+        bbox_text = ",".join(f"{v:.6f}" for v in bbox)
+        url = reverse("staff_map_markers") + f"?bbox={bbox_text}"
+        page = _bench.getter(client, url)
+        data = page().json()
+        mode = "clusters" if data["clusters"] else "markers"
+        field, ids = self._acting_unit(user)
+        bare_url = (
+            f"/__bench__/markers/?field={field}&ids={','.join(map(str, ids))}"
+            f"&bbox={bbox_text}&mode={mode}"
+        )
+        rounds = self.options["rounds"]
+        timings = _bench.alternate(
+            {"page": page, "bare": _bench.getter(Client(), bare_url)},
+            rounds=rounds,
+            per_round=max(1, -(-repeat // rounds)),
+        )
         with CaptureQueriesContext(connection) as queries:
-            data = self._get(client, url).json()
-        times.sort()
-        p95 = times[max(0, math.ceil(0.95 * len(times)) - 1)]
+            data = page().json()
         shown = (
-            f"{len(data['markers'])} markers"
-            if data["markers"]
-            else f"{len(data['clusters'])} clusters"
+            f"{len(data['clusters'])} clusters"
+            if data["clusters"]
+            else f"{len(data['markers'])} markers"
         )
         self.stdout.write(
-            f"{label:<18} {box_label:<11} {shown:>13}: median "
-            f"{statistics.median(times):6.1f} ms, p95 {p95:6.1f} ms, {len(queries)} queries "
-            f"({repeat} loads)"
+            _bench.ratio_line(
+                f"{label:<18} {box_label:<11} {shown:>13}",
+                timings["page"],
+                timings["bare"],
+                queries=len(queries),
+                width=45,
+            )
         )
         if explain and connection.vendor == "postgresql":
             self._explain(queries.captured_queries)

@@ -4,30 +4,52 @@ worker, a community and a subdistrict account, timed and with its queries counte
 
 Target: p95 under 50 ms and at most 8 queries with 100,000 issues on PostgreSQL.
 
-The issues live in a throwaway subdistrict (code ``BENCHQ``) and are deleted afterwards
-unless ``--keep``. Because it writes and deletes that many rows, the command refuses to run
-on a database whose name does not say "bench" or "test" unless ``--yes`` is given.
+Each page is measured beside a bare one-query Django view over the same table (the same
+unit's open issues, one page of them by deadline, as a plain HTML table, through the same
+middleware but with no session, user or template), in alternating rounds; the line ends
+with the ratio of their throughputs (DESIGN.md §8: the signed-in page at least half of
+bare).
+
+With the benchmark city in the database (``make bench-city``), the accounts are the city's
+first grid worker, community, subdistrict and department staff, over a year of a city's
+issues. Without it, the issues live in a throwaway subdistrict (code ``BENCHQ``) and are
+deleted afterwards unless ``--keep``. Because it writes and deletes that many rows, the
+command refuses to run on a database whose name says neither "bench", "test" nor "city"
+unless ``--yes`` is given.
 """
 
 from __future__ import annotations
 
-import math
 import random
 import re
 import statistics
 import time
-import warnings
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
-from django.test import Client, override_settings
+from django.http import HttpResponse
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import include, path, reverse
 from django.utils import timezone
+from django.utils.html import escape
 
+from grids import city as territory_city
 from grids.models import Community, Department, Grid, Post, Subdistrict, User
-from issues.models import Category, Issue, Level, Severity, SlaPolicy, Source, Status
+from issues.models import (
+    OPEN_STATUSES,
+    Category,
+    Issue,
+    Level,
+    Severity,
+    SlaPolicy,
+    Source,
+    Status,
+)
+from issues.views.staff import PAGE_SIZE
+
+from . import _bench
 
 BENCH_CODE = "BENCHQ"
 BENCH_CATEGORY = "BENCHQ 队列压测类别"
@@ -49,19 +71,70 @@ ACCOUNTS = [
     ("community staff", "bench-q-community"),
     ("subdistrict staff", "bench-q-subdistrict"),
 ]
+# The unit a queue acts on, per field of the posts: the acting condition of
+# ``permissions.acting_condition`` for one kind of unit, as bare SQL.
+ACTING_SQL = {
+    "grid_id": "level = 'grid' AND department_id IS NULL AND grid_id IN ({ids})",
+    "community_id": "level = 'community' AND department_id IS NULL AND community_id IN ({ids})",
+    "subdistrict_id": (
+        "level = 'subdistrict' AND department_id IS NULL AND subdistrict_id IN ({ids})"
+    ),
+    "department_id": "department_id IN ({ids})",
+}
+
+
+def bare_queue(request):
+    """The baseline: one query for a page of the unit's open issues by deadline, written
+    out as a plain HTML table (no session, user, form or template)."""
+    field = request.GET["field"]
+    ids = [int(pk) for pk in request.GET["ids"].split(",")]
+    statuses = [s.value for s in OPEN_STATUSES]
+    with connection.cursor() as cursor:
+        # Plain IN lists: the same SQL on PostgreSQL and on SQLite (the tests').
+        acting = ACTING_SQL[field].format(ids=", ".join(["%s"] * len(ids)))
+        cursor.execute(
+            f"SELECT tracking_number, title, status, severity, due_at "
+            f"FROM {Issue._meta.db_table} WHERE status IN ({', '.join(['%s'] * len(statuses))}) "
+            f"AND {acting} ORDER BY due_at, id LIMIT {PAGE_SIZE}",
+            [*statuses, *ids],
+        )
+        rows = cursor.fetchall()
+    cells = "".join(
+        f"<tr><td>{escape(number)}</td><td>{escape(title)}</td><td>{status}</td>"
+        f"<td>{severity}</td><td>{due:%Y-%m-%d %H:%M}</td></tr>"
+        for number, title, status, severity, due in rows
+    )
+    return HttpResponse(f"<!doctype html><title>queue</title><table>{cells}</table>")
+
+
+urlpatterns = [
+    path("__bench__/queue/", bare_queue),
+    path("", include("config.urls")),
+]
 
 
 class Command(BaseCommand):
     help = (
-        "Create N issues in a benchmark subdistrict and time the staff queue page for a grid "
-        "worker, a community and a subdistrict account (median, p95, query count). Runs "
-        "only on a database whose name contains 'bench' or 'test', or with --yes."
+        "Time the staff queue page for a grid worker, a community and a subdistrict account "
+        "(and a department's on the city) beside a bare one-query page, alternately (median, "
+        "p95, req/s, queries, ratio), on the benchmark city if it is there, else on N issues "
+        "of its own. Runs only on a database whose name contains 'bench', 'test' or 'city', "
+        "or with --yes."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--issues", type=int, default=100_000, help="How many (100000).")
         parser.add_argument(
-            "--repeat", type=int, default=50, help="Timed page loads per account (50)."
+            "--repeat",
+            type=int,
+            default=50,
+            help="Timed page loads per account, and as many of the bare page (50).",
+        )
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=5,
+            help="Alternating rounds the loads are split into (5).",
         )
         parser.add_argument(
             "--query",
@@ -80,23 +153,27 @@ class Command(BaseCommand):
         parser.add_argument(
             "--yes",
             action="store_true",
-            help="Run even though the database name contains neither 'bench' nor 'test'.",
+            help="Run even though the database name says neither 'bench', 'test' nor 'city'.",
         )
+        _bench.add_city_arguments(parser)
 
     def handle(self, *args, **options):
         n, repeat = options["issues"], options["repeat"]
         if n < 0:
             raise CommandError("--issues must be 0 or more.")
-        if repeat < 1:
-            raise CommandError("--repeat must be at least 1.")
-        name = str(connection.settings_dict["NAME"])
-        if not options["yes"] and not re.search("bench|test", name, re.IGNORECASE):
-            raise CommandError(
-                f"The database {name!r} does not look like a benchmark or test database, and "
-                "this command writes and deletes many rows. Create one (createdb "
-                "grid_bench_queue; DATABASE_URL=postgres://…/grid_bench_queue manage.py "
-                "migrate) and point DATABASE_URL at it, or pass --yes if you really mean it."
-            )
+        if repeat < 1 or options["rounds"] < 1:
+            raise CommandError("--repeat and --rounds must be at least 1.")
+        name = _bench.check_database(options["yes"], example="grid_bench_queue")
+        self.options = options
+        self.city = _bench.use_city(options, self.stdout)
+        url = reverse("staff_queue") + (f"?{options['query']}" if options["query"] else "")
+        if self.city:
+            accounts = territory_city.accounts()
+            if accounts is None:
+                raise CommandError("The benchmark city has no accounts; rebuild it (--reset).")
+            for label, user in accounts.by_role():
+                self._measure(label, user, url, repeat, explain=options["explain"])
+            return
         bench, grids, users = self._territory()
         removed = self._cleanup(bench)
         if removed and options["verbosity"]:
@@ -114,7 +191,6 @@ class Command(BaseCommand):
                 f"created {n} issues in one subdistrict on {connection.vendor} database "
                 f"{name!r} in {time.monotonic() - started:.1f} s"
             )
-            url = reverse("staff_queue") + (f"?{options['query']}" if options["query"] else "")
             for label, username in ACCOUNTS:
                 self._measure(label, users[username], url, repeat, explain=options["explain"])
         finally:
@@ -227,46 +303,54 @@ class Command(BaseCommand):
     # --- measuring ------------------------------------------------------------------
 
     def _measure(self, label, user, url, repeat, explain=False) -> None:
-        # In-process, as a browser request would run: the real middleware, session and
-        # templates. The test client's host and plain static file names are allowed here.
-        with override_settings(
-            ALLOWED_HOSTS=["testserver"],
-            STORAGES={
-                "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-                "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-            },
-        ):
+        """The page as a browser request would run it (the real middleware, session and
+        templates), beside the bare view over the same unit, in alternating rounds."""
+        field, ids = self._acting_unit(user)
+        bare_url = f"/__bench__/queue/?field={field}&ids={','.join(map(str, ids))}"
+        rounds = self.options["rounds"]
+        per_round = max(1, -(-repeat // rounds))
+        with _bench.in_process(urlconf=__name__):
             client = Client()
             client.force_login(user)
-            with warnings.catch_warnings():
-                # WhiteNoise notes the absent STATIC_ROOT (no collectstatic here); harmless.
-                warnings.filterwarnings("ignore", message="No directory at")
-                for _ in range(3):  # warm up: templates, connection, caches
-                    self._get(client, url)
-            times, cpu = [], []
-            for _ in range(repeat):
-                started, started_cpu = time.perf_counter(), time.process_time()
-                response = self._get(client, url)
-                times.append((time.perf_counter() - started) * 1000)
-                cpu.append((time.process_time() - started_cpu) * 1000)
+            page, bare = _bench.getter(client, url), _bench.getter(Client(), bare_url)
+            cpu = []
+
+            def timed_page():
+                started = time.process_time()
+                page()
+                cpu.append((time.process_time() - started) * 1000)
+
+            timings = _bench.alternate(
+                {"page": timed_page, "bare": bare}, rounds=rounds, per_round=per_round
+            )
             with CaptureQueriesContext(connection) as queries:
-                response = self._get(client, url)
-        times.sort()
-        p95 = times[max(0, math.ceil(0.95 * len(times)) - 1)]
+                response = page()
         total = re.search(
             r'id="tab-all">\s*[^<]*<span class="badge[^"]*">(\d+)</span>', response.text
         )
+        shown = f"queue of {total.group(1) if total else '?':>6} open issues"
         self.stdout.write(
-            f"{label:<18} queue of {total.group(1) if total else '?':>6} open issues: "
-            f"median {statistics.median(times):6.1f} ms, p95 {p95:6.1f} ms, "
-            f"{len(queries)} queries ({repeat} loads; "
-            f"this process's CPU median {statistics.median(cpu):.1f} ms)"
+            _bench.ratio_line(
+                f"{label:<18} {shown}",
+                timings["page"],
+                timings["bare"],
+                queries=len(queries),
+                width=45,
+            )
+            + f" (CPU median {statistics.median(cpu):.1f} ms)"
         )
         if self.verbosity >= 2:
             for query in queries.captured_queries:
                 self.stdout.write(f"  {query['time']} s  {query['sql'][:200]}")
         if explain and connection.vendor == "postgresql":
             self._explain(queries.captured_queries)
+
+    def _acting_unit(self, user) -> tuple[str, list[int]]:
+        """The kind of unit this account acts on and the ids (one kind per account here)."""
+        held = _bench.unit_ids(user)
+        if len(held) != 1:
+            raise CommandError(f"{user.username} should hold posts of one kind, not {held}")
+        return next(iter(held.items()))
 
     def _explain(self, queries) -> None:
         """The plan of each query on issues, shortened to the lines that matter."""
@@ -288,10 +372,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"    {line.strip()}")
 
     def _get(self, client, url):
-        response = client.get(url)
-        if response.status_code != 200:
-            raise CommandError(f"{url} answered {response.status_code}")
-        return response
+        return _bench.getter(client, url)()
 
     def execute(self, *args, **options):
         self.verbosity = options.get("verbosity", 1)

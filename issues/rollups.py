@@ -1,0 +1,485 @@
+"""The daily rollups: the governance figures of the issues filed on one day in one grid,
+kept up to date in the transaction that changes the issues.
+
+Three tables, one key: the issues filed on one local day in one grid (with one department,
+or none).
+
+- ``DailyRollup``: per key, category, severity and source, every figure that does not
+  depend on the moment it is read (``stats.STORED_KEYS``: counts, and sums instead of
+  averages), the closed loop's counts from events and sub-tasks, and the histograms of
+  the two durations that medians are read from. They are computed by the very aggregate
+  expressions of the live figures (``stats.figure_aggregates``,
+  ``stats.histogram_aggregates``, ``loop.routing_aggregates``, ``loop.task_aggregates``),
+  grouped by the row's key: the rollup and the live figures cannot drift apart.
+- ``DailyTotal``: the same per key, whatever the category, severity and source (the sums of
+  the key's ``DailyRollup`` rows). A grid files a handful of issues a day over many
+  categories, severities and sources, so a ``DailyRollup`` row holds about one issue; a
+  total holds a grid's day. The dashboard reads the totals unless a category, severity or
+  source is chosen.
+- ``DailyOutcome``: per key, category, severity, source, day resolved and day of the
+  deadline missed, how many issues: the weekly trend (narrow rows).
+
+The few figures that depend on "now" (overdue now, unanswered past the first deadline,
+sub-tasks late, left unverified too long) stay live, over open work only.
+
+Keeping them: an issue's *key* is (its filing day, its grid); neither ever changes. After
+every change, ``refresh(keys)`` rewrites the rows of those keys from the issues as they are
+now, in the same transaction: ``DELETE`` the keys' rows, then ``INSERT … SELECT … GROUP
+BY`` of the issues, their routing events and their sub-tasks; the totals from the rows
+just written, the outcomes from the issues. The workflow calls it for the issue it changed,
+filing for the new issue, the sweep once per batch and a unit's move once for the issues
+that moved. Set-based, a fixed number of statements for any number of keys: the keys'
+issue ids are read first (each key through the (grid, created_at) index), and each DELETE
+and INSERT takes them, or the keys, as one list parameter whose length the planner knows.
+The INSERT statements are compiled once per process.
+
+Concurrency: on PostgreSQL the refresh first takes a transaction-scoped advisory lock per
+key (in key order, so two refreshes never deadlock on each other). A second transaction
+changing an issue of the same key waits for the first to commit, and its own ``DELETE`` and
+``INSERT`` (each a new snapshot under READ COMMITTED) then see the first one's rows and
+changes: no row is written from a stale view. Everyone locks issue rows before keys (the
+refresh comes last in a transaction), so the keys add no lock cycle. SQLite runs one writer
+at a time.
+
+``rebuild(since, until)`` recomputes a range of days (``manage.py rebuild_rollups``, or the
+``rebuild_rollups_task`` task), one chunk of days per transaction; it locks the rollup
+tables against refreshes for the chunk, so that nothing written meanwhile is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    F,
+    FloatField,
+    IntegerField,
+    Max,
+    Min,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast, TruncDate
+from django.utils import timezone
+from django_tasks import task
+
+from .models import (
+    ROLLUP_COUNTS,
+    ROLLUP_HISTOGRAM_COLUMNS,
+    ROLLUP_SUMS,
+    ROLLUP_VALUES,
+    DailyOutcome,
+    DailyRollup,
+    DailyTotal,
+    Issue,
+    IssueEvent,
+    IssueTask,
+)
+from .stats import figures, loop
+
+log = logging.getLogger(__name__)
+
+# The key of a total, and of a rollup row (with the filters), as columns and issue fields.
+TOTAL_KEY = {
+    "day": None,  # the local filing day
+    "subdistrict_id": "subdistrict_id",
+    "community_id": "community_id",
+    "grid_id": "grid_id",
+    "department_id": "department_id",
+}
+KEY_COLUMNS = {
+    **TOTAL_KEY,
+    "category_id": "category_id",
+    "severity": "severity",
+    "source": "source",
+}
+COLUMNS = (*KEY_COLUMNS, *ROLLUP_VALUES)
+OUTCOME_COLUMNS = (*KEY_COLUMNS, "resolved_day", "missed_day", "filed")
+TABLES = (DailyRollup, DailyTotal, DailyOutcome)
+
+# The counts from the routing events and from the sub-tasks (the rest from the issue rows).
+EVENT_VALUES = ("dispatches_received", "returned")
+TASK_VALUES = ("tasks_done", "tasks_on_time")
+
+# Advisory locks of rollup keys: this tag in the high 32 bits of the lock id.
+LOCK_TAG = 0x524F4C4C  # "ROLL"
+# Days per transaction of a rebuild.
+REBUILD_CHUNK_DAYS = 31
+
+
+@cache
+def zone() -> ZoneInfo:
+    """The local time the filing day is counted in (the dashboard's days too)."""
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def local_day(moment: datetime) -> date:
+    return timezone.localtime(moment, zone()).date()
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone())
+
+
+def key_of(issue) -> tuple[date, int]:
+    """An issue's rollup key: its local filing day and its grid (neither ever changes)."""
+    return local_day(issue.created_at), issue.grid_id
+
+
+def key_of_row(row: dict) -> tuple[date, int]:
+    """The same from an issue's ``values()`` row with ``created_at`` and ``grid_id``."""
+    return local_day(row["created_at"]), row["grid_id"]
+
+
+# --- which issues, which rows ----------------------------------------------------------------
+
+
+def _keys_relation(keys: list[tuple[date, int]]) -> tuple[str, list]:
+    """The keys as a relation (g: grid, d: day, a/b: the day's first moment and the next
+    day's). PostgreSQL: arrays, whose length the planner knows (it then reads each key's
+    rows through the indexes); SQLite: one JSON parameter."""
+    starts = [day_start(day) for day, _grid in keys]
+    stops = [day_start(day + timedelta(days=1)) for day, _grid in keys]
+    if connection.vendor == "postgresql":
+        sql = (
+            "SELECT g, d, a, b FROM unnest(%s::bigint[], %s::date[], %s::timestamptz[], "
+            "%s::timestamptz[]) AS k(g, d, a, b)"
+        )
+        return sql, [[grid for _day, grid in keys], [day for day, _grid in keys], starts, stops]
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [
+        {"g": grid, "d": day.isoformat(), "a": str(adapt(start)), "b": str(adapt(stop))}
+        for (day, grid), start, stop in zip(keys, starts, stops, strict=True)
+    ]
+    sql = (
+        "SELECT json_extract(value, '$.g') AS g, json_extract(value, '$.d') AS d, "
+        "json_extract(value, '$.a') AS a, json_extract(value, '$.b') AS b "
+        "FROM json_each(%s)"
+    )
+    return sql, [json.dumps(rows)]
+
+
+def _issue_ids(keys) -> list[int]:
+    """The ids of the issues in these keys, each key's read through the (grid, created_at)
+    index."""
+    relation, params = _keys_relation(keys)
+    table = Issue._meta.db_table
+    if connection.vendor == "postgresql":
+        # OFFSET 0 keeps the subquery apart: one index range per key, however many keys
+        # (flattened, the planner would rather scan the whole table for a few hundred).
+        sql = (
+            f"SELECT i.id FROM ({relation}) k CROSS JOIN LATERAL (SELECT id FROM {table} "
+            "WHERE grid_id = k.g AND created_at >= k.a AND created_at < k.b OFFSET 0) i"
+        )
+    else:
+        sql = (
+            f"SELECT i.id FROM ({relation}) k JOIN {table} i "
+            "ON i.grid_id = k.g AND i.created_at >= k.a AND i.created_at < k.b"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+# Placeholders compiled into the cached INSERT statements, replaced by each run's values.
+IDS_PARAM = "\x00rollup:ids\x00"
+START_PARAM = "\x00rollup:start\x00"
+STOP_PARAM = "\x00rollup:stop\x00"
+
+
+def _ids_values(ids: list[int]) -> dict:
+    if connection.vendor == "postgresql":
+        return {IDS_PARAM: ids}
+    return {IDS_PARAM: json.dumps(ids)}
+
+
+def _ids_condition(prefix: str) -> Q:
+    """The issues of ``IDS_PARAM`` (a list whose length the planner knows)."""
+    if connection.vendor == "postgresql":
+        ids = RawSQL("SELECT unnest(%s::bigint[])", [IDS_PARAM])
+    else:
+        ids = RawSQL("SELECT value FROM json_each(%s)", [IDS_PARAM])
+    return Q(**{"issue_id__in" if prefix else "pk__in": ids})
+
+
+def _days_condition(prefix: str) -> Q:
+    """The issues filed from ``START_PARAM`` to before ``STOP_PARAM``."""
+    return Q(
+        **{
+            f"{prefix}created_at__gte": RawSQL("%s", [START_PARAM]),
+            f"{prefix}created_at__lt": RawSQL("%s", [STOP_PARAM]),
+        }
+    )
+
+
+def _rows_of_keys(keys) -> tuple[str, list]:
+    """The rollup rows of these keys, as a WHERE clause."""
+    relation, params = _keys_relation(keys)
+    return f"(grid_id, day) IN (SELECT g, d FROM ({relation}) keys)", params
+
+
+def _rows_of_days(first: date, last: date) -> tuple[str, list]:
+    adapt = connection.ops.adapt_datefield_value
+    return "day >= %s AND day <= %s", [adapt(first), adapt(last)]
+
+
+# --- the statements ----------------------------------------------------------------------
+
+
+def _zeros(names, *, like: str = "count") -> dict:
+    field = IntegerField() if like == "count" else FloatField()
+    return {name: Cast(Value(0 if like == "count" else None), output_field=field) for name in names}
+
+
+def _filler(filled: Iterable[str]) -> dict:
+    """Typed zeros (counts) and NULLs (sums) for the value columns a part does not fill."""
+    filled = set(filled)
+    counts = [c for c in (*ROLLUP_COUNTS, *ROLLUP_HISTOGRAM_COLUMNS) if c not in filled]
+    sums = [c for c in ROLLUP_SUMS if c not in filled]
+    return {**_zeros(counts), **_zeros(sums, like="sum")}
+
+
+def _key_values(prefix: str, *, department) -> dict:
+    """A row's key from the issue's fields (through ``prefix``). Select aliases clash with
+    no model field; only their order matters."""
+    values = {}
+    for column, field in KEY_COLUMNS.items():
+        if column == "day":
+            values["k_day"] = TruncDate(f"{prefix}created_at", tzinfo=zone())
+        elif column == "department_id":
+            values["k_department_id"] = department
+        else:
+            values[f"k_{column}"] = F(prefix + field)
+    return values
+
+
+def _rollup_parts(condition) -> list:
+    """The three grouped SELECTs whose rows are the ``DailyRollup`` rows of the issues
+    ``condition`` (prefix → Q on the issue) picks: the issue rows by their own department,
+    the routing events by the department they name, the sub-tasks by theirs."""
+    now = timezone.now()  # no stored figure depends on it
+    aliases = [f"k_{name}" for name in KEY_COLUMNS] + [f"v_{name}" for name in ROLLUP_VALUES]
+
+    def rename(values: dict) -> dict:
+        return {f"v_{name}": value for name, value in values.items()}
+
+    issue_values = {
+        **figures.figure_aggregates(now=now, keys=figures.STORED_KEYS),
+        **figures.histogram_aggregates(),
+    }
+    issues = (
+        Issue.objects.filter(condition(""))
+        .values(**_key_values("", department=F("department_id")))
+        .annotate(**rename(issue_values), **rename(_filler(issue_values)))
+        .values(*aliases)
+        .order_by()
+    )
+    events = (
+        IssueEvent.objects.filter(condition("issue__"), kind__in=loop.ROUTING_KINDS)
+        .annotate(named_department=loop.event_department_name())
+        .values(**_key_values("issue__", department=loop.event_department()))
+        .annotate(**rename(loop.routing_aggregates()), **rename(_filler(EVENT_VALUES)))
+        .values(*aliases)
+        .order_by()
+    )
+    tasks = (
+        IssueTask.objects.filter(condition("issue__"))
+        .values(**_key_values("issue__", department=F("department_id")))
+        .annotate(**rename(loop.task_aggregates()), **rename(_filler(TASK_VALUES)))
+        .values(*aliases)
+        .order_by()
+    )
+    return [issues, events, tasks]
+
+
+def _outcomes(condition):
+    """The ``DailyOutcome`` rows of the issues ``condition`` picks: the trend's "resolved
+    per week of resolution" and "overdue per week of the deadline missed" (resolved after
+    it; those still running past it are counted live)."""
+    missed = Case(
+        When(resolved_at__gt=F("due_at"), then=TruncDate("due_at", tzinfo=zone())),
+        output_field=DateField(),
+    )
+    return (
+        Issue.objects.filter(condition(""))
+        .values(
+            **_key_values("", department=F("department_id")),
+            k_resolved_day=TruncDate("resolved_at", tzinfo=zone()),
+            k_missed_day=missed,
+        )
+        .annotate(v_filed=Count("id"))
+        .order_by()
+    )
+
+
+def _quoted(columns) -> str:
+    return ", ".join(connection.ops.quote_name(column) for column in columns)
+
+
+# The compiled INSERT statements, per database, table and condition: building the ORM
+# queries of some hundred aggregates costs far more than running them for one key.
+_STATEMENTS: dict[tuple, tuple[str, list]] = {}
+
+
+def _statement(model, condition) -> tuple[str, list]:
+    key = (connection.alias, connection.vendor, model.__name__, condition.__name__)
+    if key not in _STATEMENTS:
+        if model is DailyRollup:
+            parts = _rollup_parts(condition)
+            query, columns = parts[0].union(*parts[1:], all=True), COLUMNS
+        else:
+            query, columns = _outcomes(condition), OUTCOME_COLUMNS
+        select, params = query.query.get_compiler(connection=connection).as_sql()
+        _STATEMENTS[key] = (
+            f"INSERT INTO {model._meta.db_table} ({_quoted(columns)}) {select}",
+            list(params),
+        )
+    return _STATEMENTS[key]
+
+
+def _run(sql: str, params) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _write(condition, values: dict, rows: tuple[str, list]) -> int:
+    """Write the rows of the issues ``condition`` picks (``values`` replace the placeholders
+    in its parameters); ``rows``: the same rows as a WHERE clause on the tables, for the
+    totals. Returns the number of ``DailyRollup`` rows written."""
+    written = 0
+    for model in (DailyRollup, DailyOutcome):
+        sql, params = _statement(model, condition)
+        params = [values.get(p, p) if isinstance(p, str) else p for p in params]
+        count = _run(sql, params)
+        written = count if model is DailyRollup else written
+    where, where_params = rows
+    keys = _quoted(TOTAL_KEY)
+    sums = ", ".join(f"SUM({connection.ops.quote_name(c)})" for c in ROLLUP_VALUES)
+    _run(
+        f"INSERT INTO {DailyTotal._meta.db_table} ({keys}, {_quoted(ROLLUP_VALUES)}) "
+        f"SELECT {keys}, {sums} FROM {DailyRollup._meta.db_table} WHERE {where} "
+        f"GROUP BY {keys}",
+        where_params,
+    )
+    return written
+
+
+def _delete(rows: tuple[str, list]) -> None:
+    where, params = rows
+    for model in TABLES:
+        _run(f"DELETE FROM {model._meta.db_table} WHERE {where}", params)
+
+
+def _lock(keys: list[tuple[date, int]]) -> None:
+    """Transaction-scoped advisory locks on the keys, in order (PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        return
+    # Two keys may share a lock id (then they wait for each other needlessly, no harm).
+    ids = sorted(
+        {
+            (LOCK_TAG << 32) | ((grid * 1_000_003 + day.toordinal()) & 0xFFFFFFFF)
+            for day, grid in keys
+        }
+    )
+    _run("SELECT pg_advisory_xact_lock(x) FROM unnest(%s::bigint[]) AS x", [ids])
+
+
+# --- keeping them ------------------------------------------------------------------------
+
+
+def refresh(keys: Iterable[tuple[date, int]]) -> None:
+    """Rewrite the rollup rows of ``keys`` ((day, grid_id) pairs) from the issues as they
+    are now, inside the caller's transaction (or one of its own)."""
+    keys = sorted(set(keys))
+    if not keys:
+        return
+    with transaction.atomic(savepoint=False):
+        _lock(keys)
+        rows = _rows_of_keys(keys)
+        _delete(rows)
+        _write(_ids_condition, _ids_values(_issue_ids(keys)), rows)
+
+
+def refresh_issue(issue) -> None:
+    refresh([key_of(issue)])
+
+
+def refresh_issues(ids: Iterable[int]) -> None:
+    """Rewrite the rollup rows of the keys of these issues: one query for their keys, then
+    ``refresh``."""
+    ids = list(ids)
+    if not ids:
+        return
+    rows = Issue.objects.filter(pk__in=ids).values_list("created_at", "grid_id").distinct()
+    refresh({(local_day(created_at), grid_id) for created_at, grid_id in rows})
+
+
+def _issue_days() -> tuple[date, date] | None:
+    found = Issue.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
+    rolled = DailyOutcome.objects.aggregate(first=Min("day"), last=Max("day"))
+    days = [local_day(found[k]) for k in ("first", "last") if found[k] is not None]
+    days += [rolled[k] for k in ("first", "last") if rolled[k] is not None]
+    return (min(days), max(days)) if days else None
+
+
+def rebuild(
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    chunk_days: int = REBUILD_CHUNK_DAYS,
+    progress=None,
+) -> int:
+    """Recompute the rollups of the days from ``since`` to ``until`` (both included; by
+    default every day with issues or rollup rows) from the issues. Returns the number of
+    ``DailyRollup`` rows written. One transaction per ``chunk_days`` days;
+    ``progress(day, rows)`` is called after each."""
+    if since is None or until is None:
+        span = _issue_days()
+        if span is None:
+            return 0
+        since = since or span[0]
+        until = until or span[1]
+    written = 0
+    day = since
+    adapt = connection.ops.adapt_datetimefield_value
+    while day <= until:
+        last = min(until, day + timedelta(days=chunk_days - 1))
+        start, stop = day_start(day), day_start(last + timedelta(days=1))
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # Refreshes wait for the chunk (and it for the ones under way), so a change
+                # committed meanwhile is either seen here or rewritten after.
+                tables = ", ".join(model._meta.db_table for model in TABLES)
+                _run(f"LOCK TABLE {tables} IN SHARE ROW EXCLUSIVE MODE", [])
+            rows = _rows_of_days(day, last)
+            _delete(rows)
+            bounds = {START_PARAM: adapt(start), STOP_PARAM: adapt(stop)}
+            written += _write(_days_condition, bounds, rows)
+        if progress is not None:
+            progress(last, written)
+        day = last + timedelta(days=1)
+    return written
+
+
+@task()
+def rebuild_rollups_task(since: str | None = None, until: str | None = None) -> int:
+    """``rebuild`` as a task (dates as ISO text): after an import, or a repair."""
+    written = rebuild(
+        since=date.fromisoformat(since) if since else None,
+        until=date.fromisoformat(until) if until else None,
+    )
+    log.info("rollups rebuilt from %s to %s: %d rows", since or "start", until or "end", written)
+    return written

@@ -1,0 +1,626 @@
+"""The daily rollups (issues.rollups) against the live figures, their oracle.
+
+``history`` files issues over forty days in every grid of both subdistricts, with several
+categories, severities and sources, takes them through the workflow (accepted, escalated,
+dispatched, returned, handled jointly, suspended, extended, resolved, evaluated, called
+back, verified, rejected, supervised) and runs the sweep. The rollups are kept by those
+actions alone, never rebuilt; then, for periods, units and filters drawn at random (seeded),
+every figure read from the rollups equals the figure counted live over the issues, the
+rankings of child units and the weekly trend too, and medians lie in the range the
+histogram gives.
+"""
+
+import contextlib
+import random
+from dataclasses import replace
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from issues import rollups, stats, workflow
+from issues.models import (
+    ROLLUP_BUCKETS,
+    ROLLUP_COUNTS,
+    ROLLUP_SUMS,
+    DailyRollup,
+    Issue,
+    IssueEvent,
+    IssueTask,
+    Level,
+    ReturnReason,
+    Satisfaction,
+    Severity,
+    Source,
+    Status,
+)
+from issues.stats import loop
+from issues.sweep import run_sweep
+from issues.workflow import WorkflowError
+from tests.conftest import requires_postgres
+from tests.factories import (
+    CategoryFactory,
+    DepartmentFactory,
+    IssueFactory,
+    UserFactory,
+    staff_on,
+)
+from tests.rollup_support import rollups_follow_saves  # noqa: F401
+
+H = timedelta(hours=1)
+SEED = 1154
+DAYS = 40
+
+# Every count a page can show, and the rates and averages computed from them.
+COUNTS = sorted(stats.COUNT_KEYS | {"response_due", "tasks_due", "closed", "resolution_due"})
+MEDIANS = {"accept_hours_median": "accept", "resolve_hours_median": "resolve"}
+
+
+# --- the history ---------------------------------------------------------------------------
+
+
+class Cast:
+    """Who acts where: a worker per grid, staff per community, subdistrict and department."""
+
+    def __init__(self, t, p):
+        self.t, self.p = t, p
+        self.grid_staff = {
+            t.grid.pk: [p.worker, p.worker2],
+            t.sibling_grid.pk: [p.sibling_worker, staff_on(t.sibling_grid)],
+            t.cousin_grid.pk: [staff_on(t.cousin_grid), staff_on(t.cousin_grid)],
+            t.far_grid.pk: [staff_on(t.far_grid), staff_on(t.far_grid)],
+        }
+        self.community_staff = {
+            t.community.pk: p.community_staff,
+            t.other_community.pk: p.other_community_staff,
+            t.far_grid.community_id: staff_on(t.far_grid.community),
+        }
+        self.subdistrict_staff = {
+            t.subdistrict.pk: p.subdistrict_staff,
+            t.other_subdistrict.pk: p.far_staff,
+        }
+        self.housing = DepartmentFactory(subdistrict=t.subdistrict, name="住建")
+        self.department_staff = {
+            t.department.pk: p.department_staff,
+            self.housing.pk: staff_on(self.housing),
+            t.other_department.pk: p.other_department_staff,
+        }
+        self.departments = {
+            t.subdistrict.pk: [t.department, self.housing],
+            t.other_subdistrict.pk: [t.other_department],
+        }
+
+    def holder(self, issue: Issue):
+        """Someone posted on the issue's current unit."""
+        if issue.department_id:
+            return self.department_staff[issue.department_id]
+        return {
+            Level.GRID: lambda: self.grid_staff[issue.grid_id][0],
+            Level.COMMUNITY: lambda: self.community_staff[issue.community_id],
+            Level.SUBDISTRICT: lambda: self.subdistrict_staff[issue.subdistrict_id],
+        }[issue.level]()
+
+    def other(self, issue: Issue):
+        """A second member of the grid (to verify what the first resolved)."""
+        return self.grid_staff[issue.grid_id][1]
+
+
+def _file(cast, rng, now, categories) -> Issue:
+    t, p = cast.t, cast.p
+    grid = rng.choice([t.grid, t.grid, t.sibling_grid, t.cousin_grid, t.far_grid])
+    source = rng.choice(
+        [Source.RESIDENT, Source.RESIDENT, Source.PATROL, Source.VOLUNTEER, Source.HOTLINE]
+        + [Source.API]
+    )
+    severity = rng.choice([Severity.MINOR, Severity.MINOR, Severity.URGENT, Severity.DIFFICULT])
+    filed = now - timedelta(days=rng.randrange(DAYS), minutes=rng.randrange(24 * 60))
+    first = workflow.due_after(severity=severity, level=Level.GRID, start=filed)
+    return IssueFactory(
+        grid=grid,
+        category=rng.choice(categories),
+        severity=severity,
+        source=source,
+        reporter=p.resident if source in (Source.RESIDENT, Source.VOLUNTEER) else None,
+        created_at=filed,
+        level_entered_at=filed,
+        due_at=first,
+        response_due_at=first,
+    )
+
+
+def _story(cast, rng, issue: Issue) -> None:
+    """One random path through the workflow; a refused step ends the story."""
+    reason = ReturnReason.objects.get_or_create(name="不属于本部门职责")[0]
+
+    def act(action, **kwargs):
+        nonlocal issue
+        issue = action(issue=issue, actor=kwargs.pop("actor", None) or cast.holder(issue), **kwargs)
+        return issue
+
+    def climb(to: str):
+        while issue.level != to:
+            act(workflow.escalate, reason="需要上级协调")
+
+    def resolve_and_close():
+        act(workflow.resolve, note="已处理")
+        if issue.source in (Source.RESIDENT, Source.VOLUNTEER):
+            outcome = rng.choice(["satisfied", "basic", "dissatisfied", "none"])
+            if outcome == "none":
+                return
+            satisfaction = {
+                "satisfied": Satisfaction.SATISFIED,
+                "basic": Satisfaction.BASICALLY_SATISFIED,
+                "dissatisfied": Satisfaction.DISSATISFIED,
+            }[outcome]
+            act(
+                workflow.evaluate,
+                actor=cast.p.resident,
+                satisfaction=satisfaction,
+                reason="没修好" if outcome == "dissatisfied" else "",
+            )
+        elif issue.source in (Source.HOTLINE, Source.API) and rng.random() < 0.7:
+            act(
+                workflow.callback,
+                actor=cast.community_staff[issue.community_id],
+                outcome=rng.choice([Satisfaction.SATISFIED, Satisfaction.DISSATISFIED]),
+                said="还是不行",
+            )
+        elif rng.random() < 0.6 and not issue.department_id and issue.level == Level.GRID:
+            act(workflow.verify, actor=cast.other(issue))
+
+    def run(path):
+        if path == 0:
+            return  # left waiting (past its first deadline or not)
+        if path == 1:
+            act(workflow.reject, reason="重复上报")
+            return
+        if path in (2, 3):
+            act(workflow.accept)
+            resolve_and_close()
+            return
+        if path == 4:
+            climb(Level.COMMUNITY)
+            act(workflow.accept)
+            if rng.random() < 0.5:
+                act(workflow.suspend, reason="等待配件")
+                if rng.random() < 0.5:
+                    act(workflow.resume)
+            return
+        if path == 5:
+            climb(Level.SUBDISTRICT)
+            departments = cast.departments[issue.subdistrict_id]
+            act(workflow.dispatch, department=departments[0])
+            act(workflow.accept)
+            if len(departments) > 1 and rng.random() < 0.7:
+                act(workflow.return_dispatch, reason=reason)
+                act(
+                    workflow.dispatch_joint,
+                    lead=departments[0],
+                    co_handlers=departments[1:],
+                    instruction="联合处置",
+                )
+                task = IssueTask.objects.get(issue=issue, department=departments[1], state="open")
+                if rng.random() < 0.7:
+                    act(
+                        workflow.complete_task,
+                        actor=cast.department_staff[departments[1].pk],
+                        task=task,
+                        note="已完成",
+                    )
+                act(workflow.accept)
+            if rng.random() < 0.6:
+                resolve_and_close()
+            return
+        if path == 6:
+            act(workflow.accept)
+            act(
+                workflow.request_extension,
+                until=timezone.localdate() + timedelta(days=5),
+                reason="等材料",
+            )
+            if rng.random() < 0.5:
+                act(workflow.approve_extension, actor=cast.community_staff[issue.community_id])
+            return
+        if path == 7:
+            act(workflow.accept)
+            act(
+                workflow.supervise_note,
+                actor=cast.community_staff[issue.community_id],
+                note="尽快办结",
+            )
+            if rng.random() < 0.5:
+                resolve_and_close()
+            return
+        if path == 8:
+            climb(Level.COMMUNITY)
+            act(workflow.reject, reason="不属于受理范围")
+            return
+        act(workflow.accept)  # path 9: in progress
+
+    with contextlib.suppress(WorkflowError):
+        run(rng.randrange(10))
+
+
+@pytest.fixture
+def history(territory, people, rollups_follow_saves):  # noqa: F811
+    """Eighty issues over forty days, through the workflow and the sweep. Filing is a row
+    written directly (so that it can be in the past), its rollup kept as filing keeps it."""
+    rng = random.Random(SEED)
+    cast = Cast(territory, people)
+    categories = [
+        territory.category,
+        CategoryFactory(name="噪音扰民", default_severity=Severity.URGENT),
+        CategoryFactory(name="违章建筑", default_severity=Severity.DIFFICULT),
+    ]
+    now = timezone.now()
+    issues = [_file(cast, rng, now, categories) for _n in range(80)]
+    for issue in issues:
+        _story(cast, rng, issue)
+    run_sweep()
+    # Some of each kind of thing, so the comparison below means something.
+    assert Issue.objects.filter(status=Status.CLOSED).count() >= 5
+    assert Issue.objects.filter(department__isnull=False).exists()
+    assert IssueEvent.objects.filter(kind=IssueEvent.Kind.RETURNED).exists()
+    assert IssueTask.objects.filter(state=IssueTask.State.DONE).exists()
+    assert Issue.objects.filter(reopen_count__gt=0).exists()
+    assert Issue.objects.filter(is_supervised=True).exists()
+    return cast
+
+
+def units_of(t, cast):
+    return [
+        ("subdistrict", t.subdistrict.pk),
+        ("subdistrict", t.other_subdistrict.pk),
+        ("community", t.community.pk),
+        ("community", t.other_community.pk),
+        ("grid", t.grid.pk),
+        ("grid", t.sibling_grid.pk),
+        ("grid", t.cousin_grid.pk),
+        ("grid", t.far_grid.pk),
+        ("department", t.department.pk),
+        ("department", cast.housing.pk),
+        ("department", t.other_department.pk),
+    ]
+
+
+def random_filters(rng, categories) -> stats.Filters:
+    today = timezone.localdate()
+    start = today - timedelta(days=rng.randrange(DAYS + 5))
+    end = min(today, start + timedelta(days=rng.randrange(1, DAYS)))
+    filters = stats.Filters(start=start, end=end)
+    if rng.random() < 0.25:
+        filters = replace(filters, category_id=rng.choice(categories))
+    if rng.random() < 0.25:
+        filters = replace(filters, severity=rng.choice(Severity.values))
+    if rng.random() < 0.25:
+        filters = replace(filters, source=rng.choice(Source.values))
+    return filters
+
+
+def assert_same_figures(live: stats.Figures, rolled: stats.Figures, where) -> None:
+    for key in COUNTS:
+        assert getattr(rolled, key) == getattr(live, key), (where, key)
+    for figure in stats.FIGURES:
+        if figure.key in MEDIANS:
+            continue
+        expected, got = live.value(figure.key), rolled.value(figure.key)
+        assert (got is None) == (expected is None), (where, figure.key)
+        if expected is not None:
+            assert got == pytest.approx(expected), (where, figure.key)
+    for key, measure in MEDIANS.items():
+        exact, found = live.value(key), rolled.histogram_median(measure)
+        assert (found is None) == (exact is None), (where, key)
+        if found is not None:
+            assert found.low - 1e-6 <= exact, (where, key, exact, found)
+            assert found.high is None or exact <= found.high + 1e-6, (where, key, exact, found)
+            assert found.low <= found.hours and (found.high is None or found.hours <= found.high)
+
+
+def test_every_figure_from_the_rollups_equals_the_live_figure(territory, history, root):
+    rng = random.Random(SEED)
+    categories = list({issue.category_id for issue in Issue.objects.all()})
+    now = timezone.now()
+    compared = 0
+    for _round in range(40):
+        filters = random_filters(rng, categories)
+        for kind, pk in rng.sample(units_of(territory, history), 4):
+            live = stats.load_unit(root, kind, pk, filters, now=now)
+            rolled = stats.load_unit(root, kind, pk, filters, now=now, rollup=True)
+            assert rolled.rollup and not live.rollup
+            where = (kind, pk, filters)
+            assert_same_figures(live.figures, rolled.figures, where)
+            compared += live.figures.filed
+            # The weekly trend.
+            assert stats.trend(rolled, filters, now=now) == stats.trend(live, filters, now=now)
+            # The child units' rankings, row by row.
+            live_tables = stats.rankings(live, filters, now=now)
+            rolled_tables = stats.rankings(rolled, filters, now=now)
+            assert live_tables.keys() == rolled_tables.keys()
+            for name, rows in live_tables.items():
+                assert [(r.kind, r.pk) for r in rolled_tables[name]] == [
+                    (r.kind, r.pk) for r in rows
+                ]
+                for a, b in zip(rows, rolled_tables[name], strict=True):
+                    for key in stats.RANKING_AGGREGATES:
+                        got, expected = b.figures.raw.get(key), a.figures.raw.get(key)
+                        assert (got or 0) == pytest.approx(expected or 0), (where, a.name, key)
+                    if b.kind == "department":
+                        for key in ("returned", "dispatches_received", "tasks_due"):
+                            assert getattr(b.figures, key) == getattr(a.figures, key)
+    assert compared > 100  # the draws did look at issues
+
+
+def test_a_rebuild_writes_what_the_workflow_kept(territory, history):
+    def rows():
+        found = {}
+        for model in rollups.TABLES:
+            columns = [f.column for f in model._meta.concrete_fields if f.column != "id"]
+            columns = [c for c in columns if not c.endswith("_seconds_sum")]  # float sums
+            found[model.__name__] = sorted(model.objects.values_list(*columns), key=str)
+        return found
+
+    kept = rows()
+    assert all(kept.values())
+    assert rollups.rebuild() == len(kept["DailyRollup"])
+    assert rows() == kept
+
+
+def test_the_rollup_columns_are_the_stored_figures():
+    """The model's columns and the figures' definitions, tied together."""
+    loop_stored = {*loop.routing_aggregates(), *loop.task_aggregates()}
+    assert set(ROLLUP_COUNTS) | set(ROLLUP_SUMS) == set(stats.STORED_KEYS) | loop_stored
+    assert stats.figures.MEDIAN_BUCKETS == ROLLUP_BUCKETS
+    assert set(stats.LIVE_KEYS).isdisjoint(ROLLUP_COUNTS)
+    assert set(rollups.COLUMNS) == {
+        field.column for field in DailyRollup._meta.concrete_fields if field.column != "id"
+    }
+
+
+# --- kept in the same transaction -----------------------------------------------------------
+
+
+def subdistrict_figures(t, user, *, rollup):
+    today = timezone.localdate()
+    filters = stats.Filters(start=today - timedelta(days=29), end=today)
+    return stats.load_unit(user, "subdistrict", t.subdistrict.pk, filters, rollup=rollup).figures
+
+
+def test_each_action_keeps_the_rollups_fresh_without_a_rebuild(territory, people):
+    t, p = territory, people
+    issue = workflow.file_issue(
+        actor=p.resident, source=Source.RESIDENT, category=t.category, title="路灯不亮",
+        description="楼下路灯坏了", grid=t.grid,
+    )  # fmt: skip
+    rolled = subdistrict_figures(t, p.subdistrict_staff, rollup=True)
+    assert (rolled.filed, rolled.open, rolled.accepted) == (1, 1, 0)
+    issue = workflow.accept(issue=issue, actor=p.worker)
+    assert subdistrict_figures(t, p.subdistrict_staff, rollup=True).accepted == 1
+    issue = workflow.resolve(issue=issue, actor=p.worker, note="已修好")
+    issue = workflow.evaluate(issue=issue, actor=p.resident, satisfaction=Satisfaction.SATISFIED)
+    rolled = subdistrict_figures(t, p.subdistrict_staff, rollup=True)
+    assert (rolled.minor_closed, rolled.satisfied, rolled.open) == (1, 1, 0)
+    live = subdistrict_figures(t, p.subdistrict_staff, rollup=False)
+    assert_same_figures(live, rolled, "after the actions")
+    # One rollup row: the day and grid of the issue.
+    assert DailyRollup.objects.count() == 1
+
+
+def test_a_refused_action_leaves_the_rollups_as_they_were(territory, people):
+    t, p = territory, people
+    issue = workflow.file_issue(
+        actor=p.resident, source=Source.RESIDENT, category=t.category, title="路灯不亮",
+        description="楼下路灯坏了", grid=t.grid,
+    )  # fmt: skip
+    before = list(DailyRollup.objects.values())
+    with pytest.raises(WorkflowError):
+        workflow.resolve(issue=issue, actor=p.worker, note="")
+    assert list(DailyRollup.objects.values()) == before
+
+
+def test_the_sweep_keeps_the_rollups_of_its_batches(territory, people, rollups_follow_saves):  # noqa: F811
+    t, p = territory, people
+    now = timezone.now()
+    for n in range(7):
+        IssueFactory(
+            grid=t.grid if n % 2 else t.sibling_grid, reporter=None, created_at=now - n * 6 * H,
+            level_entered_at=now - 50 * H, due_at=now - H, response_due_at=now - H,
+        )  # fmt: skip
+    assert subdistrict_figures(t, p.subdistrict_staff, rollup=True).reached_community == 0
+    run_sweep(batch_size=3)
+    rolled = subdistrict_figures(t, p.subdistrict_staff, rollup=True)
+    assert rolled.reached_community == 7
+    assert_same_figures(subdistrict_figures(t, p.subdistrict_staff, rollup=False), rolled, "sweep")
+
+
+# --- rebuilding ------------------------------------------------------------------------------
+
+
+def test_rebuild_rollups_command_mends_the_days_asked(territory, history):
+    today = timezone.localdate()
+    kept = DailyRollup.objects.count()
+    DailyRollup.objects.update(filed=99)  # spoiled
+    out = StringIO()
+    call_command("rebuild_rollups", "--since", str(today), "--until", str(today), stdout=out)
+    assert "Rebuilt the daily rollups" in out.getvalue()
+    assert not DailyRollup.objects.filter(day=today, filed=99).exists()
+    assert DailyRollup.objects.exclude(day=today).filter(filed=99).exists()
+    call_command("rebuild_rollups", "--chunk-days", "7", stdout=StringIO())
+    assert DailyRollup.objects.count() == kept
+    assert not DailyRollup.objects.filter(filed=99).exists()
+
+
+def test_rebuild_rollups_refuses_bad_dates(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("rebuild_rollups", "--since", "2024-13-01")
+    with pytest.raises(CommandError):
+        call_command("rebuild_rollups", "--since", "2024-02-01", "--until", "2024-01-01")
+
+
+def test_rebuild_rollups_runs_as_a_task(territory, people, settings, rollups_follow_saves):  # noqa: F811
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    IssueFactory(grid=territory.grid, reporter=None)
+    DailyRollup.objects.all().delete()
+    out = StringIO()
+    call_command("rebuild_rollups", "--enqueue", stdout=out)
+    assert "Enqueued" in out.getvalue()
+    assert DailyRollup.objects.get().filed == 1
+    result = rollups.rebuild_rollups_task.enqueue(str(timezone.localdate()), None)
+    assert result.return_value == 1
+
+
+def test_rebuild_drops_the_rows_of_issues_no_longer_there(territory, people, rollups_follow_saves):  # noqa: F811
+    issue = IssueFactory(grid=territory.grid, reporter=None)
+    assert DailyRollup.objects.count() == 1
+    Issue.objects.filter(pk=issue.pk).delete()
+    rollups.rebuild()
+    assert DailyRollup.objects.count() == 0
+
+
+# --- the dashboard reads them ---------------------------------------------------------------
+
+
+def many_issues(t, n, category):
+    now = timezone.now()
+    statuses = [Status.SUBMITTED, Status.IN_PROGRESS, Status.CLOSED, Status.RESOLVED]
+    grids = [t.grid, t.sibling_grid, t.cousin_grid]
+    built = [
+        IssueFactory.build(
+            grid=grids[i % 3],
+            reporter=None,
+            category=category,
+            status=statuses[i % 4],
+            created_at=now - timedelta(hours=i % 700 + 1),
+            level_entered_at=now,
+            accepted_at=None if i % 4 == 0 else now - timedelta(minutes=30),
+            resolved_at=now if statuses[i % 4] in (Status.CLOSED, Status.RESOLVED) else None,
+            due_at=now + timedelta(hours=(i % 7) - 3),
+            department=t.department if i % 5 else None,
+            level=Level.SUBDISTRICT if i % 5 else Level.GRID,
+        )  # fmt: skip
+        for i in range(n)
+    ]
+    Issue.objects.bulk_create(built)
+    rollups.rebuild()
+
+
+def page_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_dashboard_queries_are_the_same_for_10_and_1000_issues(client, territory, people):
+    t = territory
+    admin = UserFactory(is_superuser=True, is_staff=True)
+    client.force_login(admin)
+    urls = [
+        reverse("dashboard_unit", args=[kind, pk]) + query
+        for kind, pk in [
+            ("subdistrict", t.subdistrict.pk),
+            ("community", t.community.pk),
+            ("grid", t.grid.pk),
+            ("department", t.department.pk),
+        ]
+        for query in (
+            "",
+            "?start=2000-01-01&end=2001-01-01",
+            f"?severity=minor&category={t.category.pk}",
+        )
+    ]
+    many_issues(t, 10, t.category)
+    few = [page_queries(client, url) for url in urls]
+    many_issues(t, 990, t.category)
+    many = [page_queries(client, url) for url in urls]
+    assert few == many
+    assert max(many) <= 10
+
+
+def test_the_page_says_medians_come_from_a_histogram(client, territory, people):
+    t, p = territory, people
+    issue = workflow.file_issue(
+        actor=p.resident, source=Source.RESIDENT, category=t.category, title="路灯不亮",
+        description="楼下路灯坏了", grid=t.grid,
+    )  # fmt: skip
+    Issue.objects.filter(pk=issue.pk).update(created_at=timezone.now() - 5 * H)
+    rollups.refresh_issues([issue.pk])
+    workflow.accept(issue=issue, actor=p.worker)
+    client.force_login(p.worker)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    html = client.get(reverse("dashboard_unit", args=["grid", t.grid.pk])).text
+    card = html.split('data-figure="accept_hours_median"')[1].split("</p>")[0]
+    assert "(between 4 and 6 h)" in card
+    assert "read from a histogram of the durations" in html
+    # A person's page is counted live: exact medians.
+    html = client.get(reverse("dashboard_unit", args=["worker", p.worker.pk])).text
+    card = html.split('data-figure="accept_hours_median"')[1].split("</p>")[0]
+    assert "between" not in card and "5.0 h" in card
+
+
+# --- two transactions on one key (PostgreSQL) -------------------------------------------------
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_transactions_on_one_key_leave_no_stale_row(territory, people):
+    """The second refresh of a key waits for the first transaction to commit, then sees its
+    change: the rollup counts both acceptances, as the live figures do."""
+    import threading
+    import time
+
+    from django.db import connection as default_connection
+    from django.db import transaction
+
+    t, p = territory, people
+    first, second = (
+        workflow.file_issue(
+            actor=p.resident,
+            source=Source.RESIDENT,
+            category=t.category,
+            title=f"路灯{n}",
+            description="楼下路灯坏了",
+            grid=t.grid,
+        )  # fmt: skip
+        for n in range(2)
+    )
+    assert rollups.key_of(first) == rollups.key_of(second)
+    refreshed = threading.Event()
+    errors = []
+
+    def slow_first():
+        try:
+            with transaction.atomic():
+                workflow.accept(issue=first, actor=p.worker)  # holds the key's lock
+                refreshed.set()
+                time.sleep(0.5)  # the other transaction refreshes meanwhile
+        except Exception as error:  # reported below
+            errors.append(error)
+            refreshed.set()
+        finally:
+            default_connection.close()
+
+    def second_meanwhile():
+        try:
+            refreshed.wait(5)
+            workflow.accept(issue=second, actor=p.worker2)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            default_connection.close()
+
+    threads = [threading.Thread(target=f) for f in (slow_first, second_meanwhile)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert not errors
+    rolled = subdistrict_figures(t, p.subdistrict_staff, rollup=True)
+    assert rolled.accepted == 2
+    assert_same_figures(subdistrict_figures(t, p.subdistrict_staff, rollup=False), rolled, "both")
