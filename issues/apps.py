@@ -8,5 +8,5 @@ class IssuesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import notifications  # noqa: F401  (connects the receivers)
+        from . import choices, notifications  # noqa: F401  (connect the receivers)
         from .open311 import webhooks  # noqa: F401

@@ -18,8 +18,6 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -51,6 +49,7 @@ from tests.factories import (
     staff_on,
 )
 from tests.rollup_support import rollups_follow_saves  # noqa: F401
+from tests.test_dashboard import page_queries
 
 H = timedelta(hours=1)
 SEED = 1154
@@ -508,13 +507,6 @@ def many_issues(t, n, category):
     ]
     Issue.objects.bulk_create(built)
     rollups.rebuild()
-
-
-def page_queries(client, url) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(queries)
 
 
 def test_dashboard_queries_are_the_same_for_10_and_1000_issues(client, territory, people):

@@ -34,9 +34,8 @@ from grids.models import Subdistrict
 from grids.resources import spreadsheet_safe
 from participation import stats as participation_stats
 
-from .. import public_figures, stats
+from .. import choices, public_figures, stats
 from ..forms.dashboard import DashboardFilterForm, PublicFilterForm
-from ..models import Category
 from ..permissions import scope_of
 
 # Columns of the ranking tables, in order (keys of stats.FIGURES).
@@ -80,8 +79,7 @@ def _chart_keys(kind: str) -> list[str]:
 
 
 def _filter_form(request) -> DashboardFilterForm:
-    categories = list(Category.objects.order_by("sort_order", "name").values_list("pk", "name"))
-    return DashboardFilterForm(request.GET, categories=categories)
+    return DashboardFilterForm(request.GET, categories=choices.categories())
 
 
 def _display(value, kind: str) -> str | None:

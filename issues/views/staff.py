@@ -31,14 +31,13 @@ from grids.models import User
 from grids.places import map_start
 from participation.models import Claim
 
-from .. import permissions, workflow
+from .. import choices, permissions, workflow
 from ..forms import loop as loop_forms
 from ..forms import participation as participation_forms
 from ..forms import staff as forms
 from ..models import (
     OPEN_STATUSES,
     RUNNING_STATUSES,
-    Category,
     Issue,
     IssueEvent,
     Severity,
@@ -180,8 +179,7 @@ class QueueView(StaffRequiredMixin, TemplateView):
         user = self.request.user
         scope = permissions.scope_of(user)
         now = timezone.now()
-        categories = list(Category.objects.values_list("pk", "name"))
-        grids = self._grid_choices(scope)
+        categories, grids = choices.categories(), choices.grids_of(user)
         form = forms.QueueFilterForm(self.request.GET, categories=categories, grids=grids)
         form.is_valid()  # a filter that is not understood is left out; the others apply
         data = form.cleaned_data
@@ -307,18 +305,6 @@ class QueueView(StaffRequiredMixin, TemplateView):
         if not data.get("status") and not data.get("overdue"):
             return "all"
         return ""  # a combination no single tab shows
-
-    @staticmethod
-    def _grid_choices(scope) -> list:
-        """The grids the person's posts cover (none listed for a single grid)."""
-        grids = list(
-            permissions.grids_in_scope(scope)
-            .order_by("community__code", "code")
-            .values_list("pk", "community__name", "name")
-        )
-        if len(grids) < 2:
-            return []
-        return [(pk, f"{community} · {name}") for pk, community, name in grids]
 
 
 # --- one issue ----------------------------------------------------------------------------

@@ -19,10 +19,10 @@ from django.views.generic import TemplateView
 
 from grids.places import map_start, parse_bbox
 
-from .. import permissions
+from .. import choices, permissions
 from ..forms.staff import QueueFilterForm
 from ..mapdata import MARKER_LIMIT, clusters, in_box, too_many
-from ..models import OPEN_STATUSES, RUNNING_STATUSES, Category, Severity, Status
+from ..models import OPEN_STATUSES, RUNNING_STATUSES, Severity, Status
 from .staff import QueueView, StaffRequiredMixin
 
 SEVERITY_LABELS = dict(Severity.choices)
@@ -30,8 +30,9 @@ STATUS_LABELS = dict(Status.choices)
 
 
 def _filter_form(request, scope) -> QueueFilterForm:
-    categories = list(Category.objects.values_list("pk", "name"))
-    form = QueueFilterForm(request.GET, categories=categories, grids=QueueView._grid_choices(scope))
+    form = QueueFilterForm(
+        request.GET, categories=choices.categories(), grids=choices.grids_of(request.user)
+    )
     form.is_valid()  # a filter that is not understood is left out; the others apply
     return form
 

@@ -1,0 +1,65 @@
+"""Choice lists that staff pages read on every request, kept in Django's cache
+(``CACHE_URL``) for ``CHOICES_SECONDS`` and dropped as soon as their rows change on this
+host: the categories, and the grids a person's posts cover. On several hosts with a cache
+per process, another host's list follows within ``CHOICES_SECONDS``; with a shared cache
+(Redis), at once. Only ids and names are kept: the same in every language."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save
+
+from grids.models import Community, Grid, Post
+
+from . import permissions
+from .models import Category
+
+CHOICES_SECONDS = 60
+CATEGORIES_KEY = "choices:categories:v1"
+GRIDS_VERSION_KEY = "choices:grids:version"
+
+
+def categories() -> list[tuple[int, str]]:
+    """Every category as (id, name), in the order the admin set."""
+    found = cache.get(CATEGORIES_KEY)
+    if found is None:
+        found = list(Category.objects.order_by("sort_order", "name").values_list("pk", "name"))
+        cache.set(CATEGORIES_KEY, found, CHOICES_SECONDS)
+    return found
+
+
+def grids_of(user) -> list[tuple[int, str]]:
+    """The grids a person's posts cover as (id, "community · grid"), in code order; none
+    listed for a single grid (there is nothing to choose)."""
+    version = cache.get(GRIDS_VERSION_KEY, 0)
+    key = f"choices:grids:{user.pk}:{version}"
+    found = cache.get(key)
+    if found is None:
+        grids = list(
+            permissions.grids_in_scope(permissions.scope_of(user))
+            .order_by("community__code", "code")
+            .values_list("pk", "community__name", "name")
+        )
+        found = [] if len(grids) < 2 else [(pk, f"{c} · {name}") for pk, c, name in grids]
+        cache.set(key, found, CHOICES_SECONDS)
+    return found
+
+
+def _categories_changed(**kwargs) -> None:
+    cache.delete(CATEGORIES_KEY)
+
+
+def _grids_changed(**kwargs) -> None:
+    # Every person's list at once: a new version leaves the old entries to expire.
+    try:
+        cache.incr(GRIDS_VERSION_KEY)
+    except ValueError:
+        cache.set(GRIDS_VERSION_KEY, 1, None)
+
+
+for _signal in (post_save, post_delete):
+    _signal.connect(_categories_changed, sender=Category, dispatch_uid=f"choices-{_signal}")
+    for _model in (Grid, Community, Post):
+        _signal.connect(
+            _grids_changed, sender=_model, dispatch_uid=f"choices-{_model.__name__}-{_signal}"
+        )

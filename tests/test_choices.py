@@ -1,0 +1,35 @@
+"""The filters' choice lists come from the cache, and a change to their rows shows at once
+(on this host; other hosts follow within ``CHOICES_SECONDS``, or at once with a shared
+cache)."""
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from issues import choices
+from tests.factories import CategoryFactory, post_for
+
+
+def test_categories_are_read_once_and_follow_a_change(territory):
+    first = choices.categories()
+    with CaptureQueriesContext(connection) as captured:
+        assert choices.categories() == first
+    assert len(captured) == 0
+    added = CategoryFactory(name="新增类别")
+    assert (added.pk, "新增类别") in choices.categories()
+    added.delete()
+    assert (added.pk, "新增类别") not in choices.categories()
+
+
+def test_a_persons_grids_follow_a_new_post(territory, people):
+    t, p = territory, people
+    assert choices.grids_of(p.worker) == []  # one grid: nothing to choose
+    with CaptureQueriesContext(connection) as captured:
+        choices.grids_of(p.worker)
+    assert len(captured) == 0
+    post_for(p.worker, t.sibling_grid)
+    p.worker.__dict__.pop("_issue_scope", None)
+    assert {pk for pk, _name in choices.grids_of(p.worker)} == {t.grid.pk, t.sibling_grid.pk}
+    # A renamed grid shows under its new name.
+    t.sibling_grid.name = "第二网格（新）"
+    t.sibling_grid.save()
+    assert any("第二网格（新）" in name for _pk, name in choices.grids_of(p.worker))
