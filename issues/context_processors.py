@@ -2,7 +2,7 @@
 
 from django.utils.functional import SimpleLazyObject
 
-from .permissions import is_staff_user, scope_of
+from .permissions import is_staff_user, keeps_participants
 
 # The badge counts unread notifications up to this many and then says "99+": a bounded
 # count, the same work however many a person has left unread.
@@ -42,9 +42,7 @@ def navigation(request):
         "staff_patrols": SimpleLazyObject(lambda: _staff_pages().patrols(user)),
         "staff_takes_calls": SimpleLazyObject(lambda: _staff_pages().takes_calls(user)),
         # Community and subdistrict staff keep their party members and volunteers.
-        "keeps_participants": SimpleLazyObject(
-            lambda: bool(scope_of(user).communities or scope_of(user).subdistricts)
-        ),
+        "keeps_participants": SimpleLazyObject(lambda: keeps_participants(user)),
     }
 
 

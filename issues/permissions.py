@@ -467,9 +467,8 @@ def helper_issues(user) -> QuerySet[Issue]:
 
 
 def claims_of(issue: Issue) -> tuple:
-    """The issue's offers of help as (id, helper id, state, hours confirmed) rows; one
-    query, remembered on the issue object until it changes (every action changes
-    ``updated_at``)."""
+    """The issue's offers of help as (helper id, state) pairs; one query, remembered on the
+    issue object until it changes (every action changes ``updated_at``)."""
     from participation.models import Claim
 
     return _cached(
@@ -477,10 +476,7 @@ def claims_of(issue: Issue) -> tuple:
         "_claims",
         (issue.pk, issue.updated_at),
         lambda: tuple(
-            (pk, helper, state, confirmed is not None)
-            for pk, helper, state, confirmed in Claim.objects.filter(issue_id=issue.pk)
-            .order_by("id")
-            .values_list("pk", "helper_id", "state", "hours_confirmed_at")
+            Claim.objects.filter(issue_id=issue.pk).order_by("id").values_list("helper_id", "state")
         ),
     )
 
@@ -493,7 +489,7 @@ def may_claim(user, issue: Issue) -> bool:
     if not participation.is_participant or participation.home_grid != issue.grid_id:
         return False
     return not any(
-        helper == user.pk and state in Claim.IN_FORCE for _pk, helper, state, _c in claims_of(issue)
+        helper == user.pk and state in Claim.IN_FORCE for helper, state in claims_of(issue)
     )
 
 
@@ -503,8 +499,35 @@ def is_accepted_helper(user, issue: Issue) -> bool:
     if not participation_of(user).is_participant:
         return False
     return any(
-        helper == user.pk and state == Claim.State.ACCEPTED
-        for _pk, helper, state, _c in claims_of(issue)
+        helper == user.pk and state == Claim.State.ACCEPTED for helper, state in claims_of(issue)
+    )
+
+
+def keeps_participants(user) -> bool:
+    """Community and subdistrict staff keep the party members and volunteers of their
+    communities (an administrator: all)."""
+    scope = scope_of(user)
+    return getattr(user, "is_superuser", False) or bool(scope.communities or scope.subdistricts)
+
+
+def participant_communities(user):
+    """The communities whose participants this person keeps: those they hold a post on, and
+    those of their subdistricts (none for anyone else)."""
+    from grids.models import Community
+
+    if getattr(user, "is_superuser", False):
+        return Community.objects.all()
+    scope = scope_of(user)
+    return Community.objects.filter(
+        Q(pk__in=scope.communities) | Q(subdistrict_id__in=scope.subdistricts)
+    )
+
+
+def may_decide_registration(user, registration) -> bool:
+    """A party member's registration (报到) is confirmed by the staff of its community (or
+    an administrator)."""
+    return getattr(user, "is_superuser", False) or (
+        registration.community_id in scope_of(user).communities
     )
 
 

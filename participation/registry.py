@@ -51,17 +51,12 @@ def register(*, user, organisation: str) -> PartyRegistration:
     return registration
 
 
-def may_decide(user, registration: PartyRegistration) -> bool:
-    """The staff of the registration's community decide (or an administrator)."""
-    return user.is_superuser or registration.community_id in permissions.scope_of(user).communities
-
-
 def decide(*, registration: PartyRegistration, actor, confirm: bool) -> PartyRegistration:
     """Confirm a waiting registration (the person becomes a registered party member and a
     participant) or decline it."""
     with transaction.atomic():
         locked = PartyRegistration.objects.select_for_update().get(pk=registration.pk)
-        if not may_decide(actor, locked):
+        if not permissions.may_decide_registration(actor, locked):
             raise WorkflowError(_("You may not decide on this registration."), code="forbidden")
         if locked.state != PartyRegistration.State.PENDING:
             raise WorkflowError(_("This registration was already decided."), code="decided")

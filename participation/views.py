@@ -188,16 +188,10 @@ def helper_note(request, tracking_number):
 
 
 def _communities(user):
-    """The communities whose participants this person keeps: those they hold a post on,
-    and those of their subdistricts. Anyone else: not found."""
-    scope = permissions.scope_of(user)
-    if user.is_superuser:
-        return Community.objects.all()
-    if not (scope.communities or scope.subdistricts):
+    """The communities whose participants this person keeps; anyone else: not found."""
+    if not permissions.keeps_participants(user):
         raise Http404
-    return Community.objects.filter(
-        Q(pk__in=scope.communities) | Q(subdistrict_id__in=scope.subdistricts)
-    )
+    return permissions.participant_communities(user)
 
 
 def participants_of(communities):
@@ -248,7 +242,7 @@ def community_page(request):
         request.GET.get("page")
     )
     for registration in pending:
-        registration.decidable = registry.may_decide(request.user, registration)
+        registration.decidable = permissions.may_decide_registration(request.user, registration)
     return render(
         request,
         "participation/community.html",
