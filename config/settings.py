@@ -256,6 +256,10 @@ WORKING_HOURS = (
 CALLBACK_TRIES = env.int("CALLBACK_TRIES", default=3)
 # Resolved issues still unverified after this many days are listed by the sweep.
 UNVERIFIED_DAYS = env.int("UNVERIFIED_DAYS", default=3)
+# The daily rollups the dashboards read: 0 rewrites a changed grid-day inside the change's
+# own transaction; otherwise changes note their grid-day and a task (and every sweep round)
+# rewrites the noted ones within about this many seconds, off the request.
+ROLLUP_DELAY = env.int("ROLLUP_DELAY", default=30)
 # Dashboard recurrence alert: a grid with this many issues of one category within these days.
 RECURRENCE_MIN_COUNT = env.int("RECURRENCE_MIN_COUNT", default=3)
 RECURRENCE_DAYS = env.int("RECURRENCE_DAYS", default=14)

@@ -1137,6 +1137,24 @@ class DailyOutcome(RollupKey):
         return f"{self.day} {self.grid_id}"
 
 
+class PendingRollup(models.Model):
+    """A rollup key (a grid's filing day) whose issues changed since its rows were last
+    written: the catch-up (``issues.rollups.catch_up``) rewrites it and deletes this row.
+    One row per change, never updated: a change still uncommitted while the catch-up runs
+    keeps its row, and is caught up the next time."""
+
+    day = models.DateField(_("day"))
+    grid_id = models.BigIntegerField(_("grid"))
+    noted_at = models.DateTimeField(_("noted at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rollup waiting to be updated")
+        verbose_name_plural = _("rollups waiting to be updated")
+
+    def __str__(self):
+        return f"{self.day} {self.grid_id}"
+
+
 ROLLUP_HISTOGRAM_COLUMNS = tuple(
     f"{measure}_b{bucket}" for measure in ROLLUP_HISTOGRAMS for bucket in range(ROLLUP_BUCKETS)
 )

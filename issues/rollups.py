@@ -22,18 +22,29 @@ or none).
 The few figures that depend on "now" (overdue now, unanswered past the first deadline,
 sub-tasks late, left unverified too long) stay live, over open work only.
 
-Keeping them: an issue's *key* is (its filing day, its grid); neither ever changes. After
-every change, ``refresh(keys)`` rewrites the rows of those keys from the issues as they are
-now, in the same transaction: ``DELETE`` the keys' rows, then ``INSERT … SELECT … GROUP
-BY`` of the issues, their routing events and their sub-tasks; the totals from the rows
-just written, the outcomes from the issues. The workflow calls it for the issue it changed,
-filing for the new issue, the sweep once per batch and a unit's move once for the issues
-that moved. Set-based, a fixed number of statements for any number of keys: the keys'
+Keeping them: an issue's *key* is (its filing day, its grid); neither ever changes. Every
+change calls ``changed(keys)``: the workflow for the issue it changed, filing for the new
+issue, the sweep once per batch and a unit's move once for the issues that moved. With
+``settings.ROLLUP_DELAY`` at 0 that rewrites the keys' rows at once, in the change's
+transaction; otherwise it notes the keys (``PendingRollup``, one ``INSERT``) and, once the
+change is committed, asks for a catch-up task at most every ``ROLLUP_DELAY`` seconds per
+process; every sweep round catches up too. The catch-up (``catch_up``) takes the noted
+keys and rewrites them, a chunk per transaction: a filing or an escalation then costs one
+small insert instead of the rewrite, and the dashboard says how far behind it is
+(``lag``).
+
+``refresh(keys)`` rewrites the rows of those keys from the issues as they are now:
+``DELETE`` the keys' rows, then ``INSERT … SELECT … GROUP BY`` of the issues, their routing
+events and their sub-tasks; the totals from the rows just written, the outcomes from the
+issues. Set-based, a fixed number of statements for any number of keys: the keys'
 issue ids are read first (each key through the (grid, created_at) index), and each DELETE
 and INSERT takes them, or the keys, as one list parameter whose length the planner knows.
 The INSERT statements are compiled once per process.
 
-Concurrency: on PostgreSQL the refresh first takes a transaction-scoped advisory lock per
+Concurrency: a catch-up reads the noted keys it can see (committed), rewrites them and
+deletes exactly those rows in one transaction; a change committed meanwhile left its own
+row, which the next catch-up takes. Catch-ups on several hosts wait for one another (an
+advisory lock). On PostgreSQL the refresh first takes a transaction-scoped advisory lock per
 key (in key order, so two refreshes never deadlock on each other). A second transaction
 changing an issue of the same key waits for the first to commit, and its own ``DELETE`` and
 ``INSERT`` (each a new snapshot under READ COMMITTED) then see the first one's rows and
@@ -56,6 +67,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.cache import cache as default_cache
 from django.db import connection, transaction
 from django.db.models import (
     Case,
@@ -86,6 +98,7 @@ from .models import (
     Issue,
     IssueEvent,
     IssueTask,
+    PendingRollup,
 )
 from .stats import figures, loop
 
@@ -425,6 +438,88 @@ def refresh_issues(ids: Iterable[int]) -> None:
         return
     rows = Issue.objects.filter(pk__in=ids).values_list("created_at", "grid_id").distinct()
     refresh({(local_day(created_at), grid_id) for created_at, grid_id in rows})
+
+
+# --- noting changes, catching up --------------------------------------------------------
+
+# Noted rows a catch-up takes per transaction.
+CATCH_UP_ROWS = 5000
+# The advisory lock catch-ups on every host take in turn.
+CATCH_UP_LOCK = 0x43415443 << 32  # "CATC"
+# The cache entry that marks a catch-up as already asked for by this process.
+SCHEDULED = "rollups:catch-up-asked"
+
+
+def changed(keys: Iterable[tuple[date, int]]) -> None:
+    """The issues of these keys changed (inside the change's transaction): rewrite their
+    rows now (``ROLLUP_DELAY`` 0), or note them for the catch-up."""
+    keys = sorted(set(keys))
+    if not keys:
+        return
+    if settings.ROLLUP_DELAY <= 0:
+        refresh(keys)
+        return
+    now = timezone.now()
+    PendingRollup.objects.bulk_create(
+        [PendingRollup(day=day, grid_id=grid, noted_at=now) for day, grid in keys]
+    )
+    transaction.on_commit(_ask_for_catch_up, robust=True)
+
+
+def changed_issue(issue) -> None:
+    changed([key_of(issue)])
+
+
+def changed_rows(rows: Iterable[dict]) -> None:
+    """The same for issues' ``values()`` rows with ``created_at`` and ``grid_id``."""
+    changed(key_of_row(row) for row in rows)
+
+
+def _ask_for_catch_up() -> None:
+    """Enqueue a catch-up to run ``ROLLUP_DELAY`` seconds from now, unless this process
+    already asked for one that has not run yet: a burst of changes makes one task."""
+    from .tasks import enqueue
+
+    delay = settings.ROLLUP_DELAY
+    if default_cache.add(SCHEDULED, True, timeout=delay):
+        enqueue(catch_up_task, run_after=timezone.now() + timedelta(seconds=delay))
+
+
+def catch_up(*, rows_per_transaction: int = CATCH_UP_ROWS) -> int:
+    """Rewrite every noted key, a chunk per transaction, and drop the notes; the number of
+    keys rewritten."""
+    done = 0
+    while True:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                _run("SELECT pg_advisory_xact_lock(%s)", [CATCH_UP_LOCK])
+            noted = list(
+                PendingRollup.objects.order_by("pk").values_list("pk", "day", "grid_id")[
+                    :rows_per_transaction
+                ]
+            )
+            if not noted:
+                return done
+            keys = {(day, grid) for _pk, day, grid in noted}
+            refresh(keys)
+            PendingRollup.objects.filter(pk__in=[pk for pk, _day, _grid in noted]).delete()
+        done += len(keys)
+
+
+def lag() -> datetime | None:
+    """When the oldest change the rollups do not show yet was made; ``None``: none."""
+    if settings.ROLLUP_DELAY <= 0:
+        return None
+    return PendingRollup.objects.order_by("pk").values_list("noted_at", flat=True).first()
+
+
+@task()
+def catch_up_task() -> int:
+    """``catch_up`` off the request. A failure leaves the notes: the next change's task or
+    the next sweep round takes them."""
+    done = catch_up()
+    log.info("rollups caught up: %d keys", done)
+    return done
 
 
 def _issue_days() -> tuple[date, date] | None:

@@ -185,8 +185,8 @@ def _act(
         _save_photos(locked, event, photos, actor)
         if after is not None:
             after(locked, event, now)
-        # The figures of the issue's day and grid, in the same transaction.
-        rollups.refresh_issue(locked)
+        # The figures of the issue's day and grid (now, or noted for the catch-up).
+        rollups.changed_issue(locked)
         _announce([event.pk])
     return locked
 
@@ -413,7 +413,7 @@ def _create_issue(
             created_at=now,
         )
         _save_photos(issue, event, photos, actor)
-        rollups.refresh_issue(issue)
+        rollups.changed_issue(issue)
         _announce([event.pk])
     return issue
 
@@ -1726,6 +1726,6 @@ def follow_unit_move(*, unit, actor=None) -> int:
                 assignee=Case(When(lost_handler, then=None), default=F("assignee")),
                 updated_at=now,
             )
-        rollups.refresh(rollups.key_of_row(r) for r in rows)
+        rollups.changed_rows(rows)
         _announce(event.pk for event in created)
     return len(rows)

@@ -31,6 +31,7 @@ from issues.models import (
     IssueEvent,
     IssueTask,
     Level,
+    PendingRollup,
     ReturnReason,
     Satisfaction,
     Severity,
@@ -616,3 +617,178 @@ def test_two_transactions_on_one_key_leave_no_stale_row(territory, people):
     rolled = subdistrict_figures(t, p.subdistrict_staff, rollup=True)
     assert rolled.accepted == 2
     assert_same_figures(subdistrict_figures(t, p.subdistrict_staff, rollup=False), rolled, "both")
+
+
+# --- with a delay: changes noted, then caught up off the request ---------------------------------
+
+CATCH_UP_TASK = "issues.rollups.catch_up_task"
+
+
+def test_with_a_delay_a_change_is_noted_and_the_catch_up_counts_it(territory, people, settings):
+    settings.ROLLUP_DELAY = 30
+    t, p = territory, people
+    issue = workflow.file_issue(
+        actor=p.resident, source=Source.RESIDENT, category=t.category, title="路灯不亮",
+        description="楼下路灯坏了", grid=t.grid,
+    )  # fmt: skip
+    workflow.accept(issue=issue, actor=p.worker)
+    # The actions wrote a note each, not the rollups.
+    assert not DailyRollup.objects.exists()
+    assert list(PendingRollup.objects.values_list("day", "grid_id")) == [rollups.key_of(issue)] * 2
+    assert rollups.lag() is not None
+    assert rollups.catch_up() == 1  # one grid-day, however many notes
+    assert not PendingRollup.objects.exists() and rollups.lag() is None
+    rolled = subdistrict_figures(t, p.subdistrict_staff, rollup=True)
+    assert (rolled.filed, rolled.accepted) == (1, 1)
+    live = subdistrict_figures(t, p.subdistrict_staff, rollup=False)
+    assert_same_figures(live, rolled, "caught up")
+    assert rollups.catch_up() == 0
+
+
+def test_the_catch_up_takes_its_notes_a_chunk_at_a_time(territory, people, settings):
+    settings.ROLLUP_DELAY = 30
+    t, p = territory, people
+    now = timezone.now()
+    for n in range(5):  # five days of one grid, five of another
+        for grid in (t.grid, t.sibling_grid):
+            issue = workflow.file_issue(
+                actor=p.resident, source=Source.RESIDENT, category=t.category, title=f"路灯{n}",
+                description="楼下路灯坏了", grid=grid,
+            )  # fmt: skip
+            Issue.objects.filter(pk=issue.pk).update(created_at=now - n * 24 * H)
+    rollups.changed_rows(Issue.objects.values("created_at", "grid_id"))
+    assert PendingRollup.objects.count() == 10 + 10  # the filings' notes and the moves'
+    # Chunks of 3 notes: a grid-day whose notes span two chunks is rewritten twice.
+    assert rollups.catch_up(rows_per_transaction=3) >= 10
+    assert not PendingRollup.objects.exists()
+    today = timezone.localdate()
+    filters = stats.Filters(start=today - timedelta(days=9), end=today)
+    rolled = stats.load_unit(
+        p.subdistrict_staff, "subdistrict", t.subdistrict.pk, filters, rollup=True
+    )
+    live = stats.load_unit(
+        p.subdistrict_staff, "subdistrict", t.subdistrict.pk, filters, rollup=False
+    )
+    assert rolled.figures.filed == 10
+    assert_same_figures(live.figures, rolled.figures, "chunks")
+
+
+def test_the_sweep_catches_up_at_the_end_of_its_round(territory, people, settings):
+    settings.ROLLUP_DELAY = 30
+    t, p = territory, people
+    now = timezone.now()
+    for n in range(5):
+        IssueFactory(
+            grid=t.grid, reporter=None, created_at=now - n * 6 * H,
+            level_entered_at=now - 50 * H, due_at=now - H, response_due_at=now - H,
+        )  # fmt: skip
+    result = run_sweep(batch_size=2, catch_up=False)
+    assert result.escalated == 5 and result.caught_up == 0
+    assert PendingRollup.objects.exists()
+    assert subdistrict_figures(t, p.subdistrict_staff, rollup=True).reached_community == 0
+    result = run_sweep()
+    assert result.escalated == 0 and result.caught_up >= 1
+    assert "dashboard figures updated" in str(result)
+    rolled = subdistrict_figures(t, p.subdistrict_staff, rollup=True)
+    assert rolled.reached_community == 5
+    assert_same_figures(subdistrict_figures(t, p.subdistrict_staff, rollup=False), rolled, "sweep")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changes_ask_for_one_delayed_catch_up_task_and_the_worker_runs_it(
+    territory, people, settings, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from tests.test_tasks import DATABASE_BACKEND, work
+
+    settings.ROLLUP_DELAY = 30
+    settings.TASKS = DATABASE_BACKEND
+    cache.delete(rollups.SCHEDULED)
+    t, p = territory, people
+    with django_capture_on_commit_callbacks(execute=True):
+        issue = workflow.file_issue(
+            actor=p.resident, source=Source.RESIDENT, category=t.category, title="路灯不亮",
+            description="楼下路灯坏了", grid=t.grid,
+        )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.accept(issue=issue, actor=p.worker)
+    (asked,) = DBTaskResult.objects.filter(task_path=CATCH_UP_TASK)  # one for both changes
+    assert asked.run_after > timezone.now() + timedelta(seconds=20)
+    work()  # not yet due
+    assert not DailyRollup.objects.exists()
+    DBTaskResult.objects.filter(pk=asked.pk).update(run_after=timezone.now())
+    work()
+    asked.refresh_from_db()
+    assert asked.status == TaskResultStatus.SUCCESSFUL and asked.return_value == 1
+    assert subdistrict_figures(t, p.subdistrict_staff, rollup=True).accepted == 1
+    assert not PendingRollup.objects.exists()
+    cache.delete(rollups.SCHEDULED)
+
+
+def test_the_dashboard_says_when_its_figures_fall_behind(client, territory, people, settings):
+    settings.ROLLUP_DELAY = 30
+    t, p = territory, people
+    workflow.file_issue(
+        actor=p.resident, source=Source.RESIDENT, category=t.category, title="路灯不亮",
+        description="楼下路灯坏了", grid=t.grid,
+    )  # fmt: skip
+    client.force_login(p.subdistrict_staff)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    url = reverse("dashboard_unit", args=["subdistrict", t.subdistrict.pk])
+    html = client.get(url).text
+    assert "within about 30 seconds of every change" in html
+    assert "not counted yet" not in html  # noted a moment ago: within the delay
+    PendingRollup.objects.update(noted_at=timezone.now() - timedelta(minutes=5))
+    html = client.get(url).text
+    assert "are not counted yet: the task worker or the sweep is not keeping up" in html
+    rollups.catch_up()
+    assert "not counted yet" not in client.get(url).text
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_change_still_uncommitted_during_a_catch_up_is_caught_up_the_next_time(
+    territory, people, settings
+):
+    import threading
+
+    from django.db import connection as default_connection
+    from django.db import transaction
+
+    settings.ROLLUP_DELAY = 30
+    t, p = territory, people
+    issue = workflow.file_issue(
+        actor=p.resident, source=Source.RESIDENT, category=t.category, title="路灯不亮",
+        description="楼下路灯坏了", grid=t.grid,
+    )  # fmt: skip
+    noted, go_on = threading.Event(), threading.Event()
+    errors = []
+
+    def accept_slowly():
+        try:
+            with transaction.atomic():
+                workflow.accept(issue=issue, actor=p.worker)
+                noted.set()
+                go_on.wait(10)  # the catch-up runs meanwhile
+        except Exception as error:  # reported below
+            errors.append(error)
+            noted.set()
+        finally:
+            default_connection.close()
+
+    thread = threading.Thread(target=accept_slowly)
+    thread.start()
+    noted.wait(10)
+    assert rollups.catch_up() == 1  # the filing's note; the acceptance's is not visible
+    go_on.set()
+    thread.join(10)
+    assert not errors
+    assert subdistrict_figures(t, p.subdistrict_staff, rollup=True).accepted == 0
+    assert PendingRollup.objects.count() == 1  # the acceptance's note is still there
+    assert rollups.catch_up() == 1
+    rolled = subdistrict_figures(t, p.subdistrict_staff, rollup=True)
+    assert rolled.accepted == 1
+    assert_same_figures(subdistrict_figures(t, p.subdistrict_staff, rollup=False), rolled, "later")

@@ -21,6 +21,7 @@ import csv
 from datetime import timedelta
 from urllib.parse import quote, urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -34,7 +35,7 @@ from grids.models import Subdistrict
 from grids.resources import spreadsheet_safe
 from participation import stats as participation_stats
 
-from .. import choices, public_figures, stats
+from .. import choices, public_figures, rollups, stats
 from ..forms.dashboard import DashboardFilterForm, PublicFilterForm
 from ..permissions import scope_of
 
@@ -484,9 +485,20 @@ def dashboard_unit(request, kind: str, pk: int):
         "recurrence_until": filters.end,
         "generated_at": now,
         "medians_from_rollups": unit.rollup,
+        "rollup_delay": settings.ROLLUP_DELAY,
+        "rollups_behind_since": _behind_since(now) if unit.rollup else None,
         "participation_cards": _participation_cards(kind, pk, filters),
     }
     return render(request, "issues/dashboard/unit.html", context)
+
+
+def _behind_since(now):
+    """The moment since which changes are not counted yet, when the rollups lag more than
+    their stated delay (the task worker and the sweep are not keeping up)."""
+    oldest = rollups.lag()
+    if oldest is None or oldest > now - timedelta(seconds=2 * settings.ROLLUP_DELAY):
+        return None
+    return oldest
 
 
 def dashboard_public(request):
