@@ -1,6 +1,7 @@
 """Benchmark the staff map's marker endpoint (DESIGN.md §8, the staff map): open issues with
 points, then ``/staff/map/markers.json`` timed in-process for a grid worker, a community and
-a subdistrict account (and a department's, on the city), for the whole area they see
+a subdistrict account (and, on the city, a department's and an administrator's, who sees
+the whole city), for the whole area they see
 (clusters) and for a street-sized box (single markers), each beside a bare one-query view
 over the same table (the same unit's open issues in the same box: the clusters as one
 ``GROUP BY``, or one page of points), in alternating rounds, with the ratio of their
@@ -22,7 +23,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import include, path, reverse
 
-from grids.models import Grid
+from grids.models import Grid, User
 from issues import permissions
 from issues.mapdata import CELLS, MARKER_LIMIT
 from issues.models import OPEN_STATUSES, Issue
@@ -31,6 +32,8 @@ from . import _bench
 from .bench_queue import Command as QueueBenchmark
 
 SOUTH, WEST = 36.57, 117.07
+# The administrator the city case uses when the database has none (no password: unusable).
+CITY_ADMIN = "city-admin"
 STEP = 0.0001  # the points lie on a 1,000 × 1,000 lattice of 0.0001° (about 11 × 9 m)
 BOXES = {
     "whole area": (WEST, SOUTH, WEST + 0.1, SOUTH + 0.1),
@@ -49,16 +52,17 @@ def bare_markers(request):
     """The baseline: one query over the unit's open issues in the box, as JSON: the counts
     per cell of the box's 12 × 12 division, or one page of points by deadline."""
     field = request.GET["field"]
-    if field not in ("grid_id", "community_id", "subdistrict_id", "department_id"):
+    if field not in ("grid_id", "community_id", "subdistrict_id", "department_id", "all"):
         raise ValueError(field)
-    ids = [int(pk) for pk in request.GET["ids"].split(",")]
+    ids = [int(pk) for pk in request.GET["ids"].split(",") if pk]
     west, south, east, north = (float(v) for v in request.GET["bbox"].split(","))
     statuses = [s.value for s in OPEN_STATUSES]
     # Plain IN lists and CASTs: the same SQL on PostgreSQL and on SQLite (the tests').
     where = (
         f"FROM {Issue._meta.db_table} WHERE status IN ({_marks(statuses)}) "
         "AND latitude IS NOT NULL AND latitude BETWEEN %s AND %s "
-        f"AND longitude BETWEEN %s AND %s AND {field} IN ({_marks(ids)})"
+        "AND longitude BETWEEN %s AND %s"
+        + (f" AND {field} IN ({_marks(ids)})" if field != "all" else "")
     )
     params = [*statuses, south, north, west, east, *ids]
     with connection.cursor() as cursor:
@@ -98,6 +102,20 @@ class Command(QueueBenchmark):
         "with --yes."
     )
 
+    def handle(self, *args, **options):
+        super().handle(*args, **options)
+        if self.city:
+            # The widest view there is: an administrator's, over the whole city.
+            admin = User.objects.filter(is_superuser=True, is_active=True).order_by("pk").first()
+            if admin is None:
+                admin = User.objects.create_superuser(CITY_ADMIN, None, None)
+            self._measure("city administrator", admin, None, options["repeat"])
+
+    def _acting_unit(self, user) -> tuple[str, list[int]]:
+        if user.is_superuser:
+            return "all", []
+        return super()._acting_unit(user)
+
     def _create_issues(self, bench, grids, users, n, rng) -> None:
         super()._create_issues(bench, grids, users, n, rng)
         # Points in one statement: the id picks a node of the lattice.
@@ -121,7 +139,10 @@ class Command(QueueBenchmark):
         the benchmark's own points, the account's grids on the city."""
         if not self.city:
             return BOXES
-        grids = permissions.grids_in_scope(permissions.scope_of(user))
+        if user.is_superuser:
+            grids = Grid.objects.all()
+        else:
+            grids = permissions.grids_in_scope(permissions.scope_of(user))
         extent = grids.aggregate(
             west=Min("min_lng"), south=Min("min_lat"), east=Max("max_lng"), north=Max("max_lat")
         )
