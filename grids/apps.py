@@ -10,6 +10,8 @@ class GridsConfig(AppConfig):
     def ready(self):
         from django.db.backends.signals import connection_created
 
+        from . import lookups  # noqa: F401  (registers ``__one_of``)
+
         connection_created.connect(_sqlite_wal, dispatch_uid="grids_sqlite_wal")
 
         from django.db.models.signals import post_save

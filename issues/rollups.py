@@ -502,7 +502,7 @@ def catch_up(*, rows_per_transaction: int = CATCH_UP_ROWS) -> int:
                 return done
             keys = {(day, grid) for _pk, day, grid in noted}
             refresh(keys)
-            PendingRollup.objects.filter(pk__in=[pk for pk, _day, _grid in noted]).delete()
+            PendingRollup.objects.filter(pk__one_of=[pk for pk, _day, _grid in noted]).delete()
         done += len(keys)
 
 

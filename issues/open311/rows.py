@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import BooleanField, Exists, F, OuterRef, Subquery, Value
+from django.db.models import BooleanField, CharField, Exists, F, OuterRef, Subquery, Value
 from django.utils.translation import gettext as _
 
 from ..models import Category, CategoryQuestion, Issue, IssueEvent, Level, Status
@@ -96,96 +96,131 @@ def latest_public_note():
     )
 
 
-def _public_flag():
-    """The category's public flag as a column, where categories have one."""
-    if any(f.name == "is_public" for f in Category._meta.get_fields()):
-        return F("category__is_public")
-    return Value(False, output_field=BooleanField())
+# The issue columns a request row is made of (plain values, no model instances: a
+# 1,000-row page builds dicts, not objects).
+REQUEST_FIELDS = (
+    "tracking_number",
+    "status",
+    "level",
+    "category_id",
+    "grid_id",
+    "community_id",
+    "subdistrict_id",
+    "department_id",
+    "building_id",
+    "description",
+    "address",
+    "latitude",
+    "longitude",
+    "created_at",
+    "updated_at",
+    "due_at",
+)
+# The unit that handles an issue, by level (a department once dispatched).
+UNIT_OF_LEVEL = {
+    Level.GRID: "grid_id",
+    Level.COMMUNITY: "community_id",
+    Level.SUBDISTRICT: "subdistrict_id",
+}
 
 
 def requests():
-    """Issues with everything a row shows, in one query. The joined names come as plain
-    columns, so a 1,000-row page builds one model instance per row, not six."""
-    return Issue.objects.only(
-        "tracking_number",
-        "status",
-        "level",
-        "department_id",
-        "description",
-        "address",
-        "latitude",
-        "longitude",
-        "created_at",
-        "updated_at",
-        "due_at",
-        "building_id",
-    ).annotate(
-        status_notes=latest_public_note(),
-        category_name=F("category__name"),
-        category_code=F("category__code"),
-        category_public=_public_flag(),
-        grid_name=F("grid__name"),
-        community_name=F("community__name"),
-        subdistrict_name=F("subdistrict__name"),
-        department_name=F("department__name"),
-        building_name=F("building__name"),
-        building_address=F("building__address"),
-    )
+    """Issues as the values a request row needs, with their latest public note: one query
+    without joins (the names come from ``names_of``, a second one)."""
+    return Issue.objects.values(*REQUEST_FIELDS, status_notes=latest_public_note())
 
 
-def unit_label(issue) -> str:
-    """The unit now handling a row of ``requests()``: its department once dispatched."""
-    if issue.department_id:
-        return issue.department_name
-    return {
-        Level.GRID: issue.grid_name,
-        Level.COMMUNITY: issue.community_name,
-        Level.SUBDISTRICT: issue.subdistrict_name,
-    }[issue.level]
+def names_of(issues: list[dict]) -> dict:
+    """The names these rows show, in one query: {(kind, id): (name, code, public, address)}
+    for their categories, units and buildings. Joined into the page's query instead, the
+    planner spends longer choosing the joins than running them."""
+    from grids.models import Building, Community, Department, Grid, Subdistrict
+
+    sources = {
+        "category": (Category, "category_id", "code", "is_public", None),
+        "grid": (Grid, "grid_id", None, None, None),
+        "community": (Community, "community_id", None, None, None),
+        "subdistrict": (Subdistrict, "subdistrict_id", None, None, None),
+        "department": (Department, "department_id", None, None, None),
+        "building": (Building, "building_id", None, None, "address"),
+    }
+    parts = []
+    for kind, (model, field, code, public, address) in sources.items():
+        ids = {issue[field] for issue in issues if issue[field] is not None}
+        if not ids:
+            continue
+        parts.append(
+            model.objects.filter(pk__one_of=ids)
+            .order_by()
+            .values_list(
+                Value(kind, output_field=CharField()),
+                "pk",
+                "name",
+                F(code) if code else Value("", output_field=CharField()),
+                F(public) if public else Value(False, output_field=BooleanField()),
+                F(address) if address else Value("", output_field=CharField()),
+            )
+        )
+    if not parts:
+        return {}
+    found = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return {(kind, pk): rest for kind, pk, *rest in found}
 
 
-def notice(issue, unit: str | None = None) -> str:
-    return _("%(status)s · %(unit)s") % {
+def _notice_format() -> str:
+    return _("%(status)s · %(unit)s")
+
+
+def notice(issue) -> str:
+    """The service notice of an issue (a model instance): its status and who handles it."""
+    return _notice_format() % {
         "status": issue.get_status_display(),
-        "unit": unit if unit is not None else issue.current_unit_label,
+        "unit": issue.current_unit_label,
     }
 
 
 def request_rows(issues) -> list[dict]:
-    notices = {}  # one translation per (status, unit) on a page, not one per row
-    result = []
-    for issue in issues:
-        unit = unit_label(issue)
-        if (issue.status, unit) not in notices:
-            notices[(issue.status, unit)] = notice(issue, unit)
-        result.append(request_row(issue, unit, notices[(issue.status, unit)]))
-    return result
+    """Rows of ``requests()`` as the standard's request rows; two queries in all."""
+    issues = list(issues)
+    names = names_of(issues)
+    statuses = {value: str(label) for value, label in Status.choices}  # once a page
+    notice_format = _notice_format()
+    return [request_row(issue, names, statuses, notice_format) for issue in issues]
 
 
-def request_row(issue, unit: str, service_notice: str) -> dict:
-    public = bool(issue.category_public)
-    if public:
-        place = [issue.building_address or issue.building_name] if issue.building_id else []
-        address = " ".join([*place, issue.address]).strip()
-        lat, lng = issue.latitude, issue.longitude
+def request_row(issue: dict, names: dict, statuses: dict, notice_format: str) -> dict:
+    category_name, category_code, public, _address = names[("category", issue["category_id"])]
+    if issue["department_id"]:
+        unit = names[("department", issue["department_id"])][0]
     else:
-        address = f"{issue.community_name} {issue.grid_name}"
-        lat, lng = blurred(issue.latitude), blurred(issue.longitude)
-    is_open = OPEN311_STATUS[issue.status] == "open"
+        field = UNIT_OF_LEVEL[issue["level"]]
+        unit = names[(field.removesuffix("_id"), issue[field])][0]
+    lat, lng = issue["latitude"], issue["longitude"]
+    if public:
+        place = []
+        if issue["building_id"]:
+            name, _code, _public, address = names[("building", issue["building_id"])]
+            place = [address or name]
+        address = " ".join([*place, issue["address"]]).strip()
+    else:
+        community = names[("community", issue["community_id"])][0]
+        address = f"{community} {names[('grid', issue['grid_id'])][0]}"
+        lat, lng = blurred(lat), blurred(lng)
+    status = issue["status"]
     return {
-        "service_request_id": issue.tracking_number,
-        "status": OPEN311_STATUS[issue.status],
-        "status_notes": issue.status_notes or "",
-        "service_name": issue.category_name,
-        "service_code": issue.category_code,
-        "description": issue.description if public else "",
+        "service_request_id": issue["tracking_number"],
+        "status": OPEN311_STATUS[status],
+        "status_notes": issue["status_notes"] or "",
+        "service_name": category_name,
+        "service_code": category_code,
+        "description": issue["description"] if public else "",
         "agency_responsible": unit,
-        "service_notice": service_notice,
-        "requested_datetime": issue.created_at,
-        "updated_datetime": issue.updated_at,
-        "expected_datetime": issue.due_at if is_open else None,
+        "service_notice": notice_format % {"status": statuses[status], "unit": unit},
+        "requested_datetime": issue["created_at"],
+        "updated_datetime": issue["updated_at"],
+        "expected_datetime": issue["due_at"] if OPEN311_STATUS[status] == "open" else None,
         "address": address,
-        "address_id": str(issue.building_id) if public and issue.building_id else "",
+        "address_id": str(issue["building_id"]) if public and issue["building_id"] else "",
         "zipcode": "",
         "lat": float(lat) if lat is not None else None,
         "long": float(lng) if lng is not None else None,

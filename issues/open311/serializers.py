@@ -26,11 +26,12 @@ ITEM_NAMES = {
 }
 
 
-def w3c(moment: datetime | None) -> str | None:
-    """W3C date-time with the server's offset, e.g. 2026-12-03T18:00:00+08:00."""
+def w3c(moment: datetime | None, zone=None) -> str | None:
+    """W3C date-time with the server's offset, e.g. 2026-12-03T18:00:00+08:00 (in
+    ``zone``, by default the current time zone)."""
     if moment is None:
         return None
-    return timezone.localtime(moment).isoformat(timespec="seconds")
+    return moment.astimezone(zone or timezone.get_current_timezone()).isoformat(timespec="seconds")
 
 
 def _plain(value):
@@ -77,10 +78,26 @@ def xml_bytes(root: str, item: str | None, data) -> bytes:
     return XML_DECLARATION + ET.tostring(element, encoding="unicode").encode()
 
 
+def _json_values(zone):
+    def value_of(value):
+        """What ``json`` cannot write itself: datetimes, the only such values in our rows."""
+        if isinstance(value, datetime):
+            return w3c(value, zone)
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+    return value_of
+
+
 def render(fmt: str, data, *, root: str, item: str | None, status: int = 200) -> HttpResponse:
     if fmt == "xml":
         return HttpResponse(xml_bytes(root, item, data), content_type=XML_TYPE, status=status)
-    body = json.dumps(_plain(data), ensure_ascii=False, separators=(",", ":"))
+    # The JSON writer walks the rows itself and asks only about the datetimes.
+    body = json.dumps(
+        data,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=_json_values(timezone.get_current_timezone()),
+    )
     return HttpResponse(body, content_type=JSON_TYPE, status=status)
 
 
