@@ -1,6 +1,7 @@
 """``__one_of``: a list of ids as one query parameter, the same rows as ``__in``."""
 
 import pytest
+
 from grids.models import Grid
 from tests.factories import GridFactory
 
