@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from config.replica import reads_from_replica
 from grids.models import Subdistrict
 
 from ..models import ApiKey, ApiRequest, Category
@@ -202,6 +203,7 @@ def service_definition(request, fmt, service_code):
 
 
 @open311("GET", "POST")
+@reads_from_replica  # the list; a POST files, on the primary
 def request_list(request, fmt):
     if request.method == "POST":
         return create_request(request, fmt)
@@ -275,6 +277,7 @@ def token_detail(request, fmt, token):
 
 
 @open311("GET")
+@reads_from_replica
 def request_updates(request, fmt):
     """mySociety's servicerequestupdates: public status changes of the caller's requests."""
     key = authenticate(request, write=False)

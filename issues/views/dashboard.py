@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from config.replica import reads_from_replica
 from grids import units
 from grids.models import Subdistrict
 from grids.resources import spreadsheet_safe
@@ -370,6 +371,7 @@ def _to_unit(kind: str, pk: int, query: str):
 
 
 @login_required
+@reads_from_replica
 def dashboard_unit(request, kind: str, pk: int):
     """One unit's figures, for a user whose posts cover it (404 otherwise)."""
     if kind not in stats.KINDS:
@@ -501,6 +503,7 @@ def _behind_since(now):
     return oldest
 
 
+@reads_from_replica
 def dashboard_public(request):
     """Subdistrict-wide counts and rates for anyone (no sign-in, no issue text)."""
     subdistricts = list(Subdistrict.objects.values_list("pk", "name"))

@@ -1,5 +1,6 @@
 from django.shortcuts import render
 
+from config.replica import reads_from_replica
 from config.throttle import TRACKING
 
 from .. import public_figures
@@ -7,6 +8,7 @@ from ..forms.resident import TrackForm
 from ..models import Issue
 
 
+@reads_from_replica
 def home(request):
     """What the site is, and the subdistrict-wide counts anyone may see (from the cache:
     ``issues.public_figures``, recomputed every few minutes, not per request)."""

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
+from config.replica import reads_from_replica
 from grids.places import map_start, parse_bbox
 
 from ..mapdata import MARKER_LIMIT, clusters, in_box, too_many
@@ -60,6 +61,7 @@ def public_map(request):
 
 @require_GET
 @cache_control(public=True, max_age=60)
+@reads_from_replica
 def points(request):
     bbox = parse_bbox(request.GET.get("bbox"))
     if bbox is None:

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Two app hosts on this machine, as production runs N of them: gunicorn on 127.0.0.1:8761
 # and 127.0.0.1:8762, one PostgreSQL database (dropped and made afresh), one media folder,
-# one shared cache and a task worker. Then the tests in tests/cluster/ drive both hosts
+# one shared cache and a task worker. Host B also reads its dashboards, public pages and
+# API lists through DATABASE_REPLICA_URL, here the same database under a role that may only
+# read (as a standby refuses writes). Then the tests in tests/cluster/ drive both hosts
 # over HTTP. `make test-cluster` runs this; every process it starts is stopped on the way
 # out, whatever happens, and the whole run is bounded by CLUSTER_TIMEOUT seconds.
 #
 # Variables: CLUSTER_POSTGRES (server URL, default postgres://postgres@127.0.0.1:5432),
 # CLUSTER_DATABASE (default grid_cluster; its name must contain "cluster", as it is
-# dropped), CLUSTER_PORT_A / CLUSTER_PORT_B, CLUSTER_TIMEOUT (seconds, default 170).
+# dropped), CLUSTER_READER (the read-only role, default grid_cluster_reader),
+# CLUSTER_PORT_A / CLUSTER_PORT_B, CLUSTER_TIMEOUT (seconds, default 170).
 # Arguments are passed to pytest (e.g. -k sweep).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,6 +25,7 @@ fi
 BIN=.venv/bin
 SERVER=${CLUSTER_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 DATABASE=${CLUSTER_DATABASE:-grid_cluster}
+READER=${CLUSTER_READER:-grid_cluster_reader}
 HOST_A=127.0.0.1:${CLUSTER_PORT_A:-8761}
 HOST_B=127.0.0.1:${CLUSTER_PORT_B:-8762}
 case "$DATABASE" in
@@ -100,6 +104,27 @@ host "$BIN/python" manage.py migrate --noinput > "$WORK/setup.log"
 host "$BIN/python" manage.py createcachetable >> "$WORK/setup.log"
 host "$BIN/python" manage.py seed_demo >> "$WORK/setup.log"
 host "$BIN/python" manage.py collectstatic --noinput >> "$WORK/setup.log"
+say "role $READER may only read $DATABASE (host B's replica)"
+host "$BIN/python" - "$DATABASE" "$READER" <<'EOF'
+import os, sys
+import psycopg
+from psycopg import sql
+database, reader = sys.argv[1], sys.argv[2]
+role = sql.Identifier(reader)
+with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as connection:
+    connection.execute(
+        sql.SQL(
+            "DO $$ BEGIN CREATE ROLE {} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        ).format(role)
+    )
+    connection.execute(
+        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), role)
+    )
+    connection.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
+    connection.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(role))
+EOF
+# The server's URL with the reader as its user.
+REPLICA_URL="$(echo "$SERVER" | sed -E "s#^([a-z]+://)([^@/]*@)?#\1$READER@#")/$DATABASE?application_name=grid_replica"
 
 port_free() { ! (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; }
 
@@ -110,17 +135,17 @@ started() {  # what, pid
   say "$1 (pid $2)"
 }
 
-start_host() {  # name, address
+start_host() {  # name, address, more environment
   port_free "$2" || { say "$2 is already in use: stop what listens there" >&2; exit 1; }
   # `env` execs the server, so $! is its pid (a shell function would add a subshell).
   # No control socket: two masters on one machine would share its default path.
-  env "${HOST_ENV[@]}" "$BIN/gunicorn" config.wsgi --bind "$2" --workers 2 --timeout 30 \
+  env "${HOST_ENV[@]}" "${@:3}" "$BIN/gunicorn" config.wsgi --bind "$2" --workers 2 --timeout 30 \
     --graceful-timeout 5 --no-control-socket > "$WORK/$1.log" 2>&1 &
   started "host $1 on http://$2" $!
 }
 
 start_host a "$HOST_A"
-start_host b "$HOST_B"
+start_host b "$HOST_B" "DATABASE_REPLICA_URL=$REPLICA_URL"
 env "${HOST_ENV[@]}" "$BIN/python" manage.py db_worker --no-reload > "$WORK/worker.log" 2>&1 &
 started "task worker" $!
 
@@ -142,6 +167,7 @@ say "both hosts answer"
 
 env CLUSTER_HOST_A="http://$HOST_A" CLUSTER_HOST_B="http://$HOST_B" \
   CLUSTER_ENV="$WORK/hosts.env" CLUSTER_MEDIA_ROOT="$WORK/media" CLUSTER_MAIL="$WORK/mail" \
+  CLUSTER_READER="$READER" \
   DATABASE_URL="$SERVER/$DATABASE" \
   "$BIN/pytest" -p no:cacheprovider -m cluster tests/cluster "$@"
 failed=0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email
 import email.policy
 import io
+import os
 import re
 import time
 from collections import Counter
@@ -191,3 +192,28 @@ def test_the_sign_in_throttle_counts_failures_on_both_hosts(cluster, settings):
     # Now even the right password is refused, on both hosts.
     for host in hosts:
         assert visitor.sign_in(host, "resident3", PASSWORD).status == 429
+
+
+def test_host_b_reads_its_figures_from_the_replica_and_writes_to_the_primary(cluster):
+    """Host B has DATABASE_REPLICA_URL: a role that may only read. Its dashboards, public
+    pages and API list are served through it; its writes (the grid worker's acceptance in
+    the first test, which the reader could not have made) go to the primary."""
+    reader = os.environ["CLUSTER_READER"]
+    staff = Visitor()
+    landed = staff.sign_in(cluster.host_b, "subdistrict", PASSWORD)
+    assert landed.status == 200
+    dashboard = staff.get(f"{cluster.host_b}/dashboard/")
+    assert dashboard.status == 200 and 'data-figure="filed"' in dashboard.text
+    visitor = Visitor()
+    assert visitor.get(f"{cluster.host_b}/").status == 200
+    assert visitor.get(f"{cluster.host_b}/dashboard/public/").status == 200
+    listed = visitor.get(f"{cluster.host_b}/open311/v2/requests.json")
+    assert listed.status == 200 and listed.text.startswith("[")
+    # Host B's workers keep their replica connections open (CONN_MAX_AGE): there they are.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND "
+            "application_name = 'grid_replica' AND datname = current_database()",
+            [reader],
+        )
+        assert cursor.fetchone()[0] >= 1
