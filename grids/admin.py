@@ -14,8 +14,9 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
+from django.http import HttpResponseRedirect
 from django.templatetags.static import static
-from django.urls import path
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -30,7 +31,7 @@ from .admin_views import (
     coverage_view,
 )
 from .forms import MobileField, PhoneCleanMixin
-from .models import Building, Community, Department, Grid, Post, Subdistrict, User
+from .models import Building, Community, Department, Grid, ImportJob, Post, Subdistrict, User
 from .resources import (
     BuildingResource,
     CommunityResource,
@@ -591,3 +592,43 @@ class PostAdmin(ImportExportMixin, admin.ModelAdmin):
             .get_export_queryset(request)
             .select_related("user", "grid", "community", "subdistrict", "department__subdistrict")
         )
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """Every import, who uploaded it and how it ended; each opens its own page."""
+
+    list_display = ("original_name", "what", "stage", "state", "rows", "created_by", "created_at")
+    list_filter = ("state", "stage")
+    date_hierarchy = "created_at"
+    list_select_related = ("created_by",)
+
+    @admin.display(description=_("what"))
+    def what(self, job):
+        from django.apps import apps
+
+        try:
+            return apps.get_model(job.model)._meta.verbose_name_plural
+        except LookupError:
+            return job.model
+
+    def has_add_permission(self, request):
+        return False  # an import starts from its model's import page
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, object_id)
+        if job is not None:
+            app_label, model_name = job.model.split(".", 1)
+            try:
+                url = reverse(f"admin:{app_label}_{model_name}_import_job", args=[job.pk])
+            except NoReverseMatch:
+                url = None
+            if url:
+                return HttpResponseRedirect(url)
+        return super().change_view(request, object_id, form_url, extra_context)

@@ -11,7 +11,9 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, F, OuterRef
 from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import path as url_path
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,8 +24,11 @@ from import_export.formats import base_formats
 from import_export.forms import ExportForm
 from import_export.tmp_storages import MediaStorage
 
+from issues.tasks import enqueue
+
 from . import boundaries, geo, units
-from .models import Building, Grid, Post
+from .imports import read_progress, run_import_job
+from .models import Building, Grid, ImportJob, Post
 
 # --- file formats -------------------------------------------------------------------------
 
@@ -66,14 +71,16 @@ class ExportMixin(BaseExportMixin):
 
 
 class ImportExportMixin(BaseImportExportMixin):
-    """Import that is all or nothing, and safe on several app hosts.
+    """Import that is all or nothing, runs as a task whatever the file's size, and is safe
+    on several app hosts (``grids.imports``).
 
-    - The preview lists every bad row and offers no confirmation while there is one.
-    - The confirmed import runs in one transaction and rolls back on any bad row (rows
-      can turn bad between preview and confirmation, e.g. a parent deleted meanwhile), and
-      then says so instead of "Import finished".
-    - The uploaded file waits for confirmation in the media storage, shared by every app
-      host (not a local temporary folder), and is deleted when no confirmation follows.
+    - The upload is kept in the import storage, shared by every app host (never served),
+      and an ``ImportJob`` is handed to the task worker, which checks every row; the job's
+      page shows a progress bar meanwhile.
+    - A file with any bad row is refused, every bad row named; a good one waits for the
+      administrator's confirmation, then is imported by the task worker in one transaction
+      that rolls back on any bad row (rows can turn bad between the check and the import,
+      e.g. a parent deleted meanwhile).
     """
 
     import_formats = FORMATS
@@ -93,51 +100,93 @@ class ImportExportMixin(BaseImportExportMixin):
         kwargs["rollback_on_validation_errors"] = True
         return kwargs
 
+    def get_urls(self):
+        info = self.get_model_info()
+        return [
+            url_path(
+                "import/<int:job_id>/",
+                self.admin_site.admin_view(self.import_job_view),
+                name="{}_{}_import_job".format(*info),
+            ),
+            url_path(
+                "import/<int:job_id>/confirm/",
+                self.admin_site.admin_view(self.confirm_import_job),
+                name="{}_{}_import_confirm".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
     def _import_url(self):
         return reverse("admin:{}_{}_import".format(*self.get_model_info()))
 
+    def _job_url(self, job):
+        return reverse("admin:{}_{}_import_job".format(*self.get_model_info()), args=[job.pk])
+
     def import_action(self, request, **kwargs):
-        response = super().import_action(request, **kwargs)
-        context = getattr(response, "context_data", None) or {}
-        if request.method == "POST" and "confirm_form" not in context:
-            # The same object as the form's cleaned file, which a read error drops.
-            upload = request.FILES.get("import_file")
-            name = getattr(upload, "tmp_storage_name", None)
-            if name:
-                self.get_tmp_storage_class()(name=name).remove()
-        return response
+        """The upload form; a valid upload becomes a job for the task worker."""
+        if request.method != "POST" or not self.has_import_permission(request):
+            return super().import_action(request, **kwargs)
+        form = self.create_import_form(request)
+        if not form.is_valid():
+            return super().import_action(request, **kwargs)  # the form with its errors
+        index = int(form.cleaned_data["format"])
+        upload = form.cleaned_data["import_file"]
+        waiting = self.write_to_tmp_storage(upload, self.get_import_formats()[index]())
+        job = ImportJob.objects.create(
+            model=self.model._meta.label_lower,
+            resource=int(form.cleaned_data.get("resource") or 0),
+            format=index,
+            file_name=waiting.name,
+            original_name=upload.name[:255],
+            stage=ImportJob.Stage.CHECK,
+            state=ImportJob.State.QUEUED,
+            created_by=request.user,
+        )
+        enqueue(run_import_job, job.pk)  # the job is saved (no transaction is open here)
+        return HttpResponseRedirect(self._job_url(job))
+
+    def _job(self, request, job_id):
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(ImportJob, pk=job_id, model=self.model._meta.label_lower)
+
+    def import_job_view(self, request, job_id):
+        """Where a job stands: a progress bar while it waits or runs (the page reloads
+        itself), then the bad rows, or the confirmation, or what was imported."""
+        job = self._job(request, job_id)
+        progress = read_progress(job) if job.waiting else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import"),
+            "opts": self.model._meta,
+            "job": job,
+            "progress": progress,
+            "percent": int(100 * progress[0] / progress[1]) if progress and progress[1] else 0,
+            "import_url": self._import_url(),
+            "changelist_url": reverse("admin:{}_{}_changelist".format(*self.get_model_info())),
+            "confirm_url": reverse(
+                "admin:{}_{}_import_confirm".format(*self.get_model_info()), args=[job.pk]
+            ),
+        }
+        return TemplateResponse(request, "admin/import_job.html", context)
+
+    def confirm_import_job(self, request, job_id):
+        """The administrator confirms a checked file: the task worker imports it. A second
+        confirmation (a double click) finds the job under way and changes nothing."""
+        if request.method != "POST":
+            return HttpResponseRedirect(self._job_url(self._job(request, job_id)))
+        job = self._job(request, job_id)
+        # One confirmation moves the job on; a second finds it moved.
+        confirmed = ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.CHECKED).update(
+            stage=ImportJob.Stage.IMPORT, state=ImportJob.State.QUEUED, result={}
+        )
+        if confirmed:
+            enqueue(run_import_job, job.pk)
+        return HttpResponseRedirect(self._job_url(job))
 
     def process_import(self, request, **kwargs):
-        try:
-            return super().process_import(request, **kwargs)
-        except (OSError, ValueError, IndexError):
-            # The waiting file is gone (confirmed twice, or cleaned up) or the form was
-            # tampered with: nothing was imported.
-            messages.error(request, _("The uploaded file is no longer available. Upload it again."))
-            return HttpResponseRedirect(self._import_url())
-
-    def process_result(self, result, request):
-        if result.has_errors() or result.has_validation_errors():
-            problems = [str(error.error) for error in result.base_errors]
-            for row in result.error_rows:
-                problems += [
-                    _("row %(number)s: %(error)s") % {"number": row.number, "error": e.error}
-                    for e in row.errors
-                ]
-            for row in result.invalid_rows:
-                for column, texts in row.error_dict.items():
-                    problems += [
-                        _("row %(number)s, %(column)s: %(error)s")
-                        % {"number": row.number, "column": column, "error": text}
-                        for text in texts
-                    ]
-            messages.error(
-                request,
-                _("Nothing was imported: the data changed since the preview. %(problems)s")
-                % {"problems": "; ".join(problems)},
-            )
-            return HttpResponseRedirect(self._import_url())
-        return super().process_result(result, request)
+        # The library's confirmation step: confirmations go to the job now.
+        return HttpResponseRedirect(self._import_url())
 
 
 # --- coverage (一网覆盖) ----------------------------------------------------------------

@@ -398,3 +398,54 @@ class Post(models.Model):
     @property
     def unit(self):
         return getattr(self, units.of_role(self.role).field)
+
+
+class ImportJob(models.Model):
+    """One file an administrator imports: checked, then imported, by the task worker
+    (``grids.imports``), with its outcome."""
+
+    class Stage(models.TextChoices):
+        CHECK = "check", _("check")
+        IMPORT = "import", _("import")
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("waiting for the task worker")
+        RUNNING = "running", _("running")
+        CHECKED = "checked", _("checked, waiting for confirmation")
+        REFUSED = "refused", _("refused: bad rows")
+        IMPORTED = "imported", _("imported")
+        FAILED = "failed", _("failed")
+
+    model = models.CharField(_("what"), max_length=100)  # app_label.model_name
+    resource = models.PositiveSmallIntegerField(default=0)
+    format = models.PositiveSmallIntegerField(default=0)
+    file_name = models.CharField(max_length=100)  # in the import storage
+    original_name = models.CharField(_("file"), max_length=255)
+    stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices)
+    rows = models.PositiveIntegerField(_("rows"), null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("by")
+    )
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.original_name
+
+    @property
+    def waiting(self) -> bool:
+        """Queued or running: the page keeps refreshing."""
+        return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+    def storage(self):
+        """The uploaded file, in the import storage (``settings.STORAGES["import_export"]``)."""
+        from import_export.tmp_storages import MediaStorage
+
+        return MediaStorage(name=self.file_name, read_mode="rb")

@@ -1,20 +1,32 @@
 """Bulk import and export of the territory and staff in the admin (django-import-export).
 
-A file is previewed first (a dry run), every bad row is named, and nothing is imported
-while any row is bad; the confirmed import is all or nothing too.
+A file is checked first by the task worker (a dry run; the tests' immediate task backend
+runs it at once), every bad row is named, and nothing is imported while any row is bad;
+the confirmed import runs as a task too, and is all or nothing.
 """
 
 import io
 from decimal import Decimal
 
 import openpyxl
+import pytest
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
-from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from grids.models import Building, Community, Department, Grid, Post, Subdistrict, User
+from grids import imports
+from grids.models import (
+    Building,
+    Community,
+    Department,
+    Grid,
+    ImportJob,
+    Post,
+    Subdistrict,
+    User,
+)
 from tests.factories import (
     BuildingFactory,
     CommunityFactory,
@@ -28,27 +40,48 @@ from tests.factories import (
 CSV, XLSX = "0", "1"
 
 
-def preview(client, model, content, name="file.csv", fmt=CSV):
+def preview(client, model, content, name="file.csv", fmt=CSV, app="grids"):
+    """Upload a file; the job's page once the check has run (or the form, if refused)."""
     if isinstance(content, str):
         content = content.encode()
     return client.post(
-        reverse(f"admin:grids_{model}_import"),
+        reverse(f"admin:{app}_{model}_import"),
         {"format": fmt, "resource": "0", "import_file": SimpleUploadedFile(name, content)},
+        follow=True,
     )
 
 
-def confirm(client, model, response):
-    form = response.context["confirm_form"]
-    data = {k: form.initial[k] for k in ("import_file_name", "original_file_name", "format")}
-    data["resource"] = form.initial.get("resource", "")
-    return client.post(reverse(f"admin:grids_{model}_process_import"), data)
+def job_of(response) -> ImportJob:
+    return response.context["job"]
+
+
+def checked(response) -> bool:
+    """Whether the check found the file good: it waits for the confirmation."""
+    job = response.context.get("job")
+    return job is not None and job.state == ImportJob.State.CHECKED
+
+
+def bad_rows(response) -> dict:
+    """{row number: {column: [messages]}} of a refused file ("__all__": the row's other
+    messages)."""
+    return {
+        row["number"]: {**row["fields"], **({"__all__": row["other"]} if row["other"] else {})}
+        for row in job_of(response).result["invalid"]
+    }
+
+
+def confirm(client, model, response, app="grids"):
+    job = job_of(response)
+    return client.post(reverse(f"admin:{app}_{model}_import_confirm", args=[job.pk]), follow=True)
 
 
 def import_file(client, model, content, **kwargs):
     response = preview(client, model, content, **kwargs)
     assert response.status_code == 200
-    assert "confirm_form" in response.context, response.content.decode()[-3000:]
-    return confirm(client, model, response)
+    assert checked(response), response.content.decode()[-3000:]
+    response = confirm(client, model, response)
+    assert job_of(response).state == ImportJob.State.IMPORTED, job_of(response).result
+    return response
 
 
 def export(client, model, fmt=CSV, query=""):
@@ -67,10 +100,6 @@ def waiting_files():
     return list(folder.iterdir()) if folder.exists() else []
 
 
-def texts(response):
-    return [str(m) for m in get_messages(response.wsgi_request)]
-
-
 # --- a bad file -------------------------------------------------------------------------------
 
 
@@ -87,9 +116,8 @@ def test_a_bad_grid_file_names_each_bad_row_and_imports_nothing(admin_en, territ
     )
     response = preview(admin_en, "grid", content)
     assert response.status_code == 200
-    assert "confirm_form" not in response.context
-    result = response.context["result"]
-    bad = {row.number: row.error_dict for row in result.invalid_rows}
+    assert job_of(response).state == ImportJob.State.REFUSED
+    bad = bad_rows(response)
     assert set(bad) == {1, 2, 3, 4, 6}
     assert "The same code is in row 3 of this file too." in bad[1]["code"]
     assert "The same code is in row 1 of this file too." in bad[3]["code"]
@@ -106,18 +134,23 @@ def test_a_bad_grid_file_names_each_bad_row_and_imports_nothing(admin_en, territ
 
 def test_a_file_without_a_required_column_is_refused_with_a_clear_message(admin_en, territory):
     response = preview(admin_en, "grid", "code,name\nNEW-01,新网格\n")
-    assert "confirm_form" not in response.context
+    assert not checked(response)
     page = response.content.decode()
     assert "The file has no column “community_code”." in page
     assert "Traceback" not in page
     assert not Grid.objects.filter(code="NEW-01").exists()
 
 
-def test_an_unreadable_file_is_refused_on_the_form(admin_en, territory):
+def test_an_unreadable_file_is_refused_with_a_clear_message(admin_en, territory):
     response = preview(admin_en, "grid", b"\x00\x01not a workbook", name="g.xlsx", fmt=XLSX)
     assert response.status_code == 200
-    assert response.context["form"].errors["import_file"]
+    assert job_of(response).state == ImportJob.State.REFUSED
+    page = response.content.decode()
+    assert "The file could not be read as XLSX" in page and "Traceback" not in page
     assert waiting_files() == []
+    # A file with column names and no row under them: nothing to check.
+    response = preview(admin_en, "grid", "code,name,community_code\n")
+    assert "The file has no rows under a first row of column names." in response.content.decode()
 
 
 def test_staff_file_names_bad_phone_unknown_unit_and_role(admin_en, territory):
@@ -133,8 +166,8 @@ def test_staff_file_names_bad_phone_unknown_unit_and_role(admin_en, territory):
         "wang,王芳,13900000000,community_staff,LD-QYC,,1\n"  # 8 wang: another phone
     )
     response = preview(admin_en, "post", content)
-    assert "confirm_form" not in response.context
-    bad = {row.number: row.error_dict for row in response.context["result"].invalid_rows}
+    assert not checked(response)
+    bad = bad_rows(response)
     assert set(bad) == {1, 2, 3, 4, 5, 6, 7, 8}
     assert bad[1]["phone"] == ["Rows 1, 8 give this person different values here."]
     assert bad[2]["phone"] == [
@@ -157,45 +190,50 @@ def test_staff_file_names_bad_phone_unknown_unit_and_role(admin_en, territory):
 def test_a_good_file_is_previewed_then_imported_on_confirmation(admin_en, territory):
     content = "code,name,community_code\nNEW-01, 新一网格 ,LD-QYC\nLD-QYC-02,改名网格,LD-LD\n"
     previewed = preview(admin_en, "grid", content)
-    assert "confirm_form" in previewed.context
-    assert "Confirm import" in previewed.content.decode()
-    assert not Grid.objects.filter(code="NEW-01").exists()  # the preview imports nothing
+    assert checked(previewed)
+    page = previewed.content.decode()
+    assert "Importing it would add 1, change 1 and leave 0 as they are." in page
+    assert "Confirm import" in page
+    assert not Grid.objects.filter(code="NEW-01").exists()  # the check imports nothing
     assert len(waiting_files()) == 1
 
     response = confirm(admin_en, "grid", previewed)
-    assert response.status_code == 302
-    assert response.url == reverse("admin:grids_grid_changelist")
-    assert texts(response) == ["Import finished: 1 new, 1 updated, 0 deleted and 0 skipped grids."]
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == previewed.redirect_chain[-1][0]  # the job's page
+    assert "Import finished: 1 new, 1 updated, 0 deleted and 0 skipped grids." in (
+        " ".join(response.content.decode().split())
+    )
     new = Grid.objects.get(code="NEW-01")
     assert (new.name, new.community) == ("新一网格", territory.community)  # trimmed
     moved = Grid.objects.get(code="LD-QYC-02")
     assert (moved.name, moved.community) == ("改名网格", territory.other_community)
     assert waiting_files() == []
-    admin_en.get(response.url)  # read the message
+    # Who imported what is in the admin's log, and the job in the list of imports.
+    assert LogEntry.objects.filter(object_repr__contains="新一网格").exists()
+    assert admin_en.get(reverse("admin:grids_importjob_changelist")).status_code == 200
 
-    # Confirming the same preview again (a double click) finds no file: a message, nothing
-    # imported twice, no error page.
+    # Confirming the same check again (a double click): the job is done, nothing imported
+    # twice, no error page.
     again = confirm(admin_en, "grid", previewed)
-    assert again.status_code == 302
-    assert again.url == reverse("admin:grids_grid_import")
-    assert texts(again) == ["The uploaded file is no longer available. Upload it again."]
+    assert again.status_code == 200 and job_of(again).state == ImportJob.State.IMPORTED
     assert Grid.objects.filter(code="NEW-01").count() == 1
+    assert ImportJob.objects.count() == 1
 
 
 def test_the_confirmed_import_is_all_or_nothing_when_data_changed_meanwhile(admin_en, territory):
     doomed = CommunityFactory(subdistrict=territory.subdistrict, code="DOOMED")
     content = "code,name,community_code\nNEW-01,新一网格,LD-QYC\nNEW-02,新二网格,DOOMED\n"
     response = preview(admin_en, "grid", content)
-    assert "confirm_form" in response.context
-    doomed.delete()  # someone removes the community between preview and confirmation
+    assert checked(response)
+    doomed.delete()  # someone removes the community between the check and the import
 
     response = confirm(admin_en, "grid", response)
-    assert response.status_code == 302
-    assert response.url == reverse("admin:grids_grid_import")
-    [message] = texts(response)
-    assert message.startswith("Nothing was imported: the data changed since the preview.")
-    assert "row 2, community_code: No community has the code “DOOMED”." in message
+    assert job_of(response).state == ImportJob.State.REFUSED
+    page = response.content.decode()
+    assert "Nothing was imported: the data changed since the check." in page
+    assert bad_rows(response)[2]["community_code"] == ["No community has the code “DOOMED”."]
     assert not Grid.objects.filter(code__startswith="NEW-").exists()
+    assert waiting_files() == []
 
 
 def test_excel_files_import_too(admin_en, territory):
@@ -207,8 +245,7 @@ def test_excel_files_import_too(admin_en, territory):
     sheet.append(["wang", None, None, "community_staff", "LD-QYC", None])
     buffer = io.BytesIO()
     book.save(buffer)
-    response = import_file(admin_en, "post", buffer.getvalue(), name="staff.xlsx", fmt=XLSX)
-    assert response.status_code == 302
+    import_file(admin_en, "post", buffer.getvalue(), name="staff.xlsx", fmt=XLSX)
     wang = User.objects.get(username="wang")
     assert (wang.first_name, wang.phone) == ("王芳", "13800000001")
     assert not wang.has_usable_password()  # an administrator sets a password later
@@ -251,7 +288,7 @@ def test_buildings_and_departments_are_keyed_by_parent_and_name(admin_en, territ
     response = preview(
         admin_en, "department", "subdistrict_code,name\nLD,市场监管\nLD,市场监管\nXX,城管\n"
     )
-    bad = {row.number: row.error_dict for row in response.context["result"].invalid_rows}
+    bad = bad_rows(response)
     assert bad[1]["name"] == ["The same subdistrict_code + name is in row 2 of this file too."]
     assert bad[3]["subdistrict_code"] == ["No subdistrict has the code “XX”."]
     assert not Department.objects.filter(name="市场监管").exists()
@@ -327,8 +364,7 @@ def test_csv_round_trip_rebuilds_the_same_hierarchy_in_an_empty_database(admin_e
     assert not any(hierarchy().values())
 
     for model in ORDER:
-        response = import_file(admin_en, model, files[model])
-        assert response.status_code == 302, model
+        import_file(admin_en, model, files[model])
     assert hierarchy() == before
 
 
@@ -380,5 +416,68 @@ def test_buildings_import_their_points(admin_en, territory):
     response = preview(
         admin_en, "building", "grid_code,name,latitude,longitude\nLD-QYC-01,3号楼,117.1,36.6\n"
     )
-    bad = {row.number: row.error_dict for row in response.context["result"].invalid_rows}
-    assert "swapped" in str(bad[1])
+    assert "swapped" in str(bad_rows(response)[1])
+
+
+# --- as a task ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_check_waits_for_the_task_worker_and_the_page_shows_its_progress(
+    admin_en, territory, settings
+):
+    from tests.test_tasks import DATABASE_BACKEND, work
+
+    settings.TASKS = DATABASE_BACKEND
+    rows = "".join(f"N-{n:04d},网格{n},LD-QYC\n" for n in range(450))
+    response = preview(admin_en, "grid", "code,name,community_code\n" + rows)
+    job = job_of(response)
+    assert job.state == ImportJob.State.QUEUED  # the upload only handed it over
+    page = response.content.decode()
+    assert '<meta http-equiv="refresh" content="2">' in page
+    assert "Waiting for the task worker" in page
+    # Under way: the page shows how far the worker has got.
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
+    imports.write_progress(job, 200, 450)
+    page = admin_en.get(response.request["PATH_INFO"]).content.decode()
+    assert 'max="450" value="200"' in page and "200 of 450 rows." in page
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.QUEUED)
+    work()  # the worker checks every row
+    job.refresh_from_db()
+    assert (job.state, job.rows, job.result["totals"]["new"]) == (ImportJob.State.CHECKED, 450, 450)
+    assert imports.read_progress(job) is None  # done: no progress left behind
+    page = admin_en.get(response.request["PATH_INFO"]).content.decode()
+    assert "http-equiv" not in page and "Confirm import" in page
+    response = confirm(admin_en, "grid", response)
+    assert job_of(response).state == ImportJob.State.QUEUED
+    work()
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.IMPORTED
+    assert Grid.objects.filter(code__startswith="N-").count() == 450
+
+
+def test_a_run_that_fails_says_so_and_imports_nothing(admin_en, territory):
+    content = "code,name,community_code\nNEW-01,新一网格,LD-QYC\n"
+    response = preview(admin_en, "grid", content)
+    job = job_of(response)
+    assert job.state == ImportJob.State.CHECKED
+    job.storage().remove()  # the waiting file is lost (a storage mishap)
+    response = confirm(admin_en, "grid", response)
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.FAILED
+    page = response.content.decode()
+    assert "The import stopped" in page and "Nothing was imported." in page
+    assert not Grid.objects.filter(code="NEW-01").exists()
+
+
+def test_another_models_job_is_not_found_on_this_import_page(admin_en, territory):
+    response = preview(admin_en, "grid", "code,name,community_code\nNEW-01,新一网格,LD-QYC\n")
+    job = job_of(response)
+    assert (
+        admin_en.get(reverse("admin:grids_community_import_job", args=[job.pk])).status_code == 404
+    )
+    assert (
+        admin_en.post(reverse("admin:grids_community_import_confirm", args=[job.pk])).status_code
+        == 404
+    )
+    assert not Grid.objects.filter(code="NEW-01").exists()

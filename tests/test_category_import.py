@@ -1,28 +1,19 @@
 """Categories imported and exported by their stable code (the Open311 service code)."""
 
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from grids.models import ImportJob
 from issues.models import Category, Severity
+from tests import test_admin_import as admin_import
 from tests.factories import CategoryFactory
 
 
 def preview(client, content):
-    return client.post(
-        reverse("admin:issues_category_import"),
-        {
-            "format": "0",
-            "resource": "0",
-            "import_file": SimpleUploadedFile("categories.csv", content.encode()),
-        },
-    )
+    return admin_import.preview(client, "category", content, name="categories.csv", app="issues")
 
 
 def confirm(client, response):
-    form = response.context["confirm_form"]
-    data = {k: form.initial[k] for k in ("import_file_name", "original_file_name", "format")}
-    data["resource"] = form.initial.get("resource", "")
-    return client.post(reverse("admin:issues_category_process_import"), data)
+    return admin_import.confirm(client, "category", response, app="issues")
 
 
 def test_a_file_adds_and_changes_categories_by_code(admin_en, db):
@@ -33,10 +24,10 @@ def test_a_file_adds_and_changes_categories_by_code(admin_en, db):
         "noise, 噪音扰民 ,,minor,0,,\n"
     )
     previewed = preview(admin_en, content)
-    assert "confirm_form" in previewed.context, previewed.content.decode()[-2000:]
-    assert not Category.objects.filter(code="noise").exists()  # the preview imports nothing
+    assert admin_import.checked(previewed), previewed.content.decode()[-2000:]
+    assert not Category.objects.filter(code="noise").exists()  # the check imports nothing
     response = confirm(admin_en, previewed)
-    assert response.status_code == 302
+    assert admin_import.job_of(response).state == ImportJob.State.IMPORTED
     kept.refresh_from_db()
     assert (kept.pk, kept.name, kept.hint, kept.default_severity, kept.is_public) == (
         kept.pk,
@@ -65,7 +56,7 @@ def test_a_bad_file_names_each_bad_row_and_imports_nothing(admin_en, db):
         ",无编码,小事\n"
     )
     response = preview(admin_en, content)
-    assert "confirm_form" not in response.context
+    assert not admin_import.checked(response)
     page = response.content.decode()
     assert "Use letters, digits" in page  # "bad code" has a space
     assert "Write minor, urgent or difficult" in page
@@ -80,6 +71,6 @@ def test_the_export_reimports_to_the_same_categories(admin_en, db):
     assert exported.splitlines()[0].startswith("code,name,hint,default_severity")
     Category.objects.filter(code="lamp").update(name="改过", default_severity=Severity.MINOR)
     response = confirm(admin_en, preview(admin_en, exported))
-    assert response.status_code == 302
+    assert admin_import.job_of(response).state == ImportJob.State.IMPORTED
     lamp = Category.objects.get(code="lamp")
     assert (lamp.name, lamp.hint, lamp.default_severity) == ("路灯", "灯不亮", Severity.URGENT)

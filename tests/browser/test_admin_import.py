@@ -1,11 +1,14 @@
 """An administrator builds the grid network from a file, in a desktop browser:
 a grid file with one bad row is refused (nothing imported), the corrected file is
-previewed and imported, and the coverage page flags the new grid that has no worker yet.
-A screenshot per step goes to test-artifacts/."""
+checked and imported (by the task worker: under the tests' immediate backend, at once),
+and the coverage page flags the new grid that has no worker yet. The import's pages pass
+axe at 360 px in both languages. A screenshot per step goes to test-artifacts/."""
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from grids.models import Grid, User
+from tests.browser.conftest import no_horizontal_scroll
 from tests.factories import CommunityFactory, GridFactory, SubdistrictFactory, staff_on
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,7 +41,36 @@ def upload(page, path):
     page.wait_for_load_state()
 
 
-def test_admin_imports_grids_and_sees_the_coverage_gap(desktop, shot, tmp_path):
+def serious_findings(browser, live_server, desktop, url, shot=None) -> list[str]:
+    """axe on one admin page at 360 px, in Chinese and in English (signed in as the
+    desktop page is); the page must not scroll sideways either."""
+    found = []
+    state = desktop.context.storage_state()
+    for locale in ("zh-CN", "en-US"):
+        context = browser.new_context(
+            viewport={"width": 360, "height": 800},
+            locale=locale,
+            base_url=live_server.url,
+            storage_state=state,
+        )
+        page = context.new_page()
+        page.goto(url)
+        if shot is not None:
+            shot(page, f"phone-{locale}")
+        if not no_horizontal_scroll(page):
+            found.append(f"{locale} scrolls sideways at 360 px")
+        found += [
+            f"{locale} {v['id']}"
+            for v in Axe().run(page).response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        context.close()
+    return found
+
+
+def test_admin_imports_grids_and_sees_the_coverage_gap(
+    desktop, shot, tmp_path, browser, live_server
+):
     page = desktop
     subdistrict = SubdistrictFactory(code="LD", name="龙洞街道")
     community = CommunityFactory(subdistrict=subdistrict, code="LD-QYC", name="全运村社区")
@@ -65,21 +97,22 @@ def test_admin_imports_grids_and_sees_the_coverage_gap(desktop, shot, tmp_path):
     assert message.is_visible()  # in plain sight, not only on hover
     assert "community_code" in message.inner_text() and "LD-XX" in message.inner_text()
     assert page.locator(".errornote").first.is_visible()
-    assert page.locator("input[name=confirm]").count() == 0
+    assert page.locator("input[type=submit]").count() == 0  # nothing to confirm
     assert Grid.objects.count() == 1
     shot(page, "bad-row-refused")
+    assert serious_findings(browser, live_server, page, page.url, shot) == []
 
     # The corrected file: a preview, then the import on confirmation.
     good = tmp_path / "grids-fixed.csv"
     good.write_text(GOOD, encoding="utf-8")
     upload(page, good)
-    assert page.locator("table.import-preview tr.new").count() == 2
-    assert Grid.objects.count() == 1  # still only a preview
-    shot(page, "preview")
-    page.click("input[name=confirm]")
+    assert "导入将新增 2" in page.locator("#content-main").inner_text()
+    assert Grid.objects.count() == 1  # still only checked
+    shot(page, "checked")
+    assert serious_findings(browser, live_server, page, page.url, shot) == []
+    page.click("#content-main input[type=submit]")
     page.wait_for_load_state()
-    assert page.url.endswith("/admin/grids/grid/")
-    assert page.locator(".messagelist .success").count() == 1
+    assert page.locator("#content-main .success").count() == 1
     assert set(Grid.objects.values_list("code", flat=True)) == {
         "LD-QYC-01",
         "LD-QYC-02",
