@@ -652,3 +652,40 @@ def test_the_closed_loop_tabs_run_a_fixed_number_of_queries(
         client.get(QUEUE, {"scope": scope})
     assert len(large) == len(small)
     assert rows(response), (who, scope)
+
+
+def test_plain_select_draws_what_django_select_draws():
+    """The filter bar's select: the same options, selection and escaping as Django's."""
+    from html.parser import HTMLParser
+
+    from django import forms
+
+    from issues.forms.fields import PlainSelect
+
+    class Options(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.found, self.select = [], None
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "select":
+                self.select = attrs
+            elif tag == "option":
+                self.found.append([attrs.get("value"), "selected" in attrs, ""])
+
+        def handle_data(self, data):
+            if self.found:
+                self.found[-1][2] += data
+
+    def parsed(widget, value):
+        parser = Options()
+        parser.feed(widget.render("grid", value, attrs={"id": "id_grid"}))
+        return parser.select, [[v, chosen, text.strip()] for v, chosen, text in parser.found]
+
+    choices = [("", "Any grid"), (7, "第一网格"), (8, '<b>"A&B"</b>')]
+    for value in ("", 8, "8", None, "nope"):
+        plain = parsed(PlainSelect(attrs={"class": "form-select"}, choices=choices), value)
+        django = parsed(forms.Select(attrs={"class": "form-select"}, choices=choices), value)
+        assert plain == django, value
+    assert parsed(PlainSelect(choices=choices), 8)[1][2] == ["8", True, '<b>"A&B"</b>']

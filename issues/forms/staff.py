@@ -17,7 +17,7 @@ from grids.models import Building, Department, Grid
 
 from .. import permissions
 from ..models import Category, Severity, Source, Status
-from .fields import PhotosField, PlaceForm
+from .fields import PhotosField, PlaceForm, PlainSelect
 from .questions import CategoryQuestionsMixin
 from .tokens import SubmissionTokenMixin
 
@@ -117,7 +117,9 @@ class QueueFilterForm(forms.Form):
         # render); the widgets carry their Bootstrap classes.
         for field in self.fields.values():
             if isinstance(field.widget, forms.Select):
-                field.widget.attrs["class"] = "form-select form-select-sm"
+                field.widget = PlainSelect(
+                    attrs={"class": "form-select form-select-sm"}, choices=field.choices
+                )
             elif isinstance(field.widget, forms.CheckboxInput):
                 field.widget.attrs["class"] = "form-check-input"
 
