@@ -21,7 +21,9 @@ def in_box(issues, bbox):
 
 def too_many(issues) -> tuple[int, bool]:
     """(how many, capped at one past the limit; whether that is more than the limit)."""
-    total = issues[: MARKER_LIMIT + 1].count()
+    # No order: the model's newest-first would have the planner walk every issue by its
+    # filing time instead of reading the unit's or the box's open ones.
+    total = issues.order_by()[: MARKER_LIMIT + 1].count()
     return total, total > MARKER_LIMIT
 
 

@@ -1,0 +1,128 @@
+"""Which index of ``issues_issue`` serves each hot query (PostgreSQL).
+
+Each page is requested as its user would request it; its queries on the issues are then
+EXPLAINed with sequential scans switched off: the test tables are small enough for a scan
+to win, and the question here is which index serves the query at a city's scale. A query
+that an index no longer serves (a filter changed, an index dropped) fails here, by name.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from issues.models import Issue, Level, Status
+from issues.sweep import run_sweep
+from tests.conftest import requires_postgres
+from tests.factories import IssueFactory
+
+pytestmark = requires_postgres
+
+ISSUES = f'FROM "{Issue._meta.db_table}"'
+
+
+@pytest.fixture
+def many(territory, people):
+    """Some hundred issues over the territory, open and closed, most with a point."""
+    t, p = territory, people
+    now = timezone.now()
+    grids = [t.grid, t.sibling_grid, t.cousin_grid]
+    statuses = [Status.SUBMITTED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED]
+    for n in range(240):
+        grid = grids[n % 3]
+        IssueFactory(
+            grid=grid,
+            category=t.category,
+            reporter=p.resident if n % 4 == 0 else None,
+            status=statuses[n % 4],
+            level=[Level.GRID, Level.COMMUNITY, Level.SUBDISTRICT][n // 3 % 3],
+            due_at=now + timedelta(hours=n - 120),
+            latitude=Decimal("36.620") + Decimal(n) / 10000,
+            longitude=Decimal("117.130") + Decimal(n) / 10000,
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Issue._meta.db_table}")
+    return t
+
+
+def indexes_of(sql: str) -> set[str]:
+    """The indexes the plan of ``sql`` reads, sequential scans being off."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        try:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+            (plan,) = cursor.fetchone()
+        finally:
+            cursor.execute("SET LOCAL enable_seqscan = on")
+    found, stack = set(), [plan[0]["Plan"]]
+    while stack:
+        node = stack.pop()
+        if "Index Name" in node:
+            found.add(node["Index Name"])
+        stack += node.get("Plans", [])
+    return found
+
+
+def issue_queries(client, url, **params) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, params)
+    assert response.status_code == 200
+    return [q["sql"] for q in queries.captured_queries if ISSUES in q["sql"]]
+
+
+def served_by(queries: list[str], must_contain: str) -> set[str]:
+    """The indexes of the one query that contains ``must_contain``."""
+    found = [q for q in queries if must_contain in q]
+    assert len(found) == 1, "\n".join(q[:300] + " … " + q[-200:] for q in queries)
+    return indexes_of(found[0])
+
+
+def test_the_grid_workers_queue_reads_its_grids_open_issues_by_deadline(client, many, people):
+    client.force_login(people.worker)
+    queries = issue_queries(client, reverse("staff_queue"))
+    # The tabs' counts from the index alone, then the page by deadline.
+    assert served_by(queries, 'AS "submitted"') == {"issue_act_grid_due"}
+    page = served_by(queries, "LIMIT")
+    assert page & {"issue_act_grid_due", "issue_open_grid_due"}, page
+
+
+def test_the_subdistricts_queue_reads_its_open_issues_by_deadline(client, many, people):
+    client.force_login(people.subdistrict_staff)
+    queries = issue_queries(client, reverse("staff_queue"))
+    assert served_by(queries, 'AS "submitted"') == {"issue_act_subdistrict_due"}
+    page = served_by(queries, "LIMIT")
+    assert page & {"issue_act_subdistrict_due", "issue_open_subdistrict_due"}, page
+
+
+def test_the_staff_maps_markers_read_the_units_open_issues(client, many, people):
+    """The bounded count and the points alike: the unit's open issues, the box filtering
+    them (without an order on the count, which once sent it walking every issue by its
+    filing time)."""
+    client.force_login(people.subdistrict_staff)
+    box = "117.12,36.61,117.16,36.65"
+    queries = issue_queries(client, reverse("staff_map_markers"), bbox=box)
+    plans = [sorted(indexes_of(sql)) for sql in queries]
+    assert len(plans) == 2 and all("issue_open_subdistrict_due" in used for used in plans), plans
+
+
+def test_the_open311_list_reads_the_newest_issues_off_their_filing_time(client, many):
+    queries = issue_queries(client, "/open311/v2/requests.json")
+    assert "issue_created" in served_by(queries, "ORDER BY"), queries
+
+
+def test_a_residents_issues_come_from_their_own_index(client, many, people):
+    client.force_login(people.resident)
+    queries = issue_queries(client, reverse("my_issues"))
+    assert any("issue_reporter_created" in indexes_of(sql) for sql in queries), queries
+
+
+def test_the_sweep_finds_overdue_issues_by_deadline(many):
+    with CaptureQueriesContext(connection) as queries:
+        run_sweep()
+    locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    assert locks
+    assert "issue_running_due" in indexes_of(locks[0]), locks[0]
