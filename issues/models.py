@@ -535,6 +535,13 @@ class Issue(models.Model):
                 condition=Q(status__in=[s.value for s in OPEN_STATUSES], latitude__isnull=False),
                 name="issue_open_point",
             ),
+            # The public map's recently closed issues: the closing time bounds the range,
+            # the point is checked in the index. Only closing writes to it.
+            models.Index(
+                fields=["closed_at", "latitude", "longitude"],
+                condition=Q(status=Status.CLOSED.value, latitude__isnull=False),
+                name="issue_closed_point",
+            ),
         ]
         constraints = [
             # Constraints rather than unique=True: no extra LIKE index on PostgreSQL, and

@@ -109,6 +109,16 @@ def test_the_staff_maps_markers_read_the_units_open_issues(client, many, people)
     assert len(plans) == 2 and all("issue_open_subdistrict_due" in used for used in plans), plans
 
 
+def test_the_public_maps_count_reads_the_recently_closed_by_their_own_index(client, many):
+    """Open issues in the box, or closed in the last 30 days: the second arm has its own
+    partial index (closing time, then the point), so no arm needs a walk over every issue
+    (which took the public map 0.7–1.6 s a request on the 1 M-issue city)."""
+    box = "117.12,36.61,117.16,36.65"
+    queries = issue_queries(client, reverse("public_map_points"), bbox=box)
+    count = served_by(queries, "COUNT(*)")
+    assert "issue_closed_point" in count and "issue_created" not in count, count
+
+
 def test_the_open311_list_reads_the_newest_issues_off_their_filing_time(client, many):
     queries = issue_queries(client, "/open311/v2/requests.json")
     assert "issue_created" in served_by(queries, "ORDER BY"), queries
