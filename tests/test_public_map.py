@@ -73,3 +73,16 @@ def test_the_public_map_page_works_for_anyone_and_is_linked(client, territory):
     assert response.status_code == 200
     assert "vendor/leaflet-1.9.4/leaflet.js" in response.content.decode()
     assert reverse("public_map") in client.get(reverse("dashboard_public")).content.decode()
+
+
+def test_the_same_view_is_answered_from_the_cache_for_a_minute(
+    client, territory, public, django_assert_num_queries
+):
+    t = territory
+    at(t.grid, public)
+    first = client.get(URL, BOX).json()
+    with django_assert_num_queries(0):  # every visitor of the default view: no query
+        assert client.get(URL, BOX).json() == first
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    english = client.get(URL, BOX).json()  # another language, its own answer
+    assert english["markers"][0]["statusLabel"] != first["markers"][0]["statusLabel"]

@@ -15,7 +15,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.views.decorators.cache import cache_control
+from django.views.decorators.cache import cache_control, cache_page
 from django.views.decorators.http import require_GET
 
 from config.replica import reads_from_replica
@@ -61,6 +61,7 @@ def public_map(request):
 
 @require_GET
 @cache_control(public=True, max_age=60)
+@cache_page(60)  # the same view for every visitor (a city's default view above all): once a minute
 @reads_from_replica
 def points(request):
     bbox = parse_bbox(request.GET.get("bbox"))
