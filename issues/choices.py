@@ -1,6 +1,7 @@
 """Choice lists that staff pages read on every request, kept in Django's cache
 (``CACHE_URL``) for ``CHOICES_SECONDS`` and dropped as soon as their rows change on this
-host: the categories, and the grids a person's posts cover. On several hosts with a cache
+host: the categories, the grids a person's posts cover, and whether any API client takes
+webhooks (asked after every action). On several hosts with a cache
 per process, another host's list follows within ``CHOICES_SECONDS``; with a shared cache
 (Redis), at once. Only ids and names are kept: the same in every language."""
 
@@ -12,10 +13,11 @@ from django.db.models.signals import post_delete, post_save
 from grids.models import Community, Grid, Post
 
 from . import permissions
-from .models import Category
+from .models import ApiClient, Category
 
 CHOICES_SECONDS = 60
 CATEGORIES_KEY = "choices:categories:v1"
+WEBHOOKS_KEY = "choices:webhook-clients:v1"
 GRIDS_VERSION_KEY = "choices:grids:version"
 
 
@@ -49,6 +51,22 @@ def _categories_changed(**kwargs) -> None:
     cache.delete(CATEGORIES_KEY)
 
 
+def any_webhook_client() -> bool:
+    """Whether an active API client has a webhook URL (most cities: none, and then an
+    action need not look for the clients its events concern). A client given one on
+    another host is seen within ``CHOICES_SECONDS``; its deliveries follow a cursor, so
+    the events of that minute go with the next turn."""
+    found = cache.get(WEBHOOKS_KEY)
+    if found is None:
+        found = ApiClient.objects.filter(is_active=True).exclude(webhook_url="").exists()
+        cache.set(WEBHOOKS_KEY, found, CHOICES_SECONDS)
+    return found
+
+
+def _webhooks_changed(**kwargs) -> None:
+    cache.delete(WEBHOOKS_KEY)
+
+
 def _grids_changed(**kwargs) -> None:
     # Every person's list at once: a new version leaves the old entries to expire.
     try:
@@ -59,6 +77,9 @@ def _grids_changed(**kwargs) -> None:
 
 for _signal in (post_save, post_delete):
     _signal.connect(_categories_changed, sender=Category, dispatch_uid=f"choices-{_signal}")
+    _signal.connect(
+        _webhooks_changed, sender=ApiClient, dispatch_uid=f"choices-webhooks-{_signal}"
+    )
     for _model in (Grid, Community, Post):
         _signal.connect(
             _grids_changed, sender=_model, dispatch_uid=f"choices-{_model.__name__}-{_signal}"

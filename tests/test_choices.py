@@ -33,3 +33,26 @@ def test_a_persons_grids_follow_a_new_post(territory, people):
     t.sibling_grid.name = "第二网格（新）"
     t.sibling_grid.save()
     assert any("第二网格（新）" in name for _pk, name in choices.grids_of(p.worker))
+
+
+def test_an_action_looks_for_webhook_clients_only_when_one_exists(territory, people):
+    from issues import workflow
+    from issues.models import ApiClient, Source
+    from issues.open311.webhooks import clients_concerned
+
+    t, p = territory, people
+    issue = workflow.file_issue(
+        actor=p.resident, source=Source.RESIDENT, category=t.category, title="路灯不亮",
+        description="楼下路灯坏了", grid=t.grid,
+    )  # fmt: skip
+    issue = workflow.accept(issue=issue, actor=p.worker, message="马上处理。")
+    event_ids = list(issue.events.values_list("pk", flat=True))
+    assert choices.any_webhook_client() is False
+    with CaptureQueriesContext(connection) as captured:
+        assert clients_concerned(event_ids) == set()
+    assert len(captured) == 0  # none takes webhooks: nothing to look up
+    client = ApiClient.objects.create(name="12345热线", webhook_url="https://hotline.example/hook")
+    assert choices.any_webhook_client() is True  # seen at once on this host
+    client.is_active = False
+    client.save()
+    assert choices.any_webhook_client() is False

@@ -30,6 +30,7 @@ from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
+from .. import choices
 from ..models import ApiClient, IssueEvent
 from ..workflow import event_recorded
 from . import rows
@@ -172,6 +173,8 @@ def take_turn(client_id: int, now=None) -> int:
 
 def clients_concerned(event_ids: list[int]) -> set[int]:
     """The active clients with a webhook that filed the requests of these public events."""
+    if not choices.any_webhook_client():
+        return set()
     clients = set()
     for start in range(0, len(event_ids), 5000):
         clients.update(
