@@ -77,9 +77,7 @@ def _grids_changed(**kwargs) -> None:
 
 for _signal in (post_save, post_delete):
     _signal.connect(_categories_changed, sender=Category, dispatch_uid=f"choices-{_signal}")
-    _signal.connect(
-        _webhooks_changed, sender=ApiClient, dispatch_uid=f"choices-webhooks-{_signal}"
-    )
+    _signal.connect(_webhooks_changed, sender=ApiClient, dispatch_uid=f"choices-webhooks-{_signal}")
     for _model in (Grid, Community, Post):
         _signal.connect(
             _grids_changed, sender=_model, dispatch_uid=f"choices-{_model.__name__}-{_signal}"
