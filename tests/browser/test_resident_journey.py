@@ -150,6 +150,9 @@ def test_switching_to_english(page, shot, territory):
     login(page, "resident")
     page.goto("/my/")
     page.click(".navbar-toggler")
+    # The menu slides open: click once it has settled (a click mid-slide can miss).
+    page.wait_for_selector("#navbar-menu.show, .navbar-collapse.show", state="visible")
+    page.wait_for_function("!document.querySelector('.navbar-collapse.collapsing')")
     with page.expect_navigation():
         page.click("#switch-language-en")
     assert page.get_attribute("html", "lang") == "en"
