@@ -1,16 +1,20 @@
 """Choice lists that staff pages read on every request, kept in Django's cache
 (``CACHE_URL``) for ``CHOICES_SECONDS`` and dropped as soon as their rows change on this
 host: the categories, the grids a person's posts cover, and whether any API client takes
-webhooks (asked after every action). On several hosts with a cache
-per process, another host's list follows within ``CHOICES_SECONDS``; with a shared cache
-(Redis), at once. Only ids and names are kept: the same in every language."""
+webhooks (asked after every action); and the names of categories, units and buildings a
+list of a thousand issues shows (``names_memo``, kept in the process itself). On several
+hosts with a cache per process, another host's list follows within ``CHOICES_SECONDS``;
+with a shared cache (Redis), at once. Only ids and names are kept: the same in every
+language."""
 
 from __future__ import annotations
+
+import time
 
 from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save
 
-from grids.models import Community, Grid, Post
+from grids.models import Building, Community, Department, Grid, Post, Subdistrict
 
 from . import permissions
 from .models import ApiClient, Category
@@ -19,6 +23,7 @@ CHOICES_SECONDS = 60
 CATEGORIES_KEY = "choices:categories:v1"
 WEBHOOKS_KEY = "choices:webhook-clients:v1"
 GRIDS_VERSION_KEY = "choices:grids:version"
+NAMES_VERSION_KEY = "choices:names:version"
 
 
 def categories() -> list[tuple[int, str]]:
@@ -67,12 +72,37 @@ def _webhooks_changed(**kwargs) -> None:
     cache.delete(WEBHOOKS_KEY)
 
 
+def _bump(key: str) -> None:
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, None)
+
+
 def _grids_changed(**kwargs) -> None:
     # Every person's list at once: a new version leaves the old entries to expire.
-    try:
-        cache.incr(GRIDS_VERSION_KEY)
-    except ValueError:
-        cache.set(GRIDS_VERSION_KEY, 1, None)
+    _bump(GRIDS_VERSION_KEY)
+
+
+# {(kind, id): what a list shows of it}, for this process; see names_memo.
+_names: dict = {"version": None, "since": 0.0, "names": {}}
+
+
+def names_memo() -> dict:
+    """A dict this process keeps of the names (and the like) of categories, units and
+    buildings, for pages that list a thousand issues: whoever reads it fills in what is
+    missing. It starts empty ``CHOICES_SECONDS`` after it was started, and whenever one
+    of those rows is saved or deleted (at once on this host; on the others when the cache
+    is shared)."""
+    version = cache.get(NAMES_VERSION_KEY, 0)
+    now = time.monotonic()
+    if _names["version"] != version or now - _names["since"] > CHOICES_SECONDS:
+        _names.update(version=version, since=now, names={})
+    return _names["names"]
+
+
+def _names_changed(**kwargs) -> None:
+    _bump(NAMES_VERSION_KEY)
 
 
 for _signal in (post_save, post_delete):
@@ -81,4 +111,8 @@ for _signal in (post_save, post_delete):
     for _model in (Grid, Community, Post):
         _signal.connect(
             _grids_changed, sender=_model, dispatch_uid=f"choices-{_model.__name__}-{_signal}"
+        )
+    for _model in (Category, Subdistrict, Community, Grid, Department, Building):
+        _signal.connect(
+            _names_changed, sender=_model, dispatch_uid=f"names-{_model.__name__}-{_signal}"
         )

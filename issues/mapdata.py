@@ -9,6 +9,21 @@ from django.db.models.functions import Cast, Floor
 
 MARKER_LIMIT = 500
 CELLS = 12
+# A point shown in public and not at a building is moved to the centre of a square this
+# many degrees wide (0.0005° ≈ 55 m north–south, ≈ 45 m east–west at Jinan's latitude).
+BLUR_DEGREES = 0.0005
+
+
+def blurred(lat, lng, building_lat=None, building_lng=None) -> tuple[float, float]:
+    """The point shown in public: the building's when given, else the centre of its
+    ~50 m square (so that a shown point never gives away a door)."""
+    if building_lat is not None:
+        return float(building_lat), float(building_lng)
+
+    def snap(value):
+        return round((int(float(value) // BLUR_DEGREES) + 0.5) * BLUR_DEGREES, 6)
+
+    return snap(lat), snap(lng)
 
 
 def in_box(issues, bbox):

@@ -5,6 +5,7 @@ import datetime
 import json
 from datetime import timedelta
 from xml.etree import ElementTree as ET
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.cache import cache
@@ -22,7 +23,7 @@ from issues.models import (
     Source,
     Status,
 )
-from issues.open311 import views
+from issues.open311 import serializers, views
 from tests.factories import BuildingFactory, CategoryFactory, issue_at
 from tests.test_routing import INSIDE_OWN, INSIDE_SIBLING, OUTSIDE, OWN, SIBLING
 
@@ -509,6 +510,32 @@ def test_date_filters_take_any_offset_and_default_to_90_days(api):
     assert [r["service_request_id"] for r in rows] == [old.tracking_number]
 
 
+@pytest.mark.parametrize(
+    "zone", ["Asia/Shanghai", "America/New_York", "America/St_Johns", "Asia/Kolkata", "UTC"]
+)
+def test_times_are_w3c_with_the_zones_offset_at_that_moment(api, zone):
+    """The list's times, written by the database on PostgreSQL, are exactly what
+    ``serializers.w3c`` writes: local time and that moment's offset (summer time too)."""
+    moments = [
+        datetime.datetime(2026, 1, 15, 3, 4, 5, 999999, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 7, 15, 23, 59, 59, 500000, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 3, 8, 7, 0, 0, tzinfo=datetime.UTC),  # New York's spring
+    ]
+    for moment in moments:
+        issue_at(api, created_at=moment)
+    with timezone.override(zone):
+        found = sorted(
+            (r["requested_datetime"], r["service_request_id"])
+            for r in body(get(api, "requests.json", start_date="2025-12-01T00:00:00Z"))
+        )
+        expected = sorted(
+            (serializers.w3c(issue.created_at), issue.tracking_number)
+            for issue in Issue.objects.all()
+        )
+    assert found == expected
+    assert {time for time, _ in found} == {serializers.w3c(m, ZoneInfo(zone)) for m in moments}
+
+
 def test_service_request_id_overrides_the_other_filters(api):
     old = issue_at(api, created_at=timezone.now() - timedelta(days=200), status=Status.CLOSED)
     new = issue_at(api)
@@ -553,7 +580,7 @@ def test_private_category_hides_the_description_and_blurs_the_point(api):
     issue_at(api, latitude="36.615123", longitude="117.125456", address="3单元502室门口")
     (row,) = body(get(api, "requests.json"))
     assert row["description"] == ""
-    assert (row["lat"], row["long"]) == (36.615, 117.125)
+    assert (row["lat"], row["long"]) == (36.61525, 117.12525)  # its ~50 m square's centre
     assert "502" not in row["address"]
 
 
@@ -656,12 +683,19 @@ def test_list_runs_a_constant_number_of_queries(api, people, count, django_asser
             to_level=issue.level,
             note=f"n{n}",
         )
-    # The jurisdiction, then one query for the page and one for the names it shows.
+    # The jurisdiction, then one query for the page and one for the names it shows...
     with django_assert_num_queries(3):
         rows = body(get(api, "requests.json", jurisdiction_id="LD"))
     assert len(rows) == count
-    with django_assert_num_queries(2):
+    # ...which the process keeps: the next page reads only its rows.
+    with django_assert_num_queries(1):
         assert len(xml(get(api, "requests.xml")).findall("request")) == count
+    # A unit renamed is shown renamed at once.
+    api.department.name = "改名后的部门"
+    api.department.save()
+    with django_assert_num_queries(2):
+        rows = body(get(api, "requests.json"))
+    assert {row["agency_responsible"] for row in rows} >= {"改名后的部门"}
 
 
 # --- updates and webhooks --------------------------------------------------------------------

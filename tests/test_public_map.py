@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from issues.mapdata import blurred
 from issues.models import Status
-from issues.views.public_map import blurred
 from tests.factories import BuildingFactory, CategoryFactory, IssueFactory
 
 URL = reverse("public_map_points")

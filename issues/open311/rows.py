@@ -5,12 +5,14 @@ blurred."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
-
+from django.db import connection
 from django.db.models import BooleanField, CharField, Exists, F, OuterRef, Subquery, Value
 from django.utils.translation import gettext as _
 
+from .. import choices
+from ..mapdata import blurred
 from ..models import Category, CategoryQuestion, Issue, IssueEvent, Level, Status
+from .serializers import W3CText
 
 # GeoReport has two statuses. Resolved counts as closed: the work is done, and what is
 # left (evaluation or verification) is ours.
@@ -35,16 +37,6 @@ STATUSES_OF = {
     "open": [s for s, word in OPEN311_STATUS.items() if word == "open"],
     "closed": [s for s, word in OPEN311_STATUS.items() if word == "closed"],
 }
-# A private category's point is shown to about 100 m, like the public map.
-BLUR = Decimal("0.001")
-
-
-def blurred(value):
-    if value is None:
-        return None
-    return Decimal(value).quantize(BLUR, rounding=ROUND_HALF_UP)
-
-
 # --- services -----------------------------------------------------------------------------
 
 
@@ -112,10 +104,9 @@ REQUEST_FIELDS = (
     "address",
     "latitude",
     "longitude",
-    "created_at",
-    "updated_at",
-    "due_at",
 )
+# The times a row shows, by the name it reads them as.
+TIMES = {"requested": "created_at", "updated": "updated_at", "expected": "due_at"}
 # The unit that handles an issue, by level (a department once dispatched).
 UNIT_OF_LEVEL = {
     Level.GRID: "grid_id",
@@ -126,14 +117,21 @@ UNIT_OF_LEVEL = {
 
 def requests():
     """Issues as the values a request row needs, with their latest public note: one query
-    without joins (the names come from ``names_of``, a second one)."""
-    return Issue.objects.values(*REQUEST_FIELDS, status_notes=latest_public_note())
+    without joins (the names come from ``names_of``). PostgreSQL writes the times as W3C
+    text itself; elsewhere they are read as timestamps and written when rendered."""
+    if connection.vendor == "postgresql":
+        times = {name: W3CText(column) for name, column in TIMES.items()}
+    else:
+        times = {name: F(column) for name, column in TIMES.items()}
+    return Issue.objects.values(*REQUEST_FIELDS, status_notes=latest_public_note(), **times)
 
 
 def names_of(issues: list[dict]) -> dict:
-    """The names these rows show, in one query: {(kind, id): (name, code, public, address)}
-    for their categories, units and buildings. Joined into the page's query instead, the
-    planner spends longer choosing the joins than running them."""
+    """The names these rows show: {(kind, id): (name, code, public, address)} for their
+    categories, units and buildings. Read from this process's memo of them
+    (``choices.names_memo``); what it lacks is read in one query and kept there, so a page
+    of a city's issues usually costs no query for them. (Joined into the page's query
+    instead, the planner spends longer choosing the joins than running them.)"""
     from grids.models import Building, Community, Department, Grid, Subdistrict
 
     sources = {
@@ -144,13 +142,15 @@ def names_of(issues: list[dict]) -> dict:
         "department": (Department, "department_id", None, None, None),
         "building": (Building, "building_id", None, None, "address"),
     }
+    names = choices.names_memo()
     parts = []
     for kind, (model, field, code, public, address) in sources.items():
         ids = {issue[field] for issue in issues if issue[field] is not None}
-        if not ids:
+        missing = [pk for pk in ids if (kind, pk) not in names]
+        if not missing:
             continue
         parts.append(
-            model.objects.filter(pk__one_of=ids)
+            model.objects.filter(pk__one_of=missing)
             .order_by()
             .values_list(
                 Value(kind, output_field=CharField()),
@@ -161,10 +161,10 @@ def names_of(issues: list[dict]) -> dict:
                 F(address) if address else Value("", output_field=CharField()),
             )
         )
-    if not parts:
-        return {}
-    found = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    return {(kind, pk): rest for kind, pk, *rest in found}
+    if parts:
+        found = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+        names.update({(kind, pk): tuple(rest) for kind, pk, *rest in found})
+    return names
 
 
 def _notice_format() -> str:
@@ -205,7 +205,8 @@ def request_row(issue: dict, names: dict, statuses: dict, notice_format: str) ->
     else:
         community = names[("community", issue["community_id"])][0]
         address = f"{community} {names[('grid', issue['grid_id'])][0]}"
-        lat, lng = blurred(lat), blurred(lng)
+        # Blurred like the public map's points, never to the building (withheld here).
+        lat, lng = blurred(lat, lng) if lat is not None else (None, None)
     status = issue["status"]
     return {
         "service_request_id": issue["tracking_number"],
@@ -216,9 +217,9 @@ def request_row(issue: dict, names: dict, statuses: dict, notice_format: str) ->
         "description": issue["description"] if public else "",
         "agency_responsible": unit,
         "service_notice": notice_format % {"status": statuses[status], "unit": unit},
-        "requested_datetime": issue["created_at"],
-        "updated_datetime": issue["updated_at"],
-        "expected_datetime": issue["due_at"] if OPEN311_STATUS[status] == "open" else None,
+        "requested_datetime": issue["requested"],
+        "updated_datetime": issue["updated"],
+        "expected_datetime": issue["expected"] if OPEN311_STATUS[status] == "open" else None,
         "address": address,
         "address_id": str(issue["building_id"]) if public and issue["building_id"] else "",
         "zipcode": "",

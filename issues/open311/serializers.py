@@ -10,6 +10,7 @@ import json
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
+from django.db.models import CharField, Func
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -32,6 +33,31 @@ def w3c(moment: datetime | None, zone=None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(zone or timezone.get_current_timezone()).isoformat(timespec="seconds")
+
+
+class W3CText(Func):
+    """``w3c`` done by PostgreSQL: a timestamp column as W3C text in the current time zone,
+    with the offset that zone had at that moment (summer time included). A list of a
+    thousand rows then reads strings, not timestamps it would parse and format again.
+    PostgreSQL only (``connection.vendor``); elsewhere read the column and use ``w3c``."""
+
+    output_field = CharField()
+
+    def as_sql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        if params:
+            raise ValueError("W3CText formats a column, not an expression with parameters.")
+        # The wall-clock time in the zone, then its offset from UTC at that moment, signed.
+        offset = f"(({column} AT TIME ZONE %s) - ({column} AT TIME ZONE 'UTC'))"
+        sql = (
+            f"(to_char({column} AT TIME ZONE %s, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+            f"CASE WHEN {offset} < INTERVAL '0' THEN '-' || to_char(-{offset}, 'HH24:MI') "
+            f"ELSE '+' || to_char({offset}, 'HH24:MI') END)"
+        )
+        return sql, [timezone.get_current_timezone_name()] * 4
+
+    def as_sqlite(self, compiler, connection, **extra):
+        raise NotImplementedError("W3CText is PostgreSQL's; elsewhere read the column.")
 
 
 def _plain(value):

@@ -21,13 +21,10 @@ from django.views.decorators.http import require_GET
 from config.replica import reads_from_replica
 from grids.places import map_start, parse_bbox
 
-from ..mapdata import MARKER_LIMIT, clusters, in_box, too_many
+from ..mapdata import MARKER_LIMIT, blurred, clusters, in_box, too_many
 from ..models import OPEN_STATUSES, Issue, Status
 
 RECENTLY_CLOSED_DAYS = 30
-# Points not at a building are shown at the centre of a square this many degrees wide
-# (0.0005° ≈ 55 m north–south, ≈ 45 m east–west at Jinan's latitude).
-BLUR_DEGREES = 0.0005
 STATUS_LABELS = dict(Status.choices)
 
 
@@ -38,17 +35,6 @@ def public_issues():
         Q(status__in=OPEN_STATUSES) | Q(status=Status.CLOSED, closed_at__gte=since),
         category__is_public=True,
     )
-
-
-def blurred(lat, lng, building_lat, building_lng) -> tuple[float, float]:
-    """The point shown in public: the building's, or the centre of its ~50 m square."""
-    if building_lat is not None:
-        return float(building_lat), float(building_lng)
-
-    def snap(value):
-        return round((int(float(value) // BLUR_DEGREES) + 0.5) * BLUR_DEGREES, 6)
-
-    return snap(lat), snap(lng)
 
 
 def public_map(request):
