@@ -689,3 +689,97 @@ def test_plain_select_draws_what_django_select_draws():
         django = parsed(forms.Select(attrs={"class": "form-select"}, choices=choices), value)
         assert plain == django, value
     assert parsed(PlainSelect(choices=choices), 8)[1][2] == ["8", True, '<b>"A&B"</b>']
+
+
+def test_plain_inputs_draw_what_django_inputs_draw():
+    """The filter bar's hidden fields and check boxes: Django's HTML, escaping included."""
+    from django import forms
+
+    from issues.forms.fields import PlainCheckboxInput, PlainHiddenInput
+
+    cases = [
+        (PlainHiddenInput(), forms.HiddenInput(), ["", None, "mine", 'a"<b>&', 12]),
+        (
+            PlainCheckboxInput(attrs={"class": "form-check-input"}),
+            forms.CheckboxInput(attrs={"class": "form-check-input"}),
+            [None, False, True, "on", ""],
+        ),
+    ]
+    for plain, django, values in cases:
+        for value in values:
+            attrs = {"id": "id_f", "aria-describedby": "help"}
+            assert plain.render("f", value, attrs=attrs) == django.render("f", value, attrs=attrs)
+
+
+def test_plain_escape_is_conditional_escape():
+    from django.utils.html import conditional_escape
+    from django.utils.safestring import mark_safe
+    from django.utils.translation import gettext_lazy
+
+    from issues.forms.fields import plain_escape
+
+    for value in ["<b>\"A&B'</b>", mark_safe("<b>ok</b>"), gettext_lazy("Any grid"), 12, None]:
+        assert plain_escape(value) == str(conditional_escape(value))
+    lazy_safe = mark_safe(gettext_lazy("<i>kept</i>"))
+    assert plain_escape(lazy_safe) == str(conditional_escape(lazy_safe)) == "<i>kept</i>"
+
+
+@pytest.mark.parametrize(
+    "language, words",
+    [
+        (
+            "en",
+            [
+                "overdue by 2 h 0 min",
+                "Supervised",
+                "Extension pending",
+                "1 open sub-task",
+                "+3 supporters",
+                "张伟",
+                "Minor matter",
+                "<span>Grid</span>",
+            ],
+        ),
+        (
+            "zh-hans",
+            [
+                "已超时 2 小时 0 分钟",
+                "督办",
+                "延期待批",
+                "1 项子任务未完成",
+                "+3 人附议",
+                "张伟",
+                "<span>网格</span>",
+            ],
+        ),
+    ],
+)
+def test_a_row_shows_its_facts_escaped_in_the_visitors_language(
+    client, territory, people, language, words
+):
+    t, p = territory, people
+    issue = issue_at(
+        t,
+        "grid",
+        status=Status.IN_PROGRESS,
+        title='<script>"路灯"</script>',
+        assignee=p.worker,
+        severity=Severity.MINOR,
+        is_supervised=True,
+        extension_until=timezone.now() + timedelta(days=2),
+        open_task_count=1,
+        support_count=3,
+    )
+    Issue.objects.filter(pk=issue.pk).update(due_at=timezone.now() - timedelta(hours=2, seconds=5))
+    client.force_login(p.worker)
+    client.cookies["django_language"] = language
+
+    page = client.get(QUEUE).text
+    row = page[page.index('<li class="list-group-item">') :]
+    row = row[: row.index("</li>")]
+
+    assert "&lt;script&gt;&quot;路灯&quot;&lt;/script&gt;" in row and "<script>" not in row
+    assert f'href="/staff/issues/{issue.tracking_number}/"' in row
+    assert 'class="overdue"' in row
+    for word in words:
+        assert word in row, word

@@ -17,7 +17,7 @@ from grids.models import Building, Department, Grid
 
 from .. import permissions
 from ..models import Category, Severity, Source, Status
-from .fields import PhotosField, PlaceForm, PlainSelect
+from .fields import PhotosField, PlaceForm, PlainCheckboxInput, PlainHiddenInput, PlainSelect
 from .questions import CategoryQuestionsMixin
 from .tokens import SubmissionTokenMixin
 
@@ -121,7 +121,9 @@ class QueueFilterForm(forms.Form):
                     attrs={"class": "form-select form-select-sm"}, choices=field.choices
                 )
             elif isinstance(field.widget, forms.CheckboxInput):
-                field.widget.attrs["class"] = "form-check-input"
+                field.widget = PlainCheckboxInput(attrs={"class": "form-check-input"})
+            elif isinstance(field.widget, forms.HiddenInput):
+                field.widget = PlainHiddenInput()
 
     def choice_filters(self):
         """The select boxes of the filter bar, in order."""

@@ -3,13 +3,17 @@
 from datetime import datetime
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import ngettext, pgettext
 
 from grids import units
 
+from ..forms.fields import plain_escape
 from ..models import Issue, IssueEvent, IssueTask, Level, Satisfaction, Severity, Status
 
 register = template.Library()
@@ -24,13 +28,15 @@ STATUS_BADGE = {
 }
 
 
-@register.inclusion_tag("issues/_status_badge.html")
+@register.simple_tag
 def status_badge(issue, for_resident=False):
-    """The status as a coloured badge; residents read it in their words (resident_status)."""
-    return {
-        "text": resident_status(issue) if for_resident else issue.get_status_display(),
-        "css": STATUS_BADGE.get(issue.status, "text-bg-light"),
-    }
+    """The status as a coloured badge; residents read it in their words (resident_status).
+    Written in Python: it is drawn on every row of every list."""
+    return format_html(
+        '<span class="badge text-wrap text-start {}">{}</span>',
+        STATUS_BADGE.get(issue.status, "text-bg-light"),
+        resident_status(issue) if for_resident else issue.get_status_display(),
+    )
 
 
 @register.simple_tag
@@ -60,19 +66,68 @@ def resident_status(issue) -> str:
     return issue.get_status_display()
 
 
-@register.inclusion_tag("issues/_time_left.html")
+@register.simple_tag
 def time_left(issue, now=None):
-    """Time until the deadline (red and "overdue" when past); nothing for stopped clocks."""
-    now = now or timezone.now()
-    running = issue.status in (Status.SUBMITTED, Status.IN_PROGRESS)
-    seconds = int((issue.due_at - now).total_seconds()) if running else None
-    return {
-        "issue": issue,
-        "running": running,
-        "overdue": running and seconds < 0,
-        "hours": abs(seconds) // 3600 if running else 0,
-        "minutes": (abs(seconds) % 3600) // 60 if running else 0,
-    }
+    """Time until the deadline (red and "overdue" when past); a dash for stopped clocks.
+    Written in Python: it is drawn on every row of the queue."""
+    if issue.status not in (Status.SUBMITTED, Status.IN_PROGRESS):
+        return mark_safe('<span class="text-body-secondary">—</span>')
+    seconds = int((issue.due_at - (now or timezone.now())).total_seconds())
+    parts = {"h": abs(seconds) // 3600, "m": (abs(seconds) % 3600) // 60}
+    due = date_format(timezone.localtime(issue.due_at), "c")
+    if seconds < 0:
+        text = _("overdue by %(h)s h %(m)s min") % parts
+        return format_html('<time datetime="{}" class="overdue">{}</time>', due, text)
+    return format_html('<time datetime="{}">{}</time>', due, _("%(h)s h %(m)s min left") % parts)
+
+
+@register.simple_tag
+def queue_item(issue, now):
+    """One row of the staff queue. Written in Python: a page of 25 rows drawn through the
+    template language cost a quarter of the page. The view sets ``severity_label`` and
+    ``handler_label``; the row reads only the fields the queue loads (QUEUE_ROW_FIELDS)."""
+    badges = [status_badge(issue)]
+    if issue.is_supervised:
+        badges.append(format_html('<span class="badge text-bg-danger">{}</span>', _("Supervised")))
+    if issue.extension_until:
+        badges.append(
+            format_html('<span class="badge text-bg-info">{}</span>', _("Extension pending"))
+        )
+    if count := issue.open_task_count:
+        text = ngettext("%(counter)s open sub-task", "%(counter)s open sub-tasks", count)
+        badges.append(
+            format_html(
+                '<span class="badge text-bg-secondary">{}</span>', text % {"counter": count}
+            )
+        )
+    if count := issue.support_count:
+        text = ngettext("+%(counter)s supporter", "+%(counter)s supporters", count)
+        badges.append(
+            format_html(
+                '<span class="badge text-bg-warning" title="{}">{}</span>',
+                _("Residents who said this is their problem too"),
+                text % {"counter": count},
+            )
+        )
+    if issue.assignee_id:
+        assignee = issue.assignee.get_full_name() or issue.assignee.username
+    else:
+        assignee = _("Unassigned")
+    facts = "".join(
+        f"<span>{plain_escape(fact)}</span>"
+        for fact in (issue.grid.name, issue.severity_label, issue.handler_label, assignee)
+    )
+    return mark_safe(
+        '<li class="list-group-item">'
+        '<div class="d-flex flex-wrap justify-content-between gap-1 small">'
+        f'<span class="font-monospace">{plain_escape(issue.tracking_number)}</span>'
+        f"<span>{time_left(issue, now)}</span></div>"
+        f'<a class="fw-semibold" href="'
+        f'{plain_escape(reverse("staff_issue_detail", args=[issue.tracking_number]))}">'
+        f"{plain_escape(issue.title)}</a>"
+        '<div class="small text-body-secondary d-flex flex-wrap column-gap-2">'
+        f"{''.join(badges)}{facts}</div></li>"
+    )
 
 
 @register.filter
