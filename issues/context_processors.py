@@ -26,7 +26,8 @@ def navigation(request):
     def unread() -> int:
         """How many unread, counted up to one past what the badge shows (one query)."""
         if "n" not in counted:
-            unread_ids = user.notifications.filter(is_read=False).values("pk")
+            # No order: counting needs none (the model's newest-first would be sorted).
+            unread_ids = user.notifications.filter(is_read=False).order_by().values("pk")
             counted["n"] = unread_ids[: UNREAD_SHOWN + 1].count()
         return counted["n"]
 
