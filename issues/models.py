@@ -481,11 +481,6 @@ class Issue(models.Model):
             _open_index("grid"),
             _open_index("community"),
             _open_index("subdistrict"),
-            models.Index(
-                fields=["assignee", "due_at"],
-                condition=Q(status__in=[s.value for s in OPEN_STATUSES], assignee__isnull=False),
-                name="issue_open_assignee_due",
-            ),
             models.Index(fields=["reporter", "-created_at"], name="issue_reporter_created"),
             # The Open311 request list: newest first over a date range. created_at never
             # changes, so the sweep's updates do not write to it.

@@ -140,3 +140,23 @@ def test_the_sweep_finds_overdue_issues_by_deadline(many):
     locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
     assert locks
     assert "issue_running_due" in indexes_of(locks[0]), locks[0]
+
+
+def test_a_workers_figures_read_what_they_resolved_or_hold_by_their_own_indexes(
+    client, many, people
+):
+    """A staff member's dashboard: issues they resolved, or hold unresolved. Each arm of
+    the condition has its partial index; none reads the open issues by deadline (no query
+    does: the index that did was dropped)."""
+    Issue.objects.filter(pk__in=Issue.objects.values("pk")[:20]).update(assignee=people.worker)
+    client.force_login(people.worker)
+    url = reverse("dashboard_unit", args=["worker", people.worker.pk])
+    served = set().union(*(indexes_of(sql) for sql in issue_queries(client, url)))
+    assert {"issue_assignee_created", "issue_resolver_created"} <= served, served
+
+
+def test_deleting_a_person_finds_the_issues_they_hold_by_index(many, people):
+    """The foreign keys whose own indexes are switched off are still served: a person's
+    deletion asks which issues they hold, and the partial index of held issues answers."""
+    sql = str(Issue.objects.filter(assignee_id=people.worker.pk).only("pk").query)
+    assert "issue_assignee_created" in indexes_of(sql)
