@@ -366,6 +366,7 @@ class Command(BaseCommand):
             first, first_time, first_queries = self._sweep(options["batch_size"])
             first_notify = self.notify_seconds
             first_catch_up = self.catch_up_seconds
+            first_catch_up_queries = self.catch_up_queries
             second, second_time, second_queries = self._sweep(options["batch_size"])
             events = IssueEvent.objects.filter(issue__in=self._issues(bench)).count()
             notes = self._notifications(bench).count()
@@ -394,6 +395,7 @@ class Command(BaseCommand):
                 self.stdout.write(bare.report(first_time, first_time - first_notify, first))
             if verbosity >= 2:
                 self._profile("first run", first_queries)
+                self._profile("the rollups' catch-up after it", first_catch_up_queries)
                 self._profile("second run", second_queries)
         finally:
             if bare is not None:
@@ -583,11 +585,13 @@ class Command(BaseCommand):
                 started = time.monotonic()
                 result = run_sweep(now=self.now, batch_size=batch_size, catch_up=False)
                 elapsed = time.monotonic() - started
-                # The dashboards' catch-up with the grid-days the sweep noted, which the
-                # sweep's round ends with (or a task does, within ROLLUP_DELAY): timed apart.
+            # The dashboards' catch-up with the grid-days the sweep noted, which the sweep's
+            # round ends with (or a task does, within ROLLUP_DELAY): timed and profiled apart.
+            with CaptureQueriesContext(connection) as caught:
                 started = time.monotonic()
                 result.caught_up = rollups.catch_up()
                 self.catch_up_seconds = time.monotonic() - started
+            self.catch_up_queries = caught.captured_queries
         finally:
             notifications.notify = original
         self.notify_seconds = spent[0]
