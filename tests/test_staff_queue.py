@@ -783,3 +783,20 @@ def test_a_row_shows_its_facts_escaped_in_the_visitors_language(
     assert 'class="overdue"' in row
     for word in words:
         assert word in row, word
+
+
+def test_the_filter_bar_draws_every_filter_with_its_label(client, territory, people):
+    """Every field of the queue's filter form is on the page (the selects, the check
+    boxes, the search box and the hidden list keys), each visible one with its label."""
+    from issues.forms.staff import QueueFilterForm
+
+    client.force_login(people.subdistrict_staff)
+    page = client.get(QUEUE, {"overdue": "on", "severity": Severity.MINOR}).text
+
+    form = QueueFilterForm(categories=[], grids=[(1, "g")])
+    for name, field in form.fields.items():
+        assert f'name="{name}"' in page, name
+        if not field.widget.is_hidden:
+            assert f'for="id_{name}"' in page, name
+    assert re.search(r'<input type="checkbox" name="overdue"[^>]* checked', page)
+    assert not re.search(r'<input type="checkbox" name="supervised"[^>]* checked', page)

@@ -130,6 +130,10 @@ class QueueFilterForm(forms.Form):
         names = ["status", "severity", "category", "grid", "source", "sort"]
         return [self[name] for name in names if name in self.fields]
 
+    def check_filters(self):
+        """The check boxes of the filter bar, in order."""
+        return [self["overdue"], self["supervised"]]
+
     def clean_q(self):
         return " ".join(self.cleaned_data["q"].split())
 
