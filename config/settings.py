@@ -170,6 +170,9 @@ STORAGES["import_export"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": IMPORT_UPLOADS_ROOT},
 }
+# A checked file nobody confirms is dropped this many hours after its check (its job says
+# so); the next upload, or the deadline sweep's round, clears them.
+IMPORT_KEEP_HOURS = env.int("IMPORT_KEEP_HOURS", default=48)
 # Photos are at most 10 MB each and 5 per form: a request body may carry that and 1 MB more
 # (config/middleware.py answers 413 from Content-Length before reading it; the proxy's
 # client_max_body_size says the same). Form fields other than files stay under 5 MB, and

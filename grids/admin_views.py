@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import tablib
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, F, OuterRef
@@ -27,7 +28,7 @@ from import_export.tmp_storages import MediaStorage
 from issues.tasks import enqueue
 
 from . import boundaries, geo, units
-from .imports import read_progress, run_import_job
+from .imports import expire_unconfirmed, read_progress, run_import_job
 from .models import Building, Grid, ImportJob, Post
 
 # --- file formats -------------------------------------------------------------------------
@@ -131,6 +132,7 @@ class ImportExportMixin(BaseImportExportMixin):
             return super().import_action(request, **kwargs)  # the form with its errors
         index = int(form.cleaned_data["format"])
         upload = form.cleaned_data["import_file"]
+        expire_unconfirmed()  # files checked long ago and never confirmed
         waiting = self.write_to_tmp_storage(upload, self.get_import_formats()[index]())
         job = ImportJob.objects.create(
             model=self.model._meta.label_lower,
@@ -163,6 +165,7 @@ class ImportExportMixin(BaseImportExportMixin):
             "progress": progress,
             "percent": int(100 * progress[0] / progress[1]) if progress and progress[1] else 0,
             "import_url": self._import_url(),
+            "keep_hours": settings.IMPORT_KEEP_HOURS,
             "changelist_url": reverse("admin:{}_{}_changelist".format(*self.get_model_info())),
             "confirm_url": reverse(
                 "admin:{}_{}_import_confirm".format(*self.get_model_info()), args=[job.pk]

@@ -11,16 +11,20 @@ which the job's page reads: the run's own transaction cannot show it to anyone b
 commits.
 
 A run that fails (the worker stopped, the database went away) leaves the job *failed* with
-its error, shown on the page and in the task results in the admin; the administrator uploads
-again. Nothing half-written is kept: the import's transaction rolled back.
+its error, shown on the page and in the task results in the admin, and its file is dropped;
+the administrator uploads again. Nothing half-written is kept: the import's transaction
+rolled back. A checked file nobody confirms within ``IMPORT_KEEP_HOURS`` is dropped too and
+its job marked *expired* (``expire_unconfirmed``: at each upload and each sweep round).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from types import SimpleNamespace
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
@@ -193,6 +197,27 @@ def _refuse(job: ImportJob, reason: str) -> ImportJob:
     return job
 
 
+def expire_unconfirmed(now=None) -> int:
+    """Drop the files of checked jobs left unconfirmed for ``IMPORT_KEEP_HOURS`` and mark
+    the jobs expired; how many. A confirmation arriving at the same moment finds the job
+    no longer checked (it moves only from that state) and changes nothing."""
+    now = now or timezone.now()
+    stale = ImportJob.objects.filter(
+        state=ImportJob.State.CHECKED,
+        finished_at__lt=now - timedelta(hours=settings.IMPORT_KEEP_HOURS),
+    )
+    expired = 0
+    for job in stale.only("pk", "file_name"):
+        # The state first, then the file: a job that lost the race to a confirmation keeps it.
+        if ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.CHECKED).update(
+            state=ImportJob.State.EXPIRED
+        ):
+            job.storage().remove()
+            _drop_progress(job)
+            expired += 1
+    return expired
+
+
 @task()
 def run_import_job(job_id: int) -> str:
     """``run`` off the request. A failure marks the job failed (its page says so) and is
@@ -212,5 +237,6 @@ def run_import_job(job_id: int) -> str:
             result={"failure": _("The import stopped: %(error)s") % {"error": error}},
             finished_at=timezone.now(),
         )
+        job.storage().remove()  # the administrator uploads again
         _drop_progress(job)
         raise

@@ -415,6 +415,7 @@ class ImportJob(models.Model):
         REFUSED = "refused", _("refused: bad rows")
         IMPORTED = "imported", _("imported")
         FAILED = "failed", _("failed")
+        EXPIRED = "expired", _("not confirmed in time: file dropped")
 
     model = models.CharField(_("what"), max_length=100)  # app_label.model_name
     resource = models.PositiveSmallIntegerField(default=0)

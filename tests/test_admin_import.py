@@ -7,6 +7,7 @@ the confirmed import runs as a task too, and is all or nothing.
 
 import io
 from decimal import Decimal
+from io import StringIO
 
 import openpyxl
 import pytest
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.urls import reverse
 
 from grids import imports
@@ -481,3 +483,50 @@ def test_another_models_job_is_not_found_on_this_import_page(admin_en, territory
         == 404
     )
     assert not Grid.objects.filter(code="NEW-01").exists()
+
+
+def test_a_checked_file_never_confirmed_is_dropped_and_its_job_says_so(
+    admin_en, territory, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from grids.imports import expire_unconfirmed
+
+    settings.IMPORT_KEEP_HOURS = 48
+    content = "code,name,community_code\nNEW-01,新一网格,LD-QYC\n"
+    old, fresh = preview(admin_en, "grid", content), preview(admin_en, "grid", content)
+    old_job = job_of(old)
+    assert len(waiting_files()) == 2
+    ImportJob.objects.filter(pk=old_job.pk).update(finished_at=timezone.now() - timedelta(hours=49))
+
+    # The next upload clears it; the fresh check stays.
+    third = preview(admin_en, "grid", content)
+    old_job.refresh_from_db()
+    assert old_job.state == ImportJob.State.EXPIRED
+    assert job_of(fresh).state == job_of(third).state == ImportJob.State.CHECKED
+    assert len(waiting_files()) == 2
+    page = " ".join(admin_en.get(old.redirect_chain[-1][0]).content.decode().split())
+    assert "not confirmed within 48 hours, so it was dropped and nothing was imported" in page
+    assert "Confirm import" not in page
+
+    # Confirming it now imports nothing and changes nothing.
+    response = confirm(admin_en, "grid", old)
+    assert job_of(response).state == ImportJob.State.EXPIRED
+    assert not Grid.objects.filter(code="NEW-01").exists()
+    assert expire_unconfirmed() == 0  # nothing else is due
+
+
+def test_the_sweeps_round_drops_unconfirmed_files_too(admin_en, territory):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    response = preview(admin_en, "grid", "code,name,community_code\nNEW-01,新一网格,LD-QYC\n")
+    ImportJob.objects.update(finished_at=timezone.now() - timedelta(days=30))
+    out = StringIO()
+    call_command("escalate_overdue", stdout=out)
+    assert "dropped 1 unconfirmed import files" in out.getvalue()
+    assert ImportJob.objects.get(pk=job_of(response).pk).state == ImportJob.State.EXPIRED
+    assert waiting_files() == []

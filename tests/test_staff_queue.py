@@ -712,6 +712,7 @@ def test_plain_inputs_draw_what_django_inputs_draw():
 
 
 def test_plain_escape_is_conditional_escape():
+    from django.utils.functional import lazystr
     from django.utils.html import conditional_escape
     from django.utils.safestring import mark_safe
     from django.utils.translation import gettext_lazy
@@ -720,7 +721,7 @@ def test_plain_escape_is_conditional_escape():
 
     for value in ["<b>\"A&B'</b>", mark_safe("<b>ok</b>"), gettext_lazy("Any grid"), 12, None]:
         assert plain_escape(value) == str(conditional_escape(value))
-    lazy_safe = mark_safe(gettext_lazy("<i>kept</i>"))
+    lazy_safe = mark_safe(lazystr("<i>kept</i>"))
     assert plain_escape(lazy_safe) == str(conditional_escape(lazy_safe)) == "<i>kept</i>"
 
 

@@ -5,6 +5,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections
 
+from grids.imports import expire_unconfirmed
 from issues.sweep import BATCH_SIZE, run_sweep, stale_unverified
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ class Command(BaseCommand):
                 close_old_connections()
             else:
                 self.stdout.write(f"sweep: {result} in {time.monotonic() - started:.2f}s")
+                # Its round also drops import files checked long ago and never confirmed.
+                if expired := expire_unconfirmed():
+                    self.stdout.write(f"dropped {expired} unconfirmed import files")
             if not loop or self._stop:
                 return
             close_old_connections()
