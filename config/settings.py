@@ -198,6 +198,13 @@ TASKS = {
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
+# Crispy forms adds a widget's class name to its CSS classes; the widgets written in Python
+# (config/widgets.py) keep the names of the Django widgets they stand for.
+CRISPY_CLASS_CONVERTERS = {
+    "plainselect": "select",
+    "plainhiddeninput": "hiddeninput",
+    "plaincheckboxinput": "checkboxinput",
+}
 
 # Admin imports (django-import-export) run in one transaction: a bad row imports nothing.
 IMPORT_EXPORT_USE_TRANSACTIONS = True

@@ -16,6 +16,8 @@ from django.db.models import Q, QuerySet
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from config.widgets import PlainSelect
+
 from .models import (
     MOBILE_PATTERN,
     Building,
@@ -62,6 +64,7 @@ class BuildingField(forms.ModelChoiceField):
     def __init__(self, **kwargs):
         kwargs.setdefault("queryset", buildings_with_units())
         kwargs.setdefault("empty_label", _("Choose the building"))
+        kwargs.setdefault("widget", PlainSelect)
         super().__init__(**kwargs)
         self.widget.attrs["data-building-picker"] = FINDER_FORM_ID
 
@@ -85,12 +88,14 @@ class BuildingFinder(forms.Form):
         queryset=Community.objects.order_by("subdistrict__code", "code"),
         required=False,
         empty_label=_("All communities"),
+        widget=PlainSelect,  # a city's hundreds of communities
     )
     grid = forms.ModelChoiceField(
         label=_("Grid"),
         queryset=Grid.objects.all(),
         required=False,
         empty_label=_("All grids of the community"),
+        widget=PlainSelect,
     )
     q = forms.CharField(
         label=_("Or type part of the building's name or address"),

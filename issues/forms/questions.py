@@ -8,6 +8,8 @@ kept (``issues.questions`` holds the rules, shared with Open311).
 from django import forms
 from django.utils.translation import gettext as _
 
+from config.widgets import PlainSelect
+
 from ..models import CategoryQuestion
 from ..questions import AnswerError, clean_answers
 
@@ -25,7 +27,7 @@ def _field(question: CategoryQuestion) -> forms.Field:
     if question.datatype == Datatype.SINGLEVALUELIST:
         return forms.ChoiceField(
             choices=[("", "—"), *question.choice_list],
-            widget=forms.Select(attrs=attrs),
+            widget=PlainSelect(attrs=attrs),
             **common,
         )
     if question.datatype == Datatype.MULTIVALUELIST:

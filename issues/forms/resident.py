@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from config.widgets import PlainSelect
 from grids.forms import BuildingField
 from grids.models import Building
 
@@ -43,6 +44,7 @@ class ReportForm(SubmissionTokenMixin, CategoryQuestionsMixin, PlaceForm):
         label=_("Category"),
         queryset=Category.objects.filter(is_active=True),
         empty_label=_("Choose what kind of problem it is"),
+        widget=PlainSelect,
     )
     title = forms.CharField(
         label=_("Title"),

@@ -12,12 +12,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from config.widgets import PlainCheckboxInput, PlainHiddenInput, PlainSelect
 from grids import units
 from grids.models import Building, Department, Grid
 
 from .. import permissions
 from ..models import Category, Severity, Source, Status
-from .fields import PhotosField, PlaceForm, PlainCheckboxInput, PlainHiddenInput, PlainSelect
+from .fields import PhotosField, PlaceForm
 from .questions import CategoryQuestionsMixin
 from .tokens import SubmissionTokenMixin
 

@@ -11,9 +11,9 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
+from config.widgets import plain_escape
 from grids import units
 
-from ..forms.fields import plain_escape
 from ..models import Issue, IssueEvent, IssueTask, Level, Satisfaction, Severity, Status
 
 register = template.Library()

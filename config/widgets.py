@@ -1,0 +1,97 @@
+"""Widgets written in Python: the same HTML as Django's own widgets, without drawing each
+option or input through a template (pages that list hundreds of choices, or draw many
+inputs on every request, spend most of their time there otherwise). Tests hold each one's
+HTML equal to Django's."""
+
+import html
+
+from django import forms
+from django.utils.functional import Promise
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+
+def plain_escape(value) -> str:
+    """Django's conditional_escape for the hot paths that write many small pieces of HTML:
+    text marked safe as it is, anything else (lazy text included) escaped as Django's
+    escape() does, without the lazy-argument checks each call of it makes."""
+    if isinstance(value, Promise):
+        value = str(value)
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return html.escape(str(value))
+
+
+def _attributes(attrs: dict) -> str:
+    """HTML attributes as Django's widget template writes them: in order, ``True`` as the
+    bare name, ``False`` left out."""
+    return format_html_join(
+        "",
+        "{}{}",
+        (
+            (format_html(" {}", name), "" if value is True else format_html('="{}"', str(value)))
+            for name, value in attrs.items()
+            if value is not False
+        ),
+    )
+
+
+class _PlainInput:
+    """An ``<input>`` written in Python, as Django's input template writes it (type, name,
+    value, then the attributes): the queue's hidden fields and check boxes are on every
+    queue page."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        shown = ""
+        if widget["value"] is not None:
+            shown = format_html(' value="{}"', str(widget["value"]))
+        return format_html(
+            '<input type="{}" name="{}"{}{}>',
+            widget["type"],
+            widget["name"],
+            shown,
+            _attributes(widget["attrs"]),
+        )
+
+
+class PlainHiddenInput(_PlainInput, forms.HiddenInput):
+    pass
+
+
+class PlainCheckboxInput(_PlainInput, forms.CheckboxInput):
+    pass
+
+
+class PlainSelect(forms.Select):
+    """A ``<select>`` written in Python, options and groups as Django writes them. Django
+    draws every option through a template of its own, which for a list of a hundred grids
+    or communities costs more than the rest of the page. (Crispy forms names a widget's
+    class in its CSS classes: ``CRISPY_CLASS_CONVERTERS`` gives this one Django's name.)"""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        chosen = set(self.format_value(value))
+        found = [False]  # a single select marks the first matching option only, as Django
+
+        def option(value, label) -> str:
+            selected = not found[0] and str(value) in chosen
+            found[0] = found[0] or selected
+            # Each is written with plain_escape, not format_html, whose lazy-text checks
+            # cost more than the option.
+            return (
+                f'<option value="{plain_escape(value)}"{" selected" if selected else ""}>'
+                f"{plain_escape(label)}</option>"
+            )
+
+        parts = []
+        for value_or_group, label in self.choices:
+            if not isinstance(label, list | tuple):
+                parts.append(option("" if value_or_group is None else value_or_group, label))
+                continue
+            inner = "".join(option(v, text) for v, text in label)
+            if value_or_group:
+                inner = f'<optgroup label="{plain_escape(value_or_group)}">{inner}</optgroup>'
+            parts.append(inner)
+        options = mark_safe("".join(parts))
+        attrs = self.build_attrs(self.attrs, attrs)
+        return format_html('<select name="{}"{}>{}</select>', name, _attributes(attrs), options)
