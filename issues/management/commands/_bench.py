@@ -94,11 +94,12 @@ def settle() -> None:
     (VACUUM cannot run inside a transaction, as under the test suite: nothing then.)"""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return
-    from issues import models
+    from issues import rollups
+    from issues.models import Issue, IssueEvent, Notification, PendingRollup
 
-    busy = ("Issue", "IssueEvent", "Notification", "DailyRollup", "DailyTotal", "DailyOutcome")
+    busy = (Issue, IssueEvent, Notification, *rollups.TABLES, PendingRollup)
     with connection.cursor() as cursor:
-        for model in (getattr(models, name) for name in (*busy, "PendingRollup")):
+        for model in busy:
             cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
