@@ -67,7 +67,7 @@ bench-city: migrate ## Build the benchmark city (CITY_ISSUES=1000000) on DATABAS
 bench-sweep: migrate ## Time the sweep over N overdue issues (N=100000) beside bare SQL, on the city if built
 	$(BIN)/python manage.py bench_sweep --issues $(N) $(BENCH_ARGS)
 
-bench-queue: migrate ## Time the staff queue page beside a bare page, on the city if built (else N issues)
+bench-queue: migrate ## Time the staff queue page beside a bare page, in-process and under gunicorn, on the city if built
 	$(BIN)/python manage.py bench_queue --issues $(N) $(BENCH_ARGS)
 
 bench-open311: migrate ## Time the Open311 request list beside a bare view, on the city if built (else N issues)

@@ -1,24 +1,34 @@
-"""The load benchmark's URLs (config/bench_settings.py): the product's, plus a bare INSERT view.
+"""The benchmarks' URLs (config/bench_settings.py): the product's, plus the bare views.
 
-The bare view is the baseline a filing is measured against in the same run: the same server,
-middleware and session, and one INSERT of one row into the issues table, with nothing of the
-product's filing (no form, no checks, no event, no rollup, no notification). It exists only
-under the benchmark's settings, never in the product.
+Each bare view is the baseline a page is measured against in the same run:
+
+- ``bench/bare-insert/``: what a filing is measured against: the same server, middleware
+  and session, and one INSERT of one row into the issues table, with nothing of the
+  product's filing (no form, no checks, no event, no rollup, no notification).
+- ``bench/bare-queue/``: what the staff queue is measured against: one query for a page of
+  a unit's open issues by deadline, written out as a plain HTML table (no session, user,
+  form or template).
+
+They exist only under the benchmark's settings (and in-process benchmarks), never in the
+product.
 """
 
 import secrets
 import time
 from functools import cache
 
+from django.db import connection
 from django.http import HttpResponse
 from django.urls import path
 from django.utils import timezone
+from django.utils.html import escape
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from config.urls import handler500, urlpatterns  # noqa: F401  (the product's, as they are)
 from grids.models import Grid
-from issues.models import Category, Issue, Level, Severity, Source, Status
+from issues.models import OPEN_STATUSES, Category, Issue, Level, Severity, Source, Status
+from issues.views.staff import PAGE_SIZE
 
 
 class ServerTimingMiddleware:
@@ -72,4 +82,44 @@ def bare_insert(request):
     return HttpResponse(str(issue.pk), status=201, content_type="text/plain")
 
 
-urlpatterns = [path("bench/bare-insert/", bare_insert, name="bench_bare_insert"), *urlpatterns]
+# The unit a queue acts on, per field of the posts: the acting condition of
+# ``permissions.acting_condition`` for one kind of unit, as bare SQL.
+ACTING_SQL = {
+    "grid_id": "level = 'grid' AND department_id IS NULL AND grid_id IN ({ids})",
+    "community_id": "level = 'community' AND department_id IS NULL AND community_id IN ({ids})",
+    "subdistrict_id": (
+        "level = 'subdistrict' AND department_id IS NULL AND subdistrict_id IN ({ids})"
+    ),
+    "department_id": "department_id IN ({ids})",
+}
+
+
+def bare_queue(request):
+    """One query for a page of a unit's open issues by deadline (``field``: the kind of
+    unit, ``ids``: its ids), written out as a plain HTML table."""
+    field = request.GET["field"]
+    ids = [int(pk) for pk in request.GET["ids"].split(",")]
+    statuses = [s.value for s in OPEN_STATUSES]
+    with connection.cursor() as cursor:
+        # Plain IN lists: the same SQL on PostgreSQL and on SQLite (the tests').
+        acting = ACTING_SQL[field].format(ids=", ".join(["%s"] * len(ids)))
+        cursor.execute(
+            f"SELECT tracking_number, title, status, severity, due_at "
+            f"FROM {Issue._meta.db_table} WHERE status IN ({', '.join(['%s'] * len(statuses))}) "
+            f"AND {acting} ORDER BY due_at, id LIMIT {PAGE_SIZE}",
+            [*statuses, *ids],
+        )
+        rows = cursor.fetchall()
+    cells = "".join(
+        f"<tr><td>{escape(number)}</td><td>{escape(title)}</td><td>{status}</td>"
+        f"<td>{severity}</td><td>{due:%Y-%m-%d %H:%M}</td></tr>"
+        for number, title, status, severity, due in rows
+    )
+    return HttpResponse(f"<!doctype html><title>queue</title><table>{cells}</table>")
+
+
+urlpatterns = [
+    path("bench/bare-insert/", bare_insert, name="bench_bare_insert"),
+    path("bench/bare-queue/", bare_queue, name="bench_bare_queue"),
+    *urlpatterns,
+]

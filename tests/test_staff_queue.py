@@ -459,7 +459,35 @@ def test_the_benchmark_command_reports_each_account(db):
     assert not Issue.objects.filter(subdistrict__code="BENCHQ").exists()
 
 
-@pytest.mark.parametrize("args", [["--issues", "-1"], ["--repeat", "0"]])
+@requires_postgres
+def test_the_benchmark_command_serves_each_account_under_gunicorn(transactional_db):
+    """The part under gunicorn: a real server in another process, signed in through a
+    session made here, on the same (committed) database."""
+    out = StringIO()
+    call_command(
+        "bench_queue",
+        *("--issues", "60", "--repeat", "2", "--rounds", "2"),
+        *("--clients", "2", "--http-seconds", "0.5", "--yes"),
+        stdout=out,
+    )
+    lines = out.getvalue().splitlines()
+    [heading] = [n for n, line in enumerate(lines) if line.startswith("under gunicorn")]
+    served = {}
+    for line in lines[heading + 1 :]:
+        match = re.match(
+            r"(.+?) +page +([\d.]+) req/s, p95 +[\d.]+ ms \| bare +([\d.]+) req/s, .*"
+            r" ([\d.]+) of bare",
+            line,
+        )
+        if match:
+            served[match.group(1)] = float(match.group(2)), float(match.group(3))
+    assert set(served) == {"grid worker", "community staff", "subdistrict staff"}
+    # Each answered 200 (anything else stops the command) and some inside the slices.
+    assert all(page > 0 and bare > 0 for page, bare in served.values()), served
+    assert not Issue.objects.filter(subdistrict__code="BENCHQ").exists()
+
+
+@pytest.mark.parametrize("args", [["--issues", "-1"], ["--repeat", "0"], ["--clients", "0"], ["--http-seconds", "0"]])
 def test_the_benchmark_command_rejects_bad_arguments(db, args):
     with pytest.raises(CommandError):
         call_command("bench_queue", *args, stdout=StringIO())

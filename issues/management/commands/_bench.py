@@ -210,3 +210,203 @@ def unit_ids(user) -> dict[str, list[int]]:
             if value is not None:
                 found.setdefault(name, []).append(value)
     return found
+
+
+# --- under gunicorn ------------------------------------------------------------------------
+
+
+@contextmanager
+def gunicorn(*, workers: int = 2, timeout: float = 60.0):
+    """The product served by gunicorn on a free loopback port, as in production (DEBUG off,
+    the compressed static files collected into a temporary folder) with the benchmarks'
+    URLs (``config.bench_settings``), against this process's database, with a secret key
+    of its own. Yields a ``Server`` (``session_cookie`` signs a person in there); the
+    server is stopped and its folder removed on the way out."""
+    import os
+    import secrets
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    import urllib.request
+
+    secret_key = secrets.token_urlsafe(50)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory(prefix="grid-bench-") as folder:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.bench_settings",
+            "DATABASE_URL": _database_url(),
+            "SECRET_KEY": secret_key,
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "0",
+            "SECURE_COOKIES": "0",
+            "SECURE_HSTS_SECONDS": "0",
+            "STATIC_ROOT": os.path.join(folder, "static"),
+            "LOG_LEVEL": "WARNING",
+        }
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        subprocess.run(
+            [*manage, "collectstatic", "--noinput", "-v0"], env=env, check=True, timeout=300
+        )
+        log = open(os.path.join(folder, "gunicorn.log"), "w+")  # noqa: SIM115 (read on failure)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--timeout",
+                "30",
+                "--no-control-socket",
+            ],
+            env=env,
+            cwd=str(settings.BASE_DIR),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(
+                        f"http://127.0.0.1:{port}/accounts/login/", timeout=5
+                    ) as answer:
+                        if answer.status == 200:
+                            break
+                except OSError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise CommandError(f"gunicorn did not start:\n{log.read()[-2000:]}")
+                time.sleep(0.2)
+            yield Server(("127.0.0.1", port), secret_key)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            log.close()
+
+
+def _database_url() -> str:
+    """This process's database as a URL for another process (PostgreSQL or SQLite)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    at = f"{user}{password}@" if user else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{at}{host}{port}/{db['NAME']}"
+
+
+@dataclass(frozen=True)
+class Server:
+    address: tuple[str, int]
+    secret_key: str
+
+
+def session_cookie(server: Server, user) -> str:
+    """A session signed in as ``user`` on ``server`` (in the shared database, signed with
+    the server's key), as a Cookie header's value."""
+    client = Client()
+    with override_settings(SECRET_KEY=server.secret_key):
+        client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+@dataclass
+class Throughput:
+    """Requests answered by a server in measured slices: how many, in how long, and each
+    one's wall time (milliseconds)."""
+
+    done: int
+    seconds: float
+    times: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.done / self.seconds if self.seconds else 0.0
+
+    def describe(self) -> str:
+        return f"{self.per_second:6.1f} req/s, p95 {Timing(self.times or [0.0]).p95:6.1f} ms"
+
+
+def http_alternate(
+    server: Server,
+    targets: dict[str, tuple[str, dict]],
+    *,
+    clients: int,
+    seconds: float,
+    rounds: int,
+) -> dict[str, Throughput]:
+    """Each target (label → path, headers) requested by ``clients`` concurrent clients, one
+    request after another each, for ``seconds`` per slice, in ``rounds`` rounds that
+    alternate between the targets (their order reversed every other round). Only requests
+    that finish inside their slice count; any answer but 200 stops the benchmark."""
+    import http.client
+    import threading
+
+    host, port = server.address
+    found = {label: Throughput(0, 0.0, []) for label in targets}
+
+    def one(path, headers) -> float:
+        started = time.perf_counter()
+        connection_ = http.client.HTTPConnection(host, port, timeout=30)
+        try:
+            connection_.request("GET", path, headers=headers)
+            answer = connection_.getresponse()
+            answer.read()
+        finally:
+            connection_.close()
+        if answer.status != 200:
+            raise CommandError(f"{path} answered {answer.status} under gunicorn")
+        return (time.perf_counter() - started) * 1000
+
+    def slice_(label: str) -> None:
+        path, headers = targets[label]
+        stop = time.perf_counter() + seconds
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def client() -> None:
+            try:
+                while True:
+                    took = one(path, headers)
+                    if time.perf_counter() > stop:
+                        return
+                    with lock:
+                        found[label].done += 1
+                        found[label].times.append(took)
+            except BaseException as exc:  # reported below, in the benchmark's thread
+                errors.append(exc)
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        found[label].seconds += min(time.perf_counter(), stop) - started
+        if errors:
+            raise errors[0]
+
+    for path, headers in targets.values():  # warm each worker up, untimed
+        for _n in range(4 * clients):
+            one(path, headers)
+    order = list(targets)
+    for number in range(rounds):
+        for label in order if number % 2 == 0 else reversed(order):
+            slice_(label)
+    return found

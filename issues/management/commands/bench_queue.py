@@ -8,7 +8,9 @@ Each page is measured beside a bare one-query Django view over the same table (t
 unit's open issues, one page of them by deadline, as a plain HTML table, through the same
 middleware but with no session, user or template), in alternating rounds; the line ends
 with the ratio of their throughputs (DESIGN.md §8: the signed-in page at least half of
-bare).
+bare). Then the same two are served by gunicorn (two workers, production settings, on a
+free loopback port) and requested by a few concurrent clients in alternating slices: the
+requests per second each serves, and their ratio (``--no-http`` skips this part).
 
 With the benchmark city in the database (``make bench-city``), the accounts are the city's
 first grid worker, community, subdistrict and department staff, over a year of a city's
@@ -28,17 +30,14 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
-from django.http import HttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import include, path, reverse
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape
 
 from grids import city as territory_city
 from grids.models import Community, Department, Grid, Post, Subdistrict, User
 from issues.models import (
-    OPEN_STATUSES,
     Category,
     Issue,
     Level,
@@ -47,10 +46,10 @@ from issues.models import (
     Source,
     Status,
 )
-from issues.views.staff import PAGE_SIZE
 
 from . import _bench
 
+BENCH_URLS = "config.bench_urls"  # the product's URLs and the bare queue view
 BENCH_CODE = "BENCHQ"
 BENCH_CATEGORY = "BENCHQ 队列压测类别"
 COMMUNITIES = 4
@@ -70,46 +69,6 @@ ACCOUNTS = [
     ("grid worker", "bench-q-grid"),
     ("community staff", "bench-q-community"),
     ("subdistrict staff", "bench-q-subdistrict"),
-]
-# The unit a queue acts on, per field of the posts: the acting condition of
-# ``permissions.acting_condition`` for one kind of unit, as bare SQL.
-ACTING_SQL = {
-    "grid_id": "level = 'grid' AND department_id IS NULL AND grid_id IN ({ids})",
-    "community_id": "level = 'community' AND department_id IS NULL AND community_id IN ({ids})",
-    "subdistrict_id": (
-        "level = 'subdistrict' AND department_id IS NULL AND subdistrict_id IN ({ids})"
-    ),
-    "department_id": "department_id IN ({ids})",
-}
-
-
-def bare_queue(request):
-    """The baseline: one query for a page of the unit's open issues by deadline, written
-    out as a plain HTML table (no session, user, form or template)."""
-    field = request.GET["field"]
-    ids = [int(pk) for pk in request.GET["ids"].split(",")]
-    statuses = [s.value for s in OPEN_STATUSES]
-    with connection.cursor() as cursor:
-        # Plain IN lists: the same SQL on PostgreSQL and on SQLite (the tests').
-        acting = ACTING_SQL[field].format(ids=", ".join(["%s"] * len(ids)))
-        cursor.execute(
-            f"SELECT tracking_number, title, status, severity, due_at "
-            f"FROM {Issue._meta.db_table} WHERE status IN ({', '.join(['%s'] * len(statuses))}) "
-            f"AND {acting} ORDER BY due_at, id LIMIT {PAGE_SIZE}",
-            [*statuses, *ids],
-        )
-        rows = cursor.fetchall()
-    cells = "".join(
-        f"<tr><td>{escape(number)}</td><td>{escape(title)}</td><td>{status}</td>"
-        f"<td>{severity}</td><td>{due:%Y-%m-%d %H:%M}</td></tr>"
-        for number, title, status, severity, due in rows
-    )
-    return HttpResponse(f"<!doctype html><title>queue</title><table>{cells}</table>")
-
-
-urlpatterns = [
-    path("__bench__/queue/", bare_queue),
-    path("", include("config.urls")),
 ]
 
 
@@ -146,6 +105,23 @@ class Command(BaseCommand):
             action="store_true",
             help="Also print EXPLAIN ANALYZE of the page's queries on issues (PostgreSQL).",
         )
+        parser.add_argument(
+            "--no-http",
+            action="store_true",
+            help="Skip the part under gunicorn (e.g. where gunicorn cannot reach the database).",
+        )
+        parser.add_argument(
+            "--clients",
+            type=int,
+            default=4,
+            help="Concurrent clients under gunicorn (4: two per worker).",
+        )
+        parser.add_argument(
+            "--http-seconds",
+            type=float,
+            default=3.0,
+            help="Seconds of each slice under gunicorn, page and bare alternating (3).",
+        )
         parser.add_argument("--seed", type=int, default=1154, help="Random seed.")
         parser.add_argument(
             "--keep", action="store_true", help="Leave the benchmark issues in the database."
@@ -161,8 +137,10 @@ class Command(BaseCommand):
         n, repeat = options["issues"], options["repeat"]
         if n < 0:
             raise CommandError("--issues must be 0 or more.")
-        if repeat < 1 or options["rounds"] < 1:
-            raise CommandError("--repeat and --rounds must be at least 1.")
+        if repeat < 1 or options["rounds"] < 1 or options["clients"] < 1:
+            raise CommandError("--repeat, --rounds and --clients must be at least 1.")
+        if options["http_seconds"] <= 0:
+            raise CommandError("--http-seconds must be more than 0.")
         name = _bench.check_database(options["yes"], example="grid_bench_queue")
         self.options = options
         self.city = _bench.use_city(options, self.stdout)
@@ -171,8 +149,10 @@ class Command(BaseCommand):
             accounts = territory_city.accounts()
             if accounts is None:
                 raise CommandError("The benchmark city has no accounts; rebuild it (--reset).")
-            for label, user in accounts.by_role():
+            measured = list(accounts.by_role())
+            for label, user in measured:
                 self._measure(label, user, url, repeat, explain=options["explain"])
+            self._measure_http(measured, url)
             return
         bench, grids, users = self._territory()
         removed = self._cleanup(bench)
@@ -191,8 +171,11 @@ class Command(BaseCommand):
                 f"created {n} issues in one subdistrict on {connection.vendor} database "
                 f"{name!r} in {time.monotonic() - started:.1f} s"
             )
-            for label, username in ACCOUNTS:
-                self._measure(label, users[username], url, repeat, explain=options["explain"])
+            measured = [(label, users[username]) for label, username in ACCOUNTS]
+            for label, user in measured:
+                self._measure(label, user, url, repeat, explain=options["explain"])
+            if not connection.in_atomic_block:  # another process sees only what is committed
+                self._measure_http(measured, url)
         finally:
             if options["keep"]:
                 self.stdout.write(f"kept the benchmark issues (subdistrict code {BENCH_CODE})")
@@ -305,11 +288,10 @@ class Command(BaseCommand):
     def _measure(self, label, user, url, repeat, explain=False) -> None:
         """The page as a browser request would run it (the real middleware, session and
         templates), beside the bare view over the same unit, in alternating rounds."""
-        field, ids = self._acting_unit(user)
-        bare_url = f"/__bench__/queue/?field={field}&ids={','.join(map(str, ids))}"
+        bare_url = self._bare_url(user)
         rounds = self.options["rounds"]
         per_round = max(1, -(-repeat // rounds))
-        with _bench.in_process(urlconf=__name__):
+        with _bench.in_process(urlconf=BENCH_URLS):
             client = Client()
             client.force_login(user)
             page, bare = _bench.getter(client, url), _bench.getter(Client(), bare_url)
@@ -344,6 +326,40 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {query['time']} s  {query['sql'][:200]}")
         if explain and connection.vendor == "postgresql":
             self._explain(queries.captured_queries)
+
+    def _measure_http(self, accounts, url) -> None:
+        """Each account's page and its bare page served by gunicorn, alternately: the
+        requests per second of each with a few clients at once, and their ratio."""
+        options = self.options
+        if options["no_http"]:
+            return
+        clients, rounds = options["clients"], options["rounds"]
+        self.stdout.write(
+            f"\nunder gunicorn (2 workers, production settings), {clients} clients at once, "
+            f"{rounds} alternating slices of {options['http_seconds']:g} s each:"
+        )
+        with _bench.gunicorn() as server:
+            for label, user in accounts:
+                cookie = {"Cookie": _bench.session_cookie(server, user)}
+                found = _bench.http_alternate(
+                    server,
+                    {"page": (url, cookie), "bare": (self._bare_url(user), {})},
+                    clients=clients,
+                    seconds=options["http_seconds"],
+                    rounds=rounds,
+                )
+                page, bare = found["page"], found["bare"]
+                ratio = page.per_second / bare.per_second if bare.per_second else 0.0
+                self.stdout.write(
+                    f"{label:<18} page {page.describe()} | bare {bare.describe()} | "
+                    f"{ratio:.2f} of bare"
+                )
+
+    def _bare_url(self, user) -> str:
+        field, ids = self._acting_unit(user)
+        return f"{reverse('bench_bare_queue', urlconf=BENCH_URLS)}?field={field}&ids=" + ",".join(
+            map(str, ids)
+        )
 
     def _acting_unit(self, user) -> tuple[str, list[int]]:
         """The kind of unit this account acts on and the ids (one kind per account here)."""
