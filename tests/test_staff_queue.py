@@ -487,7 +487,9 @@ def test_the_benchmark_command_serves_each_account_under_gunicorn(transactional_
     assert not Issue.objects.filter(subdistrict__code="BENCHQ").exists()
 
 
-@pytest.mark.parametrize("args", [["--issues", "-1"], ["--repeat", "0"], ["--clients", "0"], ["--http-seconds", "0"]])
+@pytest.mark.parametrize(
+    "args", [["--issues", "-1"], ["--repeat", "0"], ["--clients", "0"], ["--http-seconds", "0"]]
+)
 def test_the_benchmark_command_rejects_bad_arguments(db, args):
     with pytest.raises(CommandError):
         call_command("bench_queue", *args, stdout=StringIO())

@@ -89,3 +89,58 @@ def test_plain_escape_is_conditional_escape():
         assert plain_escape(value) == str(conditional_escape(value))
     lazy_safe = mark_safe(lazystr("<i>kept</i>"))
     assert plain_escape(lazy_safe) == str(conditional_escape(lazy_safe)) == "<i>kept</i>"
+
+
+def test_a_field_drawn_in_python_is_what_crispy_draws():
+    """The dashboard's filter panel: each field's label, widget, errors and help, and how
+    they refer to each other (ids, aria-invalid, aria-describedby), as crispy-forms'
+    Bootstrap 5 pack draws them, valid or not (its extra widget-type classes aside)."""
+    from html.parser import HTMLParser
+
+    from crispy_forms.helper import FormHelper
+    from crispy_forms.layout import Layout
+    from django.http import QueryDict
+    from django.template import Context, Template
+
+    from config.widgets import field_html
+    from issues.forms.dashboard import DashboardFilterForm
+
+    crispy_only = {"dateinput", "numberinput", "select"}
+
+    class Shape(HTMLParser):
+        def __init__(self, html):
+            super().__init__()
+            self.found = []
+            self.feed(html)
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if "class" in attrs:
+                attrs["class"] = set(attrs["class"].split()) - crispy_only
+            self.found.append((tag, attrs))
+
+        def handle_endtag(self, tag):
+            self.found.append(("/", tag))
+
+        def handle_data(self, data):
+            if data.strip():
+                self.found.append(("text", data.strip()))
+
+    crispy = Template("{% load crispy_forms_tags %}{% crispy form helper %}")
+    queries = [
+        "",
+        "start=2026-13-01&end=2026-01-01&severity=bad&recurrence_count=1&category=x",
+        "start=2026-03-01&end=2026-03-31&category=2&severity=minor&source=api",
+    ]
+    for query in queries:
+        form = DashboardFilterForm(QueryDict(query), categories=[(1, "路灯"), (2, 'a"<b>&')])
+        form.is_valid()
+        fields = [field for row in form.rows() for field, _columns in row]
+        # As the panel was drawn through crispy: its fields in a helper's layout.
+        helper = FormHelper()
+        helper.form_tag = False
+        helper.layout = Layout(*(field.name for field in fields))
+        ours = Shape("".join(field_html(field) for field in fields)).found
+        theirs = Shape(crispy.render(Context({"form": form, "helper": helper}))).found
+        assert ours == theirs, query
+        assert bool(form.errors) == (query == queries[1])

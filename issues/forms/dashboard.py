@@ -9,6 +9,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.widgets import PlainSelect
+
 from ..models import Severity, Source
 from ..stats import Filters
 
@@ -76,24 +78,27 @@ class DashboardFilterForm(forms.Form):
         data = {name: query.get(name, defaults[name]) for name in self.FIELDS}
         super().__init__(data, **kwargs)
         self.fields["category"].choices = [("", _("All"))] + list(categories)
-        self.helper = FormHelper()
-        self.helper.form_method = "get"
-        self.helper.disable_csrf = True
-        self.helper.form_class = "dashboard-filter"
-        self.helper.layout = Layout(
-            Row(
-                Column("start", css_class="col-6 col-lg-3"),
-                Column("end", css_class="col-6 col-lg-3"),
-                Column("category", css_class="col-12 col-sm-6 col-lg-2"),
-                Column("severity", css_class="col-6 col-lg-2"),
-                Column("source", css_class="col-6 col-lg-2"),
-            ),
-            Row(
-                Column("recurrence_count", css_class="col-6 col-lg-3"),
-                Column("recurrence_days", css_class="col-6 col-lg-3"),
-            ),
-            Submit("apply", _("Show figures"), css_class="btn-primary"),
-        )
+        for name in ("category", "severity", "source"):
+            self.fields[name].widget = PlainSelect(choices=self.fields[name].choices)
+
+    # The filter panel's rows: each field with the columns it takes (drawn by hand, as it
+    # is on every dashboard page: issues/dashboard/_filters.html).
+    ROWS = (
+        (
+            ("start", "col-6 col-lg-3"),
+            ("end", "col-6 col-lg-3"),
+            ("category", "col-12 col-sm-6 col-lg-2"),
+            ("severity", "col-6 col-lg-2"),
+            ("source", "col-6 col-lg-2"),
+        ),
+        (
+            ("recurrence_count", "col-6 col-lg-3"),
+            ("recurrence_days", "col-6 col-lg-3"),
+        ),
+    )
+
+    def rows(self):
+        return [[(self[name], columns) for name, columns in row] for row in self.ROWS]
 
     @staticmethod
     def default_values(today: date) -> dict:
