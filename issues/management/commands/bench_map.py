@@ -94,6 +94,7 @@ urlpatterns = [
 
 
 class Command(QueueBenchmark):
+    under_gunicorn = False
     help = (
         "Time the staff map's marker endpoint for each account over the whole area it sees "
         "and a street-sized box, beside a bare one-query view (median, p95, req/s, "

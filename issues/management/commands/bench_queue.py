@@ -73,6 +73,9 @@ ACCOUNTS = [
 
 
 class Command(BaseCommand):
+    # Whether the page is also served by gunicorn to concurrent clients (the map's
+    # benchmark, built on this one, measures in-process only).
+    under_gunicorn = True
     help = (
         "Time the staff queue page for a grid worker, a community and a subdistrict account "
         "(and a department's on the city) beside a bare one-query page, alternately (median, "
@@ -105,23 +108,6 @@ class Command(BaseCommand):
             action="store_true",
             help="Also print EXPLAIN ANALYZE of the page's queries on issues (PostgreSQL).",
         )
-        parser.add_argument(
-            "--no-http",
-            action="store_true",
-            help="Skip the part under gunicorn (e.g. where gunicorn cannot reach the database).",
-        )
-        parser.add_argument(
-            "--clients",
-            type=int,
-            default=4,
-            help="Concurrent clients under gunicorn (4: two per worker).",
-        )
-        parser.add_argument(
-            "--http-seconds",
-            type=float,
-            default=3.0,
-            help="Seconds of each slice under gunicorn, page and bare alternating (3).",
-        )
         parser.add_argument("--seed", type=int, default=1154, help="Random seed.")
         parser.add_argument(
             "--keep", action="store_true", help="Leave the benchmark issues in the database."
@@ -132,14 +118,32 @@ class Command(BaseCommand):
             help="Run even though the database name says neither 'bench', 'test' nor 'city'.",
         )
         _bench.add_city_arguments(parser)
+        if self.under_gunicorn:
+            parser.add_argument(
+                "--no-http",
+                action="store_true",
+                help="Skip the part under gunicorn (e.g. where it cannot reach the database).",
+            )
+            parser.add_argument(
+                "--clients",
+                type=int,
+                default=4,
+                help="Concurrent clients under gunicorn (4: two per worker).",
+            )
+            parser.add_argument(
+                "--http-seconds",
+                type=float,
+                default=3.0,
+                help="Seconds of each slice under gunicorn, page and bare alternating (3).",
+            )
 
     def handle(self, *args, **options):
         n, repeat = options["issues"], options["repeat"]
         if n < 0:
             raise CommandError("--issues must be 0 or more.")
-        if repeat < 1 or options["rounds"] < 1 or options["clients"] < 1:
+        if repeat < 1 or options["rounds"] < 1 or options.get("clients", 1) < 1:
             raise CommandError("--repeat, --rounds and --clients must be at least 1.")
-        if options["http_seconds"] <= 0:
+        if options.get("http_seconds", 1) <= 0:
             raise CommandError("--http-seconds must be more than 0.")
         name = _bench.check_database(options["yes"], example="grid_bench_queue")
         self.options = options
@@ -174,8 +178,7 @@ class Command(BaseCommand):
             measured = [(label, users[username]) for label, username in ACCOUNTS]
             for label, user in measured:
                 self._measure(label, user, url, repeat, explain=options["explain"])
-            if not connection.in_atomic_block:  # another process sees only what is committed
-                self._measure_http(measured, url)
+            self._measure_http(measured, url)
         finally:
             if options["keep"]:
                 self.stdout.write(f"kept the benchmark issues (subdistrict code {BENCH_CODE})")
@@ -331,7 +334,8 @@ class Command(BaseCommand):
         """Each account's page and its bare page served by gunicorn, alternately: the
         requests per second of each with a few clients at once, and their ratio."""
         options = self.options
-        if options["no_http"]:
+        # Another process sees only what is committed (not a test's transaction).
+        if not self.under_gunicorn or options["no_http"] or connection.in_atomic_block:
             return
         clients, rounds = options["clients"], options["rounds"]
         self.stdout.write(
