@@ -114,7 +114,8 @@ AUTH_USER_MODEL = "grids.User"
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's, reading who is signed in from a shared cache when there is one (grids/auth.py).
+    "grids.auth.CachedModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -311,3 +312,16 @@ OPEN311_KEY_SERVICE = env("OPEN311_KEY_SERVICE", default="")
 # The API's per-key rate limits count in the cache: give every app host the same one in
 # production (e.g. CACHE_URL=redis://… or a database cache); the default is per process.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# A cache every process and host shares can stand in for the database on every request:
+# the session, and who is signed in with their posts (grids/auth.py). A per-process one
+# cannot (a change would be forgotten by one process and remembered by the others).
+CACHE_IS_SHARED = CACHES["default"]["BACKEND"] not in {
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+}
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if CACHE_IS_SHARED
+    else "django.contrib.sessions.backends.db"
+)
+SIGNED_IN_CACHE_SECONDS = env.int("SIGNED_IN_CACHE_SECONDS", default=300 if CACHE_IS_SHARED else 0)

@@ -24,6 +24,16 @@ class GridsConfig(AppConfig):
             dispatch_uid="grids_end_sessions_on_deactivation",
         )
 
+        from django.db.models.signals import post_delete
+
+        from .auth import forget_person, forget_post_holder
+
+        for signal in (post_save, post_delete):
+            signal.connect(forget_person, sender="grids.User", dispatch_uid="grids_forget_person")
+            signal.connect(
+                forget_post_holder, sender="grids.Post", dispatch_uid="grids_forget_post_holder"
+            )
+
         from django.contrib.auth.signals import user_logged_in
 
         from config.middleware import start_idle_clock

@@ -33,7 +33,7 @@ from .forms import (
 from .models import Grid
 
 # Django's own backend: django-axes's backend needs a request to authenticate, not to log in.
-LOGIN_BACKEND = "django.contrib.auth.backends.ModelBackend"
+LOGIN_BACKEND = "grids.auth.CachedModelBackend"
 BUILDING_SEARCH_LIMIT = 50
 
 

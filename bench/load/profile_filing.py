@@ -49,7 +49,7 @@ def main() -> None:
     # A category without extra questions, as most filings are.
     category = Category.objects.filter(is_active=True, questions__isnull=True).first()
     client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(user, backend="grids.auth.CachedModelBackend")
     jpeg = photo()
 
     def post(with_photo=False):

@@ -8,8 +8,9 @@
 # the way out, and the whole run is bounded by LOAD_TIMEOUT seconds.
 #
 # Variables: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/grid_load; its name
-# must contain "load", as it is dropped), LOAD_PORT (8771), LOAD_USERS (50), LOAD_SECONDS
-# (60: the residents' time), LOAD_SLICE (10), LOAD_BARE_SLICE (5), LOAD_WORKERS (2),
+# must contain "load", as it is dropped), CACHE_URL (the server's cache; per process by
+# default, e.g. redis://127.0.0.1:6379/5 as in production), LOAD_PORT (8771), LOAD_USERS
+# (50), LOAD_SECONDS (60: the residents' time), LOAD_SLICE (10), LOAD_BARE_SLICE (5), LOAD_WORKERS (2),
 # LOAD_THREADS (1: sync workers), LOAD_TIMEOUT (600), LOAD_PROFILE (20 filings; 0: none).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -84,6 +85,7 @@ MEDIA_ROOT=$WORK/media
 IMPORT_UPLOADS_ROOT=$WORK/imports
 STATIC_ROOT=$WORK/static
 EMAIL_URL=dummymail://
+CACHE_URL=${CACHE_URL:-locmemcache://}
 AXES_ENABLED=1
 AXES_FAILURE_LIMIT=1000
 LOG_LEVEL=WARNING

@@ -29,6 +29,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from grids import city as territory_city
+from grids.views import LOGIN_BACKEND
 
 SAFE_NAME = re.compile("bench|test|city", re.IGNORECASE)
 
@@ -322,7 +323,7 @@ def session_cookie(server: Server, user) -> str:
     the server's key), as a Cookie header's value."""
     client = Client()
     with override_settings(SECRET_KEY=server.secret_key):
-        client.force_login(user)
+        client.force_login(user, backend=LOGIN_BACKEND)  # as the sign-in page does
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 

@@ -1,0 +1,140 @@
+"""Who is signed in, read from a shared cache (grids/auth.py): the person and their posts
+come from the cache on every request after the first, and any change to either is seen on
+the next request. The tests run the backend on the test process's own cache (one process,
+so it stands for a shared one)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from grids.models import Post
+from tests.factories import issue_at, post_for
+
+USER_TABLE = "grids_user"
+POST_TABLE = "grids_post"
+
+
+@pytest.fixture
+def cached(settings):
+    settings.SIGNED_IN_CACHE_SECONDS = 300
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def sign_in(client, username):
+    response = client.post(reverse("login"), {"username": username, "password": "demo12345"})
+    assert response.status_code == 302, "the sign-in failed"
+
+
+def tables_read(client, url) -> tuple[int, list[str]]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    return response.status_code, [q["sql"] for q in queries.captured_queries]
+
+
+def reads(sql: list[str], table: str) -> int:
+    return sum(f'FROM "{table}"' in statement for statement in sql)
+
+
+def test_after_the_first_request_the_person_and_posts_come_from_the_cache(client, people, cached):
+    sign_in(client, "gridworker")
+    client.get(reverse("staff_queue"))  # the first request after signing in fills the cache
+    status, sql = tables_read(client, reverse("staff_queue"))
+    assert status == 200
+    assert reads(sql, USER_TABLE) == 0
+    assert reads(sql, POST_TABLE) == 0
+
+
+def test_without_the_cache_each_request_reads_them(client, people, settings):
+    assert settings.SIGNED_IN_CACHE_SECONDS == 0  # the per-process default
+    sign_in(client, "gridworker")
+    client.get(reverse("staff_queue"))
+    status, sql = tables_read(client, reverse("staff_queue"))
+    assert status == 200
+    assert reads(sql, USER_TABLE) == 1
+    assert reads(sql, POST_TABLE) == 1
+
+
+def test_a_new_post_is_seen_on_the_next_request(client, territory, people, cached):
+    far = issue_at(territory, grid=territory.far_grid)
+    url = reverse("staff_issue_detail", args=[far.tracking_number])
+    sign_in(client, "gridworker")
+    assert client.get(url).status_code == 404
+    post_for(people.worker, territory.far_grid)
+    assert client.get(url).status_code == 200
+
+
+def test_a_removed_post_is_seen_on_the_next_request(client, territory, people, cached):
+    issue = issue_at(territory)
+    url = reverse("staff_issue_detail", args=[issue.tracking_number])
+    sign_in(client, "gridworker")
+    assert client.get(url).status_code == 200
+    Post.objects.filter(user=people.worker).delete()
+    assert client.get(url).status_code in (403, 404)
+
+
+def deactivate(person):
+    person.is_active = False
+    person.save()
+
+
+def change_password(person):
+    person.set_password("another-secret-9")
+    person.save()
+
+
+@pytest.mark.parametrize("change", [deactivate, change_password])
+def test_a_deactivated_person_or_a_new_password_signs_out_on_the_next_request(
+    client, people, cached, change
+):
+    sign_in(client, "gridworker")
+    assert client.get(reverse("staff_queue")).status_code == 200
+    change(people.worker)
+    response = client.get(reverse("staff_queue"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_a_renamed_person_is_shown_renamed(client, people, cached):
+    sign_in(client, "gridworker")
+    client.get(reverse("staff_queue"))
+    people.worker.first_name = "王芳"
+    people.worker.save()
+    assert "王芳" in client.get(reverse("staff_queue")).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("cache_url", "shared"),
+    [("", False), ("locmemcache://", False), ("redis://127.0.0.1:6379/0", True)],
+)
+def test_settings_use_the_cache_only_when_every_process_shares_it(cache_url, shared):
+    environment = {
+        **os.environ,
+        "CACHE_URL": cache_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    if not cache_url:
+        environment.pop("CACHE_URL")
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from django.conf import settings as s; "
+            "print(s.CACHE_IS_SHARED, s.SESSION_ENGINE.rsplit('.', 1)[1], "
+            "s.SIGNED_IN_CACHE_SECONDS)",
+        ],
+        env=environment,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert shown == (["True", "cached_db", "300"] if shared else ["False", "db", "0"])
