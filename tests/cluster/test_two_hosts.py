@@ -217,3 +217,47 @@ def test_host_b_reads_its_figures_from_the_replica_and_writes_to_the_primary(clu
             [reader],
         )
         assert cursor.fetchone()[0] >= 1
+
+
+def _signed_in_as(page) -> str:
+    """The name the navigation bar shows for the person signed in."""
+    found = re.search(r'<span class="navbar-text me-2">([^<]*)</span>', page.text)
+    assert found, page.text[:2000]
+    return found.group(1)
+
+
+def _rename(cluster, username: str, name: str) -> None:
+    """Rename a person as an administrator would, in a process with the hosts' settings
+    (their shared cache)."""
+    script = (
+        "from grids.models import User; "
+        f"person = User.objects.get(username={username!r}); "
+        f"person.first_name = {name!r}; person.save()"
+    )
+    shell = cluster.manage("shell", "-c", script, name="cluster-rename")
+    output, _ = shell.communicate(timeout=WAIT)
+    assert shell.returncode == 0, output
+
+
+def test_who_is_signed_in_comes_from_the_shared_cache_and_changes_on_both_hosts(cluster):
+    """With the hosts' shared cache, the person signed in and their posts are cached
+    (grids/auth.py): a change saved anywhere is seen on the next request on either host."""
+    assert cluster.env.get("CACHE_URL", "").startswith("dbcache://")
+    visitor = Visitor()
+    assert visitor.sign_in(cluster.host_a, "gridworker2", PASSWORD).status == 200
+    hosts = [cluster.host_a, cluster.host_b]
+    try:
+        for host in hosts:  # both hosts read (and the first one caches) the person
+            page = visitor.get(f"{host}/staff/")
+            assert page.status == 200 and _signed_in_as(page) == "刘芳"
+        table = cluster.env["CACHE_URL"].removeprefix("dbcache://")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT COUNT(*) FROM {table} WHERE cache_key LIKE %s", ["%signed-in:%"]
+            )
+            assert cursor.fetchone()[0] >= 1, "nobody signed in is in the shared cache"
+        _rename(cluster, "gridworker2", "刘芳芳")
+        for host in hosts:
+            assert _signed_in_as(visitor.get(f"{host}/staff/")) == "刘芳芳"
+    finally:
+        _rename(cluster, "gridworker2", "刘芳")
