@@ -32,7 +32,8 @@ from .forms import (
 )
 from .models import Grid
 
-# Django's own backend: django-axes's backend needs a request to authenticate, not to log in.
+# The backend a sign-in is recorded with (Django's, with the shared cache of grids/auth.py):
+# django-axes's backend needs a request to authenticate, not to log in.
 LOGIN_BACKEND = "grids.auth.CachedModelBackend"
 BUILDING_SEARCH_LIMIT = 50
 

@@ -43,13 +43,14 @@ def main() -> None:
     from django.test import Client
 
     from grids.models import User
+    from grids.views import LOGIN_BACKEND
     from issues.models import Category
 
     user = User.objects.filter(username__startswith="load-").select_related("home_building").first()
     # A category without extra questions, as most filings are.
     category = Category.objects.filter(is_active=True, questions__isnull=True).first()
     client = Client()
-    client.force_login(user, backend="grids.auth.CachedModelBackend")
+    client.force_login(user, backend=LOGIN_BACKEND)  # as the sign-in page does
     jpeg = photo()
 
     def post(with_photo=False):
