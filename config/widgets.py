@@ -134,3 +134,32 @@ def field_html(field: forms.BoundField) -> str:
         )
     parts.append("</div>")
     return mark_safe("".join(parts))
+
+
+# --- model choices -------------------------------------------------------------------------
+
+
+class ListedModelChoices(forms.models.ModelChoiceIterator):
+    """A model choice field's choices, read with one plain query. Django's own iterator
+    reads them through ``QuerySet.iterator()``, which on PostgreSQL opens a server-side
+    cursor (DECLARE, FETCH and CLOSE: three round trips) for lists of a few rows; the
+    staff issue page has three such lists of departments."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        # A fresh copy each time, as Django's: the field's queryset keeps no results.
+        for obj in self.queryset.all():
+            yield self.choice(obj)
+
+
+class ModelChoiceField(forms.ModelChoiceField):
+    """``forms.ModelChoiceField`` with its choices read in one query."""
+
+    iterator = ListedModelChoices
+
+
+class ModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """``forms.ModelMultipleChoiceField`` with its choices read in one query."""
+
+    iterator = ListedModelChoices

@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from config import widgets
 from config.widgets import PlainSelect
 
 from .models import (
@@ -58,7 +59,7 @@ def grouped_choices(buildings) -> list:
     return list(groups.items())
 
 
-class BuildingField(forms.ModelChoiceField):
+class BuildingField(widgets.ModelChoiceField):
     """Any building validates; the page offers only those a finder narrowed it to."""
 
     def __init__(self, **kwargs):
@@ -83,14 +84,14 @@ class BuildingFinder(forms.Form):
     inside another form while being sent with this GET form.
     """
 
-    community = forms.ModelChoiceField(
+    community = widgets.ModelChoiceField(
         label=_("Community"),
         queryset=Community.objects.order_by("subdistrict__code", "code"),
         required=False,
         empty_label=_("All communities"),
         widget=PlainSelect,  # a city's hundreds of communities
     )
-    grid = forms.ModelChoiceField(
+    grid = widgets.ModelChoiceField(
         label=_("Grid"),
         queryset=Grid.objects.all(),
         required=False,

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from config import widgets
 from grids.models import Department
 
 from .. import permissions, workflow
@@ -41,7 +42,7 @@ class ReturnForm(ActionForm):
     # The workflow's own words for each refusal that concerns one field (see ActionSpec).
     workflow_fields = {"reason_required": "reason"}
 
-    reason = forms.ModelChoiceField(
+    reason = widgets.ModelChoiceField(
         label=_("Why return it"),
         queryset=ReturnReason.objects.none(),
         empty_label=_("Choose a reason"),
@@ -105,12 +106,12 @@ class JointDispatchForm(ActionForm):
         "date_required": "due",
     }
 
-    lead = forms.ModelChoiceField(
+    lead = widgets.ModelChoiceField(
         label=_("Lead department"),
         queryset=None,
         help_text=_("It holds the issue and resolves it once every sub-task is finished."),
     )
-    co_handlers = forms.ModelMultipleChoiceField(
+    co_handlers = widgets.ModelMultipleChoiceField(
         label=_("Co-handling departments"),
         queryset=None,
         widget=forms.CheckboxSelectMultiple,
@@ -162,7 +163,7 @@ class CompleteTaskForm(ActionForm):
 
     workflow_fields = {"reason_required": "note"}
 
-    task = forms.ModelChoiceField(
+    task = widgets.ModelChoiceField(
         label=_("Sub-task"),
         queryset=None,
         error_messages={
@@ -200,7 +201,7 @@ class CancelTaskForm(ActionForm):
 
     workflow_fields = {"reason_required": "reason"}
 
-    task = forms.ModelChoiceField(
+    task = widgets.ModelChoiceField(
         label=_("Sub-task"),
         queryset=None,
         empty_label=_("Choose a sub-task"),

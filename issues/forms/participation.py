@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from config import widgets
 from participation.models import HOURS_STEP, MAX_HOURS, Claim
 
 from .. import permissions
@@ -18,7 +19,7 @@ from .staff import ActionForm, _note
 from .tokens import SubmissionTokenMixin
 
 
-class ClaimChoiceField(forms.ModelChoiceField):
+class ClaimChoiceField(widgets.ModelChoiceField):
     def label_from_instance(self, claim):
         name = claim.helper.display_name
         return f"{name}: {claim.offer}" if claim.offer else name
@@ -111,7 +112,7 @@ class ConfirmHoursForm(_ClaimActionForm):
 class AddPartnerForm(ActionForm):
     workflow_fields = {"bad_partner": "partner"}
 
-    partner = forms.ModelChoiceField(
+    partner = widgets.ModelChoiceField(
         label=_("Partner unit"),
         queryset=None,
         empty_label=_("Choose a partner unit"),

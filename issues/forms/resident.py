@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from config import widgets
 from config.widgets import PlainSelect
 from grids.forms import BuildingField
 from grids.models import Building
@@ -19,7 +20,7 @@ from .questions import CategoryQuestionsMixin
 from .tokens import SubmissionTokenMixin
 
 
-class CategoryField(forms.ModelChoiceField):
+class CategoryField(widgets.ModelChoiceField):
     """Each option says what belongs in it: "name — hint"."""
 
     def label_from_instance(self, category):
@@ -85,8 +86,8 @@ class ReportForm(SubmissionTokenMixin, CategoryQuestionsMixin, PlaceForm):
 class NearbyForm(PlaceForm):
     """What the report form has chosen so far: the category and the pin or building."""
 
-    category = forms.ModelChoiceField(queryset=Category.objects.filter(is_active=True))
-    building = forms.ModelChoiceField(queryset=Building.objects.all(), required=False)
+    category = widgets.ModelChoiceField(queryset=Category.objects.filter(is_active=True))
+    building = widgets.ModelChoiceField(queryset=Building.objects.all(), required=False)
 
 
 class CommentForm(SubmissionTokenMixin, forms.Form):

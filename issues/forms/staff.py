@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from config import widgets
 from config.widgets import PlainCheckboxInput, PlainHiddenInput, PlainSelect
 from grids import units
 from grids.models import Building, Department, Grid
@@ -188,7 +189,7 @@ class ActionForm(SubmissionTokenMixin, forms.Form):
 class AcceptForm(ActionForm):
     """受理 with triage: confirm (or correct) the category and severity."""
 
-    category = forms.ModelChoiceField(label=_("Category"), queryset=Category.objects.none())
+    category = widgets.ModelChoiceField(label=_("Category"), queryset=Category.objects.none())
     severity = forms.ChoiceField(label=_("Severity"), choices=Severity.choices)
     note = _note()
     message = _message()
@@ -203,7 +204,7 @@ class AcceptForm(ActionForm):
 
 
 class AssignForm(ActionForm):
-    assignee = forms.ModelChoiceField(
+    assignee = widgets.ModelChoiceField(
         label=_("Assign to"),
         queryset=None,
         help_text=_("A colleague holding a post on the unit handling this issue."),
@@ -248,7 +249,7 @@ class EscalateForm(ActionForm):
 
 
 class DispatchForm(ActionForm):
-    department = forms.ModelChoiceField(label=_("Department"), queryset=None)
+    department = widgets.ModelChoiceField(label=_("Department"), queryset=None)
     note = _note(
         _("Instructions for the department"),
         help_text=_("Staff only: for the department. The reporter does not see it."),
@@ -324,7 +325,7 @@ class DuplicateForm(ActionForm):
 
 
 class FilingForm(SubmissionTokenMixin, CategoryQuestionsMixin, PlaceForm):
-    category = forms.ModelChoiceField(
+    category = widgets.ModelChoiceField(
         label=_("Category"), queryset=Category.objects.filter(is_active=True)
     )
     title = forms.CharField(label=_("Title"), max_length=100)
@@ -355,8 +356,8 @@ class PatrolForm(FilingForm):
     """巡查发现: a grid worker files what they found in one of their grids; "settled on the
     spot" (就地解决) files, accepts and resolves it in one step."""
 
-    grid = forms.ModelChoiceField(label=_("Grid"), queryset=Grid.objects.none(), required=False)
-    building = forms.ModelChoiceField(
+    grid = widgets.ModelChoiceField(label=_("Grid"), queryset=Grid.objects.none(), required=False)
+    building = widgets.ModelChoiceField(
         label=_("Building"),
         queryset=Building.objects.none(),
         required=False,
@@ -428,9 +429,9 @@ class HotlineForm(FilingForm):
         max_length=20,
         help_text=_("A mobile number, or a landline such as 0531-88889999."),
     )
-    grid = forms.ModelChoiceField(label=_("Grid"), queryset=Grid.objects.none(), required=False)
+    grid = widgets.ModelChoiceField(label=_("Grid"), queryset=Grid.objects.none(), required=False)
     # Set by the address search (a building found by name or address).
-    building = forms.ModelChoiceField(
+    building = widgets.ModelChoiceField(
         queryset=Building.objects.none(), required=False, widget=forms.HiddenInput
     )
     severity = forms.ChoiceField(

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
 
+from config.postgresql.planner import written_join_order
 from grids import units
 from grids.models import User
 from grids.places import map_start
@@ -495,21 +496,22 @@ def staff_issue_or_404(user, tracking_number: str):
 
     A resident who reported it sees it on the resident pages, not here.
     """
-    issue = get_object_or_404(
-        permissions.visible_issues(user).select_related(
-            "category",
-            "grid",
-            "community",
-            "subdistrict",
-            "building",
-            "department",
-            "reporter",
-            "assignee",
-            "resolved_by",
-            "duplicate_of",
-        ),
-        tracking_number=tracking_number,
+    # One row by its unique number, each related row by primary key: planned in the order
+    # written, as searching the orders of eleven tables costs more than the query.
+    issues = permissions.visible_issues(user).select_related(
+        "category",
+        "grid",
+        "community",
+        "subdistrict",
+        "building",
+        "department",
+        "reporter",
+        "assignee",
+        "resolved_by",
+        "duplicate_of",
     )
+    with written_join_order(issues.db):
+        issue = get_object_or_404(issues, tracking_number=tracking_number)
     if not permissions.can_see_internal(user, issue):
         raise Http404
     return issue
