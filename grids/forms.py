@@ -22,7 +22,6 @@ from config.widgets import PlainSelect
 from .models import (
     MOBILE_PATTERN,
     Building,
-    Community,
     Grid,
     User,
     mainland_mobile_validator,
@@ -84,12 +83,9 @@ class BuildingFinder(forms.Form):
     inside another form while being sent with this GET form.
     """
 
-    community = widgets.ModelChoiceField(
-        label=_("Community"),
-        queryset=Community.objects.order_by("subdistrict__code", "code"),
-        required=False,
-        empty_label=_("All communities"),
-        widget=PlainSelect,  # a city's hundreds of communities
+    # A city's hundreds of communities, from the cached list (``issues.choices``).
+    community = forms.TypedChoiceField(
+        label=_("Community"), coerce=int, empty_value=None, required=False, widget=PlainSelect
     )
     grid = widgets.ModelChoiceField(
         label=_("Grid"),
@@ -107,6 +103,9 @@ class BuildingFinder(forms.Form):
     def __init__(self, data=None, **kwargs):
         kwargs.setdefault("prefix", "find")
         super().__init__(data, **kwargs)
+        from issues import choices  # the lists pages share, cached
+
+        self.fields["community"].choices = [("", _("All communities")), *choices.communities()]
         community_id = self._raw_community()
         # Grids are offered once a community is chosen; a grid of another community is
         # not valid with it.

@@ -1,11 +1,11 @@
-"""Choice lists that staff pages read on every request, kept in Django's cache
-(``CACHE_URL``) for ``CHOICES_SECONDS`` and dropped as soon as their rows change on this
-host: the categories, the grids a person's posts cover, and whether any API client takes
-webhooks (asked after every action); and the names of categories, units and buildings a
-list of a thousand issues shows (``names_memo``, kept in the process itself). On several
-hosts with a cache per process, another host's list follows within ``CHOICES_SECONDS``;
-with a shared cache (Redis), at once. Only ids and names are kept: the same in every
-language."""
+"""Choice lists that pages read on every request, kept in Django's cache (``CACHE_URL``)
+for ``CHOICES_SECONDS`` and dropped as soon as their rows change on this host: the
+categories, the communities (the building finder's), the grids a person's posts cover,
+and whether any API client takes webhooks (asked after every action); and the names of
+categories, units and buildings a list of a thousand issues shows (``names_memo``, kept in
+the process itself). On several hosts with a cache per process, another host's list
+follows within ``CHOICES_SECONDS``; with a shared cache (Redis), at once. Only ids and
+names are kept: the same in every language."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from .models import ApiClient, Category
 
 CHOICES_SECONDS = 60
 CATEGORIES_KEY = "choices:categories:v1"
+COMMUNITIES_KEY = "choices:communities:v1"
 WEBHOOKS_KEY = "choices:webhook-clients:v1"
 GRIDS_VERSION_KEY = "choices:grids:version"
 NAMES_VERSION_KEY = "choices:names:version"
@@ -33,6 +34,22 @@ def categories() -> list[tuple[int, str]]:
         found = list(Category.objects.order_by("sort_order", "name").values_list("pk", "name"))
         cache.set(CATEGORIES_KEY, found, CHOICES_SECONDS)
     return found
+
+
+def communities() -> list[tuple[int, str]]:
+    """Every community as (id, name), by subdistrict and code: the building finder's first
+    list, on the report form and the sign-up page (a city has hundreds)."""
+    found = cache.get(COMMUNITIES_KEY)
+    if found is None:
+        found = list(
+            Community.objects.order_by("subdistrict__code", "code").values_list("pk", "name")
+        )
+        cache.set(COMMUNITIES_KEY, found, CHOICES_SECONDS)
+    return found
+
+
+def _communities_changed(**kwargs) -> None:
+    cache.delete(COMMUNITIES_KEY)
 
 
 def grids_of(user) -> list[tuple[int, str]]:
@@ -108,6 +125,12 @@ def _names_changed(**kwargs) -> None:
 for _signal in (post_save, post_delete):
     _signal.connect(_categories_changed, sender=Category, dispatch_uid=f"choices-{_signal}")
     _signal.connect(_webhooks_changed, sender=ApiClient, dispatch_uid=f"choices-webhooks-{_signal}")
+    for _model in (Community, Subdistrict):
+        _signal.connect(
+            _communities_changed,
+            sender=_model,
+            dispatch_uid=f"choices-communities-{_model.__name__}-{_signal}",
+        )
     for _model in (Grid, Community, Post):
         _signal.connect(
             _grids_changed, sender=_model, dispatch_uid=f"choices-{_model.__name__}-{_signal}"

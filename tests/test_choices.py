@@ -56,3 +56,28 @@ def test_an_action_looks_for_webhook_clients_only_when_one_exists(territory, peo
     client.is_active = False
     client.save()
     assert choices.any_webhook_client() is False
+
+
+def test_the_building_finders_communities_come_from_the_cache_and_follow_a_change(
+    client, territory, people
+):
+    from django.urls import reverse
+
+    from grids.forms import BuildingFinder
+
+    t = territory
+    listed = choices.communities()
+    # By subdistrict, then code: 龙洞 (LD-LD) before 全运村 (LD-QYC), then 姚家's.
+    assert [pk for pk, _name in listed][:2] == [t.other_community.pk, t.community.pk]
+    with CaptureQueriesContext(connection) as captured:
+        finder = BuildingFinder()
+    assert len(captured) == 0
+    assert list(finder.fields["community"].choices)[1:] == listed
+    # The finder still narrows by a community sent as its id, and refuses an unknown one.
+    assert BuildingFinder({"find-community": str(t.community.pk)}).is_valid()
+    assert not BuildingFinder({"find-community": "999999"}).is_valid()
+    # A renamed community shows under its new name on the report form at once.
+    t.community.name = "全运村社区（新）"
+    t.community.save()
+    client.force_login(people.resident)
+    assert "全运村社区（新）" in client.get(reverse("issue_report")).text
