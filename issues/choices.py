@@ -1,11 +1,12 @@
 """Choice lists that pages read on every request, kept in Django's cache (``CACHE_URL``)
 for ``CHOICES_SECONDS`` and dropped as soon as their rows change on this host: the
-categories, the communities (the building finder's), the grids a person's posts cover,
-and whether any API client takes webhooks (asked after every action); and the names of
-categories, units and buildings a list of a thousand issues shows (``names_memo``, kept in
-the process itself). On several hosts with a cache per process, another host's list
-follows within ``CHOICES_SECONDS``; with a shared cache (Redis), at once. Only ids and
-names are kept: the same in every language."""
+categories and their extra questions, the communities (the building finder's), the grids
+a person's posts cover, and whether any API client takes webhooks (asked after every
+action); and the names of categories, units and buildings a list of a thousand issues
+shows (``names_memo``, kept in the process itself). On several hosts with a cache per
+process, another host's list follows within ``CHOICES_SECONDS``; with a shared cache
+(Redis), at once. What is kept is as the administrators wrote it (ids, names, questions):
+the same in every language."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from django.db.models.signals import post_delete, post_save
 from grids.models import Building, Community, Department, Grid, Post, Subdistrict
 
 from . import permissions
-from .models import ApiClient, Category
+from .models import ApiClient, Category, CategoryQuestion
 
 CHOICES_SECONDS = 60
 CATEGORIES_KEY = "choices:categories:v1"
 COMMUNITIES_KEY = "choices:communities:v1"
+QUESTIONS_KEY = "choices:category-questions:v1"
 WEBHOOKS_KEY = "choices:webhook-clients:v1"
 GRIDS_VERSION_KEY = "choices:grids:version"
 NAMES_VERSION_KEY = "choices:names:version"
@@ -34,6 +36,22 @@ def categories() -> list[tuple[int, str]]:
         found = list(Category.objects.order_by("sort_order", "name").values_list("pk", "name"))
         cache.set(CATEGORIES_KEY, found, CHOICES_SECONDS)
     return found
+
+
+def category_questions() -> list:
+    """The extra questions of every active category (``CategoryQuestion``, each with its
+    category), in their order: every filing form carries them all."""
+    found = cache.get(QUESTIONS_KEY)
+    if found is None:
+        found = list(
+            CategoryQuestion.objects.filter(category__is_active=True).select_related("category")
+        )
+        cache.set(QUESTIONS_KEY, found, CHOICES_SECONDS)
+    return found
+
+
+def _questions_changed(**kwargs) -> None:
+    cache.delete(QUESTIONS_KEY)
 
 
 def communities() -> list[tuple[int, str]]:
@@ -125,6 +143,12 @@ def _names_changed(**kwargs) -> None:
 for _signal in (post_save, post_delete):
     _signal.connect(_categories_changed, sender=Category, dispatch_uid=f"choices-{_signal}")
     _signal.connect(_webhooks_changed, sender=ApiClient, dispatch_uid=f"choices-webhooks-{_signal}")
+    for _model in (Category, CategoryQuestion):
+        _signal.connect(
+            _questions_changed,
+            sender=_model,
+            dispatch_uid=f"choices-questions-{_model.__name__}-{_signal}",
+        )
     for _model in (Community, Subdistrict):
         _signal.connect(
             _communities_changed,

@@ -81,3 +81,22 @@ def test_the_building_finders_communities_come_from_the_cache_and_follow_a_chang
     t.community.save()
     client.force_login(people.resident)
     assert "全运村社区（新）" in client.get(reverse("issue_report")).text
+
+
+def test_the_category_questions_are_read_once_and_follow_a_change(territory):
+    from issues.models import CategoryQuestion
+
+    question = CategoryQuestion.objects.create(
+        category=territory.category, code="floor", label="几楼", datatype="string"
+    )
+    assert [q.label for q in choices.category_questions()] == ["几楼"]
+    with CaptureQueriesContext(connection) as captured:
+        (cached,) = choices.category_questions()
+        assert cached.category.name == territory.category.name  # with its category
+    assert len(captured) == 0
+    question.label = "在几楼"
+    question.save()
+    assert [q.label for q in choices.category_questions()] == ["在几楼"]
+    territory.category.is_active = False
+    territory.category.save()
+    assert choices.category_questions() == []

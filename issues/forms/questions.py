@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from config.widgets import PlainSelect
 
+from .. import choices
 from ..models import CategoryQuestion
 from ..questions import AnswerError, clean_answers
 
@@ -50,9 +51,7 @@ class CategoryQuestionsMixin:
     """Adds the question fields; ``cleaned_data["answers"]`` holds the chosen category's."""
 
     def add_question_fields(self) -> None:
-        self.category_questions = list(
-            CategoryQuestion.objects.filter(category__is_active=True).select_related("category")
-        )
+        self.category_questions = choices.category_questions()
         for question in self.category_questions:
             self.fields[field_name(question)] = _field(question)
 
