@@ -36,6 +36,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--filings", type=int, default=20)
     args = parser.parse_args()
+    if args.filings < 4:
+        parser.error("--filings must be at least 4 (every fourth carries a photo)")
     django.setup()
 
     from django.core.files.uploadedfile import SimpleUploadedFile
