@@ -29,45 +29,43 @@ GRIDS_VERSION_KEY = "choices:grids:version"
 NAMES_VERSION_KEY = "choices:names:version"
 
 
+def _kept(key: str, load):
+    """The list under ``key``, loaded with ``load()`` when the cache has none."""
+    found = cache.get(key)
+    if found is None:
+        found = load()
+        cache.set(key, found, CHOICES_SECONDS)
+    return found
+
+
 def categories() -> list[tuple[int, str]]:
     """Every category as (id, name), in the order the admin set."""
-    found = cache.get(CATEGORIES_KEY)
-    if found is None:
-        found = list(Category.objects.order_by("sort_order", "name").values_list("pk", "name"))
-        cache.set(CATEGORIES_KEY, found, CHOICES_SECONDS)
-    return found
+    return _kept(
+        CATEGORIES_KEY,
+        lambda: list(Category.objects.order_by("sort_order", "name").values_list("pk", "name")),
+    )
 
 
 def category_questions() -> list:
     """The extra questions of every active category (``CategoryQuestion``, each with its
     category), in their order: every filing form carries them all."""
-    found = cache.get(QUESTIONS_KEY)
-    if found is None:
-        found = list(
+    return _kept(
+        QUESTIONS_KEY,
+        lambda: list(
             CategoryQuestion.objects.filter(category__is_active=True).select_related("category")
-        )
-        cache.set(QUESTIONS_KEY, found, CHOICES_SECONDS)
-    return found
-
-
-def _questions_changed(**kwargs) -> None:
-    cache.delete(QUESTIONS_KEY)
+        ),
+    )
 
 
 def communities() -> list[tuple[int, str]]:
     """Every community as (id, name), by subdistrict and code: the building finder's first
     list, on the report form and the sign-up page (a city has hundreds)."""
-    found = cache.get(COMMUNITIES_KEY)
-    if found is None:
-        found = list(
+    return _kept(
+        COMMUNITIES_KEY,
+        lambda: list(
             Community.objects.order_by("subdistrict__code", "code").values_list("pk", "name")
-        )
-        cache.set(COMMUNITIES_KEY, found, CHOICES_SECONDS)
-    return found
-
-
-def _communities_changed(**kwargs) -> None:
-    cache.delete(COMMUNITIES_KEY)
+        ),
+    )
 
 
 def grids_of(user) -> list[tuple[int, str]]:
@@ -75,20 +73,16 @@ def grids_of(user) -> list[tuple[int, str]]:
     listed for a single grid (there is nothing to choose)."""
     version = cache.get(GRIDS_VERSION_KEY, 0)
     key = f"choices:grids:{user.pk}:{version}"
-    found = cache.get(key)
-    if found is None:
+
+    def load():
         grids = list(
             permissions.grids_in_scope(permissions.scope_of(user))
             .order_by("community__code", "code")
             .values_list("pk", "community__name", "name")
         )
-        found = [] if len(grids) < 2 else [(pk, f"{c} · {name}") for pk, c, name in grids]
-        cache.set(key, found, CHOICES_SECONDS)
-    return found
+        return [] if len(grids) < 2 else [(pk, f"{c} · {name}") for pk, c, name in grids]
 
-
-def _categories_changed(**kwargs) -> None:
-    cache.delete(CATEGORIES_KEY)
+    return _kept(key, load)
 
 
 def any_webhook_client() -> bool:
@@ -96,15 +90,26 @@ def any_webhook_client() -> bool:
     action need not look for the clients its events concern). A client given one on
     another host is seen within ``CHOICES_SECONDS``; its deliveries follow a cursor, so
     the events of that minute go with the next turn."""
-    found = cache.get(WEBHOOKS_KEY)
-    if found is None:
-        found = ApiClient.objects.filter(is_active=True).exclude(webhook_url="").exists()
-        cache.set(WEBHOOKS_KEY, found, CHOICES_SECONDS)
-    return found
+    return _kept(
+        WEBHOOKS_KEY,
+        lambda: ApiClient.objects.filter(is_active=True).exclude(webhook_url="").exists(),
+    )
 
 
-def _webhooks_changed(**kwargs) -> None:
-    cache.delete(WEBHOOKS_KEY)
+# The rows whose change drops each kept list (saved or deleted, on this host at once).
+DROPPED_WHEN = {
+    CATEGORIES_KEY: (Category,),
+    QUESTIONS_KEY: (Category, CategoryQuestion),
+    COMMUNITIES_KEY: (Community, Subdistrict),
+    WEBHOOKS_KEY: (ApiClient,),
+}
+
+
+def _dropper(key: str):
+    def drop(**kwargs) -> None:
+        cache.delete(key)
+
+    return drop
 
 
 def _bump(key: str) -> None:
@@ -141,20 +146,14 @@ def _names_changed(**kwargs) -> None:
 
 
 for _signal in (post_save, post_delete):
-    _signal.connect(_categories_changed, sender=Category, dispatch_uid=f"choices-{_signal}")
-    _signal.connect(_webhooks_changed, sender=ApiClient, dispatch_uid=f"choices-webhooks-{_signal}")
-    for _model in (Category, CategoryQuestion):
-        _signal.connect(
-            _questions_changed,
-            sender=_model,
-            dispatch_uid=f"choices-questions-{_model.__name__}-{_signal}",
-        )
-    for _model in (Community, Subdistrict):
-        _signal.connect(
-            _communities_changed,
-            sender=_model,
-            dispatch_uid=f"choices-communities-{_model.__name__}-{_signal}",
-        )
+    for _key, _models in DROPPED_WHEN.items():
+        for _model in _models:
+            _signal.connect(
+                _dropper(_key),
+                sender=_model,
+                weak=False,  # the closure is referenced from here only
+                dispatch_uid=f"choices-{_key}-{_model.__name__}-{_signal}",
+            )
     for _model in (Grid, Community, Post):
         _signal.connect(
             _grids_changed, sender=_model, dispatch_uid=f"choices-{_model.__name__}-{_signal}"
