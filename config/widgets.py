@@ -163,3 +163,40 @@ class ModelMultipleChoiceField(forms.ModelMultipleChoiceField):
     """``forms.ModelMultipleChoiceField`` with its choices read in one query."""
 
     iterator = ListedModelChoices
+
+
+class KeptModelChoices(ListedModelChoices):
+    """A ``KeptModelChoiceField``'s choices: its rows, as they are kept."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.field.rows():
+            yield self.choice(obj)
+
+    def __len__(self):
+        return len(self.field.rows()) + (self.field.empty_label is not None)
+
+
+class KeptModelChoiceField(forms.ModelChoiceField):
+    """A model choice field over rows kept in the cache (``rows()`` returns them, e.g.
+    ``issues.choices.active_categories``): drawing it and taking the chosen row cost no
+    query. A value that is not among the rows is refused as Django refuses it."""
+
+    iterator = KeptModelChoices
+
+    def __init__(self, rows, **kwargs):
+        self.rows = rows
+        super().__init__(queryset=None, **kwargs)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        for obj in self.rows():
+            if str(obj.pk) == str(value):
+                return obj
+        raise forms.ValidationError(
+            self.error_messages["invalid_choice"],
+            code="invalid_choice",
+            params={"value": value},
+        )

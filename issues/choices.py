@@ -1,12 +1,13 @@
-"""Choice lists that pages read on every request, kept in Django's cache (``CACHE_URL``)
-for ``CHOICES_SECONDS`` and dropped as soon as their rows change on this host: the
-categories and their extra questions, the communities (the building finder's), the grids
-a person's posts cover, and whether any API client takes webhooks (asked after every
-action); and the names of categories, units and buildings a list of a thousand issues
-shows (``names_memo``, kept in the process itself). On several hosts with a cache per
-process, another host's list follows within ``CHOICES_SECONDS``; with a shared cache
-(Redis), at once. What is kept is as the administrators wrote it (ids, names, questions):
-the same in every language."""
+"""Choice lists and settings that pages and actions read on every request, kept in Django's
+cache (``CACHE_URL``) for ``CHOICES_SECONDS`` and dropped as soon as their rows change on
+this host: the categories (names for the filters, rows for the filing forms) and their
+extra questions, the communities (the building finder's), the grids a person's posts
+cover, the configured deadlines (read by every filing and escalation), and whether any
+API client takes webhooks (asked after every action); and the names of categories, units
+and buildings a list of a thousand issues shows (``names_memo``, kept in the process
+itself). On several hosts with a cache per process, another host's list follows within
+``CHOICES_SECONDS``; with a shared cache (Redis), at once. What is kept is as the
+administrators wrote it (ids, names, questions): the same in every language."""
 
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ from django.db.models.signals import post_delete, post_save
 from grids.models import Building, Community, Department, Grid, Post, Subdistrict
 
 from . import permissions
-from .models import ApiClient, Category, CategoryQuestion
+from .models import ApiClient, Category, CategoryQuestion, SlaPolicy
 
 CHOICES_SECONDS = 60
 CATEGORIES_KEY = "choices:categories:v1"
+ACTIVE_CATEGORIES_KEY = "choices:active-categories:v1"
 COMMUNITIES_KEY = "choices:communities:v1"
 QUESTIONS_KEY = "choices:category-questions:v1"
 WEBHOOKS_KEY = "choices:webhook-clients:v1"
+SLA_KEY = "choices:sla-policies:v1"
 GRIDS_VERSION_KEY = "choices:grids:version"
 NAMES_VERSION_KEY = "choices:names:version"
 
@@ -44,6 +47,13 @@ def categories() -> list[tuple[int, str]]:
         CATEGORIES_KEY,
         lambda: list(Category.objects.order_by("sort_order", "name").values_list("pk", "name")),
     )
+
+
+def active_categories() -> list[Category]:
+    """The categories one may file under (``Category`` rows, in the admin's order): the
+    filing forms list them and take the chosen one from here, the filing reads its default
+    severity."""
+    return _kept(ACTIVE_CATEGORIES_KEY, lambda: list(Category.objects.filter(is_active=True)))
 
 
 def category_questions() -> list:
@@ -85,6 +95,17 @@ def grids_of(user) -> list[tuple[int, str]]:
     return _kept(key, load)
 
 
+def sla_policies() -> list[tuple[str, str, str, int]]:
+    """The deadlines the administrators configured, as (severity, level, unit, amount);
+    ``workdays.SlaTable`` lays them over the defaults. A change made on another host
+    applies there within ``CHOICES_SECONDS`` (with a cache per process), at once with a
+    shared cache."""
+    return _kept(
+        SLA_KEY,
+        lambda: list(SlaPolicy.objects.values_list("severity", "level", "unit", "amount")),
+    )
+
+
 def any_webhook_client() -> bool:
     """Whether an active API client has a webhook URL (most cities: none, and then an
     action need not look for the clients its events concern). A client given one on
@@ -99,9 +120,11 @@ def any_webhook_client() -> bool:
 # The rows whose change drops each kept list (saved or deleted, on this host at once).
 DROPPED_WHEN = {
     CATEGORIES_KEY: (Category,),
+    ACTIVE_CATEGORIES_KEY: (Category,),
     QUESTIONS_KEY: (Category, CategoryQuestion),
     COMMUNITIES_KEY: (Community, Subdistrict),
     WEBHOOKS_KEY: (ApiClient,),
+    SLA_KEY: (SlaPolicy,),
 }
 
 

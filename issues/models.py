@@ -232,8 +232,9 @@ class SlaPolicy(models.Model):
     @classmethod
     def table(cls):
         """Every deadline, the configured values over the defaults, with the working
-        calendar they count on (``issues.workdays.SlaTable``; one query now, one more for
-        the calendar the first time a working-day deadline is computed)."""
+        calendar they count on (``issues.workdays.SlaTable``; the policies come from the
+        cache, ``choices.sla_policies``, and the calendar is read the first time a
+        working-day deadline is computed)."""
         from .workdays import SlaTable
 
         return SlaTable.load()

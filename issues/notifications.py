@@ -342,13 +342,15 @@ def digest_headline(note: Notification) -> str:
     return text % {"count": count}
 
 
-def notify(event_ids: list[int]) -> int:
+def notify(event_ids: list[int], happened=None) -> int:
     """Write the notifications for these events and send the emails; returns how many.
-    (Which events concern whom is decided in the SQL, by their kind.)"""
+    (Which events concern whom is decided in the SQL, by their kind.) ``happened`` is
+    what ``_what_happened`` would read of them, when the caller holds the events."""
     created = 0
+    given = happened if len(event_ids) <= CHUNK else None
     for start in range(0, len(event_ids), CHUNK):
         chunk = event_ids[start : start + CHUNK]
-        happened = _what_happened(chunk)
+        happened = given if given is not None else _what_happened(chunk)
         told = 0  # residents
         with transaction.atomic():
             if {kind for kind, _level, _system in happened} & set(REPORTER_KINDS):
@@ -441,9 +443,9 @@ def send_emails(notification_ids: list[int]) -> tuple[int, list[int], Exception 
 
 
 @receiver(event_recorded, dispatch_uid="issues_notify")
-def _on_events(sender, event_ids, **kwargs):
+def _on_events(sender, event_ids, happened=None, **kwargs):
     try:
-        notify(event_ids)
+        notify(event_ids, happened)
     except Exception:
         log.exception("could not create notifications for %d events", len(event_ids))
         raise

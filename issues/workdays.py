@@ -133,12 +133,11 @@ class SlaTable:
 
     @classmethod
     def load(cls) -> SlaTable:
-        from .models import DEFAULT_SLA, SlaPolicy
+        from .choices import sla_policies
+        from .models import DEFAULT_SLA
 
         deadlines = {key: Deadline(*value) for key, value in DEFAULT_SLA.items()}
-        for severity, level, unit, amount in SlaPolicy.objects.values_list(
-            "severity", "level", "unit", "amount"
-        ):
+        for severity, level, unit, amount in sla_policies():
             deadlines[(severity, level)] = Deadline(unit, amount)
         return cls(deadlines)
 

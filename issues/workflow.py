@@ -47,7 +47,9 @@ from .tracking import new_number as new_tracking_number
 from .transitions import ESCALATES_TO, Action, next_status
 
 # Sent after the transaction that recorded events commits, once per action or sweep batch:
-# kwargs ``event_ids`` (a list of IssueEvent ids). Notifications listen to it.
+# kwargs ``event_ids`` (a list of IssueEvent ids) and ``happened`` (the set of their
+# (kind, to_level, whether the system did it), or None when the sender did not hold the
+# events: the sweep writes them in SQL). Notifications listen to it.
 event_recorded = Signal()
 
 
@@ -60,13 +62,22 @@ class WorkflowError(Exception):
         self.code = code
 
 
-def _announce(event_ids: Iterable[int]) -> None:
-    event_ids = list(event_ids)
+def _announce(events: Iterable[IssueEvent | int]) -> None:
+    """Send ``event_recorded`` once the transaction commits: for the events an action
+    holds (what happened is told with them, so no receiver reads them back) or for the
+    ids of events written in SQL."""
+    events = list(events)
+    event_ids = [getattr(event, "pk", event) for event in events]
+    happened = (
+        {(event.kind, event.to_level, event.actor_id is None) for event in events}
+        if all(isinstance(event, IssueEvent) for event in events)
+        else None
+    )
 
     def send():
         # send_robust: a failing receiver (a mail server down) never breaks the action; the
         # receivers log their own failures.
-        event_recorded.send_robust(sender=IssueEvent, event_ids=event_ids)
+        event_recorded.send_robust(sender=IssueEvent, event_ids=event_ids, happened=happened)
 
     transaction.on_commit(send)
 
@@ -187,7 +198,7 @@ def _act(
             after(locked, event, now)
         # The figures of the issue's day and grid (now, or noted for the catch-up).
         rollups.changed_issue(locked)
-        _announce([event.pk])
+        _announce([event])
     return locked
 
 
@@ -414,7 +425,7 @@ def _create_issue(
         )
         _save_photos(issue, event, photos, actor)
         rollups.changed_issue(issue)
-        _announce([event.pk])
+        _announce([event])
     return issue
 
 
@@ -1572,7 +1583,7 @@ def support(*, issue: Issue, actor) -> Issue:
             data={"support_count": locked.support_count},
             created_at=now,
         )
-        _announce([event.pk])
+        _announce([event])
     return locked
 
 
@@ -1727,5 +1738,5 @@ def follow_unit_move(*, unit, actor=None) -> int:
                 updated_at=now,
             )
         rollups.changed_rows(rows)
-        _announce(event.pk for event in created)
+        _announce(created)
     return len(rows)

@@ -100,3 +100,26 @@ def test_the_category_questions_are_read_once_and_follow_a_change(territory):
     territory.category.is_active = False
     territory.category.save()
     assert choices.category_questions() == []
+
+
+def test_the_deadlines_are_read_once_and_follow_a_change(territory):
+    from django.utils import timezone
+
+    from issues.models import DEFAULT_SLA, Level, Severity, SlaPolicy, SlaUnit
+    from issues.workdays import Deadline
+
+    start = timezone.now()
+    key = (Severity.URGENT, Level.GRID)
+    SlaPolicy.objects.update_or_create(
+        severity=key[0], level=key[1], defaults={"unit": SlaUnit.HOURS, "amount": 3}
+    )
+    assert SlaPolicy.table().deadline(*key, start) == start + timezone.timedelta(hours=3)
+    with CaptureQueriesContext(connection) as captured:
+        SlaPolicy.table().deadline(*key, start)
+    assert len(captured) == 0  # from the cache (an hours policy needs no calendar)
+    policy = SlaPolicy.objects.get(severity=key[0], level=key[1])
+    policy.amount = 5
+    policy.save()  # as the admin saves it
+    assert SlaPolicy.table().deadline(*key, start) == start + timezone.timedelta(hours=5)
+    policy.delete()  # the default applies again
+    assert SlaPolicy.table()[key] == Deadline(*DEFAULT_SLA[key])

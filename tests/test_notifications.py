@@ -378,3 +378,59 @@ def test_the_unread_badge_counts_up_to_99_then_says_99_plus(client, people, issu
     html = client.get(reverse("home")).text
     assert '<span class="badge rounded-pill text-bg-danger">1<span' in html
     assert 'aria-label="Toggle navigation (1 unread notification)"' in html
+
+
+def test_what_an_action_tells_with_its_events_is_what_the_database_holds(
+    people, territory, django_capture_on_commit_callbacks
+):
+    """An action sends what happened (kind, level, whether the system did it) with its
+    events, so that notifications need not read them back: it must be what reading them
+    back gives, for filing, accepting, escalating, dispatching (alone and jointly),
+    returning and moving a unit's issues (many events at once)."""
+    from issues import notifications
+    from issues.models import ReturnReason
+    from tests.factories import DepartmentFactory, issue_at
+
+    p, t = people, territory
+    sent = []
+
+    def record(sender, event_ids, happened, **kwargs):
+        sent.append((list(event_ids), happened))
+
+    workflow.event_recorded.connect(record, dispatch_uid="test-told-with-events")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            filed = workflow.file_issue(
+                actor=p.resident, source=Source.RESIDENT, category=t.category,
+                title="路灯不亮", description="3号楼前路灯不亮",
+                building=p.resident.home_building,
+            )  # fmt: skip
+            workflow.accept(issue=filed, actor=p.worker)
+            workflow.escalate(issue=filed, actor=p.worker, reason="需要社区")
+            dispatched = issue_at(t, "subdistrict", reporter=p.resident)
+            workflow.dispatch(
+                issue=dispatched, actor=p.subdistrict_staff, department=t.department,
+                message="请处理",
+            )  # fmt: skip
+            workflow.return_dispatch(
+                issue=dispatched,
+                actor=p.department_staff,
+                reason=ReturnReason.objects.get_or_create(name="不属于本部门职责")[0],
+            )
+            joint = issue_at(t, "subdistrict", reporter=p.resident)
+            workflow.dispatch_joint(
+                issue=joint, actor=p.subdistrict_staff, lead=t.department,
+                co_handlers=[DepartmentFactory(subdistrict=t.subdistrict, name="住建")],
+                instruction="联合整治",
+            )  # fmt: skip
+            issue_at(t, "grid", reporter=p.resident)
+            t.grid.community = t.other_community
+            t.grid.save()
+            workflow.follow_unit_move(unit=t.grid, actor=p.subdistrict_staff)
+    finally:
+        workflow.event_recorded.disconnect(dispatch_uid="test-told-with-events")
+    assert len(sent) >= 7
+    assert any(len(ids) > 1 for ids, _happened in sent)  # the unit move: several at once
+    for event_ids, happened in sent:
+        assert happened is not None
+        assert happened == notifications._what_happened(event_ids), event_ids

@@ -85,3 +85,35 @@ def test_listed_choices_are_djangos_choices(territory, empty_label):
             assert [label for _v, label in ours.choices]
     # One plain query each time the list is read (no count, no cursor), as a widget reads it.
     assert [q["sql"].split()[0] for q in queries] == ["SELECT", "SELECT"]
+
+
+@pytest.mark.parametrize("empty_label", ["---------", None])
+def test_kept_choices_are_djangos_choices_without_a_query(territory, empty_label):
+    from issues import choices
+    from issues.models import Category
+    from tests.factories import CategoryFactory
+
+    CategoryFactory(name="停用的类别", is_active=False)
+    CategoryFactory(name="园林绿化", hint="树木、绿地")
+    active = Category.objects.filter(is_active=True)
+    ours = widgets.KeptModelChoiceField(choices.active_categories, empty_label=empty_label)
+    django = forms.ModelChoiceField(queryset=active, empty_label=empty_label)
+    listed = [(str(v), label) for v, label in django.choices]
+    assert len(listed) == active.count() + (empty_label is not None) >= 2
+    choices.active_categories()  # kept
+    with CaptureQueriesContext(connection) as queries:
+        assert [(str(v), label) for v, label in ours.choices] == listed
+        assert len(ours.choices) == len(listed)
+        chosen = ours.clean(str(territory.category.pk))
+    assert len(queries) == 0
+    assert chosen == territory.category and chosen.name == territory.category.name
+    # What is not among the rows is refused in Django's words: unknown, inactive, not a number.
+    for value in ("999999", str(Category.objects.get(name="停用的类别").pk), "x"):
+        with pytest.raises(forms.ValidationError) as ours_refusal:
+            ours.clean(value)
+        with pytest.raises(forms.ValidationError) as django_refusal:
+            django.clean(value)
+        assert ours_refusal.value.messages == django_refusal.value.messages
+    with pytest.raises(forms.ValidationError) as refusal:
+        ours.clean("")
+    assert refusal.value.code == "required"

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -762,3 +763,29 @@ def test_unread_count_shows_on_the_collapsed_menu_button(client, people, territo
         .split("</button>")[0]
     )
     assert "toggler-badge" not in toggler
+
+
+def test_a_filing_reads_neither_the_categories_nor_the_deadlines_nor_its_own_event(
+    client, people, territory, django_capture_on_commit_callbacks
+):
+    """What every filing needs and rarely changes (the active categories, the configured
+    deadlines) comes from the cache, and the notifications are told what happened rather
+    than reading the new event back: a filing is a fixed, short list of statements."""
+    from issues import choices
+
+    client.force_login(people.resident)
+    building = people.resident.home_building
+    choices.active_categories(), choices.sla_policies()  # steady state: kept
+    with CaptureQueriesContext(connection) as captured:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                reverse("issue_report"), report_data(building, territory.category)
+            )
+    assert response.status_code == 302
+    issue = Issue.objects.get()
+    assert issue.category == territory.category and issue.due_at is not None
+    reads = [q["sql"] for q in captured if q["sql"].startswith("SELECT")]
+    for table in ("issues_category", "issues_slapolicy", "issues_issueevent"):
+        assert not [sql for sql in reads if f'FROM "{table}"' in sql or f"FROM {table} " in sql]
+    # The grid worker is told (the notification is written from what the filing told).
+    assert issue.notifications.filter(user=people.worker).exists()

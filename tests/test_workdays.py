@@ -60,6 +60,13 @@ def policies(db):
     return rows
 
 
+def _set_amount(severity, level, amount):
+    """A policy changed as the admin changes one (saved, so every host's copy is dropped)."""
+    policy = SlaPolicy.objects.get(severity=severity, level=level)
+    policy.amount = amount
+    policy.save()
+
+
 def due(start, severity=Severity.MINOR, level=Level.COMMUNITY):
     return workflow.due_after(severity=severity, level=level, start=start)
 
@@ -132,12 +139,12 @@ def test_a_normal_weekend_is_skipped(policies):
     # "2 working days from Thursday 15:00 is Monday 15:00".
     deadline = workflow.due_after(severity=Severity.MINOR, level=Level.GRID, start=at(thursday, 15))
     assert deadline == at(thursday + timedelta(days=1), 15)
-    SlaPolicy.objects.filter(severity=Severity.MINOR, level=Level.GRID).update(amount=2)
+    _set_amount(Severity.MINOR, Level.GRID, 2)
     deadline = workflow.due_after(severity=Severity.MINOR, level=Level.GRID, start=at(thursday, 15))
     assert deadline == at(nth_working_day(thursday, 3), 15)
     assert timezone.localtime(deadline).weekday() == 0  # Monday
     # From Friday evening: Monday morning starts the clock, a full day ends Monday 17:30.
-    SlaPolicy.objects.filter(severity=Severity.MINOR, level=Level.GRID).update(amount=1)
+    _set_amount(Severity.MINOR, Level.GRID, 1)
     friday = thursday + timedelta(days=1)
     assert workflow.due_after(
         severity=Severity.MINOR, level=Level.GRID, start=at(friday, 19)

@@ -12,16 +12,20 @@ from config.widgets import PlainSelect
 from grids.forms import BuildingField
 from grids.models import Building
 
-from .. import tracking
-from ..models import Category, Satisfaction
+from .. import choices, tracking
+from ..models import Satisfaction
 from ..permissions import is_participant
 from .fields import PhotosField, PlaceForm
 from .questions import CategoryQuestionsMixin
 from .tokens import SubmissionTokenMixin
 
 
-class CategoryField(widgets.ModelChoiceField):
-    """Each option says what belongs in it: "name — hint"."""
+class CategoryField(widgets.KeptModelChoiceField):
+    """The active categories (kept in the cache), each option saying what belongs in it:
+    "name — hint"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices.active_categories, **kwargs)
 
     def label_from_instance(self, category):
         return f"{category.name} — {category.hint}" if category.hint else category.name
@@ -43,7 +47,6 @@ class ReportForm(SubmissionTokenMixin, CategoryQuestionsMixin, PlaceForm):
     )
     category = CategoryField(
         label=_("Category"),
-        queryset=Category.objects.filter(is_active=True),
         empty_label=_("Choose what kind of problem it is"),
         widget=PlainSelect,
     )
@@ -86,7 +89,7 @@ class ReportForm(SubmissionTokenMixin, CategoryQuestionsMixin, PlaceForm):
 class NearbyForm(PlaceForm):
     """What the report form has chosen so far: the category and the pin or building."""
 
-    category = widgets.ModelChoiceField(queryset=Category.objects.filter(is_active=True))
+    category = widgets.KeptModelChoiceField(choices.active_categories)
     building = widgets.ModelChoiceField(queryset=Building.objects.all(), required=False)
 
 

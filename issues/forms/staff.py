@@ -17,7 +17,7 @@ from config.widgets import PlainCheckboxInput, PlainHiddenInput, PlainSelect
 from grids import units
 from grids.models import Building, Department, Grid
 
-from .. import permissions
+from .. import choices, permissions
 from ..models import Category, Severity, Source, Status
 from .fields import PhotosField, PlaceForm
 from .questions import CategoryQuestionsMixin
@@ -325,9 +325,7 @@ class DuplicateForm(ActionForm):
 
 
 class FilingForm(SubmissionTokenMixin, CategoryQuestionsMixin, PlaceForm):
-    category = widgets.ModelChoiceField(
-        label=_("Category"), queryset=Category.objects.filter(is_active=True)
-    )
+    category = widgets.KeptModelChoiceField(choices.active_categories, label=_("Category"))
     title = forms.CharField(label=_("Title"), max_length=100)
     description = forms.CharField(
         label=_("Description"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
