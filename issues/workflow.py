@@ -250,7 +250,8 @@ def file_issue(
 
     ``submission_token`` is the token the filing form carried: a double-click or a resent
     form files one issue, not two. When this reporter already filed with the token, that
-    issue is returned unchanged (and its photos are not stored again).
+    issue is returned unchanged (and its photos are not stored again); another person's
+    token is refused.
 
     Another system files with source API as ``api_client`` (an ``ApiClient``, no person:
     the event's actor is empty), into the subdistricts it serves. ``answers`` are the
@@ -281,37 +282,39 @@ def file_issue(
     if severity not in Severity.values:
         raise WorkflowError(_("Unknown severity."), code="bad_severity")
     reporter = actor if source in (Source.RESIDENT, Source.VOLUNTEER, Source.PATROL) else None
-    if submission_token is not None:
-        existing = _filed_with_token(submission_token, actor)
-        if existing is not None:
-            return existing
-    try:
-        return _create_issue(
-            actor=actor,
-            reporter=reporter,
-            source=source,
-            category=category,
-            title=title,
-            description=description,
-            severity=severity,
-            grid=grid,
-            building=building,
-            address=address,
-            latitude=latitude,
-            longitude=longitude,
-            caller_name=caller_name,
-            caller_phone=caller_phone,
-            photos=photos,
-            submission_token=submission_token,
-            answers=answers or {},
-            api_client=api_client,
-        )
-    except IntegrityError:
-        # Two copies of one form raced past the check above; the unique token let one win.
-        existing = _filed_with_token(submission_token, actor) if submission_token else None
-        if existing is None:
-            raise
-        return existing
+    # The filing is written at once, and the unique constraints on the token and on the
+    # tracking number refuse a second row (its transaction is then rolled back whole): a
+    # form sent twice, even at the same moment, files one issue, and a number already
+    # given that day (one of ten million) is drawn again. Nothing is read first: almost no
+    # filing is either.
+    for attempt in range(NUMBER_DRAWS):
+        try:
+            return _create_issue(
+                actor=actor,
+                reporter=reporter,
+                source=source,
+                category=category,
+                title=title,
+                description=description,
+                severity=severity,
+                grid=grid,
+                building=building,
+                address=address,
+                latitude=latitude,
+                longitude=longitude,
+                caller_name=caller_name,
+                caller_phone=caller_phone,
+                photos=photos,
+                submission_token=submission_token,
+                answers=answers or {},
+                api_client=api_client,
+            )
+        except IntegrityError:
+            existing = _filed_with_token(submission_token, actor) if submission_token else None
+            if existing is not None:
+                return existing
+            if attempt == NUMBER_DRAWS - 1:
+                raise
 
 
 def _point(latitude, longitude):
@@ -342,9 +345,15 @@ def _grid_at_point(latitude, longitude):
     return grid
 
 
+# How many tracking numbers a filing draws before giving up. With N numbers given in a
+# day, a draw is taken with odds N in ten million: three in a row do not happen.
+NUMBER_DRAWS = 3
+
+
 def _filed_with_token(submission_token, actor) -> Issue | None:
-    """The issue this person already filed with this form, if any. Who filed it is read off
-    its FILED event: a hotline issue has a caller, not a reporter."""
+    """The issue this person already filed with this form, if any (asked once the unique
+    token refused a second copy). Who filed it is read off its FILED event: a hotline issue
+    has a caller, not a reporter."""
     existing = Issue.objects.filter(submission_token=submission_token).first()
     if existing is None:
         return None
@@ -384,11 +393,8 @@ def _create_issue(
     now = timezone.now()
     first_deadline = due_after(severity=severity, level=Level.GRID, start=now)
     with transaction.atomic():
-        number = new_tracking_number(now)
-        while Issue.objects.filter(tracking_number=number).exists():
-            number = new_tracking_number(now)
         issue = Issue.objects.create(
-            tracking_number=number,
+            tracking_number=new_tracking_number(now),
             title=title,
             description=description,
             category=category,

@@ -1,10 +1,12 @@
 """Tracking without signing in: status, category, level and dates, and nothing else."""
 
+import pytest
+from django.db import IntegrityError
 from django.urls import reverse
 from django.utils import timezone
 
 from issues import workflow
-from issues.models import Source
+from issues.models import Issue, Source
 from issues.photos import clean_photo
 from tests.factories import image_upload
 
@@ -185,3 +187,24 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(client, db, setting
         client.get(reverse("track"), {"number": "x1"}, HTTP_X_FORWARDED_FOR="5.6.7.8").status_code
         == 200
     )
+
+
+def test_a_number_already_given_that_day_is_drawn_again(people, territory, monkeypatch):
+    """The unique number refuses a second row; the filing draws again and files once."""
+    import secrets
+
+    from issues import tracking
+
+    first = filed(people, territory)
+    taken = int(first.tracking_number[8:15])
+    draws = iter([taken, taken, taken + 1])
+    monkeypatch.setattr(secrets, "randbelow", lambda _n: next(draws))
+    second = filed(people, territory)
+    assert second.tracking_number[8:15] == f"{taken + 1:0{tracking.RANDOM_DIGITS}d}"
+    assert Issue.objects.count() == 2
+    assert second.events.count() == first.events.count()  # its history, once
+    # Every draw taken: refused whole, nothing half-written.
+    monkeypatch.setattr(secrets, "randbelow", lambda _n: taken)
+    with pytest.raises(IntegrityError):
+        filed(people, territory)
+    assert Issue.objects.count() == 2
