@@ -562,6 +562,15 @@ class Issue(models.Model):
     def __str__(self):
         return f"{self.tracking_number} {self.title}"
 
+    def get_status_display(self) -> str:
+        """The status in the reader's language, as Django's own method gives it (a value
+        that is no status as it is). Django's translates every status to look one up; this
+        one is drawn on every row of every list, so it translates the one."""
+        try:
+            return str(Status(self.status).label)
+        except ValueError:
+            return self.status
+
     @property
     def has_resident_reporter(self) -> bool:
         """A resident who filed it evaluates it; otherwise a second staff member verifies."""

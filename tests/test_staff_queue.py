@@ -760,3 +760,26 @@ def test_the_filter_bar_draws_every_filter_with_its_label(client, territory, peo
             assert f'for="id_{name}"' in page, name
     assert re.search(r'<input type="checkbox" name="overdue"[^>]* checked', page)
     assert not re.search(r'<input type="checkbox" name="supervised"[^>]* checked', page)
+
+
+def test_the_status_label_and_deadline_time_are_what_django_writes(territory):
+    """The queue's row draws the status and the deadline's machine-readable time without
+    Django's lookups (translating every status; the date format's settings): the same text
+    in both languages, and an unknown value as it is."""
+    from django.utils import translation
+    from django.utils.formats import date_format
+
+    from issues.models import Issue
+    from issues.templatetags.issue_tags import time_left
+    from tests.factories import IssueFactory
+
+    field = Issue._meta.get_field("status")
+    issue = IssueFactory.build(grid=territory.grid, category=territory.category)
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            for value in [*Status.values, "retired"]:
+                issue.status = value
+                assert issue.get_status_display() == issue._get_FIELD_display(field)
+            issue.status = Status.SUBMITTED
+            due = date_format(timezone.localtime(issue.due_at), "c")
+            assert f'datetime="{due}"' in time_left(issue)

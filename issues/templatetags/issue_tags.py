@@ -82,7 +82,7 @@ def time_left(issue, now=None):
         return mark_safe('<span class="text-body-secondary">—</span>')
     seconds = int((issue.due_at - (now or timezone.now())).total_seconds())
     parts = {"h": abs(seconds) // 3600, "m": (abs(seconds) % 3600) // 60}
-    due = date_format(timezone.localtime(issue.due_at), "c")
+    due = timezone.localtime(issue.due_at).isoformat()  # date_format's "c", without its lookups
     if seconds < 0:
         text = _("overdue by %(h)s h %(m)s min") % parts
         return format_html('<time datetime="{}" class="overdue">{}</time>', due, text)
