@@ -371,6 +371,11 @@ class Command(BaseCommand):
             events = IssueEvent.objects.filter(issue__in=self._issues(bench)).count()
             notes = self._notifications(bench).count()
             digests = self._notifications(bench).filter(issue_count__isnull=False).count()
+            if events and not notes and not connection.in_atomic_block:
+                # The batches committed, yet their notifications failed (the errors are
+                # logged above): the figures would leave out what they cost. (Inside a
+                # test's transaction nothing commits, so nothing is told.)
+                raise CommandError("the sweep wrote no notifications; see the errors above")
             changed = sum(_changes(second).values())
             done = ", ".join(f"{what} {n}" for what, n in _changes(first).items())
             self.stdout.write(
@@ -572,10 +577,10 @@ class Command(BaseCommand):
         spent = [0.0]
         original = notifications.notify
 
-        def timed_notify(event_ids):
+        def timed_notify(event_ids, happened=None):
             started = time.monotonic()
             try:
-                return original(event_ids)
+                return original(event_ids, happened)
             finally:
                 spent[0] += time.monotonic() - started
 
