@@ -14,9 +14,9 @@
 
 Set-based: the notifications for a whole batch of events (one action, or a sweep batch of
 thousands) are written by a few ``INSERT … SELECT`` statements joining the events to the
-issues and the posts (the digests ``… GROUP BY`` person and unit), so the database does the
-fan-out and no Python object is built per notification; the number of statements does not
-depend on the number of events. A failure here is logged and never undoes or breaks the
+issues and the posts (the digests count the issues per unit, then meet the posts), so the
+database does the fan-out and no Python object is built per notification; the number of
+statements does not depend on the number of events. A failure here is logged and never undoes or breaks the
 action that caused it.
 Emails leave the request: the ids of the notifications to mail are enqueued as a task
 (issues/tasks.py), which sends them and retries the ones that fail.
@@ -230,22 +230,33 @@ def _insert_arrival_notes(event_ids: list[int], happened) -> int:
 DIGEST_COLUMNS = "user_id, issue_id, event_id, reason, is_read, created_at, issue_count, from_level"
 
 
-def _upsert_digests(kind: units.UnitKind, select: str, params: list) -> int:
-    """Write the digests ``select`` yields for units of ``kind`` (one row per person and
-    unit: the ``DIGEST_COLUMNS`` and the unit's id). A digest already there for the same
-    person, unit, reason and time, written by an earlier batch of the same sweep run, takes
-    the new issues into its count (and, now about several, names no single issue): one
-    notice per person and unit for the whole run, and its link lists all of them."""
+def _upsert_digests(kind: units.UnitKind, per_unit: str, params: list, *, reason) -> int:
+    """Write a digest for everyone holding a post on the units ``per_unit`` names (one row
+    per unit and time: ``unit``, ``created_at``, ``issue_count``, ``from_level``, and the
+    ``issue_id`` and ``event_id`` of its one issue when there is just one). The issues are
+    counted per unit before they meet the posts: a batch of thousands is grouped into a few
+    hundred units first, whatever plan the database picks for the join to the staff.
+
+    A digest already there for the same person, unit, reason and time, written by an earlier
+    batch of the same sweep run, takes the new issues into its count (and, now about
+    several, names no single issue): one notice per person and unit for the whole run, and
+    its link lists all of them."""
     column = kind.id_field
+    # (The WHERE clause also keeps SQLite from reading ON CONFLICT as a join's ON.)
     sql = f"""
         INSERT INTO {{note}} ({DIGEST_COLUMNS}, {column})
-        {select}
+        SELECT p.user_id, a.issue_id, a.event_id, %s, %s, a.created_at, a.issue_count,
+          a.from_level, a.unit
+        FROM ({per_unit}) a
+        JOIN {{post}} p ON p.{column} = a.unit
+        JOIN {{user}} u ON u.id = p.user_id
+        WHERE u.is_active = %s
         ON CONFLICT (user_id, {column}, reason, created_at) WHERE {column} IS NOT NULL
         DO UPDATE SET issue_count = {{note}}.issue_count + excluded.issue_count,
             issue_id = NULL, event_id = NULL, is_read = %s
     """.format(**_tables())
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, False])
+        cursor.execute(sql, [reason, False, *params, True, False])
         return cursor.rowcount
 
 
@@ -258,23 +269,28 @@ def _insert_arrival_digests(event_ids: list[int], happened) -> int:
     levels = {level for kind, level, system in happened if kind == Kind.ESCALATED and system}
     created = 0
     for level in sorted(levels & set(ESCALATES_TO.values())):
-        column = units.KINDS[level].id_field
-        select = """
-            SELECT p.user_id,
-              CASE WHEN COUNT(DISTINCT e.issue_id) = 1 THEN MIN(e.issue_id) END,
-              CASE WHEN COUNT(DISTINCT e.issue_id) = 1 THEN MIN(e.id) END,
-              %s, %s, e.created_at, COUNT(DISTINCT e.issue_id), MIN(e.from_level), i.{column}
+        per_unit = """
+            SELECT i.{column} AS unit, e.created_at AS created_at,
+              COUNT(DISTINCT e.issue_id) AS issue_count,
+              CASE WHEN COUNT(DISTINCT e.issue_id) = 1 THEN MIN(e.issue_id) END AS issue_id,
+              CASE WHEN COUNT(DISTINCT e.issue_id) = 1 THEN MIN(e.id) END AS event_id,
+              MIN(e.from_level) AS from_level
             FROM {event} e
             JOIN {issue} i ON i.id = e.issue_id
-            JOIN {post} p ON p.{column} = i.{column}
-            JOIN {user} u ON u.id = p.user_id AND u.is_active = %s
             WHERE {ids} AND {sweep} AND e.to_level = %s
               AND i.status IN ({running})
-            GROUP BY p.user_id, i.{column}, e.created_at
-        """.format(column=column, ids=ids, sweep=SWEEP_ESCALATION, running=running, **_tables())
-        params = [Notification.Reason.NEW_AT_UNIT, False, True, *id_params, Kind.ESCALATED]
-        params += [level, *running_params]
-        created += _upsert_digests(units.KINDS[level], select, params)
+            GROUP BY i.{column}, e.created_at
+        """.format(
+            column=units.KINDS[level].id_field,
+            ids=ids,
+            sweep=SWEEP_ESCALATION,
+            running=running,
+            **_tables(),
+        )
+        params = [*id_params, Kind.ESCALATED, level, *running_params]
+        created += _upsert_digests(
+            units.KINDS[level], per_unit, params, reason=Notification.Reason.NEW_AT_UNIT
+        )
     return created
 
 
@@ -292,24 +308,16 @@ def warn_due_soon(issue_ids: list[int], *, kinds, now) -> int:
             handled, handled_params = "i.department_id IS NOT NULL", []
         else:
             handled, handled_params = "i.department_id IS NULL AND i.level = %s", [kind.key]
-        select = """
-            SELECT p.user_id, CASE WHEN COUNT(DISTINCT i.id) = 1 THEN MIN(i.id) END, NULL,
-              %s, %s, %s, COUNT(DISTINCT i.id), '', i.{column}
+        per_unit = """
+            SELECT i.{column} AS unit, %s AS created_at, COUNT(DISTINCT i.id) AS issue_count,
+              CASE WHEN COUNT(DISTINCT i.id) = 1 THEN MIN(i.id) END AS issue_id,
+              CAST(NULL AS BIGINT) AS event_id, '' AS from_level
             FROM {issue} i
-            JOIN {post} p ON p.{column} = i.{column}
-            JOIN {user} u ON u.id = p.user_id AND u.is_active = %s
             WHERE {ids} AND {handled}
-            GROUP BY p.user_id, i.{column}
+            GROUP BY i.{column}
         """.format(column=kind.id_field, ids=ids, handled=handled, **_tables())
-        params = [
-            Notification.Reason.DUE_SOON,
-            False,
-            connection.ops.adapt_datetimefield_value(now),
-            True,
-            *id_params,
-            *handled_params,
-        ]
-        created += _upsert_digests(kind, select, params)
+        params = [connection.ops.adapt_datetimefield_value(now), *id_params, *handled_params]
+        created += _upsert_digests(kind, per_unit, params, reason=Notification.Reason.DUE_SOON)
     return created
 
 
