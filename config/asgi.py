@@ -5,6 +5,7 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 application = get_asgi_application()
 
-from config.serving import refuse_demo_key  # noqa: E402  (settings are ready only now)
+from config.serving import freeze_after_warm_up, refuse_demo_key  # noqa: E402  (settings ready)
 
 refuse_demo_key()
+freeze_after_warm_up()

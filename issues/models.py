@@ -1103,7 +1103,19 @@ class DailyRollup(RollupKey):
     class Meta:
         verbose_name = _("daily rollup")
         verbose_name_plural = _("daily rollups")
-        indexes = _rollup_indexes("rollup")
+        indexes = [
+            *_rollup_indexes("rollup"),
+            # What volunteers reported (the dashboard's participation figures): a twentieth
+            # of the rows, read without the rest of a subdistrict's or the city's year.
+            models.Index(
+                fields=["subdistrict", "day"],
+                condition=Q(source=Source.VOLUNTEER),
+                name="rollup_volunteer_subdistrict",
+            ),
+            models.Index(
+                fields=["day"], condition=Q(source=Source.VOLUNTEER), name="rollup_volunteer_day"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.day} {self.grid_id}"

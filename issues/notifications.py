@@ -16,8 +16,8 @@ Set-based: the notifications for a whole batch of events (one action, or a sweep
 thousands) are written by a few ``INSERT … SELECT`` statements joining the events to the
 issues and the posts (the digests count the issues per unit, then meet the posts), so the
 database does the fan-out and no Python object is built per notification; the number of
-statements does not depend on the number of events. A failure here is logged and never undoes or breaks the
-action that caused it.
+statements does not depend on the number of events. A failure here is logged and never
+undoes or breaks the action that caused it.
 Emails leave the request: the ids of the notifications to mail are enqueued as a task
 (issues/tasks.py), which sends them and retries the ones that fail.
 """

@@ -1,4 +1,4 @@
-"""Which index of ``issues_issue`` serves each hot query (PostgreSQL).
+"""Which index of ``issues_issue`` (and of the rollups) serves each hot query (PostgreSQL).
 
 Each page is requested as its user would request it; its queries on the issues are then
 EXPLAINed with sequential scans switched off: the test tables are small enough for a scan
@@ -15,8 +15,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from issues.models import Issue, Level, Status
+from issues.models import DailyRollup, Issue, Level, Status
+from issues.stats import Filters
 from issues.sweep import run_sweep
+from participation import stats as participation_stats
 from tests.conftest import requires_postgres
 from tests.factories import IssueFactory
 
@@ -160,3 +162,21 @@ def test_deleting_a_person_finds_the_issues_they_hold_by_index(many, people):
     deletion asks which issues they hold, and the partial index of held issues answers."""
     sql = str(Issue.objects.filter(assignee_id=people.worker.pk).only("pk").query)
     assert "issue_assignee_created" in indexes_of(sql)
+
+
+@pytest.mark.parametrize("kind", ["subdistrict", None])
+def test_what_volunteers_reported_is_read_from_the_volunteer_rows_alone(many, kind):
+    """The participation figures count volunteers' reports from the rollups: for a
+    subdistrict or the whole city, by the partial indexes of the volunteer rows, not
+    through the rest of a year's rows (a twentieth of them are volunteers')."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {DailyRollup._meta.db_table}")
+    unit_id = many.subdistrict.pk if kind else None
+    with CaptureQueriesContext(connection) as queries:
+        participation_stats.figures(kind, unit_id, Filters.default())
+    (sql,) = [q["sql"] for q in queries.captured_queries]
+    used = indexes_of(sql)
+    rollup_indexes = sorted(name for name in used if name.startswith("rollup_"))
+    volunteers = {"rollup_volunteer_day"} | ({"rollup_volunteer_subdistrict"} if kind else set())
+    # (Which of the two serves a subdistrict depends on the table's size.)
+    assert rollup_indexes and set(rollup_indexes) <= volunteers, rollup_indexes

@@ -28,6 +28,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
+from config import serving
 from grids import city as territory_city
 from grids.views import LOGIN_BACKEND
 
@@ -167,10 +168,10 @@ def count_queries(run: Callable[[], object]) -> int:
 
 @contextmanager
 def in_process(urlconf: str | None = None):
-    """Serve requests in this process as production does, with the test client's host
-    allowed, no redirect to HTTPS, the plain static storage (the manifest one needs
-    collectstatic first and answers the same names) and, if given, a URLconf that adds the
-    bare views."""
+    """Serve requests in this process as production does (config/serving.py), with the test
+    client's host allowed, no redirect to HTTPS, the plain static storage (the manifest one
+    needs collectstatic first and answers the same names) and, if given, a URLconf that adds
+    the bare views."""
     changes = {
         "ALLOWED_HOSTS": [*settings.ALLOWED_HOSTS, "testserver"],
         # Behind the proxy every request is HTTPS already: no redirect to it here.
@@ -182,10 +183,16 @@ def in_process(urlconf: str | None = None):
     }
     if urlconf is not None:
         changes["ROOT_URLCONF"] = urlconf
-    with override_settings(**changes), warnings.catch_warnings():
-        # WhiteNoise warns that collectstatic has not run; the pages do not need it.
-        warnings.filterwarnings("ignore", message="No directory at")
-        yield
+    # The collector is kept off what a serving process has loaded, as the entry points do
+    # after their warm-up (here after the first request, an untimed warm-up call).
+    unfreeze = serving.freeze_after_warm_up(requests=1)
+    try:
+        with override_settings(**changes), warnings.catch_warnings():
+            # WhiteNoise warns that collectstatic has not run; the pages do not need it.
+            warnings.filterwarnings("ignore", message="No directory at")
+            yield
+    finally:
+        unfreeze()
 
 
 def getter(client: Client, url: str) -> Callable[[], object]:
