@@ -7,7 +7,9 @@ Each bare view is the baseline a page is measured against in the same run:
   product's filing (no form, no checks, no event, no rollup, no notification).
 - ``bench/bare-queue/``: what the staff queue is measured against: one query for a page of
   a unit's open issues by deadline, written out as a plain HTML table (no session, user,
-  form or template).
+  form or template); with ``field=reporter_id``, a resident's own issues ("my issues").
+- ``bench/bare-issue/``: what an issue's page (staff's or its reporter's) is measured
+  against: one query for the issue's row by tracking number, written out as plain HTML.
 
 They exist only under the benchmark's settings (and in-process benchmarks), never in the
 product.
@@ -91,6 +93,8 @@ ACTING_SQL = {
         "level = 'subdistrict' AND department_id IS NULL AND subdistrict_id IN ({ids})"
     ),
     "department_id": "department_id IN ({ids})",
+    # Not a unit: a resident's own issues.
+    "reporter_id": "reporter_id IN ({ids})",
 }
 
 
@@ -118,8 +122,24 @@ def bare_queue(request):
     return HttpResponse(f"<!doctype html><title>queue</title><table>{cells}</table>")
 
 
+def bare_issue(request):
+    """One query for one issue's row by its tracking number, written out as plain HTML."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT tracking_number, title, description, status, severity, due_at "
+            f"FROM {Issue._meta.db_table} WHERE tracking_number = %s",
+            [request.GET["number"]],
+        )
+        number, title, description, status, severity, due = cursor.fetchone()
+    return HttpResponse(
+        f"<!doctype html><title>{escape(number)}</title><h1>{escape(title)}</h1>"
+        f"<p>{status} {severity} {due:%Y-%m-%d %H:%M}</p><p>{escape(description)}</p>"
+    )
+
+
 urlpatterns = [
     path("bench/bare-insert/", bare_insert, name="bench_bare_insert"),
     path("bench/bare-queue/", bare_queue, name="bench_bare_queue"),
+    path("bench/bare-issue/", bare_issue, name="bench_bare_issue"),
     *urlpatterns,
 ]

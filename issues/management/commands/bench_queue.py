@@ -30,6 +30,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.db.models import Count
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -37,7 +38,9 @@ from django.utils import timezone
 
 from grids import city as territory_city
 from grids.models import Community, Department, Grid, Post, Subdistrict, User
+from issues import permissions
 from issues.models import (
+    OPEN_STATUSES,
     Category,
     Issue,
     Level,
@@ -49,7 +52,7 @@ from issues.models import (
 
 from . import _bench
 
-BENCH_URLS = "config.bench_urls"  # the product's URLs and the bare queue view
+BENCH_URLS = "config.bench_urls"  # the product's URLs and the bare views
 BENCH_CODE = "BENCHQ"
 BENCH_CATEGORY = "BENCHQ 队列压测类别"
 COMMUNITIES = 4
@@ -156,6 +159,7 @@ class Command(BaseCommand):
             measured = list(accounts.by_role())
             for label, user in measured:
                 self._measure(label, user, url, repeat, explain=options["explain"])
+            self._measure_other_pages(measured, repeat)
             self._measure_http(measured, url)
             return
         bench, grids, users = self._territory()
@@ -288,10 +292,10 @@ class Command(BaseCommand):
 
     # --- measuring ------------------------------------------------------------------
 
-    def _measure(self, label, user, url, repeat, explain=False) -> None:
+    def _time(self, user, url, bare_url, repeat):
         """The page as a browser request would run it (the real middleware, session and
-        templates), beside the bare view over the same unit, in alternating rounds."""
-        bare_url = self._bare_url(user)
+        templates), beside a bare view, in alternating rounds: their timings, the page's
+        queries, its CPU median and its last response."""
         rounds = self.options["rounds"]
         per_round = max(1, -(-repeat // rounds))
         with _bench.in_process(urlconf=BENCH_URLS):
@@ -310,6 +314,11 @@ class Command(BaseCommand):
             )
             with CaptureQueriesContext(connection) as queries:
                 response = page()
+        return timings, queries, statistics.median(cpu), response
+
+    def _measure(self, label, user, url, repeat, explain=False) -> None:
+        """The queue beside the bare view over the same unit."""
+        timings, queries, cpu, response = self._time(user, url, self._bare_url(user), repeat)
         total = re.search(
             r'id="tab-all">\s*[^<]*<span class="badge[^"]*">(\d+)</span>', response.text
         )
@@ -322,13 +331,75 @@ class Command(BaseCommand):
                 queries=len(queries),
                 width=45,
             )
-            + f" (CPU median {statistics.median(cpu):.1f} ms)"
+            + f" (CPU median {cpu:.1f} ms)"
         )
         if self.verbosity >= 2:
             for query in queries.captured_queries:
                 self.stdout.write(f"  {query['time']} s  {query['sql'][:200]}")
         if explain and connection.vendor == "postgresql":
             self._explain(queries.captured_queries)
+
+    def _measure_other_pages(self, accounts, repeat) -> None:
+        """On the city, the other signed-in pages beside their bare views: each staff
+        account's issue page (the first issue of its queue), and the resident who reported
+        the most issues: "my issues" and the newest one's page."""
+        self.stdout.write("\nother pages, in-process:")
+        bare_issue = reverse("bench_bare_issue", urlconf=BENCH_URLS) + "?number="
+        pages = []
+        for label, user in accounts:
+            first = (
+                Issue.objects.filter(
+                    permissions.acting_condition(permissions.scope_of(user)),
+                    status__in=OPEN_STATUSES,
+                )
+                .order_by("due_at", "pk")
+                .values_list("tracking_number", flat=True)
+                .first()
+            )
+            if first is not None:
+                url = reverse("staff_issue_detail", args=[first])
+                pages.append((f"{label}, issue page", user, url, bare_issue + first))
+        busiest = (
+            Issue.objects.filter(
+                reporter__username__startswith=territory_city.USER_PREFIX,
+                reporter__posts__isnull=True,  # a resident, not staff on patrol
+            )
+            .values("reporter")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "reporter")
+            .first()
+        )
+        if busiest is not None:
+            resident = User.objects.get(pk=busiest["reporter"])
+            newest = (
+                Issue.objects.filter(reporter=resident)
+                .order_by("-created_at", "-pk")
+                .values_list("tracking_number", flat=True)
+                .first()
+            )
+            mine = reverse("bench_bare_queue", urlconf=BENCH_URLS)
+            pages += [
+                (
+                    f"resident with {busiest['n']} issues, my issues",
+                    resident,
+                    reverse("my_issues"),
+                    f"{mine}?field=reporter_id&ids={resident.pk}",
+                ),
+                (
+                    "the same, newest issue's page",
+                    resident,
+                    reverse("my_issue_detail", args=[newest]),
+                    bare_issue + newest,
+                ),
+            ]
+        for label, user, url, bare_url in pages:
+            timings, queries, cpu, _response = self._time(user, url, bare_url, repeat)
+            self.stdout.write(
+                _bench.ratio_line(
+                    label, timings["page"], timings["bare"], queries=len(queries), width=45
+                )
+                + f" (CPU median {cpu:.1f} ms)"
+            )
 
     def _measure_http(self, accounts, url) -> None:
         """Each account's page and its bare page served by gunicorn, alternately: the
