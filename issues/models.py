@@ -5,14 +5,33 @@ read-only facts (``is_open``, ``has_resident_reporter``).
 """
 
 import secrets
+from functools import cache
 
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.encoding import force_str
+from django.utils.hashable import make_hashable
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+
+
+@cache
+def _choice_labels(field) -> dict:
+    return dict(make_hashable(field.flatchoices))
+
+
+class ChoiceLabels:
+    """``get_FOO_display()`` from a dictionary built once per field. (Django rebuilds the
+    field's choices on every call: a page of events paid for it on every line.) The labels
+    stay lazy: each is translated into the language active when it is shown."""
+
+    def _get_FIELD_display(self, field):
+        value = getattr(self, field.attname)
+        label = _choice_labels(field).get(make_hashable(value), value)
+        return force_str(label, strings_only=True)
 
 
 class Severity(models.TextChoices):
@@ -311,7 +330,7 @@ def _acting_index(field: str, level: str) -> models.Index:
     )
 
 
-class Issue(models.Model):
+class Issue(ChoiceLabels, models.Model):
     tracking_number = models.CharField(_("tracking number"), max_length=20)
     title = models.CharField(_("title"), max_length=100)
     description = models.TextField(_("description"), max_length=2000)
@@ -591,7 +610,7 @@ class Issue(models.Model):
         }[self.level]
 
 
-class IssueEvent(models.Model):
+class IssueEvent(ChoiceLabels, models.Model):
     """One line of an issue's history. Append-only: never updated, never deleted."""
 
     class Kind(models.TextChoices):
@@ -693,7 +712,7 @@ class IssueEvent(models.Model):
         return f"{self.issue_id} {self.get_kind_display()}"
 
 
-class IssueTask(models.Model):
+class IssueTask(ChoiceLabels, models.Model):
     """联办: one department's part of a jointly handled issue. The lead department holds the
     issue (``Issue.department``) and its own task; co-handling departments hold a task
     each, in their own queue. Changed only by ``issues.workflow``."""

@@ -26,6 +26,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from issues.models import ChoiceLabels
+
 # Service time is recorded in half hours, at most a long day for one contribution.
 HOURS_STEP = Decimal("0.5")
 MAX_HOURS = Decimal("24")
@@ -87,7 +89,7 @@ class PartyRegistration(models.Model):
         return f"{self.user} · {self.community} · {self.get_state_display()}"
 
 
-class Claim(models.Model):
+class Claim(ChoiceLabels, models.Model):
     """认领: one participant's offer to help with one issue, and what came of it."""
 
     class State(models.TextChoices):

@@ -4,8 +4,11 @@ cache)."""
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from issues import choices
+from issues.models import IssueEvent, Level
+from participation.models import Claim
 from tests.factories import CategoryFactory, post_for
 
 
@@ -123,3 +126,20 @@ def test_the_deadlines_are_read_once_and_follow_a_change(territory):
     assert SlaPolicy.table().deadline(*key, start) == start + timezone.timedelta(hours=5)
     policy.delete()  # the default applies again
     assert SlaPolicy.table()[key] == Deadline(*DEFAULT_SLA[key])
+
+
+def test_a_choice_label_is_shown_in_the_active_language_and_an_unknown_value_as_it_is():
+    """Labels of the choice fields come from a dictionary built once per field: still lazy,
+    so each reader sees their own language; a value outside the choices shows as stored."""
+    event = IssueEvent(kind=IssueEvent.Kind.ESCALATED, to_level=Level.COMMUNITY)
+    with translation.override("zh-hans"):
+        assert (event.get_kind_display(), event.get_to_level_display()) == ("已上报", "社区")
+    with translation.override("en"):
+        assert (event.get_kind_display(), event.get_to_level_display()) == (
+            "Escalated",
+            "Community",
+        )
+        assert Claim(state=Claim.State.OFFERED).get_state_display() == str(
+            Claim.State.OFFERED.label
+        )
+    assert IssueEvent(kind="no-such-kind").get_kind_display() == "no-such-kind"
