@@ -108,7 +108,7 @@ class JsonRows(Scalar):
     output_field = TextField()
 
     def __init__(self, queryset):
-        self.columns = list(queryset.query.values_select)
+        self.columns = [*queryset.query.values_select, *queryset.query.annotation_select]
         super().__init__(queryset, output_field=TextField())
 
     def as_sql(self, compiler, connection, template=None, **extra_context):

@@ -192,6 +192,7 @@ def load_unit(
     )
     if row is None:
         return None
+    unverified = loop.read_unverified(row)
     if kind != "subdistrict":
         issues &= Q(subdistrict_id=row[subdistrict_path])
     return Unit(
@@ -201,7 +202,7 @@ def load_unit(
         issues=issues,
         figures=Figures(row),
         parents=_crumbs(user, unit_kind, row) if access else [],
-        unverified=loop.parse_unverified(row.get("unverified_list")),
+        unverified=unverified,
     )
 
 
@@ -251,6 +252,7 @@ def _load_from_rollups(
     if row is None:
         return None
     row.update(parse_sums(row.pop("rollup_sums"), keys, counts=ROLLUP_COUNT_COLUMNS))
+    unverified = loop.read_unverified(row)
     if kind != "subdistrict":
         issues &= Q(subdistrict_id=row[subdistrict_path])
     return Unit(
@@ -260,7 +262,7 @@ def _load_from_rollups(
         issues=issues,
         figures=Figures(row),
         parents=_crumbs(user, unit_kind, row) if access else [],
-        unverified=loop.parse_unverified(row.get("unverified_list")),
+        unverified=unverified,
         rollup=True,
     )
 
@@ -290,6 +292,7 @@ def _load_worker(user, pk: int, filters: Filters, *, now: datetime) -> Unit | No
         **median_aggregates(rows),
         **loop.unverified_annotations(user, issues, filters, now=now),
     )
+    unverified = loop.read_unverified(raw)
     parents = []
     for post in posts:
         kind = units.of_role(post.role).key
@@ -303,7 +306,7 @@ def _load_worker(user, pk: int, filters: Filters, *, now: datetime) -> Unit | No
         issues=issues,
         figures=Figures(raw),
         parents=parents,
-        unverified=loop.parse_unverified(raw.get("unverified_list")),
+        unverified=unverified,
     )
 
 
