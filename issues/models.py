@@ -24,9 +24,10 @@ def _choice_labels(field) -> dict:
 
 
 class ChoiceLabels:
-    """``get_FOO_display()`` from a dictionary built once per field. (Django rebuilds the
-    field's choices on every call: a page of events paid for it on every line.) The labels
-    stay lazy: each is translated into the language active when it is shown."""
+    """``get_FOO_display()`` from a dictionary built once per field, for models whose
+    choices are fixed lists. (Django rebuilds the field's choices on every call: a page of
+    events paid for it on every line.) The labels stay lazy: each is translated into the
+    language active when it is shown."""
 
     def _get_FIELD_display(self, field):
         value = getattr(self, field.attname)
