@@ -92,8 +92,8 @@ def time_left(issue, now=None):
 @register.simple_tag
 def queue_item(issue, now):
     """One row of the staff queue. Written in Python: a page of 25 rows drawn through the
-    template language cost a quarter of the page. The view sets ``severity_label`` and
-    ``handler_label``; the row reads only the fields the queue loads (QUEUE_ROW_FIELDS)."""
+    template language cost a quarter of the page. The view sets ``handler_label``; the row
+    reads only the fields the queue loads (QUEUE_ROW_FIELDS)."""
     badges = [status_badge(issue)]
     if issue.is_supervised:
         badges.append(format_html('<span class="badge text-bg-danger">{}</span>', _("Supervised")))
@@ -123,7 +123,7 @@ def queue_item(issue, now):
         assignee = _("Unassigned")
     facts = "".join(
         f"<span>{plain_escape(fact)}</span>"
-        for fact in (issue.grid.name, issue.severity_label, issue.handler_label, assignee)
+        for fact in (issue.grid.name, issue.get_severity_display(), issue.handler_label, assignee)
     )
     return mark_safe(
         '<li class="list-group-item">'

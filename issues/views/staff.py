@@ -41,7 +41,6 @@ from ..models import (
     RUNNING_STATUSES,
     Issue,
     IssueEvent,
-    Severity,
     Source,
     Status,
 )
@@ -51,7 +50,6 @@ from ..transitions import Action, action_allowed_by_flow
 from ..workflow import WorkflowError
 
 PAGE_SIZE = 25
-SEVERITY_LABELS = dict(Severity.choices)
 
 
 # --- who gets which page ------------------------------------------------------------------
@@ -258,8 +256,6 @@ class QueueView(StaffRequiredMixin, TemplateView):
         page = paginator.get_page(self.request.GET.get("page"))
         issues = list(page.object_list)
         for issue in issues:
-            # Labels looked up once per page (get_FOO_display rebuilds its choices per call).
-            issue.severity_label = SEVERITY_LABELS[issue.severity]
             kind, _unit = units.current_unit(issue)
             is_department = kind is units.DEPARTMENT
             issue.handler_label = issue.department.name if is_department else kind.label

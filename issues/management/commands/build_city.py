@@ -9,7 +9,8 @@ Jinan, 40,000 buildings, 320 departments, 3,040 staff with their posts, 80,000 r
 (``grids.city``), and a year of issues (1,000,000 by default) with their events, each
 issue's fields and history drawn from one story told by the workflow's rules
 (``issues.city``). Then statistics (``VACUUM ANALYZE``) and the dashboards' daily rollups
-(``rebuild_rollups``), and their statistics. Each step prints what it wrote and how long it took.
+(``rebuild_rollups``), and their statistics. Each step prints what it wrote and how long it
+took.
 
 The city is written in one transaction: it is there whole or not at all. Run again, the
 command sees the city and does nothing; ``--reset`` deletes it first (its issues, people
@@ -29,7 +30,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from grids import city as territory_city
-from issues import city
+from grids.models import Building, Community, Grid, Post, Subdistrict, User
+from issues import city, rollups
+from issues.models import Issue, IssueEvent
+
+# The tables the city is written into, whose statistics are taken once it is there.
+CITY_TABLES = (Subdistrict, Community, Grid, Building, User, Post, Issue, IssueEvent)
 
 
 class Command(BaseCommand):
@@ -132,7 +138,7 @@ class Command(BaseCommand):
                     + ", ".join(f"{k} {v}" for k, v in sorted(loaded.levels.items()))
                 )
         with self._step("statistics (VACUUM ANALYZE)"):
-            self._analyze()
+            self._analyze(*CITY_TABLES)
         if "rebuild_rollups" in get_commands():
             try:
                 with self._step("daily rollups (rebuild_rollups)"):
@@ -140,7 +146,7 @@ class Command(BaseCommand):
                 with self._step("statistics of the rollups (VACUUM ANALYZE)"):
                     # The rebuild leaves dead row versions behind: the dashboards would read
                     # pages of them until autovacuum comes by.
-                    self._analyze(rollups=True)
+                    self._analyze(*rollups.TABLES)
             except Exception as error:  # noqa: BLE001 - the city stands without them
                 self.stderr.write(
                     f"The daily rollups were not rebuilt ({error}); the city is complete "
@@ -180,17 +186,11 @@ class Command(BaseCommand):
 
         return progress
 
-    def _analyze(self, *, rollups: bool = False) -> None:
+    def _analyze(self, *models) -> None:
         # VACUUM also marks the pages all-visible, so the queue counts are answered from
         # the indexes alone, as on a database autovacuum keeps (not possible inside a
         # transaction, e.g. under the test suite: ANALYZE only there).
-        from grids.models import Building, Community, Grid, Post, Subdistrict, User
-        from issues.models import DailyOutcome, DailyRollup, DailyTotal, Issue, IssueEvent
-
         command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
-        models = (Subdistrict, Community, Grid, Building, User, Post, Issue, IssueEvent)
-        if rollups:
-            models = (DailyRollup, DailyTotal, DailyOutcome)
         with connection.cursor() as cursor:
             for model in models:
                 cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
