@@ -1,4 +1,6 @@
-"""Who is told what, after an action commits (listens to ``workflow.event_recorded``).
+"""Who is told what, written in the action's own transaction (listens to
+``workflow.event_recorded``): an action that commits has told everyone, one that rolls
+back has told no one.
 
 - The resident who reported an issue is told when it is accepted, escalated, dispatched,
   resolved, rejected, or commented on publicly by someone else: a notification, and an
@@ -16,8 +18,8 @@ Set-based: the notifications for a whole batch of events (one action, or a sweep
 thousands) are written by a few ``INSERT … SELECT`` statements joining the events to the
 issues and the posts (the digests count the issues per unit, then meet the posts), so the
 database does the fan-out and no Python object is built per notification; the number of
-statements does not depend on the number of events. A failure here is logged and never
-undoes or breaks the action that caused it.
+statements does not depend on the number of events. The notices are written in a
+savepoint: a failure here is logged and undoes only them, never the action that caused it.
 Emails leave the request: the ids of the notifications to mail are enqueued as a task
 (issues/tasks.py), which sends them and retries the ones that fail.
 """
@@ -353,21 +355,23 @@ def digest_headline(note: Notification) -> str:
 def notify(event_ids: list[int], happened=None) -> int:
     """Write the notifications for these events and send the emails; returns how many.
     (Which events concern whom is decided in the SQL, by their kind.) ``happened`` is
-    what ``_what_happened`` would read of them, when the caller holds the events."""
+    what ``_what_happened`` would read of them, when the caller holds the events. Each
+    chunk is one savepoint inside the caller's transaction (its own transaction outside
+    one); the emails are enqueued when that commits."""
     created = 0
     given = happened if len(event_ids) <= CHUNK else None
     for start in range(0, len(event_ids), CHUNK):
         chunk = event_ids[start : start + CHUNK]
-        happened = given if given is not None else _what_happened(chunk)
-        told = 0  # residents
         with transaction.atomic():
+            happened = given if given is not None else _what_happened(chunk)
+            told = 0  # residents
             if {kind for kind, _level, _system in happened} & set(REPORTER_KINDS):
                 told = _insert_reporter_notes(chunk) + _insert_supporter_notes(chunk)
             created += _insert_arrival_notes(chunk, happened)
             created += _insert_arrival_digests(chunk, happened)
-        created += told
-        if told:
-            _email_residents(chunk)
+            created += told
+            if told:
+                _email_residents(chunk)
     return created
 
 

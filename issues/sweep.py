@@ -101,13 +101,14 @@ def _lock_batch(queryset, *, order_by, batch_size):
     return list(queryset.order_by(order_by, "pk").values(*fields)[:batch_size])
 
 
-def _record(rows, *, kind: str, now) -> None:
+def _record(rows, *, kind: str, now) -> list[int]:
     """One event per issue of the batch, the actor empty: the system did it.
 
     Written by the database in one ``INSERT … SELECT`` from the issue rows as they are
     *before* the batch's UPDATE, so ``from_status`` and ``from_level`` are the old values,
     and the new ones are read off ``TRANSITIONS`` and ``ESCALATES_TO`` as SQL CASEs. No
-    Python object is built per event; the new ids are announced after commit.
+    Python object is built per event. Returns the new events' ids, which the batch
+    announces once its UPDATE is done, in its transaction (the digests commit with it).
     """
     action = _ACTION_OF_KIND[kind]
     params: list = [kind]
@@ -141,7 +142,7 @@ def _record(rows, *, kind: str, now) -> None:
         created = [row[0] for row in cursor.fetchall()]
     if len(created) != len(ids):  # cannot happen under the lock; refuse a wrong history
         raise RuntimeError("the sweep could not record one event per issue")
-    _announce(created)
+    return created
 
 
 _ACTION_OF_KIND = {
@@ -191,12 +192,13 @@ def _escalate_batch(now, sla, batch_size) -> int:
             ],
             output_field=CharField(),
         )
-        _record(rows, kind=IssueEvent.Kind.ESCALATED, now=now)
+        events = _record(rows, kind=IssueEvent.Kind.ESCALATED, now=now)
         updated = overdue.filter(pk__in=[r["pk"] for r in rows]).update(
             **changes, status=new_status, updated_at=now
         )
         if updated != len(rows):  # cannot happen under the lock; refuse to write a wrong history
             raise RuntimeError("escalation batch changed under the sweep")
+        _announce(events)  # the notices, against the issues as they now are
         # The figures of the batch's days and grids (now, or noted for the catch-up).
         rollups.changed_rows(rows)
     return len(rows)
@@ -213,12 +215,13 @@ def _supervise_batch(now, batch_size) -> int:
         rows = _lock_batch(overdue, order_by="due_at", batch_size=batch_size)
         if not rows:
             return 0
-        _record(rows, kind=IssueEvent.Kind.SUPERVISED, now=now)
+        events = _record(rows, kind=IssueEvent.Kind.SUPERVISED, now=now)
         updated = overdue.filter(pk__in=[r["pk"] for r in rows]).update(
             is_supervised=True, supervised_at=now, updated_at=now
         )
         if updated != len(rows):
             raise RuntimeError("supervision batch changed under the sweep")
+        _announce(events)  # the notices, against the issues as they now are
         # The figures of the batch's days and grids (now, or noted for the catch-up).
         rollups.changed_rows(rows)
     return len(rows)
@@ -235,12 +238,13 @@ def _close_batch(now, batch_size) -> int:
         rows = _lock_batch(stale, order_by="resolved_at", batch_size=batch_size)
         if not rows:
             return 0
-        _record(rows, kind=IssueEvent.Kind.AUTO_CLOSED, now=now)
+        events = _record(rows, kind=IssueEvent.Kind.AUTO_CLOSED, now=now)
         updated = stale.filter(pk__in=[r["pk"] for r in rows]).update(
             status=TRANSITIONS[(Status.RESOLVED, Action.AUTO_CLOSE)], closed_at=now, updated_at=now
         )
         if updated != len(rows):
             raise RuntimeError("closing batch changed under the sweep")
+        _announce(events)  # the notices, against the issues as they now are
         # The figures of the batch's days and grids (now, or noted for the catch-up).
         rollups.changed_rows(rows)
     return len(rows)

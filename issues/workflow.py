@@ -4,7 +4,8 @@ code that writes status, level, assignee or department is the deadline sweep
 
 Shape of every action: guard → one transaction → lock the row (``select_for_update``, and a
 conditional ``UPDATE … WHERE status = <expected>`` so SQLite is safe too) → mutate → exactly
-one ``IssueEvent`` → ``event_recorded`` sent after commit (notifications listen to it).
+one ``IssueEvent`` → ``event_recorded`` sent in the same transaction (notifications are
+written with the action; what talks to the world, mail and webhooks, waits for the commit).
 A refused action raises ``WorkflowError`` with a translatable message and changes nothing.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from functools import reduce
 from operator import or_
@@ -46,10 +49,14 @@ from .photos import CleanPhoto
 from .tracking import new_number as new_tracking_number
 from .transitions import ESCALATES_TO, Action, next_status
 
-# Sent after the transaction that recorded events commits, once per action or sweep batch:
-# kwargs ``event_ids`` (a list of IssueEvent ids) and ``happened`` (the set of their
-# (kind, to_level, whether the system did it), or None when the sender did not hold the
-# events: the sweep writes them in SQL). Notifications listen to it.
+# Sent inside the transaction that recorded events, once per action or sweep batch, so what
+# a receiver writes commits with them or not at all (a crash between the two loses
+# nothing): kwargs ``event_ids`` (a list of IssueEvent ids) and ``happened`` (the set of
+# their (kind, to_level, whether the system did it), or None when the sender did not hold
+# the events: the sweep writes them in SQL). A receiver that writes does so in a savepoint
+# (``transaction.atomic()``), so its failure is logged and undoes only its own rows, never
+# the action; one that reaches outside (mail, webhooks) does it ``on_commit``.
+# Notifications and webhooks listen to it.
 event_recorded = Signal()
 
 
@@ -62,24 +69,48 @@ class WorkflowError(Exception):
         self.code = code
 
 
+# The events of actions composed into one (filed, accepted and resolved on the spot), held
+# to be announced together when the whole of it is done; None outside such a composition.
+_held_events: ContextVar[list | None] = ContextVar("held_events", default=None)
+
+
+@contextmanager
+def _announced_together():
+    """Actions run inside this announce their events once, at its end (still in the
+    transaction): receivers see the issue as the whole composition leaves it, so an issue
+    settled on the spot never arrives anywhere as new work."""
+    if _held_events.get() is not None:  # already inside one
+        yield
+        return
+    token = _held_events.set([])
+    try:
+        yield
+        events = _held_events.get()
+    finally:
+        _held_events.reset(token)
+    _announce(events)
+
+
 def _announce(events: Iterable[IssueEvent | int]) -> None:
-    """Send ``event_recorded`` once the transaction commits: for the events an action
-    holds (what happened is told with them, so no receiver reads them back) or for the
+    """Send ``event_recorded`` in the transaction that wrote these events: the events an
+    action holds (what happened is told with them, so no receiver reads them back) or the
     ids of events written in SQL."""
     events = list(events)
+    held = _held_events.get()
+    if held is not None:
+        held.extend(events)
+        return
+    if not events:
+        return
     event_ids = [getattr(event, "pk", event) for event in events]
     happened = (
         {(event.kind, event.to_level, event.actor_id is None) for event in events}
         if all(isinstance(event, IssueEvent) for event in events)
         else None
     )
-
-    def send():
-        # send_robust: a failing receiver (a mail server down) never breaks the action; the
-        # receivers log their own failures.
-        event_recorded.send_robust(sender=IssueEvent, event_ids=event_ids, happened=happened)
-
-    transaction.on_commit(send)
+    # send_robust: a failing receiver never breaks the action; the receivers log their own
+    # failures, and their savepoints have undone what they wrote.
+    event_recorded.send_robust(sender=IssueEvent, event_ids=event_ids, happened=happened)
 
 
 def due_after(*, severity: str, level: str, start, sla=None, left=None) -> timezone.datetime:
@@ -1624,7 +1655,7 @@ def file_settled_on_spot(
     already settled is returned as it is.
     """
     note = _require(note, _("Say how the issue was resolved."))
-    with transaction.atomic():
+    with transaction.atomic(), _announced_together():
         issue = file_issue(
             actor=actor,
             source=Source.PATROL,

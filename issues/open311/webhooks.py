@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
@@ -192,7 +193,12 @@ def clients_concerned(event_ids: list[int]) -> set[int]:
 
 @receiver(event_recorded, dispatch_uid="open311_webhooks")
 def _on_events(sender, event_ids, **kwargs):
-    """After commit: a turn for each client concerned, once the events have settled."""
+    """Once the action commits (nothing is scheduled for a change that rolled back): a turn
+    for each client concerned, once the events have settled."""
+    transaction.on_commit(lambda: _schedule_turns(event_ids), robust=True)
+
+
+def _schedule_turns(event_ids: list[int]) -> None:
     try:
         clients = clients_concerned(event_ids)
     except Exception:

@@ -572,7 +572,7 @@ class Command(BaseCommand):
     # --- measuring ------------------------------------------------------------------
 
     def _sweep(self, batch_size):
-        # Time the notification fan-out (run after each batch commits) on its own too: the
+        # Time the notification fan-out (inside each batch's transaction) on its own too: the
         # budget is for the state changes and their events; notifications come on top.
         spent = [0.0]
         original = notifications.notify
