@@ -353,7 +353,7 @@ def digest_headline(note: Notification) -> str:
 
 
 def notify(event_ids: list[int], happened=None) -> int:
-    """Write the notifications for these events and send the emails; returns how many.
+    """Write the notifications for these events and enqueue the emails; returns how many.
     (Which events concern whom is decided in the SQL, by their kind.) ``happened`` is
     what ``_what_happened`` would read of them, when the caller holds the events. Each
     chunk is one savepoint inside the caller's transaction (its own transaction outside
