@@ -77,6 +77,8 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "issues.context_processors.navigation",
             ],
+            # The form-drawing tags, for every app's templates.
+            "libraries": {"form_tags": "config.form_tags"},
         },
     },
 ]

@@ -31,7 +31,13 @@ from issues.models import (
     Status,
 )
 from participation.models import PartnerUnit
-from tests.factories import CategoryFactory, DepartmentFactory, issue_at, staff_on
+from tests.factories import (
+    CategoryFactory,
+    DepartmentFactory,
+    ResidentFactory,
+    issue_at,
+    staff_on,
+)
 
 K = IssueEvent.Kind
 
@@ -1107,3 +1113,80 @@ def test_the_sub_task_panel_runs_the_same_queries_for_many_departments(client, t
         page = client.get(detail_url(long_issue)).text
     assert page.count('class="list-group-item"') >= 7
     assert len(long) == len(short)
+
+
+def test_every_action_form_is_drawn_as_crispy_draws_it(client, t, people):
+    """The action panel's forms are written in Python (config.widgets.form_html): each one
+    offered in the common situations, empty, left blank and filled with nonsense, has the
+    tags, attributes and words crispy's Bootstrap 5 pack gives it."""
+    from django.http import QueryDict
+    from django.utils.datastructures import MultiValueDict
+
+    from issues.views.staff import ACTIONS
+    from tests.html_shape import same_as_crispy
+
+    p = people
+    PartnerUnit.objects.create(community=t.community, name="物业服务中心党支部")
+    later = timezone.now() + timedelta(days=5)
+    cases = [
+        (p.worker, issue_at(t, "grid", status=Status.SUBMITTED, reporter=p.resident)),
+        (p.worker, issue_at(t, "grid", status=Status.IN_PROGRESS, reporter=p.resident)),
+        (p.community_staff, issue_at(t, "community", status=Status.SUSPENDED)),
+        (p.subdistrict_staff, issue_at(t, "subdistrict", status=Status.SUBMITTED)),
+        (p.department_staff, issue_at(t, "department", status=Status.IN_PROGRESS)),
+        (
+            p.community_staff,
+            issue_at(t, "grid", status=Status.IN_PROGRESS, extension_until=later),
+        ),
+        (p.community_staff, _hotline_resolved(t, p)),
+        (p.subdistrict_staff, _joint(t, p)),
+        (
+            p.worker2,
+            issue_at(
+                t,
+                status=Status.RESOLVED,
+                source=Source.PATROL,
+                reporter=p.worker,
+                resolved_by=p.worker,
+            ),
+        ),  # fmt: skip
+    ]
+    cases.append((p.sister_staff, cases[-2][1]))  # a co-handler's sub-task
+    # Volunteers: one offer waiting, one helper done and waiting for the hours.
+    issue = issue_at(t, status=Status.IN_PROGRESS, reporter=p.resident)
+    issue = workflow.open_to_volunteers(issue=issue, actor=p.worker)
+    waiting, done = (
+        ResidentFactory(username=name, is_volunteer=True, home_building__grid=t.grid)
+        for name in ("helper1", "helper2")
+    )
+    issue = workflow.claim(issue=issue, actor=waiting, offer="周六有空")
+    issue = workflow.claim(issue=issue, actor=done)
+    claim = issue.claims.get(helper=done)
+    issue = workflow.accept_claim(issue=issue, actor=p.worker, claim=claim)
+    issue = workflow.helper_note(issue=issue, actor=done, note="已清理", done=True)
+    cases.append((p.worker, issue))
+    drawn, kinds = set(), set()
+    for user, issue in cases:
+        client.force_login(user)
+        page = client.get(detail_url(issue))
+        assert page.status_code == 200
+        for action in page.context["action_forms"]:
+            name, form = action["name"], action["form"]
+            nonsense = QueryDict(mutable=True)
+            for field in form:
+                nonsense.setlist(field.html_name, ["<b>?</b>", "-1"])
+            for data in (None, QueryDict(""), nonsense):
+                if data is not None:
+                    form = ACTIONS[name].form(
+                        data, MultiValueDict(), issue=issue, user=user, prefix=name
+                    )
+                    form.is_valid()
+                ours, theirs = same_as_crispy(form)
+                assert ours == theirs, (name, data)
+            drawn.add(name)
+            kinds |= {type(field.widget).__name__ for field in form.fields.values()}
+    assert drawn == set(ACTIONS), set(ACTIONS) - drawn
+    assert kinds >= {
+        "HiddenInput", "Select", "Textarea", "RadioSelect", "CheckboxSelectMultiple",
+        "DateInput", "TextInput", "MultipleFileInput",
+    }, kinds  # fmt: skip

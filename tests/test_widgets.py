@@ -95,8 +95,6 @@ def test_a_field_drawn_in_python_is_what_crispy_draws():
     """The dashboard's filter panel: each field's label, widget, errors and help, and how
     they refer to each other (ids, aria-invalid, aria-describedby), as crispy-forms'
     Bootstrap 5 pack draws them, valid or not (its extra widget-type classes aside)."""
-    from html.parser import HTMLParser
-
     from crispy_forms.helper import FormHelper
     from crispy_forms.layout import Layout
     from django.http import QueryDict
@@ -104,27 +102,7 @@ def test_a_field_drawn_in_python_is_what_crispy_draws():
 
     from config.widgets import field_html
     from issues.forms.dashboard import DashboardFilterForm
-
-    crispy_only = {"dateinput", "numberinput", "select"}
-
-    class Shape(HTMLParser):
-        def __init__(self, html):
-            super().__init__()
-            self.found = []
-            self.feed(html)
-
-        def handle_starttag(self, tag, attrs):
-            attrs = dict(attrs)
-            if "class" in attrs:
-                attrs["class"] = set(attrs["class"].split()) - crispy_only
-            self.found.append((tag, attrs))
-
-        def handle_endtag(self, tag):
-            self.found.append(("/", tag))
-
-        def handle_data(self, data):
-            if data.strip():
-                self.found.append(("text", data.strip()))
+    from tests.html_shape import Shape, crispy_type_classes
 
     crispy = Template("{% load crispy_forms_tags %}{% crispy form helper %}")
     queries = [
@@ -140,7 +118,165 @@ def test_a_field_drawn_in_python_is_what_crispy_draws():
         helper = FormHelper()
         helper.form_tag = False
         helper.layout = Layout(*(field.name for field in fields))
-        ours = Shape("".join(field_html(field) for field in fields)).found
-        theirs = Shape(crispy.render(Context({"form": form, "helper": helper}))).found
+        ignored = crispy_type_classes(form)
+        ours = Shape("".join(field_html(field) for field in fields), ignored).found
+        theirs = Shape(crispy.render(Context({"form": form, "helper": helper})), ignored).found
         assert ours == theirs, query
         assert bool(form.errors) == (query == queries[1])
+
+
+def _every_kind_of_field():
+    """A form with one field of each kind the pages draw."""
+    from django import forms
+
+    from issues.forms.fields import PhotosField
+
+    class EveryKind(forms.Form):
+        token = forms.CharField(widget=forms.HiddenInput, required=False)
+        title = forms.CharField(max_length=20, help_text="Short & <em>plain</em>")
+        number = forms.IntegerField(min_value=1, required=False)
+        day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
+        mail = forms.EmailField(required=False)
+        secret = forms.CharField(widget=forms.PasswordInput, required=False)
+        text = forms.CharField(
+            widget=forms.Textarea(attrs={"rows": 2, "class": "font-monospace"}), required=False
+        )
+        kind = forms.ChoiceField(choices=[("", "—"), ("a", "路灯"), ("b", 'a"<b>&')])
+        grouped = forms.ChoiceField(
+            choices=[("", "—"), ("社区", [("1", "1号楼"), ("2", "2号楼")])], required=False
+        )
+        answer = forms.ChoiceField(
+            widget=forms.RadioSelect, choices=[("yes", "满意"), ("no", "不满意")], help_text="Pick"
+        )
+        units = forms.MultipleChoiceField(
+            widget=forms.CheckboxSelectMultiple, choices=[("1", "城管"), ("2", "环卫")]
+        )
+        agree = forms.BooleanField(help_text="Tick it")
+        maybe = forms.BooleanField(required=False)
+        photos = PhotosField()
+
+        def clean(self):
+            if self.data.get("title") == "both":
+                raise forms.ValidationError("Not both <at once>.")
+
+    return EveryKind
+
+
+def test_a_form_drawn_in_python_is_what_crispy_draws():
+    """Every kind of field, empty, wrong and right: the same tags, attributes and words as
+    crispy's Bootstrap 5 pack (the errors that concern no one field included)."""
+    from django.http import QueryDict
+
+    EveryKind = _every_kind_of_field()
+    datas = [
+        None,
+        QueryDict(""),
+        QueryDict("title=both&number=0&day=2026-02-30&mail=x&kind=z&answer=maybe&units=9"),
+        QueryDict(
+            "token=t1&title=灯<b>&number=3&day=2026-02-03&mail=a@b.cn&secret=s&text=两行%0A文字"
+            "&kind=b&grouped=2&answer=no&units=1&units=2&agree=on"
+        ),
+    ]
+    for data in datas:
+        form = EveryKind(data)
+        if data is not None:
+            form.is_valid()
+        from tests.html_shape import same_as_crispy
+
+        ours, theirs = same_as_crispy(form)
+        assert ours == theirs, data
+    assert form.is_valid()
+
+
+def test_widgets_written_in_python_are_what_django_writes():
+    """Inputs and text areas exactly as Django's templates write them, escaping and
+    formatting included; each kind is written here (``writer`` finds it)."""
+    from datetime import date
+
+    from django import forms
+
+    from config.widgets import input_html, textarea_html, writer
+
+    cases = [
+        (forms.TextInput(attrs={"maxlength": 20}), ["", None, 'a"<b>&', 12]),
+        (forms.NumberInput(attrs={"min": 1}), [None, 3, "3"]),
+        (forms.DateInput(attrs={"type": "date"}), [None, date(2026, 2, 3), "2026-02-30"]),
+        (forms.EmailInput(), ["a@b.cn"]),
+        (forms.PasswordInput(), ["secret"]),
+        (forms.PasswordInput(render_value=True), ["secret"]),
+        (forms.HiddenInput(), ["t1", None]),
+        (forms.CheckboxInput(attrs={"class": "form-check-input"}), [True, False, None, "on"]),
+        (forms.Textarea(attrs={"rows": 2}), ["", None, "两行\n文字 <b>&", 7]),
+    ]
+    for widget, values in cases:
+        write = writer(widget)
+        assert write is (textarea_html if isinstance(widget, forms.Textarea) else input_html)
+        for value in values:
+            attrs = {"id": "id_f", "aria-describedby": "id_f_helptext", "required": True}
+            assert str(write(widget, "f", value, attrs)) == widget.render("f", value, attrs), (
+                widget,
+                value,
+            )
+    # What is not written here is left to Django (and crispy).
+    assert writer(forms.SelectMultiple()) is None
+    assert writer(forms.ClearableFileInput()) is None
+
+
+def test_every_page_draws_its_forms_as_crispy_draws_them(client, territory, people):
+    """Every page that draws a form with ``plain_form`` or ``plain_field``, as it is first
+    shown and again with the errors of an empty or wrong submission: each form the page
+    was given, as crispy's Bootstrap 5 pack draws it."""
+    from django.urls import reverse
+
+    from issues import workflow
+    from issues.models import Source, Status
+    from tests.factories import ResidentFactory, issue_at
+    from tests.html_shape import forms_on, same_as_crispy
+
+    t, p = territory, people
+    resolved = issue_at(t, status=Status.RESOLVED, reporter=p.resident, resolved_by=p.worker)
+    mine = issue_at(t, status=Status.IN_PROGRESS, reporter=p.resident)
+    volunteer = ResidentFactory(username="helper", is_volunteer=True, home_building__grid=t.grid)
+    opened = workflow.open_to_volunteers(
+        issue=issue_at(t, status=Status.IN_PROGRESS, source=Source.PATROL), actor=p.worker
+    )
+    anonymous = [
+        ("login", {"username": "", "password": "x"}),
+        ("signup", {"phone": "12", "password1": "a", "password2": "b"}),
+        ("password_reset", {"email": "not an address"}),
+        ("track", {"tracking_number": "<b>?</b>", "phone": "x"}),
+    ]
+    signed_in = [
+        (p.resident, "profile", (), {"phone": "1"}),
+        (p.resident, "password_change", (), {"old_password": "x"}),
+        (p.resident, "issue_report", (), {"title": ""}),
+        (p.resident, "my_issue_detail", (resolved.tracking_number,), None),
+        (p.resident, "my_issue_detail", (mine.tracking_number,), None),
+        (p.resident, "participate_register", (), {}),
+        (p.worker, "staff_patrol", (), {"settled": "on"}),
+        (p.community_staff, "staff_hotline", (), {"caller_phone": "x"}),
+        (volunteer, "participate_issue", (opened.tracking_number,), None),
+    ]
+    pages = [(None, name, (), data) for name, data in anonymous] + signed_in
+    drawn = set()
+    for user, name, args, data in pages:
+        client.logout()
+        if user is not None:
+            client.force_login(user)
+        url = reverse(name, args=args)
+        responses = [client.get(url)]
+        if data is not None:
+            responses.append(client.post(url, data))
+        for response in responses:
+            assert response.status_code == 200, (name, response.status_code)
+            given = forms_on(response)
+            assert given, name
+            for form in given:
+                ours, theirs = same_as_crispy(form)
+                assert ours == theirs, (
+                    name,
+                    type(form).__name__,
+                    response.request["REQUEST_METHOD"],
+                )
+                drawn.add(type(form).__name__)
+    assert len(drawn) >= 12, drawn

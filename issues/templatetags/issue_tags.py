@@ -11,19 +11,12 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
-from config.widgets import field_html, plain_escape
+from config.widgets import plain_escape
 from grids import units
 
 from ..models import Issue, IssueEvent, IssueTask, Level, Satisfaction, Severity, Status
 
 register = template.Library()
-
-
-@register.simple_tag
-def plain_field(field):
-    """A form field with its label, errors and help, as crispy-forms draws it
-    (``config.widgets.field_html``)."""
-    return field_html(field)
 
 
 STATUS_BADGE = {
