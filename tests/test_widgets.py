@@ -92,16 +92,17 @@ def test_plain_escape_is_conditional_escape():
 
 
 def test_a_field_drawn_in_python_is_what_crispy_draws():
-    """The dashboard's filter panel: each field's label, widget, errors and help, and how
-    they refer to each other (ids, aria-invalid, aria-describedby), as crispy-forms'
-    Bootstrap 5 pack draws them, valid or not (its extra widget-type classes aside)."""
+    """The dashboards' filter panel (staff and public): each field's label, widget, errors
+    and help, and how they refer to each other (ids, aria-invalid, aria-describedby), as
+    crispy-forms' Bootstrap 5 pack draws them, valid or not (its extra widget-type classes
+    aside)."""
     from crispy_forms.helper import FormHelper
     from crispy_forms.layout import Layout
     from django.http import QueryDict
     from django.template import Context, Template
 
     from config.widgets import field_html
-    from issues.forms.dashboard import DashboardFilterForm
+    from issues.forms.dashboard import DashboardFilterForm, PublicFilterForm
     from tests.html_shape import Shape, crispy_type_classes
 
     crispy = Template("{% load crispy_forms_tags %}{% crispy form helper %}")
@@ -110,8 +111,15 @@ def test_a_field_drawn_in_python_is_what_crispy_draws():
         "start=2026-13-01&end=2026-01-01&severity=bad&recurrence_count=1&category=x",
         "start=2026-03-01&end=2026-03-31&category=2&severity=minor&source=api",
     ]
-    for query in queries:
-        form = DashboardFilterForm(QueryDict(query), categories=[(1, "路灯"), (2, 'a"<b>&')])
+    forms = [
+        DashboardFilterForm(QueryDict(query), categories=[(1, "路灯"), (2, 'a"<b>&')])
+        for query in queries
+    ] + [
+        PublicFilterForm(QueryDict(query), subdistricts=subdistricts)
+        for query in ("", "subdistrict=9&period=7", "subdistrict=2&period=365")
+        for subdistricts in ([(1, "东街道")], [(1, "东街道"), (2, 'a"<b>&')])
+    ]
+    for number, form in enumerate(forms):
         form.is_valid()
         fields = [field for row in form.rows() for field, _columns in row]
         # As the panel was drawn through crispy: its fields in a helper's layout.
@@ -121,8 +129,13 @@ def test_a_field_drawn_in_python_is_what_crispy_draws():
         ignored = crispy_type_classes(form)
         ours = Shape("".join(field_html(field) for field in fields), ignored).found
         theirs = Shape(crispy.render(Context({"form": form, "helper": helper})), ignored).found
-        assert ours == theirs, query
-        assert bool(form.errors) == (query == queries[1])
+        assert ours == theirs, (type(form).__name__, form.data)
+        if number < len(queries):
+            assert bool(form.errors) == (number == 1)
+        else:  # a subdistrict not offered, or a period not among the choices
+            offered = {str(pk) for pk, _name in form.fields["subdistrict"].choices}
+            wrong = str(form.data["subdistrict"]) not in offered or form.data["period"] == "7"
+            assert bool(form.errors) == wrong, form.data
 
 
 def _every_kind_of_field():

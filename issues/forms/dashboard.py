@@ -2,8 +2,6 @@
 
 from datetime import date, timedelta
 
-from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Column, Layout, Row, Submit
 from django import forms
 from django.conf import settings
 from django.utils import timezone
@@ -28,7 +26,17 @@ class DateInput(forms.DateInput):
         super().__init__(format="%Y-%m-%d", **kwargs)
 
 
-class DashboardFilterForm(forms.Form):
+class FilterPanel:
+    """A form drawn by the dashboards' filter panel (issues/dashboard/_filters.html): its
+    ``ROWS`` name each field with the columns it takes."""
+
+    ROWS: tuple = ()
+
+    def rows(self):
+        return [[(self[name], columns) for name, columns in row] for row in self.ROWS]
+
+
+class DashboardFilterForm(FilterPanel, forms.Form):
     """Period, category, severity, source and the recurrence rule, read from the query
     string. Missing fields take their defaults: the last 30 days, everything, and the
     recurrence rule from settings (RECURRENCE_MIN_COUNT, RECURRENCE_DAYS)."""
@@ -81,8 +89,6 @@ class DashboardFilterForm(forms.Form):
         for name in ("category", "severity", "source"):
             self.fields[name].widget = PlainSelect(choices=self.fields[name].choices)
 
-    # The filter panel's rows: each field with the columns it takes (drawn by hand, as it
-    # is on every dashboard page: issues/dashboard/_filters.html).
     ROWS = (
         (
             ("start", "col-6 col-lg-3"),
@@ -96,9 +102,6 @@ class DashboardFilterForm(forms.Form):
             ("recurrence_days", "col-6 col-lg-3"),
         ),
     )
-
-    def rows(self):
-        return [[(self[name], columns) for name, columns in row] for row in self.ROWS]
 
     @staticmethod
     def default_values(today: date) -> dict:
@@ -182,7 +185,7 @@ PERIOD_CHOICES = [
 ]
 
 
-class PublicFilterForm(forms.Form):
+class PublicFilterForm(FilterPanel, forms.Form):
     """The public page: which subdistrict and which period; nothing else."""
 
     subdistrict = forms.TypedChoiceField(label=_("Subdistrict"), coerce=int)
@@ -200,13 +203,10 @@ class PublicFilterForm(forms.Form):
         self.fields["subdistrict"].choices = list(subdistricts)
         if len(subdistricts) < 2:
             self.fields["subdistrict"].widget = forms.HiddenInput()
-        self.helper = FormHelper()
-        self.helper.form_method = "get"
-        self.helper.disable_csrf = True
-        self.helper.layout = Layout(
-            Row(
-                Column("subdistrict", css_class="col-12 col-sm-6"),
-                Column("period", css_class="col-12 col-sm-6"),
-            ),
-            Submit("apply", _("Show figures"), css_class="btn-primary"),
-        )
+        else:
+            self.fields["subdistrict"].widget = PlainSelect(
+                choices=self.fields["subdistrict"].choices
+            )
+        self.fields["period"].widget = PlainSelect(choices=self.fields["period"].choices)
+
+    ROWS = ((("subdistrict", "col-12 col-sm-6"), ("period", "col-12 col-sm-6")),)
