@@ -64,6 +64,7 @@ def workspace(request):
                 helper_issues(user)
                 .filter(volunteer_condition(user))
                 .select_related("category", "building", "grid")
+                .defer("grid__boundary")
                 .order_by("-created_at", "-pk")[:LIST_ROWS]
             ),
             claimed_ids=set(
@@ -105,7 +106,9 @@ def register(request):
 
 def _helper_issue(request, tracking_number):
     return get_object_or_404(
-        helper_issues(request.user).select_related("category", "building", "grid"),
+        helper_issues(request.user)
+        .select_related("category", "building", "grid")
+        .defer("grid__boundary"),
         tracking_number=tracking_number,
     )
 

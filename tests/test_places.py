@@ -68,3 +68,46 @@ def test_a_tile_server_is_allowed_by_the_content_security_policy():
     assert _tile_origin("https://gis.city.example/tiles/{z}/{x}/{y}.png") == (
         "https://gis.city.example"
     )
+
+
+def test_pages_naming_a_grid_leave_its_boundary_out(client, territory, people):
+    """The pages that only name an issue's or a notice's grid (the issue pages, the patrol
+    list, the notices, a helper's pages) never fetch its boundary: a grid traced on a real
+    map is kilobytes of GeoJSON per row. Each shows the grid's name all the same."""
+    from issues import workflow
+    from issues.models import Notification, Source, Status
+    from tests.factories import ResidentFactory, issue_at
+
+    t, p = territory, people
+    ring = [[117.0 + i / 1000, 36.0] for i in range(300)] + [[117.1, 36.1], [117.0, 36.0]]
+    t.grid.boundary = {"type": "Polygon", "coordinates": [ring]}
+    t.grid.name = "第一网格（边界）"
+    t.grid.save()
+    filed = issue_at(t, status=Status.IN_PROGRESS, reporter=p.resident, building=None)
+    patrol = issue_at(t, status=Status.IN_PROGRESS, reporter=p.worker, source=Source.PATROL)
+    volunteer = ResidentFactory(is_volunteer=True, home_building__grid=t.grid)
+    opened = workflow.open_to_volunteers(
+        issue=issue_at(t, status=Status.IN_PROGRESS, building=None), actor=p.worker
+    )
+    Notification.objects.create(
+        user=p.worker, reason=Notification.Reason.NEW_AT_UNIT, issue_count=3, grid=t.grid
+    )
+    pages = [
+        (p.worker, reverse("staff_issue_detail", args=[filed.tracking_number]), "issue"),
+        (p.resident, reverse("my_issue_detail", args=[filed.tracking_number]), "issue"),
+        (p.worker, reverse("staff_patrol_list"), "reports"),
+        (p.worker, reverse("notifications"), "page"),
+        (volunteer, reverse("participate"), "open_issues"),
+        (volunteer, reverse("participate_issue", args=[opened.tracking_number]), "issue"),
+    ]
+    assert patrol.grid_id == t.grid.pk
+    for user, url, name in pages:
+        client.force_login(user)
+        response = client.get(url)
+        assert response.status_code == 200, url
+        shown = response.context[name]
+        rows = [shown] if hasattr(shown, "grid_id") else list(shown)
+        assert rows, url
+        for row in rows:
+            assert "boundary" in row.grid.get_deferred_fields(), url
+        assert "第一网格（边界）" in response.text, url

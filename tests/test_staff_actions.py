@@ -30,6 +30,7 @@ from issues.models import (
     Source,
     Status,
 )
+from issues.views.staff import ISSUE_PAGE_UNREAD
 from participation.models import PartnerUnit
 from tests.factories import (
     CategoryFactory,
@@ -640,6 +641,56 @@ def test_the_page_runs_the_same_queries_for_a_long_history(client, t, people):
         response = client.get(detail_url(issue))
     assert len(re.findall(r"记录\d+", response.text)) == 32
     assert len(long) == len(short)
+
+
+def test_the_page_never_goes_back_for_the_columns_it_leaves_out(client, t, people):
+    """The issue page leaves the related rows' unread columns out of its fetch (a person's
+    password and flags, the duplicated issue's fields, the grid's boundary): on every kind
+    of page, for every post that sees it, none is read afterwards, one query at a time,
+    and what the page shows of them is there."""
+    p = people
+    p.resident.phone = "13800001111"
+    p.resident.first_name = "王小明"
+    p.resident.save()
+    building = p.resident.home_building
+    common = dict(reporter=p.resident, building=building, assignee=p.worker2)
+    resolved = issue_at(t, status=Status.RESOLVED, resolved_by=p.worker2, **common)
+    duplicate = issue_at(t, status=Status.REJECTED, duplicate_of=resolved, **common)
+    dispatched = issue_at(t, "department", status=Status.IN_PROGRESS, **common)
+    pages = [
+        (resolved, ["worker", "community_staff", "subdistrict_staff"]),
+        (duplicate, ["worker", "community_staff"]),
+        (dispatched, ["department_staff", "subdistrict_staff"]),
+    ]
+    left_out = {
+        "reporter": p.resident,
+        "assignee": p.worker2,
+        "resolved_by": p.worker2,
+        "duplicate_of": resolved,
+        "grid": t.grid,
+    }
+    for issue, roles in pages:
+        for role in roles:
+            client.force_login(getattr(p, role))
+            response = client.get(detail_url(issue))
+            assert response.status_code == 200, (issue, role)
+            shown = response.context["issue"]
+            for relation in left_out:
+                related = getattr(shown, relation)
+                if related is None:
+                    continue
+                assert related.get_deferred_fields(), relation  # something was left out...
+                unread = {
+                    type(related)._meta.get_field(name.split("__", 1)[1]).attname
+                    for name in ISSUE_PAGE_UNREAD
+                    if name.startswith(relation + "__")
+                }
+                assert related.get_deferred_fields() == unread, (role, relation)  # ...for good
+            assert "王小明" in response.text
+            assert (p.worker2.get_full_name() or p.worker2.username) in response.text
+            if issue == duplicate:
+                link = f'<a href="{detail_url(resolved)}">{resolved.tracking_number}</a>'
+                assert link in response.text
 
 
 def test_the_timeline_says_where_an_issue_went_and_to_whom(client, territory, people):

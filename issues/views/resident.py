@@ -185,7 +185,9 @@ def my_issues(request):
 def _issue_for(request, tracking_number) -> Issue:
     """The issue, if this user may see it; anyone else's is a 404."""
     return get_object_or_404(
-        visible_issues(request.user).select_related("category", "building", "grid", "department"),
+        visible_issues(request.user)
+        .select_related("category", "building", "grid", "department")
+        .defer("grid__boundary"),
         tracking_number=tracking_number,
     )
 
@@ -364,9 +366,13 @@ def notification_link(notification) -> str:
 def notification_list(request):
     """What happened on the issues I follow or handle, newest first."""
     # A digest names its unit (a grid with its community, as grids share names).
-    notes = request.user.notifications.select_related(
-        "issue__category", "event", "grid__community", "community", "subdistrict", "department"
-    ).order_by("-created_at", "-id")
+    notes = (
+        request.user.notifications.select_related(
+            "issue__category", "event", "grid__community", "community", "subdistrict", "department"
+        )
+        .defer("grid__boundary")
+        .order_by("-created_at", "-id")
+    )
     page = Paginator(notes, NOTIFICATIONS_PER_PAGE).get_page(request.GET.get("page"))
     for note in page:
         note.link = notification_link(note)

@@ -487,6 +487,29 @@ ACTIONS: dict[str, ActionSpec] = {
 }
 
 
+def _unread(path: str, model, shown: set[str]) -> list[str]:
+    return [
+        f"{path}__{field.name}"
+        for field in model._meta.concrete_fields
+        if not field.primary_key and field.name not in shown
+    ]
+
+
+# The columns of the issue page's related rows that it never reads, left out of its fetch
+# (half of its columns: SQL Django need not write, rows it need not build): of the people,
+# all but their names and phone; of the issue this one duplicates, all but its number; of
+# the grid, its boundary, a whole polygon on a real map.
+ISSUE_PAGE_UNREAD = (
+    *(
+        name
+        for person in ("reporter", "assignee", "resolved_by")
+        for name in _unread(person, User, {"username", "first_name", "phone"})
+    ),
+    *_unread("duplicate_of", Issue, {"tracking_number"}),
+    "grid__boundary",
+)
+
+
 def staff_issue_or_404(user, tracking_number: str):
     """The issue, if this person sees it as staff (through a post); otherwise 404.
 
@@ -494,17 +517,21 @@ def staff_issue_or_404(user, tracking_number: str):
     """
     # One row by its unique number, each related row by primary key: planned in the order
     # written, as searching the orders of eleven tables costs more than the query.
-    issues = permissions.visible_issues(user).select_related(
-        "category",
-        "grid",
-        "community",
-        "subdistrict",
-        "building",
-        "department",
-        "reporter",
-        "assignee",
-        "resolved_by",
-        "duplicate_of",
+    issues = (
+        permissions.visible_issues(user)
+        .select_related(
+            "category",
+            "grid",
+            "community",
+            "subdistrict",
+            "building",
+            "department",
+            "reporter",
+            "assignee",
+            "resolved_by",
+            "duplicate_of",
+        )
+        .defer(*ISSUE_PAGE_UNREAD)
     )
     with written_join_order(issues.db):
         issue = get_object_or_404(issues, tracking_number=tracking_number)
@@ -755,6 +782,7 @@ class PatrolListView(PatrolRequiredMixin, ListView):
             permissions.visible_issues(self.request.user)
             .filter(source=Source.PATROL, reporter_id=self.request.user.pk)
             .select_related("grid", "category")
+            .defer("grid__boundary")
             .order_by("-created_at", "-pk")
         )
 
