@@ -3,7 +3,7 @@ of Jinan, written with PostgreSQL's ``COPY``. ``issues.city`` adds a year of iss
 and ``manage.py build_city`` runs both.
 
 The territory is a lattice around Jinan's centre (36.67°N 117.02°E): every grid is a small
-rectangle (about 360 × 330 m), a community a row of grids, a subdistrict a block of
+rectangle (about 360 × 330 m, its sides traced with as many points as a real boundary), a community a row of grids, a subdistrict a block of
 communities, the blocks side by side, so the grids tile the area with neither gaps nor
 overlaps (一网覆盖) and ``geo.grid_at`` routes every point inside to exactly one grid.
 Boundaries are stored as the admin and the boundary import store them: a GeoJSON Polygon
@@ -40,6 +40,7 @@ PASSWORD = "city12345"
 # The lattice: its centre and the size of one grid, in degrees.
 CENTRE_LAT, CENTRE_LNG = 36.67, 117.02
 CELL_LAT, CELL_LNG = 0.003, 0.004
+EDGE_POINTS = 32  # points along each side of a grid's boundary
 
 # Names that read like Jinan's: subdistrict roots are two syllables, communities add a
 # word for an estate, buildings and roads are numbered.
@@ -217,9 +218,20 @@ def cell(plan: Plan, s: int, c: int, g: int) -> tuple[float, float, float, float
 
 
 def boundary(box) -> dict:
-    """The GeoJSON Polygon of a box, counter-clockwise as RFC 7946 asks."""
+    """The GeoJSON Polygon of a box, counter-clockwise as RFC 7946 asks, each side traced
+    with ``EDGE_POINTS`` points as a grid drawn along its streets on a real map is (some
+    130 points, 3 KB of GeoJSON): what the maps send and draw, and what a page that reads
+    a grid's row carries, is a real boundary's weight. The points lie on the box's sides,
+    so the grids still tile the city exactly."""
     west, south, east, north = box
-    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    corners = [(west, south), (east, south), (east, north), (west, north), (west, south)]
+    ring = []
+    for (x0, y0), (x1, y1) in zip(corners, corners[1:]):
+        ring += [
+            [round(x0 + (x1 - x0) * i / EDGE_POINTS, 6), round(y0 + (y1 - y0) * i / EDGE_POINTS, 6)]
+            for i in range(EDGE_POINTS)
+        ]
+    ring.append([west, south])
     return {"type": "Polygon", "coordinates": [ring]}
 
 
