@@ -354,6 +354,9 @@ class BuildingAdmin(TerritoryAdmin):
     resource_classes = [BuildingResource]
     export_select_related = ("grid__community", "stated_community")
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("grid__boundary")
+
     @admin.display(description=_("community"), ordering="grid__community__name")
     def community(self, building):
         return building.grid.community
@@ -445,6 +448,7 @@ class PostInline(admin.TabularInline):
             super()
             .get_queryset(request)
             .select_related("grid", "community", "subdistrict", "department")
+            .defer("grid__boundary")
         )
 
 
@@ -519,7 +523,9 @@ class UserAdmin(BaseUserAdmin):
     )
 
     def get_queryset(self, request):
-        posts = Post.objects.select_related("grid", "community", "subdistrict", "department")
+        posts = Post.objects.select_related("grid", "community", "subdistrict", "department").defer(
+            "grid__boundary"
+        )
         return super().get_queryset(request).prefetch_related(Prefetch("posts", queryset=posts))
 
     @admin.display(description=_("Full name"), ordering="first_name")
@@ -586,11 +592,15 @@ class PostAdmin(ImportExportMixin, admin.ModelAdmin):
             ["grids.add_user", "grids.change_user"]
         )
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("grid__boundary")
+
     def get_export_queryset(self, request):
         return (
             super()
             .get_export_queryset(request)
             .select_related("user", "grid", "community", "subdistrict", "department__subdistrict")
+            .defer("grid__boundary")
         )
 
 

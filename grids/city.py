@@ -3,9 +3,10 @@ of Jinan, written with PostgreSQL's ``COPY``. ``issues.city`` adds a year of iss
 and ``manage.py build_city`` runs both.
 
 The territory is a lattice around Jinan's centre (36.67°N 117.02°E): every grid is a small
-rectangle (about 360 × 330 m, its sides traced with as many points as a real boundary), a community a row of grids, a subdistrict a block of
-communities, the blocks side by side, so the grids tile the area with neither gaps nor
-overlaps (一网覆盖) and ``geo.grid_at`` routes every point inside to exactly one grid.
+rectangle (about 360 × 330 m, its sides traced with as many points as a real boundary), a
+community a row of grids, a subdistrict a block of communities, the blocks side by side,
+so the grids tile the area with neither gaps nor overlaps (一网覆盖) and ``geo.grid_at``
+routes every point inside to exactly one grid.
 Boundaries are stored as the admin and the boundary import store them: a GeoJSON Polygon
 in ``Grid.boundary`` with its bounding box in the indexed columns.
 
@@ -17,6 +18,7 @@ subdistrict (``accounts``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -226,7 +228,7 @@ def boundary(box) -> dict:
     west, south, east, north = box
     corners = [(west, south), (east, south), (east, north), (west, north), (west, south)]
     ring = []
-    for (x0, y0), (x1, y1) in zip(corners, corners[1:]):
+    for (x0, y0), (x1, y1) in itertools.pairwise(corners):
         ring += [
             [round(x0 + (x1 - x0) * i / EDGE_POINTS, 6), round(y0 + (y1 - y0) * i / EDGE_POINTS, 6)]
             for i in range(EDGE_POINTS)

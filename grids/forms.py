@@ -35,8 +35,10 @@ FINDER_FORM_ID = "building-finder"
 
 
 def buildings_with_units() -> QuerySet[Building]:
-    return Building.objects.select_related("grid__community").order_by(
-        "grid__community__code", "grid__code", "name"
+    return (
+        Building.objects.select_related("grid__community")
+        .defer("grid__boundary")
+        .order_by("grid__community__code", "grid__code", "name")
     )
 
 

@@ -235,7 +235,7 @@ def nearest_building(lat, lng, *, within_m: float = 300, grid=None):
     if grid is not None:
         candidates = candidates.filter(grid=grid)
     best = None
-    for building in candidates.select_related("grid")[:500]:
+    for building in candidates.select_related("grid").defer("grid__boundary")[:500]:
         building.distance_m = distance_m(lat, lng, building.latitude, building.longitude)
         if building.distance_m <= within_m and (
             best is None or building.distance_m < best.distance_m

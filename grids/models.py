@@ -79,9 +79,10 @@ class Grid(models.Model):
     )
     name = models.CharField(_("name"), max_length=100)
     code = models.CharField(_("code"), max_length=32, unique=True)
-    # Drawn by the maps and read by routing; every page that only names a grid beside an
-    # issue or a notice leaves it out of its fetch (``defer("grid__boundary")``): one
-    # traced on a real map is kilobytes of GeoJSON to send and decode per row.
+    # Drawn by the maps and read by routing; every page, form, admin list and export that
+    # only names a grid beside another row leaves it out of its fetch
+    # (``defer("grid__boundary")``): one traced on a real map is kilobytes of GeoJSON to
+    # send and decode per row.
     boundary = models.JSONField(
         _("boundary"),
         null=True,

@@ -98,6 +98,7 @@ def building_lookup(request):
     buildings = (
         Building.objects.filter(condition)
         .select_related("grid__community")
+        .defer("grid__boundary")
         .order_by("grid__code", "name")[:BUILDING_LOOKUP_LIMIT]
     )
     return JsonResponse(

@@ -394,7 +394,11 @@ def _run_workflow_action(modeladmin, request, queryset, *, title, form_class, do
             messages.ERROR,
         )
         return None
-    issues = list(queryset.select_related("grid", "community", "subdistrict", "department"))
+    issues = list(
+        queryset.select_related("grid", "community", "subdistrict", "department").defer(
+            "grid__boundary"
+        )
+    )
     if "apply" in request.POST:
         form = form_class(request.POST, issues=issues)
         if form.is_valid():
@@ -455,6 +459,10 @@ class IssueAdmin(ExportMixin, admin.ModelAdmin):
     ]
     list_select_related = ["grid"]
     search_fields = ["tracking_number", "title", "description"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("grid__boundary")
+
     date_hierarchy = "created_at"
     readonly_fields = WORKFLOW_FIELDS
     exclude = ["submission_token"]
@@ -512,6 +520,7 @@ class IssueAdmin(ExportMixin, admin.ModelAdmin):
             .get_export_queryset(request)
             .select_related("category", "grid", "community", "subdistrict", "department")
             .select_related("assignee")
+            .defer("grid__boundary")
         )
 
     @admin.action(

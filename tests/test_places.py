@@ -111,3 +111,47 @@ def test_pages_naming_a_grid_leave_its_boundary_out(client, territory, people):
         for row in rows:
             assert "boundary" in row.grid.get_deferred_fields(), url
         assert "第一网格（边界）" in response.text, url
+
+
+def test_forms_routing_admin_and_exports_leave_the_boundary_out(admin_en, territory, people):
+    """The building pickers, the nearest building to a point, the admin's lists of
+    issues, buildings, posts and people, and the exports of buildings and posts read a
+    grid's name but never its boundary; each list still names the grid."""
+    from grids import geo
+    from grids.forms import buildings_with_units
+    from grids.models import Building, Post
+    from grids.resources.staff import PostResource
+    from grids.resources.territory import BuildingResource
+    from tests.factories import issue_at
+
+    t, client = territory, admin_en
+    t.grid.boundary = WEST
+    t.grid.name = "第一网格（边界）"
+    t.grid.save()
+    BuildingFactory(
+        grid=t.grid, name="近楼", latitude=Decimal("36.6101"), longitude=Decimal("117.1101")
+    )
+    issue_at(t, reporter=people.resident)
+
+    def left_out(grid):
+        return "boundary" in grid.get_deferred_fields()
+
+    assert geo.nearest_building(36.61, 117.11).grid == t.grid
+    assert left_out(geo.nearest_building(36.61, 117.11).grid)
+    assert all(left_out(b.grid) for b in buildings_with_units().filter(grid=t.grid))
+    for resource in (BuildingResource(), PostResource()):
+        rows = list(resource.get_queryset().filter(grid=t.grid))
+        assert rows and all(left_out(row.grid) for row in rows), resource
+    lists = {
+        "admin:issues_issue_changelist": lambda row: [row.grid],
+        "admin:grids_building_changelist": lambda row: [row.grid],
+        "admin:grids_post_changelist": lambda row: [row.grid] if row.grid_id else [],
+        "admin:grids_user_changelist": lambda row: [p.grid for p in row.posts.all() if p.grid_id],
+    }
+    for name, grids_of in lists.items():
+        response = client.get(reverse(name))
+        assert response.status_code == 200, name
+        grids = [grid for row in response.context["cl"].result_list for grid in grids_of(row)]
+        assert grids and all(left_out(grid) for grid in grids), name
+        assert "第一网格（边界）" in response.text, name
+    assert Post.objects.filter(grid=t.grid).exists() and Building.objects.filter(grid=t.grid)

@@ -107,7 +107,7 @@ class PostResource(UnitResource):
     def get_queryset(self):
         return Post.objects.select_related(
             "user", "grid", "community", "subdistrict", "department__subdistrict"
-        )
+        ).defer("grid__boundary")
 
     def row_key(self, row):
         role = role_from_text(cell_text(row.get("role"))) or cell_text(row.get("role"))

@@ -123,7 +123,9 @@ class BuildingResource(UnitResource):
         return ["grid_code", "name"]
 
     def get_queryset(self):
-        return Building.objects.select_related("grid__community", "stated_community")
+        return Building.objects.select_related("grid__community", "stated_community").defer(
+            "grid__boundary"
+        )
 
     def before_import(self, dataset, **kwargs):
         super().before_import(dataset, **kwargs)

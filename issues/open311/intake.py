@@ -68,8 +68,10 @@ def _point(param):
 def _building(param, client, jurisdiction):
     """``address_id`` is a building's id; ``address_string`` a building's name or address
     in the client's subdistricts, matched exactly, else refused."""
-    buildings = Building.objects.select_related("grid__community").filter(
-        grid__community__subdistrict__in=client.jurisdictions.all()
+    buildings = (
+        Building.objects.select_related("grid__community")
+        .defer("grid__boundary")
+        .filter(grid__community__subdistrict__in=client.jurisdictions.all())
     )
     if jurisdiction is not None:
         buildings = buildings.filter(grid__community__subdistrict=jurisdiction)
