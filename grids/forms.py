@@ -113,7 +113,7 @@ class BuildingFinder(forms.Form):
         # not valid with it.
         self.fields["grid"].queryset = (
             Grid.objects.filter(community_id=community_id) if community_id else Grid.objects.all()
-        )
+        ).defer("boundary")
         if not community_id:
             self.fields["grid"].widget.choices = [("", _("Choose a community first"))]
         self.fields["q"].widget.attrs.update({"type": "search", "autocomplete": "off"})

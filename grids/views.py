@@ -188,7 +188,10 @@ def building_search(request):
     buildings, more = finder.results(limit=BUILDING_SEARCH_LIMIT)
     community = finder.cleaned_data.get("community")
     grids = (
-        [{"id": g.pk, "name": g.name} for g in Grid.objects.filter(community=community)]
+        [
+            {"id": pk, "name": name}
+            for pk, name in Grid.objects.filter(community=community).values_list("pk", "name")
+        ]
         if community
         else []
     )

@@ -115,8 +115,9 @@ def test_pages_naming_a_grid_leave_its_boundary_out(client, territory, people):
 
 def test_forms_routing_admin_and_exports_leave_the_boundary_out(admin_en, territory, people):
     """The building pickers, the nearest building to a point, the admin's lists of
-    issues, buildings, posts and people, and the exports of buildings and posts read a
-    grid's name but never its boundary; each list still names the grid."""
+    issues, buildings, posts and people, the exports of buildings and posts, and the
+    finder's, patrol's and hotline's grid choices read a grid's name but never its
+    boundary; each list still names the grid."""
     from grids import geo
     from grids.forms import buildings_with_units
     from grids.models import Building, Post
@@ -155,3 +156,14 @@ def test_forms_routing_admin_and_exports_leave_the_boundary_out(admin_en, territ
         assert grids and all(left_out(grid) for grid in grids), name
         assert "第一网格（边界）" in response.text, name
     assert Post.objects.filter(grid=t.grid).exists() and Building.objects.filter(grid=t.grid)
+    # The choices of the building finder and of the patrol and hotline forms.
+    from grids.forms import BuildingFinder
+    from issues.forms.staff import HotlineForm, PatrolForm
+
+    finder = BuildingFinder({"find-community": t.community.pk})
+    assert all(left_out(grid) for grid in finder.fields["grid"].queryset)
+    for form in (PatrolForm(user=people.worker), HotlineForm(user=people.community_staff)):
+        grids = list(form.fields["grid"].queryset)
+        buildings = list(form.fields["building"].queryset)
+        assert t.grid in grids and any(b.grid == t.grid for b in buildings), form
+        assert all(left_out(g) for g in grids) and all(left_out(b.grid) for b in buildings)

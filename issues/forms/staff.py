@@ -386,9 +386,9 @@ class PatrolForm(FilingForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         grids = Grid.objects.filter(pk__in=permissions.scope_of(user).grids)
-        self.fields["grid"].queryset = grids
-        self.fields["building"].queryset = Building.objects.filter(grid__in=grids).select_related(
-            "grid"
+        self.fields["grid"].queryset = grids.defer("boundary")
+        self.fields["building"].queryset = (
+            Building.objects.filter(grid__in=grids).select_related("grid").defer("grid__boundary")
         )
         self.fields["building"].label_from_instance = lambda b: f"{b.grid.name} · {b.name}"
 
@@ -452,14 +452,15 @@ class HotlineForm(FilingForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         scope = permissions.scope_of(user)
-        self.fields["grid"].queryset = Grid.objects.filter(
+        grids = Grid.objects.filter(
             Q(community_id__in=scope.communities)
             | Q(community__subdistrict_id__in=scope.subdistricts)
-        ).select_related("community")
+        )
+        self.fields["grid"].queryset = grids.select_related("community").defer("boundary")
         self.fields["grid"].label_from_instance = lambda g: f"{g.community.name} · {g.name}"
-        self.fields["building"].queryset = Building.objects.filter(
-            grid__in=self.fields["grid"].queryset
-        ).select_related("grid")
+        self.fields["building"].queryset = (
+            Building.objects.filter(grid__in=grids).select_related("grid").defer("grid__boundary")
+        )
 
     def clean(self):
         data = super().clean()
