@@ -285,9 +285,12 @@ class GridAdmin(MovableUnitAdmin):
         workers = Post.objects.filter(
             role=Post.Role.GRID_WORKER, user__is_active=True
         ).select_related("user")
+        # The list, the pickers and the export name grids; the change form reads the
+        # boundary it draws when it draws it (one query).
         return (
             super()
             .get_queryset(request)
+            .defer("boundary")
             .annotate(
                 n_buildings=count_of(Building, "grid"),
                 **unit_counts(Grid),

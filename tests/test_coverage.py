@@ -48,7 +48,7 @@ def test_the_page_finds_each_kind_of_gap_and_links_to_its_fix(admin_en, territor
     p.sibling_worker.save()
     lonely_community = CommunityFactory(subdistrict=t.subdistrict, name="新社区", code="LD-NEW")
     lonely_department = DepartmentFactory(subdistrict=t.subdistrict, name="住建")
-    doubtful = BuildingFactory(grid=t.grid, name="9号楼", stated_community=t.other_community)
+    doubtful = BuildingFactory(grid=t.grid, name="存疑楼", stated_community=t.other_community)
     BuildingFactory(grid=t.grid, name="8号楼", stated_community=t.community)  # agrees
     headless = CategoryFactory(name="噪音扰民")
 
@@ -83,7 +83,7 @@ def test_the_page_finds_each_kind_of_gap_and_links_to_its_fix(admin_en, territor
     }
 
     assert found["buildings"] == [
-        ("9号楼", reverse("admin:grids_building_change", args=[doubtful.pk]))
+        ("存疑楼", reverse("admin:grids_building_change", args=[doubtful.pk]))
     ]
     assert found["categories"] == [
         ("噪音扰民", reverse("admin:issues_category_change", args=[headless.pk]))
@@ -104,7 +104,7 @@ def test_each_fix_link_leads_to_a_page_that_closes_the_gap(admin_en, territory, 
     assert Post.objects.filter(user=newcomer, grid=lonely_grid).exists()
     assert "孤网格 (LD-QYC-09)" not in dict(gaps(admin_en)["grids"])
 
-    doubtful = BuildingFactory(grid=t.grid, name="9号楼", stated_community=t.other_community)
+    doubtful = BuildingFactory(grid=t.grid, name="存疑楼", stated_community=t.other_community)
     [(_label, fix)] = gaps(admin_en)["buildings"]
     page = admin_en.get(fix)
     assert page.status_code == 200

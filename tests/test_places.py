@@ -122,7 +122,7 @@ def test_forms_routing_admin_and_exports_leave_the_boundary_out(admin_en, territ
     from grids.forms import buildings_with_units
     from grids.models import Building, Post
     from grids.resources.staff import PostResource
-    from grids.resources.territory import BuildingResource
+    from grids.resources.territory import BuildingResource, GridResource
     from tests.factories import issue_at
 
     t, client = territory, admin_en
@@ -143,9 +143,11 @@ def test_forms_routing_admin_and_exports_leave_the_boundary_out(admin_en, territ
     for resource in (BuildingResource(), PostResource()):
         rows = list(resource.get_queryset().filter(grid=t.grid))
         assert rows and all(left_out(row.grid) for row in rows), resource
+    assert left_out(GridResource().get_queryset().get(pk=t.grid.pk))
     lists = {
         "admin:issues_issue_changelist": lambda row: [row.grid],
         "admin:grids_building_changelist": lambda row: [row.grid],
+        "admin:grids_grid_changelist": lambda row: [row],
         "admin:grids_post_changelist": lambda row: [row.grid] if row.grid_id else [],
         "admin:grids_user_changelist": lambda row: [p.grid for p in row.posts.all() if p.grid_id],
     }

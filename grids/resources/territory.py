@@ -81,7 +81,7 @@ class GridResource(MovableUnitResource):
         return ["code", "name", "community_code"]
 
     def get_queryset(self):
-        return Grid.objects.select_related("community")
+        return Grid.objects.select_related("community").defer("boundary")
 
 
 class BuildingResource(UnitResource):
