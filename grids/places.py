@@ -6,10 +6,14 @@ bounded number of rows, so a map costs the same whatever the size of the city.
 
 from __future__ import annotations
 
+import json
 import math
 
-from django.db.models import Max, Min, Q
-from django.http import JsonResponse
+import numpy as np
+import shapely
+from django.db.models import Max, Min, Q, TextField
+from django.db.models.functions import Cast
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
@@ -58,17 +62,31 @@ def grids_in_box(bbox):
     ).select_related("community")
 
 
-def grid_feature(grid: Grid) -> dict:
-    return {
-        "type": "Feature",
-        "geometry": grid.boundary,
-        "properties": {
-            "id": grid.pk,
-            "code": grid.code,
-            "name": grid.name,
-            "community": grid.community.name,
-        },
-    }
+# A map showing a wide box needs no more of a boundary than its pixels show: each is
+# simplified (Douglas-Peucker) to within a pixel of a screen this many pixels wide showing
+# the box (a street keeps every point; a subdistrict's 200 grids a few each), parsed,
+# simplified and written by GEOS without being decoded into Python.
+SHAPE_PIXELS = 2000
+
+
+def grid_features(grids: list[Grid], bbox) -> str:
+    """The grids (annotated with their boundary as text, ``shape``) as a GeoJSON
+    FeatureCollection, written out."""
+    west, _south, east, _north = bbox
+    stored = shapely.from_geojson([grid.shape for grid in grids])
+    simplified = shapely.simplify(stored, (east - west) / SHAPE_PIXELS, preserve_topology=False)
+    # A grid smaller than a pixel would vanish: it keeps its shape (a few points anyway).
+    shapes = shapely.to_geojson(np.where(shapely.is_empty(simplified), stored, simplified))
+    features = ",".join(
+        f'{{"type":"Feature","geometry":{shape},"properties":{_properties(grid)}}}'
+        for grid, shape in zip(grids, shapes, strict=True)
+    )
+    return f'{{"type":"FeatureCollection","features":[{features}]}}'
+
+
+def _properties(grid: Grid) -> str:
+    names = {"id": grid.pk, "code": grid.code, "name": grid.name, "community": grid.community.name}
+    return json.dumps(names, ensure_ascii=False)
 
 
 @require_GET
@@ -78,8 +96,13 @@ def grid_shapes(request):
     bbox = parse_bbox(request.GET.get("bbox"))
     if bbox is None:
         return JsonResponse({"error": "bbox=west,south,east,north"}, status=400)
-    grids = list(grids_in_box(bbox).order_by("code")[:MAX_GRIDS])
-    return JsonResponse({"type": "FeatureCollection", "features": [grid_feature(g) for g in grids]})
+    grids = list(
+        grids_in_box(bbox)
+        .defer("boundary")
+        .annotate(shape=Cast("boundary", TextField()))
+        .order_by("code")[:MAX_GRIDS]
+    )
+    return HttpResponse(grid_features(grids, bbox), content_type="application/json")
 
 
 BUILDING_LOOKUP_LIMIT = 20

@@ -9,7 +9,7 @@ from django.template import Context, Template
 from django.urls import reverse
 
 from tests.factories import BuildingFactory, GridFactory
-from tests.test_geo import EAST, WEST
+from tests.test_geo import EAST, WEST, square
 
 
 @pytest.fixture
@@ -25,6 +25,44 @@ def test_grid_shapes_returns_the_grids_in_the_box(client, grids, django_assert_m
     assert data["features"][0]["geometry"] == WEST
     data = client.get(reverse("grid_shapes"), {"bbox": "117.0,36.0,118.0,37.0"}).json()
     assert [f["properties"]["code"] for f in data["features"]] == ["G-A", "G-B"]
+
+
+def test_grid_shapes_are_as_detailed_as_the_view(client, db, django_assert_max_num_queries):
+    """A street view gets every point of a traced boundary; a view of a whole district
+    gets it simplified to within a pixel (its corners), and a grid smaller than a pixel
+    keeps its shape rather than vanishing."""
+    from shapely.geometry import shape
+
+    # A 2 km square whose south side wiggles by 2 to 4 m over 200 points.
+    south = [
+        [round(117.10 + i / 10000, 6), round(36.60 + (i % 2) * (0.00002 + i / 10**7), 7)]
+        for i in range(200)
+    ]
+    ring = [*south, [117.12, 36.60], [117.12, 36.62], [117.10, 36.62], south[0]]
+    traced = GridFactory(code="G-T", boundary={"type": "Polygon", "coordinates": [ring]})
+    tiny = GridFactory(code="G-U", boundary=square(117.13, 36.61, 117.13001, 36.61001))
+
+    def shapes(bbox):
+        with django_assert_max_num_queries(1):
+            response = client.get(reverse("grid_shapes"), {"bbox": bbox})
+        assert response["Content-Type"] == "application/json"
+        return {f["properties"]["code"]: f for f in response.json()["features"]}
+
+    street = shapes("117.099,36.599,117.121,36.621")
+    assert street["G-T"]["geometry"] == traced.boundary
+    assert street["G-T"]["properties"] == {
+        "id": traced.pk,
+        "code": "G-T",
+        "name": traced.name,
+        "community": traced.community.name,
+    }
+    district = shapes("116.9,36.4,117.3,36.8")
+    simplified = district["G-T"]["geometry"]["coordinates"][0]
+    assert len(simplified) < 10 < len(ring)
+    assert shape(district["G-T"]["geometry"]).area == pytest.approx(
+        shape(traced.boundary).area, rel=1e-3
+    )
+    assert shape(district["G-U"]["geometry"]).equals(shape(tiny.boundary))
 
 
 @pytest.mark.parametrize("bbox", ["", "1,2,3", "a,b,c,d", "118,37,117,36", "nan,1,2,3"])

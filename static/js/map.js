@@ -107,19 +107,27 @@
     }, options || {}));
   }
 
-  // Grid boundaries of the visible box, fetched as the map moves, each drawn once.
+  // Grid boundaries of the visible box, fetched as the map moves. The server simplifies
+  // them to the view's pixels, so each is drawn once per level of detail: a view more
+  // than twice as close draws it again, finer.
   function gridLayer(map, options) {
     options = options || {};
     var layer = L.featureGroup().addTo(map), drawn = {};
     function load() {
+      var bounds = map.getBounds(), width = bounds.getEast() - bounds.getWest();
       getJSON(config.gridsUrl + "?bbox=" + boxOf(map)).then(function (data) {
         data.features.forEach(function (f) {
-          if (drawn[f.properties.id]) { return; }
-          if (options.only && options.only.indexOf(f.properties.id) < 0) { return; }
-          drawn[f.properties.id] = geoJSON(f, {
-            style: { color: "#0d6efd", weight: 2, fillOpacity: 0.04, interactive: false }
-          }).bindTooltip(f.properties.community + " · " + f.properties.name, { sticky: true })
-            .addTo(layer);
+          var id = f.properties.id, old = drawn[id];
+          if (old && old.width <= 2 * width) { return; }
+          if (options.only && options.only.indexOf(id) < 0) { return; }
+          if (old) { layer.removeLayer(old.layer); }
+          drawn[id] = {
+            width: width,
+            layer: geoJSON(f, {
+              style: { color: "#0d6efd", weight: 2, fillOpacity: 0.04, interactive: false }
+            }).bindTooltip(f.properties.community + " · " + f.properties.name, { sticky: true })
+              .addTo(layer)
+          };
         });
         if (options.onload) { options.onload(data); }
       }).catch(function () { /* the map stays usable without boundaries */ });

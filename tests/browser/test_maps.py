@@ -207,3 +207,52 @@ def test_the_hotline_finds_the_place_by_address(page, shot, mapped):
     page.wait_for_url("**/staff/issues/**")
     issue = Issue.objects.get()
     assert issue.grid == t.sibling_grid and issue.building.name == "全运村B区2号楼"
+
+
+def wiggly(west, south, east, north, points=50, nudge=0.0001):
+    """A rectangle whose sides zigzag inward by ``nudge`` degrees, ``points`` per side."""
+    from itertools import pairwise
+
+    corners = [(west, south), (east, south), (east, north), (west, north), (west, south)]
+    ring = []
+    for (x0, y0), (x1, y1) in pairwise(corners):
+        inward = (
+            (y1 - y0) and (x0 == west) - (x0 == east),
+            (x1 - x0) and (y0 == south) - (y0 == north),
+        )
+        for i in range(points):
+            x = x0 + (x1 - x0) * i / points + (i % 2) * nudge * inward[0]
+            y = y0 + (y1 - y0) * i / points + (i % 2) * nudge * inward[1]
+            ring.append([round(x, 6), round(y, 6)])
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def test_a_closer_view_draws_the_boundaries_finer(page, mapped):
+    """The grid shapes come simplified to the view: the first, wide view gets the corners
+    of a grid whose sides wiggle by 11 m; zoomed in, the map draws it again with its
+    wiggles, and never draws a grid twice."""
+    from tests.factories import GridFactory
+    from tests.test_geo import square
+
+    t = mapped
+    t.grid.boundary = wiggly(117.12, 36.61, 117.13, 36.62)
+    t.grid.save()
+    # Two grids far to either side: the first view, fitted to every grid, is 150 km wide
+    # and centred on this one; seven steps closer it shows this grid's sides.
+    GridFactory(code="G-FW", boundary=square(116.32, 36.61, 116.33, 36.62))
+    GridFactory(code="G-FE", boundary=square(117.92, 36.61, 117.93, 36.62))
+    ResidentFactory(username="newcomer", home_building=None)
+    login(page, "newcomer")
+    page.goto("/report/")
+    page.wait_for_selector("#report-map svg path")
+    drawn = """() => Array.from(document.querySelectorAll('#report-map svg path')).map(
+        p => (p.getAttribute('d').match(/L/g) || []).length)"""
+    first = page.evaluate(drawn)
+    assert max(first) < 10, first  # corners only
+    for _ in range(7):
+        with page.expect_response(lambda r: "grids.geojson" in r.url):
+            page.click(".leaflet-control-zoom-in")
+        page.wait_for_timeout(300)
+    closer = page.evaluate(drawn)
+    assert max(closer) > 150, closer  # the wiggles, point by point
+    assert len(first) == len(closer) == 4, closer  # the four grids, each drawn once
