@@ -214,6 +214,8 @@ def test_the_page_benchmarks_measure_on_the_city_beside_a_bare_view(small_city, 
     assert lines and all("| bare" in line for line in lines)
     if command == "bench_map":  # the widest view too: an administrator's, the whole city
         assert [line for line in lines if line.startswith("city administrator")]
+        shapes = [line for line in lines if "KB as stored" in line]  # and the grid layer
+        assert len(shapes) == 3 and all(", 1 queries" in line for line in shapes), shapes
     if command == "bench_queue":  # the staff's issue pages and a resident's pages too
         assert len([line for line in lines if ", issue page" in line]) == 4, lines
         assert [line for line in lines if "my issues" in line], lines

@@ -5,7 +5,9 @@ the whole city), for the whole area they see
 (clusters) and for a street-sized box (single markers), each beside a bare one-query view
 over the same table (the same unit's open issues in the same box: the clusters as one
 ``GROUP BY``, or one page of points), in alternating rounds, with the ratio of their
-throughputs. Target: p95 under 100 ms with 1 M issues on PostgreSQL.
+throughputs. Target: p95 under 100 ms with 1 M issues on PostgreSQL. On the city, the
+map's grid layer too, for a grid, a subdistrict and the whole city, beside the stored
+boundaries passed through unchanged.
 
 With the benchmark city in the database (``make bench-city``) it measures on the city: the
 boxes are the account's grids (their extent, and its first grid, about 360 × 330 m).
@@ -16,14 +18,18 @@ benchmark's (``bench_queue``); the issues get points spread over about 9 × 11 k
 
 from __future__ import annotations
 
+import json
+
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import include, path, reverse
 
-from grids.models import Grid, User
+from grids import city as territory_city
+from grids.models import Community, Grid, User
+from grids.places import MAX_GRIDS
 from issues import permissions
 from issues.mapdata import CELLS, MARKER_LIMIT
 from issues.models import OPEN_STATUSES, Issue
@@ -87,8 +93,33 @@ def bare_markers(request):
     return JsonResponse({"markers": markers, "clusters": []})
 
 
+def bare_shapes(request):
+    """The baseline for the grid shapes: one query for the grids in the box with their
+    community's name, each stored boundary written out as it is."""
+    west, south, east, north = (float(v) for v in request.GET["bbox"].split(","))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT g.id, g.code, g.name, c.name, CAST(g.boundary AS TEXT) "
+            f"FROM {Grid._meta.db_table} g JOIN {Community._meta.db_table} c "
+            "ON c.id = g.community_id WHERE g.min_lat <= %s AND g.max_lat >= %s "
+            "AND g.min_lng <= %s AND g.max_lng >= %s ORDER BY g.code LIMIT %s",
+            [north, south, east, west, MAX_GRIDS],
+        )
+        rows = cursor.fetchall()
+    features = ",".join(
+        f'{{"type":"Feature","geometry":{shape},"properties":'
+        + json.dumps({"id": pk, "code": code, "name": name, "community": community})
+        + "}"
+        for pk, code, name, community, shape in rows
+    )
+    return HttpResponse(
+        f'{{"type":"FeatureCollection","features":[{features}]}}', content_type="application/json"
+    )
+
+
 urlpatterns = [
     path("__bench__/markers/", bare_markers),
+    path("__bench__/shapes/", bare_shapes),
     path("", include("config.urls")),
 ]
 
@@ -111,6 +142,44 @@ class Command(QueueBenchmark):
             if admin is None:
                 admin = User.objects.create_superuser(CITY_ADMIN, None, None)
             self._measure("city administrator", admin, None, options["repeat"])
+            subdistrict = self._boxes(territory_city.accounts().subdistrict_staff)
+            boxes = {
+                "a grid": subdistrict["street box"],
+                "a subdistrict": subdistrict["whole area"],
+                "the city": self._boxes(admin)["whole area"],
+            }
+            self._measure_shapes(boxes, options["repeat"])
+
+    def _measure_shapes(self, boxes, repeat) -> None:
+        """The map's grid layer (``/places/grids.geojson``, anyone may ask) for a box the
+        size of a grid, of a subdistrict and of the city, beside the boundaries passed
+        through as stored."""
+        self.stdout.write("\ngrid shapes (the map's grid layer), in-process:")
+        rounds = self.options["rounds"]
+        with _bench.in_process(urlconf=__name__):
+            for label, bbox in boxes.items():
+                query = "?bbox=" + ",".join(f"{v:.6f}" for v in bbox)
+                page = _bench.getter(Client(), reverse("grid_shapes") + query)
+                bare = _bench.getter(Client(), "/__bench__/shapes/" + query)
+                timings = _bench.alternate(
+                    {"page": page, "bare": bare},
+                    rounds=rounds,
+                    per_round=max(1, -(-repeat // rounds)),
+                )
+                with CaptureQueriesContext(connection) as queries:
+                    sent = page()
+                count = len(queries)  # (read now: the next request empties the log)
+                shown = f"{len(sent.json()['features'])} grids, {len(sent.content) / 1024:.0f} KB"
+                stored = f"{len(bare().content) / 1024:.0f} KB as stored"
+                self.stdout.write(
+                    _bench.ratio_line(
+                        f"{label:<14} {shown:>19} ({stored})",
+                        timings["page"],
+                        timings["bare"],
+                        queries=count,
+                        width=45,
+                    )
+                )
 
     def _acting_unit(self, user) -> tuple[str, list[int]]:
         if user.is_superuser:
