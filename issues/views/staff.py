@@ -498,11 +498,12 @@ def _unread(path: str, model, shown: set[str]) -> list[str]:
 # The columns of the issue page's related rows that it never reads, left out of its fetch
 # (half of its columns: SQL Django need not write, rows it need not build): of the people,
 # all but their names and phone; of the issue this one duplicates, all but its number; of
-# the grid, its boundary, a whole polygon on a real map.
+# the grid, its boundary, a whole polygon on a real map. (Who resolved it is compared by
+# id only, and not joined at all.)
 ISSUE_PAGE_UNREAD = (
     *(
         name
-        for person in ("reporter", "assignee", "resolved_by")
+        for person in ("reporter", "assignee")
         for name in _unread(person, User, {"username", "first_name", "phone"})
     ),
     *_unread("duplicate_of", Issue, {"tracking_number"}),
@@ -528,7 +529,6 @@ def staff_issue_or_404(user, tracking_number: str):
             "department",
             "reporter",
             "assignee",
-            "resolved_by",
             "duplicate_of",
         )
         .defer(*ISSUE_PAGE_UNREAD)
