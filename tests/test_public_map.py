@@ -68,6 +68,29 @@ def test_crowded_views_are_counted_per_cell_at_cell_centres(client, territory, p
     assert min(c["lat"] for c in data["clusters"]) == pytest.approx(36.60125)
 
 
+def test_open_and_recently_closed_points_crowd_a_view_together(
+    client, territory, public, monkeypatch
+):
+    """The open points and the recently closed ones are counted apart but crowd the view
+    together; the count shown stops one past the limit (the page writes "3+")."""
+    from django.core.cache import cache
+
+    from issues import mapdata
+
+    monkeypatch.setattr(mapdata, "MARKER_LIMIT", 2)
+    closed = dict(status=Status.CLOSED, closed_at=timezone.now() - timedelta(days=2))
+    at(territory.grid, public)
+    at(territory.grid, public, lat="36.6151", **closed)
+    data = client.get(URL, BOX).json()
+    assert len(data["markers"]) == 2 and data["total"] == 2
+    for n in range(4):
+        at(territory.grid, public, lat=f"36.62{n}1", **closed)
+    cache.clear()  # the view is kept a minute
+    data = client.get(URL, BOX).json()
+    assert data["markers"] == [] and sum(c["count"] for c in data["clusters"]) == 6
+    assert data["total"] == 3
+
+
 def test_the_public_map_page_works_for_anyone_and_is_linked(client, territory):
     response = client.get(reverse("public_map"))
     assert response.status_code == 200

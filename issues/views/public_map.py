@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 from config.replica import reads_from_replica
 from grids.places import map_start, parse_bbox
 
+from .. import mapdata
 from ..mapdata import MARKER_LIMIT, blurred, clusters, in_box, too_many
 from ..models import OPEN_STATUSES, Issue, Status
 
@@ -28,13 +29,34 @@ RECENTLY_CLOSED_DAYS = 30
 STATUS_LABELS = dict(Status.choices)
 
 
-def public_issues():
-    """Issues of public categories that are open, or closed in the last 30 days."""
+def _open():
+    return Q(status__in=OPEN_STATUSES)
+
+
+def _recently_closed():
     since = timezone.now() - timedelta(days=RECENTLY_CLOSED_DAYS)
-    return Issue.objects.filter(
-        Q(status__in=OPEN_STATUSES) | Q(status=Status.CLOSED, closed_at__gte=since),
-        category__is_public=True,
-    )
+    return Q(status=Status.CLOSED, closed_at__gte=since)
+
+
+def public_issues(condition=None):
+    """Issues of public categories that are open, or closed in the last 30 days (or, given
+    ``condition``, only those of the two it names)."""
+    shown = condition if condition is not None else _open() | _recently_closed()
+    return Issue.objects.filter(shown, category__is_public=True)
+
+
+def crowded(bbox) -> tuple[int, bool]:
+    """How many points the box holds (capped past the limit), and whether they are too
+    many to show one by one. The open ones are counted first, up to the limit, read from
+    their own index; the recently closed only while the open leave room, in one count
+    read from theirs. (Counted together with a limit, the planner chose to walk the table
+    from its oldest rows, betting on meeting enough points early: in a table filed in
+    order they are among the newest.)"""
+    total, many = too_many(in_box(public_issues(_open()), bbox))
+    if not many:
+        total += in_box(public_issues(_recently_closed()), bbox).order_by().count()
+    limit = mapdata.MARKER_LIMIT
+    return min(total, limit + 1), total > limit
 
 
 def public_map(request):
@@ -54,8 +76,8 @@ def points(request):
     if bbox is None:
         return JsonResponse({"error": "bbox=west,south,east,north"}, status=400)
     issues = in_box(public_issues(), bbox)
-    total, crowded = too_many(issues)
-    if crowded:
+    total, many = crowded(bbox)
+    if many:
         found = clusters(issues, bbox, at_centre=True)
         return JsonResponse({"markers": [], "clusters": found, "total": total})
     rows = issues.order_by("-created_at").values_list(
