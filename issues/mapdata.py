@@ -55,16 +55,17 @@ def clusters(issues, bbox, *, at_centre: bool = False) -> list[dict]:
         issues.order_by()
         .annotate(row=Floor((lat - south) / height), col=Floor((lng - west) / width))
         .values("row", "col")
-        .annotate(n=Count("pk"), lat=Avg(lat), lng=Avg(lng))
-        .values_list("n", "lat", "lng", "row", "col")
     )
-    if at_centre:
+    if at_centre:  # (no means to compute: they are not shown)
         return [
             {
                 "count": n,
                 "lat": south + (float(row) + 0.5) * height,
                 "lng": west + (float(col) + 0.5) * width,
             }
-            for n, _lat, _lng, row, col in cells
+            for n, row, col in cells.annotate(n=Count("pk")).values_list("n", "row", "col")
         ]
-    return [{"count": n, "lat": lat, "lng": lng} for n, lat, lng, _row, _col in cells]
+    cells = cells.annotate(n=Count("pk"), lat=Avg(lat), lng=Avg(lng))
+    return [
+        {"count": n, "lat": lat, "lng": lng} for n, lat, lng in cells.values_list("n", "lat", "lng")
+    ]
