@@ -4,6 +4,8 @@ of the box (one grouped query, whatever the number of issues)."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.db.models import Avg, Count, FloatField
 from django.db.models.functions import Cast, Floor
 
@@ -42,30 +44,52 @@ def too_many(issues) -> tuple[int, bool]:
     return total, total > MARKER_LIMIT
 
 
-def clusters(issues, bbox, *, at_centre: bool = False) -> list[dict]:
-    """Counts per cell of a 12 × 12 division of the box, placed at their points' mean, or
-    at the cell's centre (``at_centre``: the public map, where a lone point's mean would
-    give its exact place away)."""
+def _division(bbox) -> tuple[float, float]:
+    """(height, width) of a cell of the box's 12 × 12 division."""
     west, south, east, north = bbox
-    height = max((north - south) / CELLS, 1e-9)
-    width = max((east - west) / CELLS, 1e-9)
+    return max((north - south) / CELLS, 1e-9), max((east - west) / CELLS, 1e-9)
+
+
+def _cells(issues, bbox):
+    """The issues grouped by their cell of the box's division (``row``, ``col``)."""
+    west, south, _east, _north = bbox
+    height, width = _division(bbox)
     lat = Cast("latitude", FloatField())
     lng = Cast("longitude", FloatField())
-    cells = (
+    return (
         issues.order_by()
         .annotate(row=Floor((lat - south) / height), col=Floor((lng - west) / width))
         .values("row", "col")
     )
-    if at_centre:  # (no means to compute: they are not shown)
-        return [
-            {
-                "count": n,
-                "lat": south + (float(row) + 0.5) * height,
-                "lng": west + (float(col) + 0.5) * width,
-            }
-            for n, row, col in cells.annotate(n=Count("pk")).values_list("n", "row", "col")
-        ]
-    cells = cells.annotate(n=Count("pk"), lat=Avg(lat), lng=Avg(lng))
+
+
+def clusters(issues, bbox) -> list[dict]:
+    """Counts per cell of a 12 × 12 division of the box, placed at their points' mean."""
+    lat, lng = Cast("latitude", FloatField()), Cast("longitude", FloatField())
+    found = _cells(issues, bbox).annotate(n=Count("pk"), lat=Avg(lat), lng=Avg(lng))
     return [
-        {"count": n, "lat": lat, "lng": lng} for n, lat, lng in cells.values_list("n", "lat", "lng")
+        {"count": n, "lat": lat, "lng": lng} for n, lat, lng in found.values_list("n", "lat", "lng")
+    ]
+
+
+def clusters_at_centres(parts, bbox) -> list[dict]:
+    """Counts per cell of a 12 × 12 division of the box, placed at the cell's centre (the
+    public map, where a lone point's mean would give its exact place away), summed over
+    ``parts``: querysets counted one at a time, so that each is read from its own index
+    alone (one query each)."""
+    west, south, _east, _north = bbox
+    height, width = _division(bbox)
+    counts: Counter = Counter()
+    for issues in parts:
+        # COUNT(*), not of the id: the id is not in the index, the rows need no visit.
+        found = _cells(issues, bbox).annotate(n=Count("*")).values_list("n", "row", "col")
+        for n, row, col in found:
+            counts[(row, col)] += n
+    return [
+        {
+            "count": n,
+            "lat": south + (float(row) + 0.5) * height,
+            "lng": west + (float(col) + 0.5) * width,
+        }
+        for (row, col), n in sorted(counts.items())
     ]

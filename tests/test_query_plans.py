@@ -6,6 +6,7 @@ to win, and the question here is which index serves the query at a city's scale.
 that an index no longer serves (a filter changed, an index dropped) fails here, by name.
 """
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -129,6 +130,30 @@ def test_the_public_maps_counts_read_the_open_and_the_recently_closed_points(cli
     assert counts[0] & {"issue_open_point", "issue_open_subdistrict_due"}, counts
     assert "issue_closed_point" in counts[1], counts
     assert not any("issue_created" in used for used in counts), counts
+
+
+def test_the_public_maps_clusters_come_from_the_point_indexes_alone(client, many, monkeypatch):
+    """A crowded public view: its open and its recently closed points counted per cell in
+    one query each, from their own index, reading nothing the index does not carry (the
+    point and the category), so no row is visited."""
+    from django.core.cache import cache
+
+    from issues import mapdata
+
+    cache.clear()  # (each view is kept a minute)
+    many.category.is_public = True
+    many.category.save()
+    monkeypatch.setattr(mapdata, "MARKER_LIMIT", 10)
+    box = "117.12,36.61,117.16,36.65"
+    queries = issue_queries(client, reverse("public_map_points"), bbox=box)
+    grouped = [sql for sql in queries if "GROUP BY" in sql]
+    assert len(grouped) == 2, queries
+    # (At a city's scale the open points' index; on these few rows another of the open.)
+    served = [{"issue_open_point", "issue_open_subdistrict_due"}, {"issue_closed_point"}]
+    for sql, indexes in zip(grouped, served, strict=True):
+        assert indexes_of(sql) & indexes, sql
+        columns = set(re.findall(r'"issues_issue"\."(\w+)"', sql))
+        assert columns <= {"latitude", "longitude", "category_id", "status", "closed_at"}, sql
 
 
 def test_the_open311_list_reads_the_newest_issues_off_their_filing_time(client, many):

@@ -22,7 +22,7 @@ from config.replica import reads_from_replica
 from grids.places import map_start, parse_bbox
 
 from .. import mapdata
-from ..mapdata import MARKER_LIMIT, blurred, clusters, in_box, too_many
+from ..mapdata import MARKER_LIMIT, blurred, clusters_at_centres, in_box, too_many
 from ..models import OPEN_STATUSES, Issue, Status
 
 RECENTLY_CLOSED_DAYS = 30
@@ -75,11 +75,12 @@ def points(request):
     bbox = parse_bbox(request.GET.get("bbox"))
     if bbox is None:
         return JsonResponse({"error": "bbox=west,south,east,north"}, status=400)
-    issues = in_box(public_issues(), bbox)
     total, many = crowded(bbox)
     if many:
-        found = clusters(issues, bbox, at_centre=True)
+        parts = [in_box(public_issues(shown), bbox) for shown in (_open(), _recently_closed())]
+        found = clusters_at_centres(parts, bbox)
         return JsonResponse({"markers": [], "clusters": found, "total": total})
+    issues = in_box(public_issues(), bbox)
     rows = issues.order_by("-created_at").values_list(
         "category__name",
         "status",
