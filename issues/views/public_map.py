@@ -45,6 +45,12 @@ def public_issues(condition=None):
     return Issue.objects.filter(shown, category__is_public=True)
 
 
+def public_parts(bbox) -> tuple:
+    """The box's open public issues and its recently closed ones, apart: each is read from
+    its own index (the open points; the closing time, then the point)."""
+    return tuple(in_box(public_issues(shown), bbox) for shown in (_open(), _recently_closed()))
+
+
 def crowded(bbox) -> tuple[int, bool]:
     """How many points the box holds (capped past the limit), and whether they are too
     many to show one by one. The open ones are counted first, up to the limit, read from
@@ -52,9 +58,10 @@ def crowded(bbox) -> tuple[int, bool]:
     read from theirs. (Counted together with a limit, the planner chose to walk the table
     from its oldest rows, betting on meeting enough points early: in a table filed in
     order they are among the newest.)"""
-    total, many = too_many(in_box(public_issues(_open()), bbox))
+    open_issues, recently_closed = public_parts(bbox)
+    total, many = too_many(open_issues)
     if not many:
-        total += in_box(public_issues(_recently_closed()), bbox).order_by().count()
+        total += recently_closed.order_by().count()
     limit = mapdata.MARKER_LIMIT
     return min(total, limit + 1), total > limit
 
@@ -77,8 +84,7 @@ def points(request):
         return JsonResponse({"error": "bbox=west,south,east,north"}, status=400)
     total, many = crowded(bbox)
     if many:
-        parts = [in_box(public_issues(shown), bbox) for shown in (_open(), _recently_closed())]
-        found = clusters_at_centres(parts, bbox)
+        found = clusters_at_centres(public_parts(bbox), bbox)
         return JsonResponse({"markers": [], "clusters": found, "total": total})
     issues = in_box(public_issues(), bbox)
     rows = issues.order_by("-created_at").values_list(
