@@ -671,11 +671,11 @@ def can_file_in_grid(user, grid, source: str) -> bool:
 
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    scope = scope_of(user)
-    if source == Source.RESIDENT:
+    if source == Source.RESIDENT:  # anyone signed in, so the posts are not read
         return True
     if source == Source.VOLUNTEER:
         return is_participant(user)
+    scope = scope_of(user)
     if source == Source.PATROL:
         return grid.pk in scope.grids
     if source in (Source.HOTLINE, Source.API):

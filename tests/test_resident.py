@@ -135,6 +135,20 @@ def test_report_files_one_issue_and_shows_what_happens_next(client, people, terr
     assert "伟" not in page
 
 
+def test_a_residents_filing_reads_no_posts(client, people, territory):
+    """Filing as a resident needs no posts (anyone signed in may): it reads the session,
+    the person and the building, and writes the rest."""
+    client.force_login(people.resident)
+    data = report_data(people.resident.home_building, territory.category)
+    client.post(reverse("issue_report"), data)  # the lists a first filing loads, kept
+    data = report_data(people.resident.home_building, territory.category)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(reverse("issue_report"), data)
+    assert response.status_code == 302
+    read = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert not any('FROM "grids_post"' in sql for sql in read), read
+
+
 def test_report_for_another_building_files_in_its_grid(client, people, territory):
     elsewhere = BuildingFactory(grid=territory.far_grid)
     client.force_login(people.resident)
