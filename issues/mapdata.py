@@ -1,9 +1,12 @@
 """Points for the maps, bounded: at most ``MARKER_LIMIT`` issues one by one for the visible
 box, or, when more match, their counts per cell of a fixed ``CELLS`` × ``CELLS`` division
-of the box (one grouped query, whatever the number of issues)."""
+of the box: for the staff's map one grouped query (``clusters``), for the public map the
+counts kept per cell of every public point (``PointCells``), which no request re-counts."""
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import Counter
 
 from django.db.models import Avg, Count, FloatField
@@ -72,24 +75,95 @@ def clusters(issues, bbox) -> list[dict]:
     ]
 
 
-def clusters_at_centres(parts, bbox) -> list[dict]:
-    """Counts per cell of a 12 × 12 division of the box, placed at the cell's centre (the
-    public map, where a lone point's mean would give its exact place away), summed over
-    ``parts``: querysets counted one at a time, so that each is read from its own index
-    alone (one query each)."""
-    west, south, _east, _north = bbox
-    height, width = _division(bbox)
-    counts: Counter = Counter()
-    for issues in parts:
-        # COUNT(*), not of the id: the id is not in the index, the rows need no visit.
-        found = _cells(issues, bbox).annotate(n=Count("*")).values_list("n", "row", "col")
-        for n, row, col in found:
-            counts[(row, col)] += n
-    return [
-        {
-            "count": n,
-            "lat": south + (float(row) + 0.5) * height,
-            "lng": west + (float(col) + 0.5) * width,
-        }
-        for (row, col), n in sorted(counts.items())
-    ]
+class PointCells:
+    """How many points lie in each square cell of a fixed division of the earth, at
+    ``LEVELS`` sizes (``FINEST`` degrees, then twice as wide each level): what a crowded
+    view is counted and clustered from without reading a point, however many there are.
+    A view is read at the finest level that covers it in at most ``SPAN`` cells across,
+    so a request looks at no more than ``SPAN``² cells (or the level's cells, if fewer)."""
+
+    FINEST = 0.001  # degrees: about 110 m north–south, 90 m east–west at Jinan
+    LEVELS = 10  # up to 0.512°, about 57 km
+    SPAN = 48  # four or more cells across each of the 12 clusters of a view's side
+
+    def __init__(self, finest: dict[tuple[int, int], int]):
+        self.levels = [finest]
+        for _ in range(1, self.LEVELS):
+            coarser: Counter = Counter()
+            for (row, col), n in self.levels[-1].items():
+                coarser[(row // 2, col // 2)] += n
+            self.levels.append(dict(coarser))
+
+    @classmethod
+    def of(cls, parts) -> PointCells:
+        """Counted from ``parts``, querysets of issues with a point: one grouped query
+        each, at the finest level."""
+        lat = Cast("latitude", FloatField())
+        lng = Cast("longitude", FloatField())
+        finest: Counter = Counter()
+        for issues in parts:
+            found = (
+                issues.filter(latitude__isnull=False)
+                .order_by()
+                .annotate(row=Floor(lat / cls.FINEST), col=Floor(lng / cls.FINEST))
+                .values("row", "col")
+                .annotate(n=Count("*"))
+                .values_list("row", "col", "n")
+            )
+            for row, col, n in found:
+                finest[(int(row), int(col))] += n
+        return cls(dict(finest))
+
+    def level(self, bbox) -> int:
+        """The level a box is read at: the finest covering it in at most ``SPAN`` cells
+        across (or the widest there is)."""
+        west, south, east, north = bbox
+        level = 0
+        while (
+            level < self.LEVELS - 1
+            and max(north - south, east - west) / (self.FINEST * 2**level) > self.SPAN
+        ):
+            level += 1
+        return level
+
+    def _cells_of(self, bbox):
+        """(size in degrees, the cells overlapping the box with their counts)."""
+        west, south, east, north = bbox
+        level = self.level(bbox)
+        size = self.FINEST * 2**level
+        cells = self.levels[level]
+        rows = range(math.floor(south / size), math.floor(north / size) + 1)
+        cols = range(math.floor(west / size), math.floor(east / size) + 1)
+        if len(rows) * len(cols) < len(cells):
+            found = ((key, cells.get(key)) for key in itertools.product(rows, cols))
+            return size, [(key, n) for key, n in found if n]
+        return size, [(key, n) for key, n in cells.items() if key[0] in rows and key[1] in cols]
+
+    def count(self, bbox) -> int:
+        """The points of the cells the box overlaps: at least those in the box."""
+        return sum(n for _key, n in self._cells_of(bbox)[1])
+
+    def clusters(self, bbox) -> list[dict]:
+        """Counts per cell of the box's 12 × 12 division, placed at the division cells'
+        centres (where a lone point's mean would give its place away): each kept cell
+        goes to the division cell holding its centre, or the nearest one where the cell
+        reaches past the box, so the counts add up to ``count``."""
+        west, south, east, north = bbox
+        height, width = _division(bbox)
+        size, cells = self._cells_of(bbox)
+        counts: Counter = Counter()
+        for (row, col), n in cells:
+            lat, lng = (row + 0.5) * size, (col + 0.5) * size
+            division = (
+                min(max(math.floor((lat - south) / height), 0), CELLS - 1),
+                min(max(math.floor((lng - west) / width), 0), CELLS - 1),
+            )
+            counts[division] += n
+        return [
+            {
+                "count": n,
+                "lat": south + (row + 0.5) * height,
+                "lng": west + (col + 0.5) * width,
+            }
+            for (row, col), n in sorted(counts.items())
+        ]

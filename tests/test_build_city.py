@@ -216,6 +216,10 @@ def test_the_page_benchmarks_measure_on_the_city_beside_a_bare_view(small_city, 
         assert [line for line in lines if line.startswith("city administrator")]
         shapes = [line for line in lines if "KB as stored" in line]  # and the grid layer
         assert len(shapes) == 3 and all(", 1 queries" in line for line in shapes), shapes
+        # and the public map's points, for the same three boxes, beside one query
+        public = out.getvalue().split("public map points")[1].splitlines()
+        assert "counting the cells afresh" in public[1], public
+        assert len([line for line in public if "of bare" in line]) == 3, public
     if command == "bench_queue":  # the staff's issue pages and a resident's pages too
         assert len([line for line in lines if ", issue page" in line]) == 4, lines
         assert [line for line in lines if "my issues" in line], lines

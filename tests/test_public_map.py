@@ -1,6 +1,8 @@
 """The public map: public categories only, open or recently closed, the point blurred to
 the building or ~50 m, and never text, photos or names; cost independent of the count."""
 
+import math
+import random
 from datetime import timedelta
 from decimal import Decimal
 
@@ -8,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from issues.mapdata import blurred
+from issues.mapdata import PointCells, blurred
 from issues.models import Status
 from tests.factories import BuildingFactory, CategoryFactory, IssueFactory
 
@@ -109,3 +111,119 @@ def test_the_same_view_is_answered_from_the_cache_for_a_minute(
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     english = client.get(URL, BOX).json()  # another language, its own answer
     assert english["markers"][0]["statusLabel"] != first["markers"][0]["statusLabel"]
+
+
+# --- crowded views, from the counts kept per cell -------------------------------------------
+
+
+def test_a_crowded_view_is_clustered_without_reading_an_issue(
+    client, territory, public, monkeypatch, django_assert_num_queries
+):
+    """Once the minute's counts per cell are kept, any crowded box, one never asked
+    before included, is answered from them: no query at all."""
+    from issues import mapdata
+
+    monkeypatch.setattr(mapdata, "MARKER_LIMIT", 2)
+    for n in range(5):
+        at(territory.grid, public, lat=f"36.61{n}1")
+    first = client.get(URL, BOX).json()
+    assert first["markers"] == [] and sum(c["count"] for c in first["clusters"]) == 5
+    with django_assert_num_queries(0):
+        other = client.get(URL, {"bbox": "117.11,36.605,117.14,36.625"}).json()
+    assert other["markers"] == [] and sum(c["count"] for c in other["clusters"]) == 5
+    assert other["total"] == 3  # one past the limit: the page writes "2+"
+
+
+def test_the_kept_counts_are_a_minute_old_at_most(client, territory, public, monkeypatch):
+    from issues import mapdata
+    from issues.views import public_map
+
+    monkeypatch.setattr(mapdata, "MARKER_LIMIT", 2)
+    for n in range(3):
+        at(territory.grid, public, lat=f"36.61{n}1")
+    assert sum(c["count"] for c in client.get(URL, BOX).json()["clusters"]) == 3
+    at(territory.grid, public, lat="36.6201")
+    later = {"bbox": "117.10,36.60,117.15,36.6301"}  # another box: not the kept answer
+    assert sum(c["count"] for c in client.get(URL, later).json()["clusters"]) == 3
+    monkeypatch.setattr(public_map, "CELLS_SECONDS", 0)  # the minute is up
+    again = {"bbox": "117.10,36.60,117.15,36.6302"}
+    assert sum(c["count"] for c in client.get(URL, again).json()["clusters"]) == 4
+
+
+def test_a_view_inside_one_crowded_cell_still_shows_its_count(
+    client, territory, public, monkeypatch
+):
+    """A box smaller than the cell its points crowd: the count is shown at the nearest
+    cluster of the box rather than lost because the cell's centre lies outside."""
+    from issues import mapdata
+
+    monkeypatch.setattr(mapdata, "MARKER_LIMIT", 2)
+    for n in range(3):
+        at(territory.grid, public, lat=f"36.61230{n}", lng="117.123400")
+    tiny = {"bbox": "117.12300,36.61200,117.12320,36.61215"}  # beside them, same cell
+    data = client.get(URL, tiny).json()
+    assert data["markers"] == [] and [c["count"] for c in data["clusters"]] == [3]
+    west, south, east, north = 117.12300, 36.61200, 117.12320, 36.61215
+    assert south <= data["clusters"][0]["lat"] <= north
+    assert west <= data["clusters"][0]["lng"] <= east
+
+
+def test_a_view_that_filled_up_within_the_minute_is_clustered(
+    client, territory, public, monkeypatch
+):
+    """The kept counts said the box had room; more points came since: the points are
+    not shown one by one past the limit."""
+    from issues import mapdata
+
+    monkeypatch.setattr(mapdata, "MARKER_LIMIT", 2)
+    at(territory.grid, public)
+    assert client.get(URL, BOX).json()["total"] == 1
+    for n in range(3):
+        at(territory.grid, public, lat=f"36.62{n}1")
+    data = client.get(URL, {"bbox": "117.10,36.60,117.15,36.6301"}).json()
+    assert data["markers"] == [] and data["total"] == 3
+
+
+def _random_cells(rng, n):
+    points = [(rng.uniform(36.5, 36.8), rng.uniform(116.8, 117.2)) for _ in range(n)]
+    finest = {}
+    for lat, lng in points:
+        key = (math.floor(lat / PointCells.FINEST), math.floor(lng / PointCells.FINEST))
+        finest[key] = finest.get(key, 0) + 1
+    return points, PointCells(finest)
+
+
+def test_cell_counts_match_the_points_they_hold():
+    """Against the points themselves: a box on the cells' edges counts exactly its
+    points; any other box at least its points; the clusters add up to the count; and a
+    box is read at a level it spans in at most SPAN + 1 cells (the widest level aside)."""
+    rng = random.Random(7)
+    points, cells = _random_cells(rng, 3000)
+    for _ in range(200):
+        west, south = rng.uniform(116.7, 117.2), rng.uniform(36.4, 36.8)
+        side = 10 ** rng.uniform(-3.5, 0.5)
+        bbox = (west, south, west + side * rng.uniform(0.5, 1.5), south + side)
+        inside = sum(
+            1 for lat, lng in points if bbox[1] <= lat <= bbox[3] and bbox[0] <= lng <= bbox[2]
+        )
+        level = cells.level(bbox)
+        size = PointCells.FINEST * 2**level
+        assert level == PointCells.LEVELS - 1 or max(bbox[2] - bbox[0], side) / size <= (
+            PointCells.SPAN
+        )
+        assert cells.count(bbox) >= inside
+        assert sum(c["count"] for c in cells.clusters(bbox)) == cells.count(bbox)
+        # The same box moved out to the edges of its cells: exact.
+        edges = (
+            math.floor(bbox[0] / size) * size + 1e-9,
+            math.floor(bbox[1] / size) * size + 1e-9,
+            (math.floor(bbox[2] / size) + 1) * size - 1e-9,
+            (math.floor(bbox[3] / size) + 1) * size - 1e-9,
+        )
+        if cells.level(edges) == level:
+            exact = sum(
+                1
+                for lat, lng in points
+                if edges[1] <= lat <= edges[3] and edges[0] <= lng <= edges[2]
+            )
+            assert cells.count(edges) == exact

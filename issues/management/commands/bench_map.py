@@ -7,7 +7,8 @@ over the same table (the same unit's open issues in the same box: the clusters a
 ``GROUP BY``, or one page of points), in alternating rounds, with the ratio of their
 throughputs. Target: p95 under 100 ms with 1 M issues on PostgreSQL. On the city, the
 map's grid layer too, for a grid, a subdistrict and the whole city, beside the stored
-boundaries passed through unchanged.
+boundaries passed through unchanged, and the public map's points for the same boxes, each
+request a box not asked before, beside one query over the public points in the box.
 
 With the benchmark city in the database (``make bench-city``) it measures on the city: the
 boxes are the account's grids (their extent, and its first grid, about 360 × 330 m).
@@ -18,21 +19,28 @@ benchmark's (``bench_queue``); the issues get points spread over about 9 × 11 k
 
 from __future__ import annotations
 
+import itertools
 import json
+import statistics
+import time
+from datetime import timedelta
 
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 from django.http import HttpResponse, JsonResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import include, path, reverse
+from django.utils import timezone
 
 from grids import city as territory_city
 from grids.models import Community, Grid, User
 from grids.places import MAX_GRIDS
 from issues import permissions
 from issues.mapdata import CELLS, MARKER_LIMIT
-from issues.models import OPEN_STATUSES, Issue
+from issues.models import OPEN_STATUSES, Category, Issue
+from issues.views import public_map
 
 from . import _bench
 from .bench_queue import Command as QueueBenchmark
@@ -93,6 +101,42 @@ def bare_markers(request):
     return JsonResponse({"markers": markers, "clusters": []})
 
 
+def bare_public(request):
+    """The baseline for the public map: one query over the public points in the box (open,
+    or closed in the last 30 days), as JSON: their counts per cell of the box's 12 × 12
+    division, or the newest points one by one."""
+    west, south, east, north = (float(v) for v in request.GET["bbox"].split(","))
+    since = timezone.now() - timedelta(days=public_map.RECENTLY_CLOSED_DAYS)
+    statuses = [s.value for s in OPEN_STATUSES]
+    where = (
+        f"FROM {Issue._meta.db_table} i JOIN {Category._meta.db_table} c "
+        "ON c.id = i.category_id WHERE c.is_public AND (i.status IN "
+        f"({_marks(statuses)}) OR (i.status = 'closed' AND i.closed_at >= %s)) "
+        "AND i.latitude BETWEEN %s AND %s AND i.longitude BETWEEN %s AND %s"
+    )
+    params = [*statuses, since, south, north, west, east]
+    with connection.cursor() as cursor:
+        if request.GET["mode"] == "clusters":
+            height, width = (north - south) / CELLS, (east - west) / CELLS
+            cursor.execute(
+                f"SELECT COUNT(*), FLOOR(({LAT} - %s) / %s), FLOOR(({LNG} - %s) / %s) "
+                f"{where} GROUP BY 2, 3",
+                [south, height, west, width, *params],
+            )
+            clusters = [{"count": n, "row": row, "col": col} for n, row, col in cursor]
+            return JsonResponse({"markers": [], "clusters": clusters})
+        cursor.execute(
+            f"SELECT c.name, i.status, i.created_at, {LAT}, {LNG} {where} "
+            f"ORDER BY i.created_at DESC LIMIT {MARKER_LIMIT}",
+            params,
+        )
+        markers = [
+            {"category": name, "status": status, "date": str(at), "lat": lat, "lng": lng}
+            for name, status, at, lat, lng in cursor
+        ]
+    return JsonResponse({"markers": markers, "clusters": []})
+
+
 def bare_shapes(request):
     """The baseline for the grid shapes: one query for the grids in the box with their
     community's name, each stored boundary written out as it is."""
@@ -120,6 +164,7 @@ def bare_shapes(request):
 urlpatterns = [
     path("__bench__/markers/", bare_markers),
     path("__bench__/shapes/", bare_shapes),
+    path("__bench__/public/", bare_public),
     path("", include("config.urls")),
 ]
 
@@ -149,6 +194,67 @@ class Command(QueueBenchmark):
                 "the city": self._boxes(admin)["whole area"],
             }
             self._measure_shapes(boxes, options["repeat"])
+            self._measure_public(boxes, options["repeat"])
+
+    def _measure_public(self, boxes, repeat) -> None:
+        """The public map's points (anyone may ask, for any box) for the grid layer's boxes
+        (a grid, a subdistrict, the city), every request for a box not asked before (an
+        answer is kept a minute), beside one query over the public points in the box; and
+        the counting of the cells each process does once a minute."""
+        self.stdout.write("\npublic map points, every box a new one, in-process:")
+        rounds = self.options["rounds"]
+        fresh = itertools.count()
+
+        def asking(client, url, north):
+            def get():
+                # A box never asked before: the same, its north edge moved by 0.1 µ°.
+                response = client.get(f"{url}{north + next(fresh) * 1e-7:.7f}")
+                if response.status_code != 200:
+                    raise CommandError(f"{url} answered {response.status_code}")
+                return response
+
+            return get
+
+        with _bench.in_process(urlconf=__name__):
+            started = []
+            for _n in range(5):
+                public_map._kept["epoch"] = None
+                began = time.perf_counter()
+                cells = public_map.public_cells()
+                started.append((time.perf_counter() - began) * 1000)
+            self.stdout.write(
+                f"counting the cells afresh (each process, once a minute): median "
+                f"{statistics.median(started):.0f} ms, {len(cells.levels[0])} cells of "
+                f"{cells.FINEST}°"
+            )
+            for label, (west, south, east, north) in boxes.items():
+                box = f"{west:.6f},{south:.6f},{east:.6f},"
+                page = asking(Client(), reverse("public_map_points") + "?bbox=" + box, north)
+                first = page().json()
+                mode = "clusters" if first["clusters"] else "markers"
+                bare = asking(Client(), f"/__bench__/public/?mode={mode}&bbox={box}", north)
+                timings = _bench.alternate(
+                    {"page": page, "bare": bare},
+                    rounds=rounds,
+                    per_round=max(1, -(-repeat // rounds)),
+                )
+                with CaptureQueriesContext(connection) as queries:
+                    sent = page().json()
+                count = len(queries)  # (read now: the next request empties the log)
+                shown = (
+                    f"{len(sent['clusters'])} clusters"
+                    if sent["clusters"]
+                    else f"{len(sent['markers'])} markers"
+                )
+                self.stdout.write(
+                    _bench.ratio_line(
+                        f"{label:<14} {shown:>13}",
+                        timings["page"],
+                        timings["bare"],
+                        queries=count,
+                        width=28,
+                    )
+                )
 
     def _measure_shapes(self, boxes, repeat) -> None:
         """The map's grid layer (``/places/grids.geojson``, anyone may ask) for a box the
