@@ -1,13 +1,13 @@
 """Choice lists and settings that pages and actions read on every request, kept in Django's
 cache (``CACHE_URL``) for ``CHOICES_SECONDS`` and dropped as soon as their rows change on
 this host: the categories (names for the filters, rows for the filing forms) and their
-extra questions, the communities (the building finder's), the grids a person's posts
-cover, the configured deadlines (read by every filing and escalation), and whether any
-API client takes webhooks (asked after every action); and the names of categories, units
-and buildings a list of a thousand issues shows (``names_memo``, kept in the process
-itself). On several hosts with a cache per process, another host's list follows within
-``CHOICES_SECONDS``; with a shared cache (Redis), at once. What is kept is as the
-administrators wrote it (ids, names, questions): the same in every language."""
+extra questions, the return reasons, the communities (the building finder's), the grids a
+person's posts cover, the configured deadlines (read by every filing and escalation), and
+whether any API client takes webhooks (asked after every action); and the names of
+categories, units and buildings a list of a thousand issues shows (``names_memo``, kept in
+the process itself). On several hosts with a cache per process, another host's list
+follows within ``CHOICES_SECONDS``; with a shared cache (Redis), at once. What is kept is
+as the administrators wrote it (ids, names, questions): the same in every language."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from django.db.models.signals import post_delete, post_save
 from grids.models import Building, Community, Department, Grid, Post, Subdistrict
 
 from . import permissions
-from .models import ApiClient, Category, CategoryQuestion, SlaPolicy
+from .models import ApiClient, Category, CategoryQuestion, ReturnReason, SlaPolicy
 
 CHOICES_SECONDS = 60
 CATEGORIES_KEY = "choices:categories:v1"
@@ -28,6 +28,7 @@ COMMUNITIES_KEY = "choices:communities:v1"
 QUESTIONS_KEY = "choices:category-questions:v1"
 WEBHOOKS_KEY = "choices:webhook-clients:v1"
 SLA_KEY = "choices:sla-policies:v1"
+RETURN_REASONS_KEY = "choices:return-reasons:v1"
 GRIDS_VERSION_KEY = "choices:grids:version"
 NAMES_VERSION_KEY = "choices:names:version"
 
@@ -106,6 +107,12 @@ def sla_policies() -> list[tuple[str, str, str, int]]:
     )
 
 
+def active_return_reasons() -> list[ReturnReason]:
+    """The reasons a department may give for handing an issue back (退单), in the admin's
+    order: the return form offers them on every issue page a department opens."""
+    return _kept(RETURN_REASONS_KEY, lambda: list(ReturnReason.objects.filter(is_active=True)))
+
+
 def any_webhook_client() -> bool:
     """Whether an active API client has a webhook URL (most cities: none, and then an
     action need not look for the clients its events concern). A client given one on
@@ -125,6 +132,7 @@ DROPPED_WHEN = {
     COMMUNITIES_KEY: (Community, Subdistrict),
     WEBHOOKS_KEY: (ApiClient,),
     SLA_KEY: (SlaPolicy,),
+    RETURN_REASONS_KEY: (ReturnReason,),
 }
 
 

@@ -143,3 +143,28 @@ def test_a_choice_label_is_shown_in_the_active_language_and_an_unknown_value_as_
             Claim.State.OFFERED.label
         )
     assert IssueEvent(kind="no-such-kind").get_kind_display() == "no-such-kind"
+
+
+def test_the_return_reasons_are_read_once_and_follow_a_change(territory, people):
+    """The return form, drawn on every issue page a department opens, offers the active
+    reasons from the cache, and one turned off is gone from it at once."""
+    from issues.forms.loop import ReturnForm
+    from issues.models import ReturnReason
+    from tests.factories import IssueFactory
+
+    issue = IssueFactory(grid=territory.grid, category=territory.category)
+    offered = ReturnForm(issue=issue, user=people.department_staff, prefix="return")
+    names = [label for _value, label in offered.fields["reason"].choices][1:]
+    assert names == list(ReturnReason.objects.filter(is_active=True).values_list("name", flat=True))
+    with CaptureQueriesContext(connection) as captured:
+        again = ReturnForm(issue=issue, user=people.department_staff, prefix="return")
+        assert [label for _value, label in again.fields["reason"].choices][1:] == names
+    assert len(captured) == 0
+    first = ReturnReason.objects.get(name=names[0])
+    first.is_active = False
+    first.save()
+    form = ReturnForm(
+        {"return-reason": first.pk}, issue=issue, user=people.department_staff, prefix="return"
+    )
+    assert names[0] not in [label for _value, label in form.fields["reason"].choices]
+    assert not form.is_valid() and "reason" in form.errors

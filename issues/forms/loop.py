@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from config import widgets
 from grids.models import Department
 
-from .. import permissions, workflow
-from ..models import IssueTask, ReturnReason, Satisfaction
+from .. import choices, permissions, workflow
+from ..models import IssueTask, Satisfaction
 from .staff import ActionForm, _message, _note
 
 
@@ -42,18 +42,14 @@ class ReturnForm(ActionForm):
     # The workflow's own words for each refusal that concerns one field (see ActionSpec).
     workflow_fields = {"reason_required": "reason"}
 
-    reason = widgets.ModelChoiceField(
+    reason = widgets.KeptModelChoiceField(
+        choices.active_return_reasons,
         label=_("Why return it"),
-        queryset=ReturnReason.objects.none(),
         empty_label=_("Choose a reason"),
         error_messages={"required": _("Choose why the issue is returned.")},
         help_text=_("The subdistrict dispatches it again. Counted against the department."),
     )
     note = _note()
-
-    def __init__(self, *args, issue, user, **kwargs):
-        super().__init__(*args, issue=issue, user=user, **kwargs)
-        self.fields["reason"].queryset = ReturnReason.objects.filter(is_active=True)
 
 
 class RequestExtensionForm(ActionForm):
