@@ -172,7 +172,7 @@ def test_a_view_that_filled_up_within_the_minute_is_clustered(
     client, territory, public, monkeypatch
 ):
     """The kept counts said the box had room; more points came since: the points are
-    not shown one by one past the limit."""
+    not shown one by one past the limit, and the clusters count what is there now."""
     from issues import mapdata
 
     monkeypatch.setattr(mapdata, "MARKER_LIMIT", 2)
@@ -182,6 +182,8 @@ def test_a_view_that_filled_up_within_the_minute_is_clustered(
         at(territory.grid, public, lat=f"36.62{n}1")
     data = client.get(URL, {"bbox": "117.10,36.60,117.15,36.6301"}).json()
     assert data["markers"] == [] and data["total"] == 3
+    # Counted now for this box, not from the counts kept a minute ago (one point then).
+    assert sum(c["count"] for c in data["clusters"]) == 4
 
 
 def _random_cells(rng, n):
