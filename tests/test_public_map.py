@@ -229,3 +229,26 @@ def test_cell_counts_match_the_points_they_hold():
                 if edges[1] <= lat <= edges[3] and edges[0] <= lng <= edges[2]
             )
             assert cells.count(edges) == exact
+
+
+@pytest.mark.parametrize("n", [10, 1000])
+def test_the_public_map_runs_the_same_queries_for_10_and_1000_points(
+    client, territory, n, monkeypatch, django_assert_num_queries
+):
+    """The cells are counted once a minute in two queries; then a crowded box, however
+    many points it holds, runs none, and a box of a few points one."""
+    from issues import mapdata
+    from issues.models import Category, Issue
+    from tests.test_staff_map import many
+
+    monkeypatch.setattr(mapdata, "MARKER_LIMIT", 5)
+    many(territory.grid, n)  # up to 10 points a cell of 0.001°, and one alone elsewhere
+    Category.objects.filter(issues__in=Issue.objects.all()).update(is_public=True)
+    with django_assert_num_queries(3):  # the cells: the open and the recently closed; a box
+        assert client.get(URL, {"bbox": "117.3,36.9,117.31,36.91"}).json()["total"] == 0
+    with django_assert_num_queries(0):
+        data = client.get(URL, {"bbox": "117.0,36.5,117.2,36.7"}).json()
+    assert sum(c["count"] for c in data["clusters"]) == n and data["markers"] == []
+    with django_assert_num_queries(1):  # around the one alone
+        data = client.get(URL, {"bbox": "117.1195,36.6095,117.1205,36.6105"}).json()
+    assert len(data["markers"]) == data["total"] == 1
