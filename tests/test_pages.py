@@ -1,4 +1,7 @@
+import re
+
 import pytest
+from django.contrib.staticfiles import finders
 from django.urls import reverse
 
 from tests.factories import IssueFactory, UserFactory
@@ -16,6 +19,16 @@ def test_home_page_in_english(client, db):
     response = client.get(reverse("home"))
     assert response.headers["Content-Language"] == "en"
     assert "Grid governance platform" in response.text
+
+
+@pytest.mark.parametrize("url", ["/", "/map/", "/accounts/login/", "/admin/login/"])
+def test_every_page_names_its_icon_so_no_browser_asks_for_favicon_ico(client, db, url):
+    """Without an icon of its own a page makes each browser ask for /favicon.ico: a 404
+    (a rendered page, a logged warning) on every first visit."""
+    page = client.get(url).text
+    found = re.search(r'<link rel="icon" href="/static/([^"]+)"', page)
+    assert found, url
+    assert finders.find(found.group(1)), found.group(1)
 
 
 ADMIN_LISTS = [
