@@ -62,6 +62,15 @@ def _marks(values) -> str:
     return ", ".join(["%s"] * len(values))
 
 
+def _answer(kind: str, sql: str, params: list, keys: tuple) -> JsonResponse:
+    """A bare view's one query, its rows written out as JSON objects with ``keys``: the
+    answer's markers or its clusters (``kind``)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = [dict(zip(keys, row, strict=True)) for row in cursor]
+    return JsonResponse({"markers": [], "clusters": [], kind: rows})
+
+
 def bare_markers(request):
     """The baseline: one query over the unit's open issues in the box, as JSON: the counts
     per cell of the box's 12 × 12 division, or one page of points by deadline."""
@@ -79,26 +88,22 @@ def bare_markers(request):
         + (f" AND {field} IN ({_marks(ids)})" if field != "all" else "")
     )
     params = [*statuses, south, north, west, east, *ids]
-    with connection.cursor() as cursor:
-        if request.GET["mode"] == "clusters":
-            height, width = (north - south) / CELLS, (east - west) / CELLS
-            cursor.execute(
-                f"SELECT COUNT(*), AVG({LAT}), AVG({LNG}) "
-                f"{where} GROUP BY FLOOR(({LAT} - %s) / %s), FLOOR(({LNG} - %s) / %s)",
-                [*params, south, height, west, width],
-            )
-            clusters = [{"count": n, "lat": lat, "lng": lng} for n, lat, lng in cursor]
-            return JsonResponse({"markers": [], "clusters": clusters})
-        cursor.execute(
-            f"SELECT tracking_number, title, {LAT}, {LNG}, severity, "
-            f"status, due_at {where} ORDER BY due_at, id LIMIT {MARKER_LIMIT}",
-            params,
+    if request.GET["mode"] == "clusters":
+        height, width = (north - south) / CELLS, (east - west) / CELLS
+        return _answer(
+            "clusters",
+            f"SELECT COUNT(*), AVG({LAT}), AVG({LNG}) "
+            f"{where} GROUP BY FLOOR(({LAT} - %s) / %s), FLOOR(({LNG} - %s) / %s)",
+            [*params, south, height, west, width],
+            ("count", "lat", "lng"),
         )
-        markers = [
-            {"number": n, "title": t, "lat": lat, "lng": lng, "severity": s, "status": st}
-            for n, t, lat, lng, s, st, _due in cursor
-        ]
-    return JsonResponse({"markers": markers, "clusters": []})
+    return _answer(
+        "markers",
+        f"SELECT tracking_number, title, {LAT}, {LNG}, severity, "
+        f"status, due_at {where} ORDER BY due_at, id LIMIT {MARKER_LIMIT}",
+        params,
+        ("number", "title", "lat", "lng", "severity", "status", "due"),
+    )
 
 
 def bare_public(request):
@@ -115,26 +120,22 @@ def bare_public(request):
         "AND i.latitude BETWEEN %s AND %s AND i.longitude BETWEEN %s AND %s"
     )
     params = [*statuses, since, south, north, west, east]
-    with connection.cursor() as cursor:
-        if request.GET["mode"] == "clusters":
-            height, width = (north - south) / CELLS, (east - west) / CELLS
-            cursor.execute(
-                f"SELECT COUNT(*), FLOOR(({LAT} - %s) / %s), FLOOR(({LNG} - %s) / %s) "
-                f"{where} GROUP BY 2, 3",
-                [south, height, west, width, *params],
-            )
-            clusters = [{"count": n, "row": row, "col": col} for n, row, col in cursor]
-            return JsonResponse({"markers": [], "clusters": clusters})
-        cursor.execute(
-            f"SELECT c.name, i.status, i.created_at, {LAT}, {LNG} {where} "
-            f"ORDER BY i.created_at DESC LIMIT {MARKER_LIMIT}",
-            params,
+    if request.GET["mode"] == "clusters":
+        height, width = (north - south) / CELLS, (east - west) / CELLS
+        return _answer(
+            "clusters",
+            f"SELECT COUNT(*), FLOOR(({LAT} - %s) / %s), FLOOR(({LNG} - %s) / %s) "
+            f"{where} GROUP BY 2, 3",
+            [south, height, west, width, *params],
+            ("count", "row", "col"),
         )
-        markers = [
-            {"category": name, "status": status, "date": str(at), "lat": lat, "lng": lng}
-            for name, status, at, lat, lng in cursor
-        ]
-    return JsonResponse({"markers": markers, "clusters": []})
+    return _answer(
+        "markers",
+        f"SELECT c.name, i.status, i.created_at, {LAT}, {LNG} {where} "
+        f"ORDER BY i.created_at DESC LIMIT {MARKER_LIMIT}",
+        params,
+        ("category", "status", "date", "lat", "lng"),
+    )
 
 
 def bare_shapes(request):
