@@ -140,7 +140,8 @@ class PointCells:
         return size, [(key, n) for key, n in cells.items() if key[0] in rows and key[1] in cols]
 
     def count(self, bbox) -> int:
-        """The points of the cells the box overlaps: at least those in the box."""
+        """The points of the cells the box overlaps: at least those the box held when the
+        cells were counted."""
         return sum(n for _key, n in self._cells_of(bbox)[1])
 
     def clusters(self, bbox) -> list[dict]:
