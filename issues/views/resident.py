@@ -68,7 +68,7 @@ def participant_as_residents_read(user) -> str:
 def report(request):
     """File a problem: building (home by default), category, title, description, photos."""
     user = request.user
-    finder = BuildingFinder.from_query(request.GET)
+    form = None
     if request.method == "POST":
         form = ReportForm(request.POST, request.FILES, user=user)
         if form.is_valid():
@@ -97,6 +97,9 @@ def report(request):
                     % {"number": issue.tracking_number},
                 )
                 return redirect("my_issue_detail", issue.tracking_number)
+    # The page is drawn (a first visit, or a form sent back with its errors): its finder.
+    finder = BuildingFinder.from_query(request.GET)
+    if form is not None:
         offer_buildings(
             form.fields["building"], finder, current=form.cleaned_data.get("building"), keep=True
         )
