@@ -98,6 +98,11 @@ class PointCells:
     def of(cls, parts) -> PointCells:
         """Counted from ``parts``, querysets of issues with a point: one grouped query
         each, at the finest level."""
+        return cls(cls.counted(parts))
+
+    @classmethod
+    def counted(cls, parts) -> dict[tuple[int, int], int]:
+        """The finest level's counts of ``parts`` (what ``PointCells`` is made from)."""
         lat = Cast("latitude", FloatField())
         lng = Cast("longitude", FloatField())
         finest: Counter = Counter()
@@ -112,7 +117,7 @@ class PointCells:
             )
             for row, col, n in found:
                 finest[(int(row), int(col))] += n
-        return cls(dict(finest))
+        return dict(finest)
 
     def level(self, bbox) -> int:
         """The level a box is read at: the finest covering it in at most ``SPAN`` cells

@@ -186,6 +186,31 @@ def test_a_view_that_filled_up_within_the_minute_is_clustered(
     assert sum(c["count"] for c in data["clusters"]) == 4
 
 
+@pytest.mark.parametrize("shared", [True, False])
+def test_with_a_shared_cache_one_process_counts_the_cells_for_all(
+    client, territory, public, monkeypatch, settings, shared, django_assert_num_queries
+):
+    """A shared cache (Redis, or the database's) carries one process's counts to every
+    other process and host while they are under a minute old; a cache per process never
+    does (each counts its own)."""
+    from issues import mapdata
+    from issues.views import public_map
+
+    settings.CACHE_IS_SHARED = shared
+    monkeypatch.setattr(mapdata, "MARKER_LIMIT", 2)
+    for n in range(3):
+        at(territory.grid, public, lat=f"36.61{n}1")
+    with django_assert_num_queries(2):  # the open and the recently closed, counted
+        assert client.get(URL, BOX).json()["total"] == 3
+    monkeypatch.setitem(public_map._kept, "epoch", None)  # another process, just started
+    with django_assert_num_queries(0 if shared else 2):
+        data = client.get(URL, {"bbox": "117.10,36.60,117.15,36.6301"}).json()
+    assert sum(c["count"] for c in data["clusters"]) == 3
+    monkeypatch.setattr(public_map, "CELLS_SECONDS", 0)  # and a minute later: counted again
+    with django_assert_num_queries(2):
+        client.get(URL, {"bbox": "117.10,36.60,117.15,36.6302"})
+
+
 def _random_cells(rng, n):
     points = [(rng.uniform(36.5, 36.8), rng.uniform(116.8, 117.2)) for _ in range(n)]
     finest = {}

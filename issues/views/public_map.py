@@ -15,6 +15,7 @@ import secrets
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q
 from django.http import JsonResponse
@@ -36,6 +37,7 @@ CELLS_SECONDS = 60
 # Set once in the cache (shared by the hosts when the cache is): a cleared cache makes
 # every process count its cells afresh.
 CELLS_EPOCH_KEY = "public-map:cells-epoch"
+CELLS_KEY = "public-map:cells"
 STATUS_LABELS = dict(Status.choices)
 
 
@@ -55,31 +57,47 @@ def public_issues(condition=None):
     return Issue.objects.filter(shown, category__is_public=True)
 
 
-def _parts(bbox=None) -> tuple:
+def public_parts(bbox=None) -> tuple:
     """The open public issues and the recently closed ones (in ``bbox``, if given), apart:
     each is counted from its own index alone."""
     parts = (public_issues(_open()), public_issues(_recently_closed()))
     return parts if bbox is None else tuple(in_box(part, bbox) for part in parts)
 
 
-# This process's cell counts: {"epoch", "since", "cells"}; see public_cells.
-_kept: dict = {"epoch": None, "since": 0.0, "cells": None}
+# This process's cell counts: {"epoch", "counted_at", "cells"}; see public_cells.
+_kept: dict = {"epoch": None, "counted_at": 0.0, "cells": None}
 
 
 def public_cells() -> PointCells:
     """The public points (open, and closed in the last 30 days) counted per cell, kept in
-    this process for ``CELLS_SECONDS`` (two grouped queries over the point indexes, about
-    a fifth of a second for a city's 80,000 points, then nothing until the minute is up).
-    A crowded view shows counts at most that old, as the views themselves are kept."""
+    this process until they are ``CELLS_SECONDS`` old: two grouped queries over the point
+    indexes, about a fifth of a second for a city's 80,000 points, then nothing until the
+    minute is up. With a shared cache the first process to count leaves the counts there
+    for every other process and host, so the city's database counts once a minute however
+    many app processes it has. A crowded view shows counts at most that old, as the views
+    themselves are kept."""
     epoch = cache.get(CELLS_EPOCH_KEY)
     if epoch is None:
         cache.add(CELLS_EPOCH_KEY, secrets.token_hex(8), None)
         epoch = cache.get(CELLS_EPOCH_KEY)
-    now = time.monotonic()
-    if _kept["epoch"] != epoch or now - _kept["since"] >= CELLS_SECONDS:
-        cells = PointCells.of(_parts())
-        _kept.update(epoch=epoch, since=now, cells=cells)
+    if _kept["epoch"] != epoch or time.time() - _kept["counted_at"] >= CELLS_SECONDS:
+        counted_at, finest = _finest_counts(epoch)
+        _kept.update(epoch=epoch, counted_at=counted_at, cells=PointCells(finest))
     return _kept["cells"]
+
+
+def _finest_counts(epoch) -> tuple[float, dict]:
+    """(when, the finest cells' counts): another process's, from a shared cache, while
+    they are under a minute old; else counted now (and left there, if it is shared)."""
+    key = f"{CELLS_KEY}:{epoch}"
+    if settings.CACHE_IS_SHARED:
+        found = cache.get(key)
+        if found is not None and time.time() - found[0] < CELLS_SECONDS:
+            return found
+    counted = (time.time(), PointCells.counted(public_parts()))
+    if settings.CACHE_IS_SHARED:
+        cache.set(key, counted, CELLS_SECONDS)
+    return counted
 
 
 def public_map(request):
@@ -107,7 +125,7 @@ def points(request):
             return JsonResponse({"markers": markers, "clusters": [], "total": len(markers)})
         # More came within the minute: this box's own points counted now, as few as the
         # kept counts held and the minute's filings added.
-        cells = PointCells.of(_parts(bbox))
+        cells = PointCells.of(public_parts(bbox))
     # The total shown stops one past the limit (the page writes "501+").
     return JsonResponse({"markers": [], "clusters": cells.clusters(bbox), "total": limit + 1})
 
