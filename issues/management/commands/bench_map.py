@@ -203,7 +203,6 @@ class Command(QueueBenchmark):
         answer is kept a minute), beside one query over the public points in the box; and
         the counting of the cells each process does once a minute."""
         self.stdout.write("\npublic map points, every box a new one, in-process:")
-        rounds = self.options["rounds"]
         fresh = itertools.count()
 
         def asking(client, url, north):
@@ -233,28 +232,7 @@ class Command(QueueBenchmark):
                 first = page().json()
                 mode = "clusters" if first["clusters"] else "markers"
                 bare = asking(Client(), f"/__bench__/public/?mode={mode}&bbox={box}", north)
-                timings = _bench.alternate(
-                    {"page": page, "bare": bare},
-                    rounds=rounds,
-                    per_round=max(1, -(-repeat // rounds)),
-                )
-                with CaptureQueriesContext(connection) as queries:
-                    sent = page().json()
-                count = len(queries)  # (read now: the next request empties the log)
-                shown = (
-                    f"{len(sent['clusters'])} clusters"
-                    if sent["clusters"]
-                    else f"{len(sent['markers'])} markers"
-                )
-                self.stdout.write(
-                    _bench.ratio_line(
-                        f"{label:<14} {shown:>13}",
-                        timings["page"],
-                        timings["bare"],
-                        queries=count,
-                        width=28,
-                    )
-                )
+                self._beside_bare(f"{label:<14}", page, bare, repeat, width=28)
 
     def _measure_shapes(self, boxes, repeat) -> None:
         """The map's grid layer (``/places/grids.geojson``, anyone may ask) for a box the
@@ -350,9 +328,22 @@ class Command(QueueBenchmark):
             f"/__bench__/markers/?field={field}&ids={','.join(map(str, ids))}"
             f"&bbox={bbox_text}&mode={mode}"
         )
+        queries = self._beside_bare(
+            f"{label:<18} {box_label:<11}",
+            page,
+            _bench.getter(Client(), bare_url),
+            repeat,
+            width=45,
+        )
+        if explain and connection.vendor == "postgresql":
+            self._explain(queries)
+
+    def _beside_bare(self, label, page, bare, repeat, *, width) -> list[dict]:
+        """Time the points ``page`` gives beside its ``bare`` view in alternating rounds
+        and write the line, saying what the page showed; returns one page's queries."""
         rounds = self.options["rounds"]
         timings = _bench.alternate(
-            {"page": page, "bare": _bench.getter(Client(), bare_url)},
+            {"page": page, "bare": bare},
             rounds=rounds,
             per_round=max(1, -(-repeat // rounds)),
         )
@@ -365,12 +356,11 @@ class Command(QueueBenchmark):
         )
         self.stdout.write(
             _bench.ratio_line(
-                f"{label:<18} {box_label:<11} {shown:>13}",
+                f"{label} {shown:>13}",
                 timings["page"],
                 timings["bare"],
                 queries=len(queries),
-                width=45,
+                width=width,
             )
         )
-        if explain and connection.vendor == "postgresql":
-            self._explain(queries.captured_queries)
+        return queries.captured_queries
