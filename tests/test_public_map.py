@@ -215,9 +215,24 @@ def _random_cells(rng, n):
     points = [(rng.uniform(36.5, 36.8), rng.uniform(116.8, 117.2)) for _ in range(n)]
     finest = {}
     for lat, lng in points:
-        key = (math.floor(lat / PointCells.FINEST), math.floor(lng / PointCells.FINEST))
+        key = PointCells.key(
+            math.floor(lat / PointCells.FINEST), math.floor(lng / PointCells.FINEST)
+        )
         finest[key] = finest.get(key, 0) + 1
     return points, PointCells(finest)
+
+
+def test_a_cells_key_gives_back_its_row_and_column_anywhere_on_earth():
+    """A cell's row and column, packed in one int, come back whole for every cell of the
+    finest level, north and south, east and west."""
+    span = (90 / PointCells.FINEST, 180 / PointCells.FINEST)
+    for row in (-span[0], -1, 0, 1, 36_612, span[0]):
+        for col in (-span[1], -1, 0, 1, 117_123, span[1]):
+            key = PointCells.key(int(row), int(col))
+            assert PointCells.row_col(key) == (int(row), int(col))
+            # and a coarser cell's, halved as each level above does
+            coarser = PointCells.key(int(row) // 2, int(col) // 2)
+            assert PointCells.row_col(coarser) == (int(row) // 2, int(col) // 2)
 
 
 def test_cell_counts_match_the_points_they_hold():
