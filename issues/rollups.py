@@ -159,18 +159,28 @@ def key_of_row(row: dict) -> tuple[date, int]:
 # --- which issues, which rows ----------------------------------------------------------------
 
 
-def _keys_relation(keys: list[tuple[date, int]]) -> tuple[str, list]:
-    """The keys as a relation (g: grid, d: day, a/b: the day's first moment and the next
-    day's). PostgreSQL: arrays, whose length the planner knows (it then reads each key's
-    rows through the indexes); SQLite: one JSON parameter."""
-    starts = [day_start(day) for day, _grid in keys]
-    stops = [day_start(day + timedelta(days=1)) for day, _grid in keys]
+def _keys_relation(keys: list[tuple[date, int]], *, bounds: bool = True) -> tuple[str, list]:
+    """The keys as a relation (g: grid, d: day and, with ``bounds``, a/b: the day's first
+    moment and the next day's). PostgreSQL: arrays, whose length the planner knows (it then
+    reads each key's rows through the indexes); SQLite: one JSON parameter."""
+    starts = [day_start(day) for day, _grid in keys] if bounds else []
+    stops = [day_start(day + timedelta(days=1)) for day, _grid in keys] if bounds else []
     if connection.vendor == "postgresql":
+        params = [[grid for _day, grid in keys], [day for day, _grid in keys]]
+        if not bounds:
+            return "SELECT g, d FROM unnest(%s::bigint[], %s::date[]) AS k(g, d)", params
         sql = (
             "SELECT g, d, a, b FROM unnest(%s::bigint[], %s::date[], %s::timestamptz[], "
             "%s::timestamptz[]) AS k(g, d, a, b)"
         )
-        return sql, [[grid for _day, grid in keys], [day for day, _grid in keys], starts, stops]
+        return sql, [*params, starts, stops]
+    if not bounds:
+        rows = [{"g": grid, "d": day.isoformat()} for day, grid in keys]
+        sql = (
+            "SELECT json_extract(value, '$.g') AS g, json_extract(value, '$.d') AS d "
+            "FROM json_each(%s)"
+        )
+        return sql, [json.dumps(rows)]
     adapt = connection.ops.adapt_datetimefield_value
     rows = [
         {"g": grid, "d": day.isoformat(), "a": str(adapt(start)), "b": str(adapt(stop))}
@@ -459,9 +469,14 @@ def changed(keys: Iterable[tuple[date, int]]) -> None:
     if settings.ROLLUP_DELAY <= 0:
         refresh(keys)
         return
-    now = timezone.now()
-    PendingRollup.objects.bulk_create(
-        [PendingRollup(day=day, grid_id=grid, noted_at=now) for day, grid in keys]
+    # One statement from the keys as a relation: a sweep batch notes thousands, and model
+    # instances would cost more than the insert itself.
+    relation, params = _keys_relation(keys, bounds=False)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    _run(
+        f"INSERT INTO {PendingRollup._meta.db_table} (day, grid_id, noted_at) "
+        f"SELECT k.d, k.g, %s FROM ({relation}) k",
+        [now, *params],
     )
     transaction.on_commit(_ask_for_catch_up, robust=True)
 

@@ -649,6 +649,28 @@ def test_with_a_delay_a_change_is_noted_and_the_catch_up_counts_it(territory, pe
     assert rollups.catch_up() == 0
 
 
+def test_noting_a_batch_of_keys_is_one_statement_that_keeps_each_key(
+    territory, settings, django_assert_num_queries
+):
+    # A sweep batch notes thousands of grid-days at once: one INSERT, however many.
+    settings.ROLLUP_DELAY = 30
+    t = territory
+    today = timezone.localdate()
+    keys = [
+        (today - timedelta(days=n), grid.pk)
+        for n in range(400)
+        for grid in (t.grid, t.sibling_grid)
+    ]
+    before = timezone.now()
+    with django_assert_num_queries(1):
+        rollups.changed([*keys, *keys[:50]])  # a key named twice is noted once
+    noted = list(PendingRollup.objects.values_list("day", "grid_id", "noted_at"))
+    assert sorted((day, grid) for day, grid, _at in noted) == sorted(keys)
+    assert {at for _day, _grid, at in noted} == {noted[0][2]}
+    assert before <= noted[0][2] <= timezone.now()
+    assert rollups.lag() == noted[0][2]
+
+
 def test_the_catch_up_takes_its_notes_a_chunk_at_a_time(territory, people, settings):
     settings.ROLLUP_DELAY = 30
     t, p = territory, people
