@@ -163,35 +163,24 @@ def _keys_relation(keys: list[tuple[date, int]], *, bounds: bool = True) -> tupl
     """The keys as a relation (g: grid, d: day and, with ``bounds``, a/b: the day's first
     moment and the next day's). PostgreSQL: arrays, whose length the planner knows (it then
     reads each key's rows through the indexes); SQLite: one JSON parameter."""
-    starts = [day_start(day) for day, _grid in keys] if bounds else []
-    stops = [day_start(day + timedelta(days=1)) for day, _grid in keys] if bounds else []
+    columns = {"g": [grid for _day, grid in keys], "d": [day for day, _grid in keys]}
+    if bounds:
+        columns["a"] = [day_start(day) for day, _grid in keys]
+        columns["b"] = [day_start(day + timedelta(days=1)) for day, _grid in keys]
+    names = ", ".join(columns)
     if connection.vendor == "postgresql":
-        params = [[grid for _day, grid in keys], [day for day, _grid in keys]]
-        if not bounds:
-            return "SELECT g, d FROM unnest(%s::bigint[], %s::date[]) AS k(g, d)", params
-        sql = (
-            "SELECT g, d, a, b FROM unnest(%s::bigint[], %s::date[], %s::timestamptz[], "
-            "%s::timestamptz[]) AS k(g, d, a, b)"
-        )
-        return sql, [*params, starts, stops]
-    if not bounds:
-        rows = [{"g": grid, "d": day.isoformat()} for day, grid in keys]
-        sql = (
-            "SELECT json_extract(value, '$.g') AS g, json_extract(value, '$.d') AS d "
-            "FROM json_each(%s)"
-        )
-        return sql, [json.dumps(rows)]
+        types = {"g": "bigint", "d": "date", "a": "timestamptz", "b": "timestamptz"}
+        arrays = ", ".join(f"%s::{types[name]}[]" for name in columns)
+        return f"SELECT {names} FROM unnest({arrays}) AS k({names})", list(columns.values())
     adapt = connection.ops.adapt_datetimefield_value
+    text = {"g": int, "d": date.isoformat, "a": lambda at: str(adapt(at))}
+    text["b"] = text["a"]
     rows = [
-        {"g": grid, "d": day.isoformat(), "a": str(adapt(start)), "b": str(adapt(stop))}
-        for (day, grid), start, stop in zip(keys, starts, stops, strict=True)
+        {name: text[name](value) for name, value in zip(columns, values, strict=True)}
+        for values in zip(*columns.values(), strict=True)
     ]
-    sql = (
-        "SELECT json_extract(value, '$.g') AS g, json_extract(value, '$.d') AS d, "
-        "json_extract(value, '$.a') AS a, json_extract(value, '$.b') AS b "
-        "FROM json_each(%s)"
-    )
-    return sql, [json.dumps(rows)]
+    selected = ", ".join(f"json_extract(value, '$.{name}') AS {name}" for name in columns)
+    return f"SELECT {selected} FROM json_each(%s)", [json.dumps(rows)]
 
 
 def _issue_ids(keys) -> list[int]:
