@@ -8,9 +8,13 @@ browses and files once to warm up, and then the run alternates slices:
   description, a photo in every fourth), and open the issue page it is sent to. The third
   filing and every tenth after it is sent twice, as a double click (both at once) or the
   browser's "resend" (one after the other): the second must land on the same issue.
+- filings: the same residents only send the report form, again and again, each time with
+  a fresh submission token (as a newly opened form carries) and every fourth with a photo,
+  and open nothing else: the filing POST's throughput at the same concurrency as the bare
+  inserts, the figure that is compared with theirs.
 - bare: the same residents, signed in, POST to the bare INSERT view (config/bench_urls.py).
 
-A slice ends by letting every resident finish what it started, so the two never overlap.
+A slice ends by letting every resident finish what it started, so no two ever overlap.
 Each request is recorded with its slice, status, time and the server's own time
 (``Server-Timing``); the records and every filing's token and answer are written to
 LOAD_RESULTS for bench/load/report.py, which counts the rows against them.
@@ -55,7 +59,7 @@ TITLES = ["路灯不亮", "垃圾满溢", "井盖松动", "楼道堆物", "噪�
 
 @dataclass
 class Run:
-    phase: str = "warmup"  # warmup, residents, bare, pause, done
+    phase: str = "warmup"  # warmup, residents, filings, bare, pause, done
     slice: int = -1  # index of the current slice; -1 while warming up
     ready: int = 0  # residents through sign-in and the warm-up filing (or failed at it)
     busy: int = 0  # residents inside a step of the current slice
@@ -72,12 +76,14 @@ NUMBERS = itertools.count(1)
 
 
 def schedule() -> list[tuple[str, float]]:
-    """Residents' slices adding up to LOAD_SECONDS, each followed by a bare slice."""
+    """Residents' slices adding up to LOAD_SECONDS, each followed by a slice of filings
+    alone and a bare slice, both as long as LOAD_BARE_SLICE."""
     slices = []
     left = RESIDENT_SECONDS
     while left > 1e-6:
         seconds = min(SLICE_SECONDS, left)
-        slices += [("residents", seconds), ("bare", BARE_SLICE_SECONDS * seconds / SLICE_SECONDS)]
+        short = BARE_SLICE_SECONDS * seconds / SLICE_SECONDS
+        slices += [("residents", seconds), ("filings", short), ("bare", short)]
         left -= seconds
     return slices
 
@@ -209,6 +215,7 @@ class Resident(FastHttpUser):
         self.twin.cookiejar = self.twin.client.cookiejar = self.client.cookiejar
         self.issues: list[str] = []
         self.filed = 0
+        self.report_form: dict = {}  # the form as first filled, sent again in "filings"
         self.browsed = itertools.cycle(["home", "my issues", "issue page"])
         self.signed_in = False
         try:
@@ -223,12 +230,14 @@ class Resident(FastHttpUser):
     @task
     def step(self):
         phase = RUN.phase
-        if phase not in ("residents", "bare") or not self.signed_in:
+        if phase not in ("residents", "filings", "bare") or not self.signed_in:
             gevent.sleep(0.05)
             return
         RUN.busy += 1
         try:
-            self.resident_step() if phase == "residents" else self.bare_step()
+            {"residents": self.resident_step, "filings": self.filing_step}.get(
+                phase, self.bare_step
+            )()
         except Exception as exc:
             self.record_failure(phase, repr(exc))
         finally:
@@ -340,39 +349,45 @@ class Resident(FastHttpUser):
             photos = [("photos", "photo.jpg", PHOTO, "image/jpeg")]
         return values, photos, values["submission_token"]
 
+    def send_form(self, kind, values, photos, *, twin=False, resent=False) -> str | None:
+        """POST the report form; the new issue's tracking number, or None. Every copy sent
+        is recorded with its token, for the count against the rows."""
+        body, content_type = multipart(values, photos)
+        response = self.send(
+            kind,
+            "POST",
+            "/report/",
+            body=body,
+            content_type=content_type,
+            redirects=False,
+            twin=twin,
+        )
+        location = response.headers.get("Location", "") if response.headers else ""
+        match = re.fullmatch(r"/my/(\w+)/", urlsplit(location).path)
+        number = match.group(1) if response.status_code == 302 and match else None
+        RUN.filings.append(
+            {
+                "user": self.number,
+                "token": values["submission_token"],
+                "number": number,
+                "status": response.status_code,
+                "photo": bool(photos),
+                "resent": resent,
+            }
+        )
+        if number is None:
+            self.expect(response, 302, kind)
+        return number
+
     def file(self) -> None:
         values, photos, token = self.filled_report()
         if not token:
             return
         self.filed += 1
-        body, content_type = multipart(values, photos)
+        self.report_form = self.report_form or dict(values)
 
         def post(kind, twin=False):
-            response = self.send(
-                kind,
-                "POST",
-                "/report/",
-                body=body,
-                content_type=content_type,
-                redirects=False,
-                twin=twin,
-            )
-            location = response.headers.get("Location", "") if response.headers else ""
-            match = re.fullmatch(r"/my/(\w+)/", urlsplit(location).path)
-            number = match.group(1) if response.status_code == 302 and match else None
-            RUN.filings.append(
-                {
-                    "user": self.number,
-                    "token": token,
-                    "number": number,
-                    "status": response.status_code,
-                    "photo": bool(photos),
-                    "resent": kind != "file",
-                }
-            )
-            if number is None:
-                self.expect(response, 302, kind)
-            return number
+            return self.send_form(kind, values, photos, twin=twin, resent=kind != "file")
 
         # The third filing and every tenth after it is sent twice, by turns at once and after.
         resend = self.filed % RESEND_EVERY == 3
@@ -394,6 +409,25 @@ class Resident(FastHttpUser):
             self.issues.append(number)
             # Where the form sends the resident (it also shows the "filed" message).
             self.expect(self.send("issue page", "GET", f"/my/{number}/"), 200, "issue page")
+
+    def filing_step(self) -> None:
+        """The form this resident first filled, sent once more as a new form would be: a
+        fresh token, every fourth with a photo; no page is opened."""
+        if not self.report_form:
+            self.record_failure("filings", "no report form was filled during the warm-up")
+            gevent.sleep(0.5)
+            return
+        photos = []
+        if self.filed % PHOTO_EVERY == 0:
+            photos = [("photos", "photo.jpg", PHOTO, "image/jpeg")]
+        self.filed += 1
+        values = {**self.report_form, "submission_token": str(uuid.uuid4())}
+        self.send_form("filing only", values, photos)
+        # The "filed" message is read by the page the answer leads to, which is not opened
+        # here: left in the cookie, messages would pile up and spill into the session.
+        for cookie in list(self.client.cookiejar):
+            if cookie.name == "messages":
+                self.client.cookiejar.clear(cookie.domain, cookie.path, cookie.name)
 
     def bare_step(self) -> None:
         self.expect(self.send("bare insert", "POST", "/bench/bare-insert/"), 201, "bare insert")

@@ -139,6 +139,7 @@ def main() -> int:
     print(
         f"  {results['users']} residents; {len(windows)} slices alternating: "
         f"{measures.seconds['residents']:.0f} s residents browsing and filing, "
+        f"{measures.seconds['filings']:.0f} s filings alone, "
         f"{measures.seconds['bare']:.0f} s bare inserts"
     )
     for note in results["notes"]:
@@ -169,30 +170,40 @@ def main() -> int:
     print(measures.line("file", "residents"))
     for page in PAGES:
         print(measures.line(page, "residents"))
+    print(measures.line("filing only", "filings"))
     print(measures.line("bare insert", "bare"))
     sign_ins = measures.statuses["sign in"]
     print(f"  sign in: {sum(sign_ins.values())} ({dict(sign_ins)}), during the warm-up")
 
     file_rate, bare_rate = measures.rate("file", "residents"), measures.rate("bare insert", "bare")
-    ratio = file_rate / bare_rate if bare_rate else 0.0
+    alone_rate = measures.rate("filing only", "filings")
+    # The target compares like with like: filing POSTs and bare inserts, each sent back to
+    # back by the same residents. Among the residents' other requests a filing is one in
+    # four, so that rate is printed for what it is, not held to the target.
+    ratio = alone_rate / bare_rate if bare_rate else 0.0
     file_ms = statistics.fmean(measures.server["file"]) if measures.server["file"] else 0.0
     bare_ms = (
         statistics.fmean(measures.server["bare insert"]) if measures.server["bare insert"] else 0.0
     )
     cost_ratio = bare_ms / file_ms if file_ms else 0.0
     print("\nfiling against the bare insert, same run")
-    file_latency = measures.latency["file"]
-    print(
-        f"  filing POST {file_rate:.1f}/s (p50 {percentile(file_latency, 0.5) * 1000:.0f} ms,"
-        f" p95 {percentile(file_latency, 0.95) * 1000:.0f} ms) while the residents also browse"
-    )
-    print(
-        f"  bare insert {bare_rate:.1f}/s (p95 "
-        f"{percentile(measures.latency['bare insert'], 0.95) * 1000:.0f} ms)"
-    )
+    for label, kind in (("filing POSTs alone", "filing only"), ("bare inserts", "bare insert")):
+        latency = measures.latency[kind]
+        rate = alone_rate if kind == "filing only" else bare_rate
+        print(
+            f"  {label:<18} {rate:6.1f}/s (p50 {percentile(latency, 0.5) * 1000:.0f} ms,"
+            f" p95 {percentile(latency, 0.95) * 1000:.0f} ms)"
+        )
     print(
         f"  ratio {ratio:.1%} of the bare insert's throughput (target ≥ {TARGET_RATIO:.0%}): "
         f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}"
+    )
+    file_latency = measures.latency["file"]
+    print(
+        f"  while the residents also browse: filing POST {file_rate:.1f}/s (p50 "
+        f"{percentile(file_latency, 0.5) * 1000:.0f} ms, p95 "
+        f"{percentile(file_latency, 0.95) * 1000:.0f} ms), {file_rate / (bare_rate or 1):.1%}"
+        " of the bare insert's rate"
     )
     print(
         f"  in the worker a filing POST takes {file_ms:.1f} ms, a bare insert {bare_ms:.1f} ms:"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Filing under load: residents sign in, browse and file through the real report form while
-# a bare INSERT view is measured in the same run, in alternating slices (locustfile.py).
+# Filing under load: residents sign in, browse and file through the real report form, then
+# only file, while a bare INSERT view is measured in the same run, in alternating slices
+# (locustfile.py).
 # Starts gunicorn on loopback against its own PostgreSQL database (dropped and made afresh:
 # migrated, the demo data, LOAD_USERS resident accounts), runs locust headless, then
 # counts the rows against the answers (report.py) and profiles one filing in-process
@@ -130,9 +131,9 @@ seconds=${LOAD_SECONDS:-60}
 slice=${LOAD_SLICE:-10}
 bare=${LOAD_BARE_SLICE:-5}
 # A hard bound on locust besides its own clock: warm-up, the slices, their drains.
-run_time=$($BIN/python -c "print(int(120 + $seconds * (1 + $bare / $slice) + 30 * ($seconds / $slice)))")
+run_time=$($BIN/python -c "print(int(120 + $seconds * (1 + 2 * $bare / $slice) + 45 * ($seconds / $slice)))")
 say "locust: $USERS residents, ${seconds} s of browsing and filing in ${slice} s slices," \
-  "each followed by ${bare} s of bare inserts (at most ${run_time} s)"
+  "each followed by ${bare} s of filings alone and ${bare} s of bare inserts (at most ${run_time} s)"
 # locust's own exit code knows nothing of lost rows or forms filed twice: report.py decides.
 env LOAD_HOST="http://$ADDRESS" LOAD_USERS="$USERS" LOAD_SECONDS="$seconds" LOAD_SLICE="$slice" \
   LOAD_BARE_SLICE="$bare" LOAD_RESULTS="$WORK/results.json" \
