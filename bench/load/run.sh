@@ -11,9 +11,9 @@
 # Variables: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/grid_load; its name
 # must contain "load", as it is dropped), CACHE_URL (the server's cache; per process by
 # default, e.g. redis://127.0.0.1:6379/5 as in production), LOAD_PORT (8771), LOAD_USERS
-# (50), LOAD_SECONDS (60: the residents' time), LOAD_SLICE (10), LOAD_BARE_SLICE (5),
-# LOAD_WORKERS (2), LOAD_THREADS (1: sync workers), LOAD_TIMEOUT (600), LOAD_PROFILE (20
-# filings; 0: none).
+# (50), LOAD_SECONDS (60: the residents' time), LOAD_SLICE (10), LOAD_BARE_SLICE (5: both the
+# filings alone and the bare inserts after each residents' slice), LOAD_WORKERS (2),
+# LOAD_THREADS (1: sync workers), LOAD_TIMEOUT (600), LOAD_PROFILE (20 filings; 0: none).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
