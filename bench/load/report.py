@@ -187,9 +187,11 @@ def main() -> int:
     )
     cost_ratio = bare_ms / file_ms if file_ms else 0.0
     print("\nfiling against the bare insert, same run")
-    for label, kind in (("filing POSTs alone", "filing only"), ("bare inserts", "bare insert")):
+    for label, kind, rate in (
+        ("filing POSTs alone", "filing only", alone_rate),
+        ("bare inserts", "bare insert", bare_rate),
+    ):
         latency = measures.latency[kind]
-        rate = alone_rate if kind == "filing only" else bare_rate
         print(
             f"  {label:<18} {rate:6.1f}/s (p50 {percentile(latency, 0.5) * 1000:.0f} ms,"
             f" p95 {percentile(latency, 0.95) * 1000:.0f} ms)"
