@@ -17,6 +17,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from config import widgets
+from config.compiled import CompiledLookup
 from config.widgets import PlainSelect
 
 from .models import (
@@ -60,15 +61,34 @@ def grouped_choices(buildings) -> list:
     return list(groups.items())
 
 
+# The building a form names, with its grid and community: every filing reads one.
+_building_with_units = CompiledLookup(Building, buildings_with_units)
+
+
 class BuildingField(widgets.ModelChoiceField):
     """Any building validates; the page offers only those a finder narrowed it to."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("queryset", buildings_with_units())
+        kwargs["queryset"] = buildings_with_units()  # the one ``to_python`` reads
         kwargs.setdefault("empty_label", _("Choose the building"))
         kwargs.setdefault("widget", PlainSelect)
         super().__init__(**kwargs)
         self.widget.attrs["data-building-picker"] = FINDER_FORM_ID
+
+    def to_python(self, value):
+        """The chosen building, with its grid and community, read with SQL written once
+        (``config.compiled``); anything else is refused as Django refuses it."""
+        if value in self.empty_values:
+            return None
+        self.validate_no_null_characters(value)
+        try:
+            return _building_with_units.get(value.pk if isinstance(value, Building) else value)
+        except Building.DoesNotExist:
+            raise ValidationError(
+                self.error_messages["invalid_choice"],
+                code="invalid_choice",
+                params={"value": value},
+            ) from None
 
     def offer(self, buildings, *, also=None) -> None:
         """Render these buildings (grouped by community · grid), plus ``also`` if given."""

@@ -1,0 +1,87 @@
+"""One row by its primary key, through a queryset whose SQL is compiled once.
+
+The ORM writes a query's SQL afresh every time it runs. For a lookup by primary key that
+joins related rows (``select_related``), writing the SQL and working out which columns
+make which object costs more than the query itself: on the filing form, the building
+with its grid and community was a sixth of a filing. ``CompiledLookup`` compiles the
+queryset once per database connection, then runs that SQL with each key and makes the
+objects as the ORM does (the backend's and the fields' converters, the related objects
+cached on the row's), so an action that looks a row up on every request pays for the
+query alone.
+
+Only for plain lookups by primary key of querysets that do not change while the process
+runs (``select_related``, ``defer``/``only``, fixed filters): the SQL is kept as it was
+first written.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+
+from django.core.exceptions import ValidationError
+from django.db import connections, router
+from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators
+
+# Stands for the key while the SQL is written (a key no row has; any would do).
+_PLACEHOLDER = -424_242
+
+
+class CompiledLookup:
+    def __init__(self, model: type[Model], queryset: Callable[[], QuerySet]):
+        self.model = model
+        self.queryset = queryset
+        # {connection: its compiled query}: a connection belongs to one thread, and the
+        # converters the query applies are that connection's.
+        self._compiled = weakref.WeakKeyDictionary()
+
+    def _compile(self, connection):
+        compiled = self._compiled.get(connection)
+        if compiled is None:
+            query = self.queryset().filter(pk=_PLACEHOLDER).order_by().query
+            compiler = query.get_compiler(connection=connection)
+            sql, params = compiler.as_sql()
+            params = list(params)
+            if params.count(_PLACEHOLDER) != 1:
+                raise ValueError(f"cannot compile a lookup of {self.model.__name__} by key")
+            klass_info, select = compiler.klass_info, compiler.select
+            start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+            compiled = self._compiled[connection] = {
+                "compiler": compiler,
+                "sql": sql,
+                "params": params,
+                "at": params.index(_PLACEHOLDER),
+                "fields": (start, end, [column[0].target.attname for column in select[start:end]]),
+                "related": get_related_populators(klass_info, select, connection.alias),
+            }
+        return compiled
+
+    def get(self, key) -> Model:
+        """The row whose primary key is ``key`` (its text, as a form sends it, or the
+        number), with its related rows. ``self.model.DoesNotExist`` when there is none,
+        also for a key no row could have (not a number, or out of the column's range)."""
+        pk = self.model._meta.pk
+        try:
+            key = pk.to_python(key)
+        except ValidationError:
+            raise self.model.DoesNotExist from None
+        connection = connections[router.db_for_read(self.model)]
+        # As the ORM does, a number out of an integer key's range finds nothing.
+        low, high = connection.ops.integer_field_ranges.get(pk.get_internal_type(), (None, None))
+        if key is None or (low is not None and key < low) or (high is not None and key > high):
+            raise self.model.DoesNotExist
+        compiled = self._compile(connection)
+        params = list(compiled["params"])
+        params[compiled["at"]] = key
+        with connection.cursor() as cursor:
+            cursor.execute(compiled["sql"], params)
+            rows = cursor.fetchall()
+        if not rows:
+            raise self.model.DoesNotExist
+        (row,) = compiled["compiler"].results_iter([rows])
+        start, end, names = compiled["fields"]
+        obj = self.model.from_db(connection.alias, names, row[start:end])
+        for related in compiled["related"]:
+            related.populate(row, obj)
+        return obj
