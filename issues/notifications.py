@@ -37,6 +37,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from config.savepoints import undone_on_failure
 from grids import units
 from grids.models import Post, User
 
@@ -356,13 +357,15 @@ def notify(event_ids: list[int], happened=None) -> int:
     """Write the notifications for these events and enqueue the emails; returns how many.
     (Which events concern whom is decided in the SQL, by their kind.) ``happened`` is
     what ``_what_happened`` would read of them, when the caller holds the events. Each
-    chunk is one savepoint inside the caller's transaction (its own transaction outside
-    one); the emails are enqueued when that commits."""
+    chunk is undone alone if it fails (``config.savepoints``: a savepoint inside the
+    caller's transaction, its own transaction outside one); the emails are enqueued when
+    that commits."""
     created = 0
     given = happened if len(event_ids) <= CHUNK else None
     for start in range(0, len(event_ids), CHUNK):
         chunk = event_ids[start : start + CHUNK]
-        with transaction.atomic():
+        mailed = []
+        with undone_on_failure():
             happened = given if given is not None else _what_happened(chunk)
             told = 0  # residents
             if {kind for kind, _level, _system in happened} & set(REPORTER_KINDS):
@@ -371,7 +374,9 @@ def notify(event_ids: list[int], happened=None) -> int:
             created += _insert_arrival_digests(chunk, happened)
             created += told
             if told:
-                _email_residents(chunk)
+                mailed = _mailed(chunk)
+        if mailed:
+            _email_once_committed(mailed)
     return created
 
 
@@ -385,18 +390,21 @@ def _emailed(notes):
     )
 
 
-def _email_residents(event_ids: list[int]) -> None:
-    """Enqueue the emails of the residents just notified (one query), once the
-    notifications are committed: the action never waits for, or fails because of, mail."""
-    from .tasks import enqueue, send_notification_emails
-
-    ids = list(
+def _mailed(event_ids: list[int]) -> list[int]:
+    """The notifications of these events that go by email (one query)."""
+    return list(
         _emailed(Notification.objects.filter(event_id__in=event_ids))
         .order_by("id")
         .values_list("id", flat=True)
     )
-    if ids:
-        transaction.on_commit(lambda: enqueue(send_notification_emails, ids), robust=True)
+
+
+def _email_once_committed(notification_ids: list[int]) -> None:
+    """Enqueue these emails once the notifications are committed: the action never waits
+    for, or fails because of, mail."""
+    from .tasks import enqueue, send_notification_emails
+
+    transaction.on_commit(lambda: enqueue(send_notification_emails, notification_ids), robust=True)
 
 
 def _message(note) -> EmailMessage:

@@ -1,0 +1,75 @@
+"""``undone_on_failure`` (config/savepoints.py): what fails inside is undone alone, the
+caller's transaction goes on; on PostgreSQL the savepoint costs no round trip of its own."""
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from config.savepoints import undone_on_failure
+from issues.models import Category
+from tests.conftest import requires_postgres
+
+
+def _names():
+    return sorted(Category.objects.values_list("name", flat=True))
+
+
+def test_a_failure_inside_undoes_only_what_was_written_inside(db):
+    with transaction.atomic():
+        Category.objects.create(name="before")
+        with pytest.raises(DatabaseError), undone_on_failure():
+            Category.objects.create(name="inside")
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT id FROM no_such_table")  # fails in the database
+        # The transaction is usable again, and goes on.
+        Category.objects.create(name="after")
+    assert _names() == ["after", "before"]
+
+
+def test_a_failure_in_python_undoes_it_too_and_success_keeps_everything(db):
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), undone_on_failure():
+            Category.objects.create(name="inside")
+            raise RuntimeError("a bug after the first statement")
+        with undone_on_failure():
+            Category.objects.create(name="kept")
+            Category.objects.create(name="kept too")
+    assert _names() == ["kept", "kept too"]
+
+
+def test_blocks_inside_blocks_undo_their_own(db):
+    with transaction.atomic():
+        with undone_on_failure():
+            Category.objects.create(name="outer")
+            with pytest.raises(ZeroDivisionError), undone_on_failure():
+                Category.objects.create(name="inner, failed")
+                raise ZeroDivisionError
+            with undone_on_failure():
+                Category.objects.create(name="inner, kept")
+        with pytest.raises(ZeroDivisionError), undone_on_failure():
+            Category.objects.create(name="outer, failed")
+            with undone_on_failure():
+                Category.objects.create(name="inside the failed one")
+            raise ZeroDivisionError
+    assert _names() == ["inner, kept", "outer"]
+
+
+def test_outside_a_transaction_it_is_a_transaction_of_its_own(transactional_db):
+    with pytest.raises(ZeroDivisionError), undone_on_failure():
+        Category.objects.create(name="inside")
+        raise ZeroDivisionError
+    assert _names() == []
+
+
+@requires_postgres
+def test_on_postgresql_the_savepoint_goes_with_the_first_statement(db):
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        with undone_on_failure():
+            Category.objects.create(name="one")
+            Category.objects.create(name="two")
+    statements = [q["sql"] for q in queries.captured_queries]
+    # Two round trips for two statements: no SAVEPOINT or RELEASE of their own.
+    assert len(statements) == 2, statements
+    assert statements[0].startswith("SAVEPOINT undone_on_failure_")
+    assert "INSERT" in statements[0] and statements[1].startswith("INSERT")
+    assert _names() == ["one", "two"]
