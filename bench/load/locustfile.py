@@ -163,8 +163,11 @@ def form_fields(page: str, marker: str) -> tuple[dict, dict]:
     return values, options
 
 
-def multipart(values: dict, files: list[tuple[str, str, bytes, str]]) -> tuple[bytes, str]:
-    """A multipart/form-data body, as the report form (enctype multipart) is sent."""
+def form_body(values: dict, files: list[tuple[str, str, bytes, str]]) -> tuple[bytes, str]:
+    """The report form's body as the page sends it (static/js/site.js): multipart/form-data
+    with a photo, plain form data without one."""
+    if not files:
+        return urlencode(values).encode(), "application/x-www-form-urlencoded"
     boundary = uuid.uuid4().hex
     parts = []
     for name, value in values.items():
@@ -352,7 +355,7 @@ class Resident(FastHttpUser):
     def send_form(self, kind, values, photos, *, twin=False, resent=False) -> str | None:
         """POST the report form; the new issue's tracking number, or None. Every copy sent
         is recorded with its token, for the count against the rows."""
-        body, content_type = multipart(values, photos)
+        body, content_type = form_body(values, photos)
         response = self.send(
             kind,
             "POST",

@@ -9,4 +9,14 @@
       form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
     });
   });
+  // A form that can carry photos goes as multipart only when it carries some: without
+  // them it is sent as plain form data, which the server reads several times faster.
+  document.querySelectorAll('form[enctype="multipart/form-data"]').forEach(function (form) {
+    form.addEventListener("submit", function () {
+      var files = Array.prototype.some.call(form.elements, function (field) {
+        return field.type === "file" && field.files && field.files.length > 0;
+      });
+      form.enctype = files ? "multipart/form-data" : "application/x-www-form-urlencoded";
+    });
+  });
 })();
