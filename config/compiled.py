@@ -3,7 +3,7 @@
 The ORM writes a query's SQL afresh every time it runs. For a lookup by primary key that
 joins related rows (``select_related``), writing the SQL and working out which columns
 make which object costs more than the query itself: on the filing form, the building
-with its grid and community was a sixth of a filing. ``CompiledLookup`` compiles the
+with its grid and community was about a sixth of a filing. ``CompiledLookup`` compiles the
 queryset once per database connection, then runs that SQL with each key and makes the
 objects as the ORM does (the backend's and the fields' converters, the related objects
 cached on the row's), so an action that looks a row up on every request pays for the

@@ -69,7 +69,7 @@ class BuildingField(widgets.ModelChoiceField):
     """Any building validates; the page offers only those a finder narrowed it to."""
 
     def __init__(self, **kwargs):
-        kwargs["queryset"] = buildings_with_units()  # the one ``to_python`` reads
+        kwargs["queryset"] = buildings_with_units()  # always: ``to_python`` reads it, compiled
         kwargs.setdefault("empty_label", _("Choose the building"))
         kwargs.setdefault("widget", PlainSelect)
         super().__init__(**kwargs)
