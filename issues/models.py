@@ -801,6 +801,9 @@ class Photo(models.Model):
         verbose_name=_("event"),
     )
     image = models.ImageField(_("image"), upload_to=photo_upload_to)
+    # The square the pages draw (issues.photos.THUMBNAIL_SIDE); empty for a photo small
+    # enough to be drawn as it is.
+    thumbnail = models.ImageField(_("thumbnail"), upload_to=photo_upload_to, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

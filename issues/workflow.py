@@ -132,10 +132,12 @@ def _require(value: str, message: str) -> str:
 
 def _save_photos(issue: Issue, event: IssueEvent, photos: Iterable[CleanPhoto], actor) -> None:
     for photo in photos:
+        image, thumbnail = photo.as_files()
         Photo.objects.create(
             issue=issue,
             event=event,
-            image=photo.as_file(),
+            image=image,
+            thumbnail=thumbnail or "",
             uploaded_by=actor,
             width=photo.width,
             height=photo.height,

@@ -52,9 +52,78 @@ def test_a_real_photo_is_stored_and_shown_as_a_thumbnail(signed_in, people, terr
     assert photo.event.kind == "filed" and photo.uploaded_by == people.resident
     assert (photo.width, photo.height) == (64, 48)
     page = signed_in.get(response.url).text
-    assert f'src="{reverse("photo", args=[photo.pk])}"' in page
+    # The page draws the thumbnail and links to the photo.
+    assert f'src="{reverse("photo_thumbnail", args=[photo.pk])}"' in page
+    assert f'href="{reverse("photo", args=[photo.pk])}"' in page
     assert photo.image.url not in page  # media files are not linked to directly
     assert 'class="photo-thumb"' in page
+
+
+def stored(field) -> Image.Image:
+    with Image.open(field.path) as image:
+        image.load()
+        return image
+
+
+def test_a_phone_photo_is_kept_at_the_set_size_with_a_square_thumbnail(
+    signed_in, people, territory, settings
+):
+    settings.PHOTO_MAX_SIDE = 1200
+    # Decoded at half its size, the least fraction that fits: no resampling.
+    response = report(signed_in, people, territory, [image_upload("phone.jpg", size=(2400, 1800))])
+    assert response.status_code == 302
+    photo = Photo.objects.get()
+    kept = stored(photo.image)
+    assert kept.format == "JPEG" and kept.size == (1200, 900) == (photo.width, photo.height)
+    thumbnail = stored(photo.thumbnail)
+    assert thumbnail.format == "JPEG" and thumbnail.size == (192, 192)
+    # One name the server chose, for both files.
+    assert photo.thumbnail.name == photo.image.name.replace(".jpg", "-thumb.jpg")
+    # The thumbnail is sent as the photo is, to whoever may see the photo.
+    response = signed_in.get(reverse("photo_thumbnail", args=[photo.pk]))
+    body = b"".join(response.streaming_content)
+    assert response["Content-Type"] == "image/jpeg" and "private" in response["Cache-Control"]
+    assert Image.open(io.BytesIO(body)).size == (192, 192)
+
+
+def test_a_photo_between_the_fractions_is_decoded_at_the_one_that_fits(
+    signed_in, people, territory, settings
+):
+    settings.PHOTO_MAX_SIDE = 1000
+    report(signed_in, people, territory, [image_upload("phone.jpg", size=(2400, 1600))])
+    # Half (1200) is still too large; a quarter fits.
+    assert stored(Photo.objects.get().image).size == (600, 400)
+
+
+def test_a_large_png_is_shrunk_to_the_set_size(signed_in, people, territory, settings):
+    settings.PHOTO_MAX_SIDE = 1000
+    report(signed_in, people, territory, [image_upload("screen.png", size=(1500, 600))])
+    photo = Photo.objects.get()
+    assert stored(photo.image).format == "PNG"
+    assert (photo.width, photo.height) == stored(photo.image).size == (1000, 400)
+    assert stored(photo.thumbnail).size == (192, 192)
+
+
+def test_a_turned_phone_photo_is_kept_upright_after_shrinking(
+    signed_in, people, territory, settings
+):
+    settings.PHOTO_MAX_SIDE = 1200
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was turned; shown rotated 90° clockwise
+    upload = image_upload("turned.jpg", size=(2400, 1200), exif=exif.tobytes())
+    report(signed_in, people, territory, [upload])
+    photo = Photo.objects.get()
+    assert stored(photo.image).size == (600, 1200) == (photo.width, photo.height)
+
+
+def test_a_small_photo_is_its_own_thumbnail(signed_in, people, territory):
+    report(signed_in, people, territory, [image_upload("small.jpg", size=(320, 240))])
+    photo = Photo.objects.get()
+    assert not photo.thumbnail
+    assert stored(photo.image).size == (320, 240)
+    response = signed_in.get(reverse("photo_thumbnail", args=[photo.pk]))
+    assert response.status_code == 200
+    assert Image.open(io.BytesIO(b"".join(response.streaming_content))).size == (320, 240)
 
 
 def test_the_stored_name_is_generated_by_the_server(signed_in, people, territory):
@@ -218,9 +287,9 @@ def photos(people, territory):
     return type("Photos", (), {"issue": issue, "public": public, "internal": internal})
 
 
-def opened(client, photo):
+def opened(client, photo, view="photo"):
     """The response, its body read (``body``) and its file closed."""
-    response = client.get(reverse("photo", args=[photo.pk]))
+    response = client.get(reverse(view, args=[photo.pk]))
     streaming = getattr(response, "streaming", False)
     # Reading the whole stream lets the test client close the file (and nothing else).
     response.body = b"".join(response.streaming_content) if streaming else response.content
@@ -237,9 +306,10 @@ def test_the_reporter_sees_the_public_photo_privately_cached(client, people, pho
     assert "X-Accel-Redirect" not in response
 
 
-def test_the_reporter_does_not_see_an_internal_photo(client, people, photos):
+@pytest.mark.parametrize("view", ["photo", "photo_thumbnail"])
+def test_the_reporter_does_not_see_an_internal_photo(client, people, photos, view):
     client.force_login(people.resident)
-    assert opened(client, photos.internal).status_code == 404
+    assert opened(client, photos.internal, view).status_code == 404
 
 
 def test_staff_in_scope_see_every_photo(client, people, photos):
@@ -248,15 +318,16 @@ def test_staff_in_scope_see_every_photo(client, people, photos):
     assert opened(client, photos.internal).status_code == 200
 
 
+@pytest.mark.parametrize("view", ["photo", "photo_thumbnail"])
 @pytest.mark.parametrize("who", ["anonymous", "other_resident", "far_worker"])
-def test_nobody_else_sees_a_photo(client, people, territory, photos, who):
+def test_nobody_else_sees_a_photo(client, people, territory, photos, who, view):
     from tests.factories import ResidentFactory, staff_on
 
     if who == "other_resident":
         client.force_login(ResidentFactory())
     elif who == "far_worker":
         client.force_login(staff_on(territory.far_grid))
-    assert opened(client, photos.public).status_code == 404
+    assert opened(client, photos.public, view).status_code == 404
 
 
 def test_the_proxy_sends_the_file_when_configured(client, people, photos, settings):

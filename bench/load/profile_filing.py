@@ -33,6 +33,23 @@ def photo() -> bytes:
     return out.getvalue()
 
 
+def phone_photo(width=4032, height=3024) -> bytes:
+    """A 12-megapixel JPEG like a phone's (shapes and grain, about 4 MB): what a resident's
+    real photo costs a filing, decoded, shrunk and re-encoded."""
+    from PIL import Image, ImageChops
+
+    channels = []
+    for sigma in (60, 70, 80):
+        shapes = Image.effect_noise((width // 48, height // 48), sigma)
+        shapes = shapes.resize((width, height), Image.Resampling.BICUBIC)
+        channels.append(
+            ImageChops.add(shapes, Image.effect_noise((width, height), 10), offset=-128)
+        )
+    out = io.BytesIO()
+    Image.merge("RGB", channels).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--filings", type=int, default=20)
@@ -48,7 +65,7 @@ def main() -> None:
 
     from grids.models import User
     from grids.views import LOGIN_BACKEND
-    from issues.models import Category
+    from issues.models import Category, Photo
 
     user = User.objects.filter(username__startswith="load-").select_related("home_building").first()
     # A category without extra questions, as most filings are.
@@ -58,7 +75,7 @@ def main() -> None:
     jpeg = photo()
     message_cookie = CookieStorage.cookie_name
 
-    def post(with_photo=False):
+    def post(with_photo=False, content=jpeg):
         data = {
             "submission_token": str(uuid.uuid4()),
             "building": user.home_building_id,
@@ -71,7 +88,7 @@ def main() -> None:
         }
         # Sent as the page sends it (static/js/site.js): multipart only with a photo.
         if with_photo:
-            data["photos"] = SimpleUploadedFile("photo.jpg", jpeg, content_type="image/jpeg")
+            data["photos"] = SimpleUploadedFile("photo.jpg", content, content_type="image/jpeg")
             form = {"data": data}
         else:
             form = {"data": urlencode(data), "content_type": "application/x-www-form-urlencoded"}
@@ -109,6 +126,9 @@ def main() -> None:
         plain.append(post())
         if number % 4 == 3:
             photos.append(post(with_photo=True))
+    phone = phone_photo()
+    with_phone = [post(with_photo=True, content=phone) for _ in range(3)]
+    kept = Photo.objects.latest("pk")
     started = time.perf_counter()
     page_queries = queries_of(lambda: client.get("/report/"))
     page_ms = (time.perf_counter() - started) * 1000
@@ -119,6 +139,12 @@ def main() -> None:
         f"{len(filing_queries)} queries; with a photo median "
         f"{statistics.median(photos) * 1000:.1f} ms; the report page {page_ms:.1f} ms, "
         f"{len(page_queries)} queries"
+    )
+    print(
+        f"  with a 12-megapixel phone photo ({len(phone) / 1e6:.1f} MB): median "
+        f"{statistics.median(with_phone) * 1000:.0f} ms; kept at {kept.width} × {kept.height}, "
+        f"{kept.image.size / 1e3:.0f} KB, its thumbnail "
+        f"{kept.thumbnail.size / 1e3 if kept.thumbnail else 0:.0f} KB"
     )
     print("  queries of one filing:")
     shapes = Counter()

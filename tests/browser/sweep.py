@@ -33,6 +33,7 @@ NOT_PAGES = {
     "email_confirm": "follows a mailed link and redirects to the profile",
     "email_confirm_send": "POST only",
     "photo": "an image, not a page",
+    "photo_thumbnail": "an image, not a page",
     "support_issue": "POST only",
     "participate_claim": "POST only",
     "participate_note": "POST only",
