@@ -111,12 +111,7 @@ def clean_photo(upload) -> CleanPhoto:
             image = _kept_mode(image, fmt)
             content = _encoded(image, fmt)
             width, height = image.size
-            # A photo hardly larger than its thumbnail is drawn as it is.
-            thumbnail, thumbnail_format = b"", fmt
-            if max(width, height) > 2 * THUMBNAIL_SIDE:
-                square = _square(_resizable(image), THUMBNAIL_SIDE)
-                thumbnail_format = "PNG" if square.mode in ("RGBA", "LA") else "JPEG"
-                thumbnail = _encoded(square, thumbnail_format)
+            thumbnail, thumbnail_extension = thumbnail_of(image)
     except ValidationError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
@@ -131,8 +126,19 @@ def clean_photo(upload) -> CleanPhoto:
         width=width,
         height=height,
         thumbnail=thumbnail,
-        thumbnail_extension=FORMATS[thumbnail_format],
+        thumbnail_extension=thumbnail_extension,
     )
+
+
+def thumbnail_of(image: Image.Image) -> tuple[bytes, str]:
+    """The square the pages draw of a kept photo, as (content, file extension): JPEG, or
+    PNG for a photo with transparency. Nothing (``b""``) for a photo hardly larger than the
+    thumbnail, which is drawn as it is."""
+    if max(image.size) <= 2 * THUMBNAIL_SIDE:
+        return b"", ""
+    square = _square(_resizable(image), THUMBNAIL_SIDE)
+    fmt = "PNG" if square.mode in ("RGBA", "LA") else "JPEG"
+    return _encoded(square, fmt), FORMATS[fmt]
 
 
 def _resizable(image: Image.Image) -> Image.Image:

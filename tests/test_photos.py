@@ -345,3 +345,59 @@ def test_media_files_are_not_served_by_url(client, people, photos, settings):
     settings.DEBUG = True
     client.force_login(people.resident)
     assert client.get(photos.public.image.url).status_code == 404
+
+
+# --- thumbnails for photos stored before pages drew them ----------------------------------
+
+
+def test_photos_stored_without_a_thumbnail_are_given_one(people, territory):
+    from django.core.files.base import ContentFile
+    from django.core.management import CommandError, call_command
+
+    from issues import workflow
+    from issues.models import Source
+
+    issue = workflow.file_issue(
+        actor=people.resident,
+        source=Source.RESIDENT,
+        category=territory.category,
+        title="垃圾堆积",
+        description="三天没人清运",
+        building=people.resident.home_building,
+    )
+
+    def stored_before(name, size, fmt="JPEG"):
+        """A photo as it was kept before thumbnails: whole, and none beside it."""
+        buffer = io.BytesIO()
+        Image.new("RGB", size, (30, 120, 60)).save(buffer, fmt)
+        return Photo.objects.create(
+            issue=issue,
+            image=ContentFile(buffer.getvalue(), name=name),
+            width=size[0],
+            height=size[1],
+        )
+
+    large = stored_before("old.jpg", (2016, 1512))
+    small = stored_before("small.png", (300, 200), "PNG")
+    gone = stored_before("gone.jpg", (800, 600))
+    gone.image.storage.delete(gone.image.name)
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError, match="1 photos could not be read"):
+        call_command("make_photo_thumbnails", stdout=out, stderr=err)
+    assert "thumbnails made: 1; small enough to be drawn as they are: 1" in out.getvalue()
+    assert f"photo {gone.pk}" in err.getvalue()
+    large.refresh_from_db()
+    assert stored(large.thumbnail).size == (192, 192)
+    assert large.thumbnail.name.endswith(
+        large.image.name.rsplit("/", 1)[1].replace(".jpg", "-thumb.jpg")
+    )
+    small.refresh_from_db()
+    assert not small.thumbnail
+    # Run again with nothing missing: nothing more is made.
+    gone.delete()
+    out = io.StringIO()
+    call_command("make_photo_thumbnails", stdout=out)
+    assert (
+        "thumbnails made: 0; small enough to be drawn as they are: 1; unreadable or missing: 0"
+        in out.getvalue()
+    )
