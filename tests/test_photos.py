@@ -350,21 +350,11 @@ def test_media_files_are_not_served_by_url(client, people, photos, settings):
 # --- thumbnails for photos stored before pages drew them ----------------------------------
 
 
-def test_photos_stored_without_a_thumbnail_are_given_one(people, territory):
+def test_photos_stored_without_a_thumbnail_are_given_one(photos):
     from django.core.files.base import ContentFile
     from django.core.management import CommandError, call_command
 
-    from issues import workflow
-    from issues.models import Source
-
-    issue = workflow.file_issue(
-        actor=people.resident,
-        source=Source.RESIDENT,
-        category=territory.category,
-        title="垃圾堆积",
-        description="三天没人清运",
-        building=people.resident.home_building,
-    )
+    issue = photos.issue  # with two small photos, drawn as they are
 
     def stored_before(name, size, fmt="JPEG"):
         """A photo as it was kept before thumbnails: whole, and none beside it."""
@@ -384,7 +374,7 @@ def test_photos_stored_without_a_thumbnail_are_given_one(people, territory):
     out, err = io.StringIO(), io.StringIO()
     with pytest.raises(CommandError, match="1 photos could not be read"):
         call_command("make_photo_thumbnails", stdout=out, stderr=err)
-    assert "thumbnails made: 1; small enough to be drawn as they are: 1" in out.getvalue()
+    assert "thumbnails made: 1; small enough to be drawn as they are: 3" in out.getvalue()
     assert f"photo {gone.pk}" in err.getvalue()
     large.refresh_from_db()
     assert stored(large.thumbnail).size == (192, 192)
@@ -398,6 +388,6 @@ def test_photos_stored_without_a_thumbnail_are_given_one(people, territory):
     out = io.StringIO()
     call_command("make_photo_thumbnails", stdout=out)
     assert (
-        "thumbnails made: 0; small enough to be drawn as they are: 1; unreadable or missing: 0"
+        "thumbnails made: 0; small enough to be drawn as they are: 3; unreadable or missing: 0"
         in out.getvalue()
     )
