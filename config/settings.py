@@ -168,7 +168,7 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_X_ACCEL_REDIRECT = env.bool("MEDIA_X_ACCEL_REDIRECT", default=False)
 # Photos are kept at most this many pixels on their longer side (issues/photos.py): a
 # phone's 12 to 48 megapixels are shrunk on upload, once (to about 2000 × 1500).
-PHOTO_MAX_SIDE = env.int("PHOTO_MAX_SIDE", default=2560)
+PHOTO_MAX_SIDE = env.int("PHOTO_MAX_SIDE", default=2048)
 # Files an administrator uploads for an import wait here until the import is confirmed:
 # shared between hosts like MEDIA_ROOT, but never served.
 IMPORT_UPLOADS_ROOT = env.path("IMPORT_UPLOADS_ROOT", default=BASE_DIR / "private" / "imports")

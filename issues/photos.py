@@ -1,10 +1,10 @@
 """Photo intake: decode with Pillow, refuse what is not a real, reasonable image, and
 re-encode so that no EXIF block (and so no GPS position) survives.
 
-A photo is kept at most ``PHOTO_MAX_SIDE`` pixels on its longer side (settings; 2560 by
+A photo is kept at most ``PHOTO_MAX_SIDE`` pixels on its longer side (settings; 2048 by
 default): a phone's 12 or 48 megapixels, re-encoded whole, cost a filing a quarter of a
 second to over a second of CPU and the media store 3–10 MB each; a phone photo is kept at
-about 2000 × 1500, some 0.5 MB. Pages show a square thumbnail of it, ``THUMBNAIL_SIDE``
+about 2000 × 1500, some 0.5–0.8 MB. Pages show a square thumbnail of it, ``THUMBNAIL_SIDE``
 pixels (twice the 96 CSS pixels it is drawn in), made at the same time; the whole photo
 is opened only when asked for.
 

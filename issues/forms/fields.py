@@ -1,6 +1,7 @@
 """Form pieces shared by the resident and staff pages."""
 
 from django import forms
+from django.conf import settings
 from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +22,13 @@ photos_help_text = lazy(_photos_help_text, str)
 
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        # The page shrinks a photo larger than the server keeps before sending it
+        # (static/js/site.js); the server checks and re-encodes it all the same.
+        context["widget"]["attrs"]["data-max-side"] = settings.PHOTO_MAX_SIDE
+        return context
 
 
 class PhotosField(forms.FileField):

@@ -183,3 +183,44 @@ def test_a_report_goes_as_multipart_only_with_a_photo(page, territory, tmp_path)
         assert sent.value.headers["content-type"].split(";")[0] == expected
         issue = Issue.objects.get(title=title)
         assert issue.reporter == resident and issue.photos.count() == int(with_photo)
+
+
+def test_a_large_photo_is_shrunk_on_the_phone_before_it_is_sent(
+    page, territory, tmp_path, settings
+):
+    """A photo larger than the server keeps is shrunk by the page as soon as it is chosen,
+    drawn upright, so a resident on mobile data sends a fraction of it; the server keeps
+    what came."""
+    settings.PHOTO_MAX_SIDE = 800
+    resident = ResidentFactory(home_building=BuildingFactory(grid=territory.grid))
+    category = CategoryFactory(name="路灯照明")
+    photo = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # taken with the phone turned: shown rotated 90° clockwise
+    # Grain, as a phone's photo has, keeps the file large.
+    Image.effect_noise((2400, 1600), 60).convert("RGB").save(
+        photo, "JPEG", quality=95, exif=exif.tobytes()
+    )
+    original = photo.stat().st_size
+    login(page, resident.username)
+    page.goto("/report/")
+    page.select_option("#id_category", str(category.pk))
+    page.fill("#id_title", "路灯不亮")
+    page.fill("#id_description", "路灯不亮，已经好几天了。")
+    page.set_input_files("#id_photos", str(photo))
+    page.wait_for_function(
+        "size => { const input = document.querySelector('#id_photos');"
+        " return !input.hasAttribute('aria-busy') && input.files[0].size < size; }",
+        arg=original,
+    )
+    sending = page.evaluate(
+        "() => { const file = document.querySelector('#id_photos').files[0];"
+        " return {name: file.name, type: file.type, size: file.size}; }"
+    )
+    assert sending["name"] == "phone.jpg" and sending["type"] == "image/jpeg"
+    assert sending["size"] < original / 3
+    page.click("#report-form button[type=submit]:not([form])")
+    page.wait_for_url("**/my/*/")
+    kept = Issue.objects.get(title="路灯不亮").photos.get()
+    # Upright and at most 800 pixels: 2400 × 1600 turned is 1600 × 2400, shrunk a third.
+    assert (kept.width, kept.height) == (533, 800)
