@@ -182,12 +182,11 @@ def _kept_mode(image: Image.Image, fmt: str) -> Image.Image:
 
 
 def _encoded(image: Image.Image, fmt: str) -> bytes:
-    """The image written out afresh: pixels only, no metadata."""
+    """The image written out afresh: pixels only, no metadata (in a mode ``fmt`` stores:
+    ``_kept_mode``)."""
     out = io.BytesIO()
     if fmt == "JPEG":
-        (image if image.mode in ("RGB", "L") else image.convert("RGB")).save(
-            out, "JPEG", quality=85, optimize=True
-        )
+        image.save(out, "JPEG", quality=85, optimize=True)
     elif fmt == "PNG":
         image.save(out, "PNG", optimize=True)
     else:

@@ -30,7 +30,9 @@ class Command(BaseCommand):
         last = 0
         while True:
             batch = list(
-                Photo.objects.filter(thumbnail="", pk__gt=last).order_by("pk").only("image")[:BATCH]
+                Photo.objects.filter(thumbnail="", pk__gt=last)
+                .order_by("pk")
+                .only("image", "thumbnail")[:BATCH]
             )
             if not batch:
                 break
