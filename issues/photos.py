@@ -18,6 +18,7 @@ import io
 import uuid
 import warnings
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -46,11 +47,18 @@ class CleanPhoto:
     def as_files(self) -> tuple[ContentFile, ContentFile | None]:
         """The photo and its thumbnail (if it has one) as files named by the server: one
         random name, the thumbnail's ending in ``-thumb``."""
-        stem = uuid.uuid4().hex
-        image = ContentFile(self.content, name=f"{stem}.{self.extension}")
+        name = f"{uuid.uuid4().hex}.{self.extension}"
+        image = ContentFile(self.content, name=name)
         if not self.thumbnail:
             return image, None
-        return image, ContentFile(self.thumbnail, name=f"{stem}-thumb.{self.thumbnail_extension}")
+        return image, ContentFile(
+            self.thumbnail, name=thumbnail_name(name, self.thumbnail_extension)
+        )
+
+
+def thumbnail_name(photo_name: str, extension: str) -> str:
+    """The file name of a photo's thumbnail: the photo's, ending in ``-thumb``."""
+    return f"{PurePosixPath(photo_name).stem}-thumb.{extension}"
 
 
 def clean_photo(upload) -> CleanPhoto:

@@ -10,14 +10,12 @@ and safe to run again: it only fills thumbnails that are still empty, a batch at
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
 from PIL import Image
 
 from issues.models import Photo
-from issues.photos import THUMBNAIL_SIDE, thumbnail_of
+from issues.photos import THUMBNAIL_SIDE, thumbnail_name, thumbnail_of
 
 BATCH = 200
 
@@ -47,9 +45,10 @@ class Command(BaseCommand):
                 if not content:
                     small += 1
                     continue
-                stem = PurePosixPath(photo.image.name).stem
                 name = photo.thumbnail.storage.save(
-                    photo.thumbnail.field.generate_filename(photo, f"{stem}-thumb.{extension}"),
+                    photo.thumbnail.field.generate_filename(
+                        photo, thumbnail_name(photo.image.name, extension)
+                    ),
                     ContentFile(content),
                 )
                 # Only if still empty: a second run at the same time leaves one of them.
