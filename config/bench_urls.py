@@ -10,6 +10,10 @@ Each bare view is the baseline a page is measured against in the same run:
   form or template); with ``field=reporter_id``, a resident's own issues ("my issues").
 - ``bench/bare-issue/``: what an issue's page (staff's or its reporter's) is measured
   against: one query for the issue's row by tracking number, written out as plain HTML.
+- ``bench/signed-in/``: not a baseline but a floor: the site's layout with nothing in it,
+  for a signed-in person. It is what every signed-in page pays before its own work (the
+  session, the person and their posts, the navigation with its unread count), so the
+  ratio it reaches against a bare view is the most any signed-in page could reach.
 
 They exist only under the benchmark's settings (and in-process benchmarks), never in the
 product.
@@ -19,8 +23,10 @@ import secrets
 import time
 from functools import cache
 
+from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpResponse
+from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import escape
@@ -137,9 +143,16 @@ def bare_issue(request):
     )
 
 
+@login_required
+def signed_in_layout(request):
+    """The site's layout with no content, for the person signed in (no query of its own)."""
+    return render(request, "base.html")
+
+
 urlpatterns = [
     path("bench/bare-insert/", bare_insert, name="bench_bare_insert"),
     path("bench/bare-queue/", bare_queue, name="bench_bare_queue"),
     path("bench/bare-issue/", bare_issue, name="bench_bare_issue"),
+    path("bench/signed-in/", signed_in_layout, name="bench_signed_in"),
     *urlpatterns,
 ]

@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -452,9 +452,15 @@ def test_the_benchmark_command_reports_each_account(db):
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("created 300 issues in one subdistrict")
     for label in ("grid worker", "community staff", "subdistrict staff"):
-        [line] = [line for line in lines if line.startswith(label)]
+        [at] = [n for n, line in enumerate(lines) if line.startswith(label)]
+        line = lines[at]
         assert re.search(r"median +[\d.]+ ms, p95 +[\d.]+ ms, +[\d.]+ req/s, [1-8] queries", line)
         assert re.search(r"\| bare median +[\d.]+ ms, .* of bare", line), line
+        # Under it, the empty signed-in layout in the same rounds: the session, the person,
+        # their posts and the unread count, nothing of the page's own.
+        floor = lines[at + 1]
+        assert floor.strip().startswith("the layout alone, signed in"), floor
+        assert re.search(r"req/s, 4 queries \| [\d.]+ of bare; the page [\d.]+ of it$", floor)
     # The benchmark issues are gone afterwards.
     assert not Issue.objects.filter(subdistrict__code="BENCHQ").exists()
 
@@ -482,9 +488,29 @@ def test_the_benchmark_command_serves_each_account_under_gunicorn(transactional_
         if match:
             served[match.group(1)] = float(match.group(2)), float(match.group(3))
     assert set(served) == {"grid worker", "community staff", "subdistrict staff"}
+    floors = [line for line in lines[heading + 1 :] if "the layout alone, signed in" in line]
+    assert len(floors) == 3 and all(
+        re.search(r"req/s, p95 .* of bare; the page", f) for f in floors
+    )
     # Each answered 200 (anything else stops the command) and some inside the slices.
     assert all(page > 0 and bare > 0 for page, bare in served.values()), served
     assert not Issue.objects.filter(subdistrict__code="BENCHQ").exists()
+
+
+@override_settings(ROOT_URLCONF="config.bench_urls")
+def test_the_benchmarks_signed_in_layout_is_the_layout_alone(client, people):
+    """The floor the queue is measured against: only for someone signed in, the site's
+    layout with its navigation, and no query beyond what every signed-in page runs."""
+    url = reverse("bench_signed_in")
+    assert client.get(url).status_code == 302
+    client.force_login(people.worker)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    assert 'id="main"' in response.text
+    assert f'href="{reverse("staff_queue")}"' in response.text  # a grid worker's navigation
+    tables = [re.search(r'FROM "?(\w+)"?', q["sql"]).group(1) for q in queries.captured_queries]
+    assert sorted(tables) == ["django_session", "grids_post", "grids_user", "issues_notification"]
 
 
 @pytest.mark.parametrize(

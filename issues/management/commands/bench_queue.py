@@ -12,6 +12,12 @@ bare). Then the same two are served by gunicorn (two workers, production setting
 free loopback port) and requested by a few concurrent clients in alternating slices: the
 requests per second each serves, and their ratio (``--no-http`` skips this part).
 
+Beside each queue, in the same rounds, the site's layout with nothing in it is requested by
+the same signed-in account: what every signed-in page pays before its own work (the
+session, the person and their posts, the navigation and its unread count). Its ratio to
+the bare view is the most any signed-in page could reach, and the queue's ratio to it shows
+what the page's own work costs.
+
 With the benchmark city in the database (``make bench-city``), the accounts are the city's
 first grid worker, community, subdistrict and department staff, over a year of a city's
 issues. Without it, the issues live in a throwaway subdistrict (code ``BENCHQ``) and are
@@ -292,10 +298,11 @@ class Command(BaseCommand):
 
     # --- measuring ------------------------------------------------------------------
 
-    def _time(self, user, url, bare_url, repeat):
+    def _time(self, user, url, bare_url, repeat, *, floor=False):
         """The page as a browser request would run it (the real middleware, session and
-        templates), beside a bare view, in alternating rounds: their timings, the page's
-        queries, its CPU median and its last response."""
+        templates), beside a bare view (and, with ``floor``, beside the empty signed-in
+        layout), in alternating rounds: their timings, the page's queries, its CPU median
+        and its last response, and the layout's queries."""
         rounds = self.options["rounds"]
         per_round = max(1, -(-repeat // rounds))
         with _bench.in_process(urlconf=BENCH_URLS):
@@ -309,16 +316,33 @@ class Command(BaseCommand):
                 page()
                 cpu.append((time.process_time() - started) * 1000)
 
-            timings = _bench.alternate(
-                {"page": timed_page, "bare": bare}, rounds=rounds, per_round=per_round
-            )
+            runs = {"page": timed_page, "bare": bare}
+            if floor:
+                runs["floor"] = _bench.getter(client, self._floor_url())
+            timings = _bench.alternate(runs, rounds=rounds, per_round=per_round)
             with CaptureQueriesContext(connection) as queries:
                 response = page()
-        return timings, queries, statistics.median(cpu), response
+            floor_queries = _bench.count_queries(runs["floor"]) if floor else None
+        return timings, queries, statistics.median(cpu), response, floor_queries
+
+    @staticmethod
+    def _floor_url() -> str:
+        return reverse("bench_signed_in", urlconf=BENCH_URLS)
+
+    @staticmethod
+    def _floor_line(page: float, floor: float, bare: float, detail: str = "") -> str:
+        """What the empty signed-in layout reaches against bare: the most any signed-in
+        page could (it pays the same before its own work), and how near the page is."""
+        return (
+            f"  {'the layout alone, signed in':<43} {detail}| {floor / bare:.2f} of bare; "
+            f"the page {page / floor:.2f} of it"
+        )
 
     def _measure(self, label, user, url, repeat, explain=False) -> None:
         """The queue beside the bare view over the same unit."""
-        timings, queries, cpu, response = self._time(user, url, self._bare_url(user), repeat)
+        timings, queries, cpu, response, floor_queries = self._time(
+            user, url, self._bare_url(user), repeat, floor=True
+        )
         total = re.search(
             r'id="tab-all">\s*[^<]*<span class="badge[^"]*">(\d+)</span>', response.text
         )
@@ -332,6 +356,14 @@ class Command(BaseCommand):
                 width=45,
             )
             + f" (CPU median {cpu:.1f} ms)"
+        )
+        self.stdout.write(
+            self._floor_line(
+                timings["page"].per_second,
+                timings["floor"].per_second,
+                timings["bare"].per_second,
+                f"{timings['floor'].describe()}, {floor_queries} queries ",
+            )
         )
         if self.verbosity >= 2:
             for query in queries.captured_queries:
@@ -393,7 +425,7 @@ class Command(BaseCommand):
                 ),
             ]
         for label, user, url, bare_url in pages:
-            timings, queries, cpu, _response = self._time(user, url, bare_url, repeat)
+            timings, queries, cpu, _response, _ = self._time(user, url, bare_url, repeat)
             self.stdout.write(
                 _bench.ratio_line(
                     label, timings["page"], timings["bare"], queries=len(queries), width=45
@@ -418,17 +450,30 @@ class Command(BaseCommand):
                 cookie = {"Cookie": _bench.session_cookie(server, user)}
                 found = _bench.http_alternate(
                     server,
-                    {"page": (url, cookie), "bare": (self._bare_url(user), {})},
+                    {
+                        "page": (url, cookie),
+                        "bare": (self._bare_url(user), {}),
+                        "floor": (self._floor_url(), cookie),
+                    },
                     clients=clients,
                     seconds=options["http_seconds"],
                     rounds=rounds,
                 )
-                page, bare = found["page"], found["bare"]
+                page, bare, floor = found["page"], found["bare"], found["floor"]
                 ratio = page.per_second / bare.per_second if bare.per_second else 0.0
                 self.stdout.write(
                     f"{label:<18} page {page.describe()} | bare {bare.describe()} | "
                     f"{ratio:.2f} of bare"
                 )
+                if floor.per_second and bare.per_second:
+                    self.stdout.write(
+                        self._floor_line(
+                            page.per_second,
+                            floor.per_second,
+                            bare.per_second,
+                            f"{floor.describe()} ",
+                        )
+                    )
 
     def _bare_url(self, user) -> str:
         field, ids = self._acting_unit(user)
