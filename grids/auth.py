@@ -16,6 +16,10 @@ same rule (``cached_db`` on a shared cache, the database otherwise).
 Django still checks everything it checks on a cached person: that the account may sign in
 and that the session was made with the current password. A change made around the model
 (``QuerySet.update``, raw SQL) sends no signal; the copy then lives until it expires.
+
+Without a shared cache the person is read from the database on every signed-in request, by
+SQL compiled once (``config.compiled``): writing the lookup afresh each time cost about
+as much as running it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache as shared_cache
 from django.db import transaction
+
+from config.compiled import CompiledLookup
 
 
 @cache
@@ -42,6 +48,10 @@ def cache_key(user_id) -> str:
     return f"signed-in:{_shape()}:{user_id}"
 
 
+# The person of a session, by primary key: the lookup Django's backend makes, compiled once.
+_person = CompiledLookup(get_user_model(), lambda: get_user_model()._default_manager.all())
+
+
 class CachedModelBackend(ModelBackend):
     """Django's own backend (username or mobile number and password), whose ``get_user``
     reads the person and their posts from the shared cache when it can."""
@@ -49,11 +59,11 @@ class CachedModelBackend(ModelBackend):
     def get_user(self, user_id):
         seconds = settings.SIGNED_IN_CACHE_SECONDS
         if not seconds:
-            return super().get_user(user_id)
+            return self._read_user(user_id)
         key = cache_key(user_id)
         user = shared_cache.get(key)
         if user is None:
-            user = super().get_user(user_id)
+            user = self._read_user(user_id)
             if user is None:
                 return None
             # Imported here: the rule book (issues) builds on the territory (grids).
@@ -62,6 +72,14 @@ class CachedModelBackend(ModelBackend):
             scope_of(user)  # the posts, remembered on the object, cached with it
             shared_cache.set(key, user, seconds)
         return user
+
+    def _read_user(self, user_id):
+        """What ``ModelBackend.get_user`` returns, from the compiled lookup."""
+        try:
+            user = _person.get(user_id)
+        except _person.model.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
 
 
 def forget(user_id) -> None:

@@ -322,6 +322,23 @@ def test_a_post_added_later_is_seen_after_forget_scope(territory, people):
     assert ACC in allowed_actions(user, issue)
 
 
+def test_the_posts_of_a_person_no_longer_active_give_them_nothing(territory, people):
+    """Posts count only while their holder is active: read afresh, someone made inactive
+    (even by an update that sends no signal) holds no unit, and so sees and does nothing
+    as staff; their other posts are kept for when they come back."""
+    t, p = territory, people
+    issue = IssueFactory(grid=t.grid, category=t.category)
+    post_for(p.worker, t.department)
+    scope = permissions.scope_of(type(p.worker).objects.get(pk=p.worker.pk))
+    assert scope.grids == {t.grid.pk} and scope.departments == {t.department.pk}
+    type(p.worker).objects.filter(pk=p.worker.pk).update(is_active=False)
+    inactive = type(p.worker).objects.get(pk=p.worker.pk)
+    assert permissions.scope_of(inactive) == permissions.Scope()
+    assert not permissions.is_staff_user(inactive)
+    assert allowed_actions(inactive, issue) == []
+    assert p.worker.posts.count() == 2
+
+
 @pytest.mark.parametrize("issue_count", [1, 30])
 def test_visible_issues_runs_a_bounded_number_of_queries(
     territory, people, django_assert_num_queries, issue_count

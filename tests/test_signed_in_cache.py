@@ -63,6 +63,33 @@ def test_without_the_cache_each_request_reads_them(client, people, settings):
     assert reads(sql, POST_TABLE) == 1
 
 
+def test_without_the_cache_the_person_is_read_whole_by_one_query(client, people, settings):
+    """Each request reads the person by their key (SQL compiled once): every field, so
+    nothing the page shows of them costs another query."""
+    assert settings.SIGNED_IN_CACHE_SECONDS == 0
+    people.worker.first_name, people.worker.phone = "王芳", "13800000001"
+    people.worker.save()
+    sign_in(client, "gridworker")
+    for _n in range(2):
+        status, sql = tables_read(client, reverse("staff_queue"))
+        assert status == 200
+        [person] = [statement for statement in sql if f'FROM "{USER_TABLE}"' in statement]
+        for column in ("username", "first_name", "phone", "is_active", "password"):
+            assert f'"{USER_TABLE}"."{column}"' in person, person
+    assert "王芳" in client.get(reverse("staff_queue")).content.decode()
+
+
+def test_without_the_cache_a_person_made_inactive_around_the_model_is_refused(client, people):
+    """Deactivating through the model ends the sessions (grids.signals); made inactive by
+    an update that sends no signal, the person is still refused on the next request, as
+    Django's own backend refuses them."""
+    sign_in(client, "gridworker")
+    assert client.get(reverse("staff_queue")).status_code == 200
+    type(people.worker).objects.filter(pk=people.worker.pk).update(is_active=False)
+    response = client.get(reverse("staff_queue"))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
 def test_a_new_post_is_seen_on_the_next_request(client, territory, people, cached):
     far = issue_at(territory, grid=territory.far_grid)
     url = reverse("staff_issue_detail", args=[far.tracking_number])
@@ -91,10 +118,17 @@ def change_password(person):
     person.save()
 
 
-@pytest.mark.parametrize("change", [deactivate, change_password])
+def delete(person):
+    person.delete()
+
+
+@pytest.mark.parametrize("seconds", [300, 0], ids=["cached", "read each time"])
+@pytest.mark.parametrize("change", [deactivate, change_password, delete])
 def test_a_deactivated_person_or_a_new_password_signs_out_on_the_next_request(
-    client, people, cached, change
+    client, people, settings, change, seconds
 ):
+    settings.SIGNED_IN_CACHE_SECONDS = seconds
+    cache.clear()
     sign_in(client, "gridworker")
     assert client.get(reverse("staff_queue")).status_code == 200
     change(people.worker)
