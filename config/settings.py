@@ -327,6 +327,6 @@ CACHE_IS_SHARED = CACHES["default"]["BACKEND"] not in {
 SESSION_ENGINE = (
     "django.contrib.sessions.backends.cached_db"
     if CACHE_IS_SHARED
-    else "django.contrib.sessions.backends.db"
+    else "config.sessions"  # Django's database store, reading a session with plain SQL
 )
 SIGNED_IN_CACHE_SECONDS = env.int("SIGNED_IN_CACHE_SECONDS", default=300 if CACHE_IS_SHARED else 0)

@@ -6,13 +6,17 @@ so it stands for a shared one)."""
 import os
 import subprocess
 import sys
+from datetime import timedelta
+from importlib import import_module
 
 import pytest
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from grids.models import Post
 from tests.factories import issue_at, post_for
@@ -88,6 +92,31 @@ def test_without_the_cache_a_person_made_inactive_around_the_model_is_refused(cl
     type(people.worker).objects.filter(pk=people.worker.pk).update(is_active=False)
     response = client.get(reverse("staff_queue"))
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_without_the_cache_a_session_is_read_from_its_row_while_it_lives(db, settings):
+    """The session store (config/sessions.py): a live session's data by its key; a key
+    that names no live session, made up or expired, reads as empty and is dropped, so
+    what is saved next goes under a new key, never the one the client sent."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    live = store()
+    live["grid"] = 7
+    live.save()
+    again = store(session_key=live.session_key)
+    assert again.load() == {"grid": 7} and again.session_key == live.session_key
+
+    made_up = store(session_key="a" * 32)
+    assert made_up.load() == {} and made_up.session_key is None
+    made_up["grid"] = 8
+    made_up.save()
+    assert made_up.session_key not in (None, "a" * 32)
+    assert not Session.objects.filter(session_key="a" * 32).exists()
+
+    Session.objects.filter(session_key=live.session_key).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    expired = store(session_key=live.session_key)
+    assert expired.load() == {} and expired.session_key is None
 
 
 def test_a_new_post_is_seen_on_the_next_request(client, territory, people, cached):
@@ -171,4 +200,4 @@ def test_settings_use_the_cache_only_when_every_process_shares_it(cache_url, sha
         text=True,
         check=True,
     ).stdout.split()
-    assert shown == (["True", "cached_db", "300"] if shared else ["False", "db", "0"])
+    assert shown == (["True", "cached_db", "300"] if shared else ["False", "sessions", "0"])
