@@ -1,5 +1,5 @@
 """The session store when there is no shared cache: Django's database store, reading a
-session with SQL written once.
+session with plain SQL.
 
 Every signed-in request reads its session. Django's store asks the ORM for the row by
 key and expiry, and the ORM wrote that query afresh each time, which cost more than
