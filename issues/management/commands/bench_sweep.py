@@ -219,7 +219,7 @@ class BareSweep:
         elapsed, self.lean_counts = self._run(self._statements(self.ISSUE, self.EVENT))
         self.lean_seconds.append(elapsed)
 
-    def same_schema(self, issues) -> None:
+    def same_schema(self) -> None:
         """One round on the real tables, rolled back."""
         self.same_seconds, self.same_counts = self._rolled_back()
 
@@ -397,7 +397,7 @@ class Command(BaseCommand):
             if bare is not None:
                 bare.prepare(self._issues(bench))
                 bare.lean()
-                bare.same_schema(self._issues(bench))
+                bare.same_schema()
                 bare.without_indexes()
             first, first_time, first_queries = self._sweep(options["batch_size"])
             first_notify = self.notify_seconds
