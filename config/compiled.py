@@ -1,4 +1,5 @@
-"""One row by its primary key, through a queryset whose SQL is compiled once.
+"""One row by its primary key (or another unique field), through a queryset whose SQL is
+compiled once.
 
 The ORM writes a query's SQL afresh every time it runs. For a lookup by primary key that
 joins related rows (``select_related``), writing the SQL and working out which columns
@@ -7,11 +8,13 @@ with its grid and community was about a sixth of a filing. ``CompiledLookup`` co
 queryset once per database connection, then runs that SQL with each key and makes the
 objects as the ORM does (the backend's and the fields' converters, the related objects
 cached on the row's), so an action that looks a row up on every request pays for the
-query alone.
+query alone. The staff issue page reads its issue, with nine related rows, by tracking
+number this way; writing that SQL cost the ORM more than planning and running it.
 
-Only for plain lookups by primary key of querysets that do not change while the process
-runs (``select_related``, ``defer``/``only``, fixed filters): the SQL is kept as it was
-first written.
+Only for plain lookups by primary key, or by a unique field (``field``), of querysets that
+do not change while the process runs (``select_related``, ``defer``/``only``, fixed
+filters): the SQL is kept as it was first written. ``written_order`` plans it in the
+order its joins are written (``config.postgresql.planner``), in the same round trip.
 """
 
 from __future__ import annotations
@@ -24,14 +27,32 @@ from django.db import connections, router
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
 
-# Stands for the key while the SQL is written (a key no row has; any would do).
-_PLACEHOLDER = -424_242
+from config.postgresql.planner import in_written_order
+
+# Stands for the key while the SQL is written (a key no row has; any would do), as the
+# field takes it: the number, or its text for a text field.
+_PLACEHOLDER = "-424242"
 
 
 class CompiledLookup:
-    def __init__(self, model: type[Model], queryset: Callable[[], QuerySet]):
+    def __init__(
+        self,
+        model: type[Model],
+        queryset: Callable[[], QuerySet],
+        *,
+        field: str = "pk",
+        written_order: bool = False,
+    ):
         self.model = model
         self.queryset = queryset
+        self.field = model._meta.pk if field == "pk" else model._meta.get_field(field)
+        unique = self.field.unique or any(
+            tuple(constraint.fields) == (self.field.name,)
+            for constraint in model._meta.total_unique_constraints
+        )
+        if not unique:
+            raise ValueError(f"{model.__name__}.{field} is not unique: it cannot find one row")
+        self.written_order = written_order
         # {connection: its compiled query}: a connection belongs to one thread, and the
         # converters the query applies are that connection's.
         self._compiled = weakref.WeakKeyDictionary()
@@ -39,36 +60,44 @@ class CompiledLookup:
     def _compile(self, connection):
         compiled = self._compiled.get(connection)
         if compiled is None:
-            query = self.queryset().filter(pk=_PLACEHOLDER).order_by().query
+            placeholder = self.field.to_python(_PLACEHOLDER)
+            query = self.queryset().filter(**{self.field.name: placeholder}).order_by().query
             compiler = query.get_compiler(connection=connection)
             sql, params = compiler.as_sql()
             params = list(params)
-            if params.count(_PLACEHOLDER) != 1:
-                raise ValueError(f"cannot compile a lookup of {self.model.__name__} by key")
+            if params.count(placeholder) != 1:
+                raise ValueError(
+                    f"cannot compile a lookup of {self.model.__name__} by {self.field.name}"
+                )
+            sql, leading = (
+                in_written_order(sql, connection.vendor) if self.written_order else (sql, 0)
+            )
             klass_info, select = compiler.klass_info, compiler.select
             start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
             compiled = self._compiled[connection] = {
                 "compiler": compiler,
                 "sql": sql,
                 "params": params,
-                "at": params.index(_PLACEHOLDER),
+                "at": params.index(placeholder),
+                "leading": leading,
                 "fields": (start, end, [column[0].target.attname for column in select[start:end]]),
                 "related": get_related_populators(klass_info, select, connection.alias),
             }
         return compiled
 
     def get(self, key) -> Model:
-        """The row whose primary key is ``key`` (its text, as a form sends it, or the
+        """The row whose key is ``key`` (its text, as a form or a URL sends it, or the
         number), with its related rows. ``self.model.DoesNotExist`` when there is none,
         also for a key no row could have (not a number, or out of the column's range)."""
-        pk = self.model._meta.pk
         try:
-            key = pk.to_python(key)
+            key = self.field.to_python(key)
         except ValidationError:
             raise self.model.DoesNotExist from None
         connection = connections[router.db_for_read(self.model)]
         # As the ORM does, a number out of an integer key's range finds nothing.
-        low, high = connection.ops.integer_field_ranges.get(pk.get_internal_type(), (None, None))
+        low, high = connection.ops.integer_field_ranges.get(
+            self.field.get_internal_type(), (None, None)
+        )
         if key is None or (low is not None and key < low) or (high is not None and key > high):
             raise self.model.DoesNotExist
         compiled = self._compile(connection)
@@ -76,6 +105,8 @@ class CompiledLookup:
         params[compiled["at"]] = key
         with connection.cursor() as cursor:
             cursor.execute(compiled["sql"], params)
+            for _setting in range(compiled["leading"]):
+                cursor.nextset()
             rows = cursor.fetchall()
         if not rows:
             raise self.model.DoesNotExist

@@ -70,3 +70,39 @@ def test_the_building_field_takes_a_building_and_refuses_anything_else(territory
         with pytest.raises(ValidationError) as refused:
             field.clean(value)
         assert refused.value.code in ("invalid_choice", "null_characters_not_allowed")
+
+
+def test_a_lookup_by_a_unique_field_in_written_order_makes_what_the_orm_makes(
+    territory, django_assert_num_queries
+):
+    from issues.models import Issue
+
+    from .factories import issue_at
+
+    issue = issue_at(territory, "community")
+    related = Issue.objects.select_related("category", "grid", "community", "reporter").defer(
+        "grid__boundary"
+    )
+    lookup = CompiledLookup(Issue, lambda: related, field="tracking_number", written_order=True)
+    expected = related.get(pk=issue.pk)
+    for _round in range(2):  # compiled the first time, kept after
+        with django_assert_num_queries(1):
+            found = lookup.get(issue.tracking_number)
+            assert (found.category, found.grid, found.community) == (
+                expected.category,
+                expected.grid,
+                expected.community,
+            )
+        assert _fields(found) == _fields(expected)
+        assert _fields(found.grid) == _fields(expected.grid)
+        assert found.get_deferred_fields() == expected.get_deferred_fields()
+    # A number nobody was given finds nothing, in one query.
+    with django_assert_num_queries(1), pytest.raises(Issue.DoesNotExist):
+        lookup.get(issue.tracking_number[:-1] + ("1" if issue.tracking_number[-1] != "1" else "2"))
+
+
+def test_a_lookup_by_a_field_that_is_not_unique_is_refused(db):
+    from issues.models import Issue
+
+    with pytest.raises(ValueError, match="not unique"):
+        CompiledLookup(Issue, Issue.objects.all, field="title")

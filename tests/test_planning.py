@@ -1,19 +1,21 @@
 """Two savings of round trips and planning on the staff issue page: its issue query is
-planned in the order its joins are written (config/postgresql/planner.py), and its lists
-of departments are read with plain queries rather than server-side cursors
-(config/widgets.ListedModelChoices)."""
+planned in the order its joins are written, in the query's own round trip
+(config/postgresql/planner.py), and its lists of departments are read with plain queries
+rather than server-side cursors (config/widgets.ListedModelChoices)."""
 
 import pytest
 from django import forms
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from config import widgets
-from config.postgresql.planner import written_join_order
+from config.postgresql.planner import in_written_order
 from grids.models import Department
 from tests.conftest import requires_postgres
 from tests.factories import DepartmentFactory, issue_at
+
+SETTINGS = "current_setting('join_collapse_limit'), current_setting('from_collapse_limit')"
 
 
 def setting(name: str) -> str:
@@ -22,29 +24,54 @@ def setting(name: str) -> str:
         return cursor.fetchone()[0]
 
 
+def run_in_written_order(sql: str) -> list:
+    """The rows of ``sql`` sent as the issue page sends its query."""
+    sql, leading = in_written_order(sql, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        for _setting in range(leading):
+            cursor.nextset()
+        return cursor.fetchall()
+
+
+def defaults() -> tuple[str, str]:
+    return setting("join_collapse_limit"), setting("from_collapse_limit")
+
+
 @requires_postgres
-def test_the_join_order_is_kept_inside_and_restored_after(db):
-    before = setting("join_collapse_limit"), setting("from_collapse_limit")
+def test_the_join_order_is_kept_for_the_query_and_restored_after(db):
+    before = defaults()
     assert before != ("1", "1")
-    with written_join_order():
-        assert (setting("join_collapse_limit"), setting("from_collapse_limit")) == ("1", "1")
-    assert (setting("join_collapse_limit"), setting("from_collapse_limit")) == before
+    with CaptureQueriesContext(connection) as queries:
+        assert run_in_written_order(f"SELECT {SETTINGS}") == [("1", "1")]
+    assert len(queries) == 1  # one round trip for the settings, the query and the reset
+    assert defaults() == before
 
 
 @requires_postgres
-def test_the_join_order_is_restored_when_the_block_raises(db):
-    before = setting("join_collapse_limit")
-    with pytest.raises(LookupError), written_join_order():
-        raise LookupError
-    assert setting("join_collapse_limit") == before
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_query_takes_its_settings_with_it_outside_a_transaction():
+    before = defaults()
+    with pytest.raises(DatabaseError):
+        run_in_written_order("SELECT 1 / 0")
+    assert defaults() == before
 
 
-def test_on_sqlite_it_sends_nothing(db):
+@requires_postgres
+def test_a_failing_query_takes_its_settings_with_it_inside_a_transaction(db):
+    before = defaults()
+    with pytest.raises(DatabaseError), transaction.atomic():
+        run_in_written_order("SELECT 1 / 0")
+    assert defaults() == before
+
+
+def test_on_sqlite_the_query_is_left_as_it_is(db):
     if connection.vendor != "sqlite":
         pytest.skip("the SQLite side")
-    with CaptureQueriesContext(connection) as queries, written_join_order():
-        pass
-    assert len(queries) == 0
+    assert in_written_order("SELECT 1", connection.vendor) == ("SELECT 1", 0)
+    with CaptureQueriesContext(connection) as queries:
+        assert run_in_written_order("SELECT 1") == [(1,)]
+    assert [q["sql"] for q in queries] == ["SELECT 1"]
 
 
 @requires_postgres
@@ -59,9 +86,10 @@ def test_the_staff_issue_page_plans_its_issue_in_written_order_and_restores(
         page = client.get(reverse("staff_issue_detail", args=[issue.tracking_number]))
     assert page.status_code == 200
     sql = [q["sql"] for q in queries]
-    (at,) = [i for i, s in enumerate(sql) if s.startswith("SET join_collapse_limit")]
-    assert f'"{issue._meta.db_table}"."tracking_number" = ' in sql[at + 1]
-    assert sql[at + 2].startswith("RESET join_collapse_limit")
+    (fetch,) = [s for s in sql if "join_collapse_limit" in s]
+    assert fetch.startswith("SET join_collapse_limit = 1; SET from_collapse_limit = 1; SELECT")
+    assert f'"{issue._meta.db_table}"."tracking_number" = ' in fetch
+    assert fetch.endswith("; RESET join_collapse_limit; RESET from_collapse_limit")
     assert setting("join_collapse_limit") == default
     # The dispatch and joint-dispatch forms list departments: plain queries, no cursor.
     assert "住建" in page.text

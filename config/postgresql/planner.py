@@ -4,40 +4,26 @@ PostgreSQL searches the join orders of a query for the cheapest; for a row fetch
 unique key with many related rows joined by primary key (the staff issue page joins ten
 tables), that search costs ten times what running the query does (6–8 ms of planning
 against 0.4 ms of execution on the benchmark city), while the written order, the row
-first and then each join by key, is already the best. ``written_join_order`` sets
-``join_collapse_limit`` and ``from_collapse_limit`` to 1 around such a query and restores
-them after, on PostgreSQL; elsewhere it does nothing.
+first and then each join by key, is already the best. ``in_written_order`` writes the
+query between statements that set ``join_collapse_limit`` and ``from_collapse_limit`` to 1
+and reset them, on PostgreSQL; elsewhere it leaves the query as it is.
+
+The three go to the server as one string, in one round trip (psycopg binds parameters on
+the client, so one query string may hold several statements), and PostgreSQL runs such a
+string as one transaction unless it is inside one already: if the query fails, its
+settings are undone with it, and the next query of the connection is planned as usual.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from django.db import connections
-
 SETTINGS = ("join_collapse_limit", "from_collapse_limit")
 
 
-@contextmanager
-def written_join_order(using: str = "default"):
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("; ".join(f"SET {name} = 1" for name in SETTINGS))
-    try:
-        yield
-    finally:
-        # RESET brings back the server's (or the role's) values. Inside a transaction that
-        # a failed query aborted, the SET is undone with the transaction instead.
-        if not connection.needs_rollback and not _aborted(connection):
-            with connection.cursor() as cursor:
-                cursor.execute("; ".join(f"RESET {name}" for name in SETTINGS))
-
-
-def _aborted(connection) -> bool:
-    from psycopg import pq
-
-    raw = connection.connection
-    return raw is not None and raw.info.transaction_status == pq.TransactionStatus.INERROR
+def in_written_order(sql: str, vendor: str) -> tuple[str, int]:
+    """``sql`` to be planned in its written join order, and how many results come before
+    the query's own (move the cursor on past them with ``nextset()``)."""
+    if vendor != "postgresql":
+        return sql, 0
+    before = "; ".join(f"SET {name} = 1" for name in SETTINGS)
+    after = "; ".join(f"RESET {name}" for name in SETTINGS)
+    return f"{before}; {sql}; {after}", len(SETTINGS)

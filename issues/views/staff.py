@@ -17,7 +17,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
 
-from config.postgresql.planner import written_join_order
+from config.compiled import CompiledLookup
 from grids import units
 from grids.models import User
 from grids.places import map_start
@@ -511,31 +511,41 @@ ISSUE_PAGE_UNREAD = (
 )
 
 
-def staff_issue_or_404(user, tracking_number: str):
-    """The issue, if this person sees it as staff (through a post); otherwise 404.
+# The issue with every related row its page shows, by tracking number: one row by its
+# unique number, each related row by primary key, planned in the order written (searching
+# the orders of eleven tables costs more than the query), with SQL written once, as
+# writing it cost more than planning and running it.
+_issue_page_row = CompiledLookup(
+    Issue,
+    lambda: Issue.objects.select_related(
+        "category",
+        "grid",
+        "community",
+        "subdistrict",
+        "building",
+        "department",
+        "reporter",
+        "assignee",
+        "duplicate_of",
+    ).defer(*ISSUE_PAGE_UNREAD),
+    field="tracking_number",
+    written_order=True,
+)
 
-    A resident who reported it sees it on the resident pages, not here.
+
+def staff_issue_or_404(user, tracking_number: str):
+    """The issue, if this person sees it as staff (through a post, or a sub-task of their
+    department); otherwise 404, whether or not the number exists.
+
+    A resident who reported it sees it on the resident pages, not here. The rule book's
+    ``sees_as_staff`` decides, on the row read: it is what its query condition
+    (``staff_issue_condition``) selects, as tests hold the two together.
     """
-    # One row by its unique number, each related row by primary key: planned in the order
-    # written, as searching the orders of eleven tables costs more than the query.
-    issues = (
-        permissions.visible_issues(user)
-        .select_related(
-            "category",
-            "grid",
-            "community",
-            "subdistrict",
-            "building",
-            "department",
-            "reporter",
-            "assignee",
-            "duplicate_of",
-        )
-        .defer(*ISSUE_PAGE_UNREAD)
-    )
-    with written_join_order(issues.db):
-        issue = get_object_or_404(issues, tracking_number=tracking_number)
-    if not permissions.can_see_internal(user, issue):
+    try:
+        issue = _issue_page_row.get(tracking_number)
+    except Issue.DoesNotExist:
+        raise Http404 from None
+    if not permissions.sees_as_staff(user, issue):
         raise Http404
     return issue
 
