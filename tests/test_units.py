@@ -113,3 +113,32 @@ def test_unit_access_agrees_with_may_see_unit(territory, people):
             )
             by_rule = {o.pk for o in objects if permissions.may_see_unit(user, kind.key, o)}
             assert by_query == by_rule, (user.username, kind.key)
+
+
+def test_seeing_one_issue_agrees_with_the_visible_issues(people, every_position, root):
+    """``sees`` (one issue already read, as the issue pages ask) and ``visible_issues``
+    (the query) are the same rule: for staff of every kind, the reporter, another
+    resident, a superuser, a person made inactive and nobody signed in."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from tests.factories import ResidentFactory
+
+    mine = every_position[0]
+    mine.reporter = people.resident
+    mine.save(update_fields=["reporter"])
+    # A grid worker's own patrol report, filed where they hold no post.
+    elsewhere = [i for i in every_position if i.grid_id != people.worker.posts.get().grid_id][0]
+    elsewhere.reporter = people.worker
+    elsewhere.save(update_fields=["reporter"])
+    gone = ResidentFactory(username="gone", is_active=False)
+    every_position[1].reporter = gone
+    every_position[1].save(update_fields=["reporter"])
+    everyone = [*staff(people), people.other_resident, root, gone, AnonymousUser()]
+    for user in everyone:
+        seeing = set(permissions.visible_issues(user).values_list("pk", flat=True))
+        assert seeing == {i.pk for i in every_position if permissions.sees(user, i)}, str(user)
+    assert permissions.sees(people.resident, mine)
+    assert permissions.sees(people.worker, elsewhere)
+    assert not permissions.sees(people.other_resident, mine)
+    assert not any(permissions.sees(gone, i) for i in every_position)
+    assert all(permissions.sees(root, i) for i in every_position)
