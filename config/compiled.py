@@ -1,20 +1,23 @@
-"""One row by its primary key (or another unique field), through a queryset whose SQL is
-compiled once.
+"""Rows where one field has a given value, through a queryset whose SQL is compiled once.
 
 The ORM writes a query's SQL afresh every time it runs. For a lookup by primary key that
 joins related rows (``select_related``), writing the SQL and working out which columns
 make which object costs more than the query itself: on the filing form, the building
-with its grid and community was about a sixth of a filing. ``CompiledLookup`` compiles the
-queryset once per database connection, then runs that SQL with each key and makes the
+with its grid and community was about a sixth of a filing. These classes compile the
+queryset once per database connection, then run that SQL with each key and make the
 objects as the ORM does (the backend's and the fields' converters, the related objects
-cached on the row's), so an action that looks a row up on every request pays for the
-query alone. The staff issue page reads its issue, with nine related rows, by tracking
-number this way; writing that SQL cost the ORM more than planning and running it.
+cached on the row's), so a page that reads them on every request pays for the query alone.
 
-Only for plain lookups by primary key, or by a unique field (``field``), of querysets that
-do not change while the process runs (``select_related``, ``defer``/``only``, fixed
-filters): the SQL is kept as it was first written. ``written_order`` plans it in the
-order its joins are written (``config.postgresql.planner``), in the same round trip.
+- ``CompiledLookup``: one row by its primary key or another unique field. The staff issue
+  page reads its issue, with nine related rows, by tracking number this way; writing that
+  SQL cost the ORM more than planning and running it.
+- ``CompiledRows``: every row whose field (a foreign key, say) has the value, in the
+  queryset's order: the staff issue page's timeline and its photos, by issue.
+
+Only for querysets that do not change while the process runs (``select_related``,
+``defer``/``only``, fixed filters and order): the SQL is kept as it was first written.
+``written_order`` plans it in the order its joins are written
+(``config.postgresql.planner``), in the same round trip.
 """
 
 from __future__ import annotations
@@ -34,24 +37,25 @@ from config.postgresql.planner import in_written_order
 _PLACEHOLDER = "-424242"
 
 
-class CompiledLookup:
+class CompiledRows:
+    """The rows of ``queryset()`` whose ``field`` equals a key, in the queryset's order."""
+
+    # Whether the queryset's order is kept (a lookup of one row needs none).
+    ordered = True
+
     def __init__(
         self,
         model: type[Model],
         queryset: Callable[[], QuerySet],
         *,
-        field: str = "pk",
+        field: str,
         written_order: bool = False,
     ):
         self.model = model
         self.queryset = queryset
         self.field = model._meta.pk if field == "pk" else model._meta.get_field(field)
-        unique = self.field.unique or any(
-            tuple(constraint.fields) == (self.field.name,)
-            for constraint in model._meta.total_unique_constraints
-        )
-        if not unique:
-            raise ValueError(f"{model.__name__}.{field} is not unique: it cannot find one row")
+        # A foreign key takes, and is stored as, what its target field is.
+        self._key_field = getattr(self.field, "target_field", self.field)
         self.written_order = written_order
         # {connection: its compiled query}: a connection belongs to one thread, and the
         # converters the query applies are that connection's.
@@ -60,8 +64,9 @@ class CompiledLookup:
     def _compile(self, connection):
         compiled = self._compiled.get(connection)
         if compiled is None:
-            placeholder = self.field.to_python(_PLACEHOLDER)
-            query = self.queryset().filter(**{self.field.name: placeholder}).order_by().query
+            placeholder = self._key_field.to_python(_PLACEHOLDER)
+            queryset = self.queryset().filter(**{self.field.name: placeholder})
+            query = (queryset if self.ordered else queryset.order_by()).query
             compiler = query.get_compiler(connection=connection)
             sql, params = compiler.as_sql()
             params = list(params)
@@ -69,9 +74,9 @@ class CompiledLookup:
                 raise ValueError(
                     f"cannot compile a lookup of {self.model.__name__} by {self.field.name}"
                 )
-            sql, leading = (
-                in_written_order(sql, connection.vendor) if self.written_order else (sql, 0)
-            )
+            leading = 0
+            if self.written_order:
+                sql, leading = in_written_order(sql, connection.vendor)
             klass_info, select = compiler.klass_info, compiler.select
             start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
             compiled = self._compiled[connection] = {
@@ -85,21 +90,21 @@ class CompiledLookup:
             }
         return compiled
 
-    def get(self, key) -> Model:
-        """The row whose key is ``key`` (its text, as a form or a URL sends it, or the
-        number), with its related rows. ``self.model.DoesNotExist`` when there is none,
-        also for a key no row could have (not a number, or out of the column's range)."""
+    def rows(self, key) -> list[Model]:
+        """The rows whose field is ``key`` (its text, as a form or a URL sends it, or the
+        value), with their related rows; none for a key no row could have (not a number,
+        or out of the column's range), without asking the database."""
         try:
-            key = self.field.to_python(key)
+            key = self._key_field.to_python(key)
         except ValidationError:
-            raise self.model.DoesNotExist from None
+            return []
         connection = connections[router.db_for_read(self.model)]
-        # As the ORM does, a number out of an integer key's range finds nothing.
+        # As the ORM does, a number out of an integer column's range finds nothing.
         low, high = connection.ops.integer_field_ranges.get(
-            self.field.get_internal_type(), (None, None)
+            self._key_field.get_internal_type(), (None, None)
         )
         if key is None or (low is not None and key < low) or (high is not None and key > high):
-            raise self.model.DoesNotExist
+            return []
         compiled = self._compile(connection)
         params = list(compiled["params"])
         params[compiled["at"]] = key
@@ -108,11 +113,43 @@ class CompiledLookup:
             for _setting in range(compiled["leading"]):
                 cursor.nextset()
             rows = cursor.fetchall()
-        if not rows:
-            raise self.model.DoesNotExist
-        (row,) = compiled["compiler"].results_iter([rows])
         start, end, names = compiled["fields"]
-        obj = self.model.from_db(connection.alias, names, row[start:end])
-        for related in compiled["related"]:
-            related.populate(row, obj)
+        found = []
+        for row in compiled["compiler"].results_iter([rows]):
+            obj = self.model.from_db(connection.alias, names, row[start:end])
+            for related in compiled["related"]:
+                related.populate(row, obj)
+            found.append(obj)
+        return found
+
+
+class CompiledLookup(CompiledRows):
+    """One row by its primary key (``field="pk"``, the default) or another unique field."""
+
+    ordered = False
+
+    def __init__(
+        self,
+        model: type[Model],
+        queryset: Callable[[], QuerySet],
+        *,
+        field: str = "pk",
+        written_order: bool = False,
+    ):
+        super().__init__(model, queryset, field=field, written_order=written_order)
+        unique = self.field.unique or any(
+            tuple(constraint.fields) == (self.field.name,)
+            for constraint in model._meta.total_unique_constraints
+        )
+        if not unique:
+            raise ValueError(f"{model.__name__}.{field} is not unique: it cannot find one row")
+
+    def get(self, key) -> Model:
+        """The row whose key is ``key`` (its text, as a form or a URL sends it, or the
+        number), with its related rows. ``self.model.DoesNotExist`` when there is none,
+        also for a key no row could have (not a number, or out of the column's range)."""
+        found = self.rows(key)
+        if not found:
+            raise self.model.DoesNotExist
+        (obj,) = found
         return obj

@@ -106,3 +106,33 @@ def test_a_lookup_by_a_field_that_is_not_unique_is_refused(db):
 
     with pytest.raises(ValueError, match="not unique"):
         CompiledLookup(Issue, Issue.objects.all, field="title")
+
+
+def test_compiled_rows_are_what_the_orm_lists_in_its_order(
+    territory, people, django_assert_num_queries
+):
+    from config.compiled import CompiledRows
+    from issues.models import IssueEvent
+
+    from .factories import issue_at
+
+    issue, other = issue_at(territory), issue_at(territory)
+    for kind, actor in (("filed", None), ("accepted", people.worker), ("commented", None)):
+        IssueEvent.objects.create(issue=issue, kind=kind, actor=actor)
+    IssueEvent.objects.create(issue=other, kind="filed")
+    ordered = IssueEvent.objects.select_related("actor").order_by("-created_at", "-id")
+    timeline = CompiledRows(IssueEvent, lambda: ordered, field="issue")
+    expected = list(ordered.filter(issue=issue))
+    assert len(expected) == 3
+    for key in (issue.pk, str(issue.pk)):  # compiled the first time, kept after
+        with django_assert_num_queries(1):
+            found = timeline.rows(key)
+            actors = [event.actor for event in found]  # came with the rows
+        assert [_fields(event) for event in found] == [_fields(event) for event in expected]
+        assert actors == [event.actor for event in expected]
+    # A key no row has finds none in one query; one no row could have, without a query.
+    with django_assert_num_queries(1):
+        assert timeline.rows(max(issue.pk, other.pk) + 1) == []
+    for key in ("abc", None, 2**63):
+        with django_assert_num_queries(0):
+            assert timeline.rows(key) == []

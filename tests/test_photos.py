@@ -318,6 +318,29 @@ def test_staff_in_scope_see_every_photo(client, people, photos):
     assert opened(client, photos.internal).status_code == 200
 
 
+def test_the_staff_issue_page_shows_each_photo_under_its_own_event(
+    client, people, photos, django_assert_max_num_queries
+):
+    from issues.views.staff import timeline_of
+
+    client.force_login(people.worker)
+    page = client.get(reverse("staff_issue_detail", args=[photos.issue.tracking_number]))
+    assert page.status_code == 200
+    filed, internal = (
+        f'href="{reverse("photo", args=[p.pk])}"' for p in (photos.public, photos.internal)
+    )
+    report, timeline = page.text.split('id="timeline-heading"')
+    # The filing's photo above the timeline, and again under its event; the staff note's
+    # photo under the note only.
+    assert filed in report and internal not in report
+    assert timeline.index(filed) < timeline.index("现场照片") < timeline.index(internal)
+    assert timeline.count(filed) == timeline.count(internal) == 1
+    # The timeline and its photos: two queries, however many of either.
+    with django_assert_max_num_queries(2):
+        events = timeline_of(photos.issue)
+        assert [len(event.photo_list) for event in events] == [1, 1]
+
+
 @pytest.mark.parametrize("view", ["photo", "photo_thumbnail"])
 @pytest.mark.parametrize("who", ["anonymous", "other_resident", "far_worker"])
 def test_nobody_else_sees_a_photo(client, people, territory, photos, who, view):
