@@ -28,6 +28,7 @@ from collections.abc import Callable
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.db.models import Model, QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.db.models.query import get_related_populators
 
 from config.postgresql.planner import in_written_order
@@ -38,7 +39,8 @@ _PLACEHOLDER = "-424242"
 
 
 class CompiledRows:
-    """The rows of ``queryset()`` whose ``field`` equals a key, in the queryset's order."""
+    """The rows of ``queryset()`` whose ``field`` equals a key, in the queryset's order.
+    ``field`` may reach through related models as a filter does ("posts__department")."""
 
     # Whether the queryset's order is kept (a lookup of one row needs none).
     ordered = True
@@ -53,9 +55,16 @@ class CompiledRows:
     ):
         self.model = model
         self.queryset = queryset
-        self.field = model._meta.pk if field == "pk" else model._meta.get_field(field)
-        # A foreign key takes, and is stored as, what its target field is.
-        self._key_field = getattr(self.field, "target_field", self.field)
+        self.lookup = model._meta.pk.name if field == "pk" else field
+        # The model's own field the lookup starts from, and the one it ends at (through
+        # related models: "posts__department"), whose type the key takes: a foreign
+        # key's is its target's.
+        first, *rest = self.lookup.split(LOOKUP_SEP)
+        self.field = model._meta.get_field(first)
+        last = self.field
+        for name in rest:
+            last = last.related_model._meta.get_field(name)
+        self._key_field = getattr(last, "target_field", last)
         self.written_order = written_order
         # {connection: its compiled query}: a connection belongs to one thread, and the
         # converters the query applies are that connection's.
@@ -65,14 +74,14 @@ class CompiledRows:
         compiled = self._compiled.get(connection)
         if compiled is None:
             placeholder = self._key_field.to_python(_PLACEHOLDER)
-            queryset = self.queryset().filter(**{self.field.name: placeholder})
+            queryset = self.queryset().filter(**{self.lookup: placeholder})
             query = (queryset if self.ordered else queryset.order_by()).query
             compiler = query.get_compiler(connection=connection)
             sql, params = compiler.as_sql()
             params = list(params)
             if params.count(placeholder) != 1:
                 raise ValueError(
-                    f"cannot compile a lookup of {self.model.__name__} by {self.field.name}"
+                    f"cannot compile a lookup of {self.model.__name__} by {self.lookup}"
                 )
             leading = 0
             if self.written_order:
@@ -137,9 +146,12 @@ class CompiledLookup(CompiledRows):
         written_order: bool = False,
     ):
         super().__init__(model, queryset, field=field, written_order=written_order)
-        unique = self.field.unique or any(
-            tuple(constraint.fields) == (self.field.name,)
-            for constraint in model._meta.total_unique_constraints
+        unique = self.lookup == self.field.name and (
+            self.field.unique
+            or any(
+                tuple(constraint.fields) == (self.field.name,)
+                for constraint in model._meta.total_unique_constraints
+            )
         )
         if not unique:
             raise ValueError(f"{model.__name__}.{field} is not unique: it cannot find one row")

@@ -19,12 +19,14 @@ rule. A user's posts are read once per user object (one query) and remembered on
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connections, router
 from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, When
 
+from config.compiled import CompiledRows
 from grids import units
 from grids.models import Post
 
@@ -725,14 +727,29 @@ def client_may_file(client, grid) -> bool:
 
 def assignable_users(issue: Issue):
     """Colleagues who hold a post on the issue's current unit."""
+    kind, unit_id = units.current_unit(issue)
+    return _people_on_units().filter(**{f"posts__{kind.id_field}": unit_id})
+
+
+def assignable_list(issue: Issue) -> list:
+    """``assignable_users`` as a list, read with SQL written once per kind of unit: the
+    issue page's assign form draws it on every view."""
+    kind, unit_id = units.current_unit(issue)
+    return _assignable_rows(kind.key).rows(unit_id)
+
+
+def _people_on_units():
+    """Active people, each once, by login name: narrowed to a unit's posts above."""
     from grids.models import User
 
-    kind, unit_id = units.current_unit(issue)
-    return (
-        User.objects.filter(**{f"posts__{kind.id_field}": unit_id}, is_active=True)
-        .distinct()
-        .order_by("username")
-    )
+    return User.objects.filter(is_active=True).distinct().order_by("username")
+
+
+@functools.cache
+def _assignable_rows(kind: str) -> CompiledRows:
+    from grids.models import User
+
+    return CompiledRows(User, _people_on_units, field=f"posts__{units.KINDS[kind].id_field}")
 
 
 # --- the dashboard: which units' figures a person may see ---------------------------------

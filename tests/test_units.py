@@ -142,3 +142,22 @@ def test_seeing_one_issue_agrees_with_the_visible_issues(people, every_position,
     assert not permissions.sees(people.other_resident, mine)
     assert not any(permissions.sees(gone, i) for i in every_position)
     assert all(permissions.sees(root, i) for i in every_position)
+
+
+def test_the_assignable_list_is_the_assignable_query(
+    territory, people, every_position, django_assert_num_queries
+):
+    """The issue page's assign form reads ``assignable_list``, compiled once per kind of
+    unit; the workflow checks ``assignable_users``: the same people, in the same order."""
+    from tests.factories import staff_on
+
+    staff_on(territory.grid, username="gone", is_active=False)  # not offered
+    sizes = set()
+    for issue in every_position:
+        expected = list(permissions.assignable_users(issue))
+        with django_assert_num_queries(1):
+            found = permissions.assignable_list(issue)
+        assert found == expected and [u.username for u in found] == [u.username for u in expected]
+        sizes.add(len(found))
+        assert "gone" not in [u.username for u in found]
+    assert max(sizes) >= 2

@@ -204,16 +204,26 @@ class AcceptForm(ActionForm):
 
 
 class AssignForm(ActionForm):
-    assignee = widgets.ModelChoiceField(
+    assignee = widgets.KeptModelChoiceField(
+        list,
         label=_("Assign to"),
-        queryset=None,
         help_text=_("A colleague holding a post on the unit handling this issue."),
     )
     note = _note()
 
     def __init__(self, *args, issue, user, **kwargs):
         super().__init__(*args, issue=issue, user=user, **kwargs)
-        self.fields["assignee"].queryset = permissions.assignable_users(issue)
+        colleagues = []
+
+        def rows():
+            # Read once, when the form is first drawn or checked.
+            if not colleagues:
+                colleagues.append(permissions.assignable_list(issue))
+            return colleagues[0]
+
+        field = self.fields["assignee"]
+        field.rows = rows
+        field.widget.choices = field.choices  # drawn from this form's rows, not the class's
 
 
 class CommentForm(ActionForm):
