@@ -380,6 +380,13 @@ class KeptModelChoiceField(forms.ModelChoiceField):
         self.rows = rows
         super().__init__(queryset=None, **kwargs)
 
+    def __deepcopy__(self, memo):
+        # Each form's copy draws its own rows (a form may set ``rows`` for itself), as
+        # Django gives each copy of a queryset's field a fresh iterator.
+        result = super().__deepcopy__(memo)
+        result.widget.choices = result.choices
+        return result
+
     def to_python(self, value):
         if value in self.empty_values:
             return None

@@ -5,6 +5,7 @@ come from the same rule book (``assignable_users``, ``visible_issues``, the post
 
 from __future__ import annotations
 
+import functools
 import re
 
 from django import forms
@@ -213,17 +214,8 @@ class AssignForm(ActionForm):
 
     def __init__(self, *args, issue, user, **kwargs):
         super().__init__(*args, issue=issue, user=user, **kwargs)
-        colleagues = []
-
-        def rows():
-            # Read once, when the form is first drawn or checked.
-            if not colleagues:
-                colleagues.append(permissions.assignable_list(issue))
-            return colleagues[0]
-
-        field = self.fields["assignee"]
-        field.rows = rows
-        field.widget.choices = field.choices  # drawn from this form's rows, not the class's
+        # Read once, when the form is first drawn or checked.
+        self.fields["assignee"].rows = functools.cache(lambda: permissions.assignable_list(issue))
 
 
 class CommentForm(ActionForm):
