@@ -449,25 +449,46 @@ CATCH_UP_LOCK = 0x43415443 << 32  # "CATC"
 SCHEDULED = "rollups:catch-up-asked"
 
 
+class Noting:
+    """The change of some keys' issues, told inside the change's transaction.
+
+    When changes are noted for the catch-up (``ROLLUP_DELAY`` above 0), ``statements``
+    holds the INSERT that notes them, for the caller to send with its own statement (or
+    alone), and ``sent()`` then asks for the catch-up once the transaction commits. When
+    the figures are rewritten at once, there is no statement and ``sent()`` rewrites
+    them: call it once the change is written.
+    """
+
+    def __init__(self, keys: Iterable[tuple[date, int]]):
+        self.keys = sorted(set(keys))
+        self.statements: list[tuple[str, list]] = []
+        if self.keys and settings.ROLLUP_DELAY > 0:
+            # One statement from the keys as a relation: a sweep batch notes thousands,
+            # and model instances would cost more than the insert itself.
+            relation, params = _keys_relation(self.keys, bounds=False)
+            now = connection.ops.adapt_datetimefield_value(timezone.now())
+            self.statements.append(
+                (
+                    f"INSERT INTO {PendingRollup._meta.db_table} (day, grid_id, noted_at) "
+                    f"SELECT k.d, k.g, %s FROM ({relation}) k",
+                    [now, *params],
+                )
+            )
+
+    def sent(self) -> None:
+        if self.statements:
+            transaction.on_commit(_ask_for_catch_up, robust=True)
+        elif self.keys:
+            refresh(self.keys)
+
+
 def changed(keys: Iterable[tuple[date, int]]) -> None:
     """The issues of these keys changed (inside the change's transaction): rewrite their
     rows now (``ROLLUP_DELAY`` 0), or note them for the catch-up."""
-    keys = sorted(set(keys))
-    if not keys:
-        return
-    if settings.ROLLUP_DELAY <= 0:
-        refresh(keys)
-        return
-    # One statement from the keys as a relation: a sweep batch notes thousands, and model
-    # instances would cost more than the insert itself.
-    relation, params = _keys_relation(keys, bounds=False)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    _run(
-        f"INSERT INTO {PendingRollup._meta.db_table} (day, grid_id, noted_at) "
-        f"SELECT k.d, k.g, %s FROM ({relation}) k",
-        [now, *params],
-    )
-    transaction.on_commit(_ask_for_catch_up, robust=True)
+    noting = Noting(keys)
+    for statement in noting.statements:
+        _run(*statement)
+    noting.sent()
 
 
 def changed_issue(issue) -> None:

@@ -25,6 +25,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config import compiled
 from grids import geo, units
 from grids.models import Subdistrict
 
@@ -426,7 +427,7 @@ def _create_issue(
     now = timezone.now()
     first_deadline = due_after(severity=severity, level=Level.GRID, start=now)
     with transaction.atomic():
-        issue = Issue.objects.create(
+        issue = Issue(
             tracking_number=new_tracking_number(now),
             title=title,
             description=description,
@@ -452,7 +453,7 @@ def _create_issue(
             submission_token=submission_token,
             answers=answers,
         )
-        event = IssueEvent.objects.create(
+        event = IssueEvent(
             issue=issue,
             actor=actor,
             kind=IssueEvent.Kind.FILED,
@@ -462,8 +463,11 @@ def _create_issue(
             data={"api_client": api_client.name} if api_client is not None else {},
             created_at=now,
         )
+        # The figures of the issue's day and grid: noted in the same statement.
+        noting = rollups.Noting([rollups.key_of(issue)])
+        compiled.create_together(issue, event, also=noting.statements)
+        noting.sent()
         _save_photos(issue, event, photos, actor)
-        rollups.changed_issue(issue)
         _announce([event])
     return issue
 

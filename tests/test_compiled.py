@@ -1,17 +1,23 @@
-"""A lookup by primary key whose SQL is compiled once (config/compiled.py), as the building
-field of the filing forms uses it: the same objects as the ORM's, one query, and the
-same refusals."""
+"""SQL compiled once (config/compiled.py): a lookup by primary key, as the building field
+of the filing forms uses it (the same objects as the ORM's, one query, and the same
+refusals), rows by a field, and rows written together, as a filing writes its issue and
+its first event."""
 
+import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection
+from django.utils import timezone
 
-from config.compiled import CompiledLookup
+from config.compiled import CompiledLookup, create_together
 from grids.forms import BuildingField, buildings_with_units
-from grids.models import Building
+from grids.models import Building, Grid
+from issues.models import Issue, IssueEvent, Level, Severity, Source, Status
 
-from .factories import BuildingFactory
+from .factories import BuildingFactory, ResidentFactory
 
 
 def _fields(obj) -> dict:
@@ -136,3 +142,97 @@ def test_compiled_rows_are_what_the_orm_lists_in_its_order(
     for key in ("abc", None, 2**63):
         with django_assert_num_queries(0):
             assert timeline.rows(key) == []
+
+
+# --- rows written together ------------------------------------------------------------
+
+
+def _filing(territory, number: str, now=None):
+    """A new issue with every kind of column set, and its first event: unsaved."""
+    reporter = ResidentFactory()
+    now = now or timezone.now()
+    issue = Issue(
+        tracking_number=number,
+        title="路灯不亮",
+        description="晚上小区路灯不亮。",
+        category=territory.category,
+        severity=Severity.MINOR,
+        source=Source.RESIDENT,
+        reporter=reporter,
+        grid=territory.grid,
+        community=territory.community,
+        subdistrict=territory.subdistrict,
+        latitude=Decimal("36.616891"),
+        longitude=Decimal("117.123456"),
+        level=Level.GRID,
+        status=Status.SUBMITTED,
+        due_at=now + timedelta(hours=48),
+        level_entered_at=now,
+        created_at=now,
+        submission_token=uuid.uuid4(),
+        answers={"楼层": 3},
+    )
+    event = IssueEvent(
+        issue=issue,
+        actor=reporter,
+        kind=IssueEvent.Kind.FILED,
+        to_status=Status.SUBMITTED,
+        to_level=Level.GRID,
+        data={"api_client": "测试"},
+        created_at=now,
+    )
+    return issue, event
+
+
+def _columns(obj, *left_out) -> dict:
+    obj = type(obj).objects.get(pk=obj.pk)
+    return {
+        field.attname: getattr(obj, field.attname)
+        for field in obj._meta.concrete_fields
+        if field.name not in ("id", *left_out)
+    }
+
+
+def test_rows_written_together_are_the_rows_save_writes(territory, django_assert_num_queries):
+    now = timezone.now()
+    issue, event = _filing(territory, "T0000000001", now)
+    expected_issue, expected_event = _filing(territory, "T0000000002", now)
+    expected_issue.reporter = expected_event.actor = issue.reporter
+    expected_issue.save()
+    expected_event.issue = expected_issue
+    expected_event.save()
+    note = (
+        f"UPDATE {Grid._meta.db_table} SET name = %s WHERE id = %s",
+        ["改名", territory.grid.pk],
+    )
+    on_postgresql = connection.vendor == "postgresql"
+    with django_assert_num_queries(1 if on_postgresql else 3):
+        create_together(issue, event, also=[note])
+    assert issue.pk and event.pk and event.issue_id == issue.pk and event.issue is issue
+    assert not issue._state.adding and not event._state.adding
+    # The time of writing (``auto_now``) is the field's, as save() sets it.
+    assert issue.updated_at >= now and Issue.objects.get(pk=issue.pk).updated_at == issue.updated_at
+    differ = ("tracking_number", "submission_token", "issue", "updated_at")
+    assert _columns(issue, *differ) == _columns(expected_issue, *differ)
+    assert _columns(event, *differ) == _columns(expected_event, *differ)
+    assert IssueEvent.objects.get(pk=event.pk).issue_id == issue.pk
+    assert Grid.objects.get(pk=territory.grid.pk).name == "改名"  # the statement ran too
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_written_together_are_written_all_or_not_at_all(territory):
+    issue, event = _filing(territory, "T0000000003")
+    # A statement that fails as it runs, after both rows: a column that may not be empty.
+    failing = (f"UPDATE {Grid._meta.db_table} SET name = NULL WHERE id = %s", [territory.grid.pk])
+    with pytest.raises(IntegrityError):
+        create_together(issue, event, also=[failing])
+    assert not Issue.objects.filter(tracking_number="T0000000003").exists()
+    assert not IssueEvent.objects.filter(created_at=event.created_at).exists()
+
+
+def test_only_rows_that_refer_to_the_first_are_written_with_it(territory):
+    issue, _event = _filing(territory, "T0000000004")
+    other, other_event = _filing(territory, "T0000000005")
+    with pytest.raises(ValueError, match="does not refer"):
+        create_together(issue, other_event)
+    assert not Issue.objects.filter(tracking_number__in=["T0000000004", "T0000000005"]).exists()

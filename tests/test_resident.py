@@ -149,6 +149,39 @@ def test_a_residents_filing_reads_no_posts(client, people, territory):
     assert not any('FROM "grids_post"' in sql for sql in read), read
 
 
+def filing_queries(client, resident, category) -> list[str]:
+    data = report_data(resident.home_building, category)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(reverse("issue_report"), data)
+    assert response.status_code == 302
+    # Inside the test's transaction, the view's transaction is a savepoint of Django's.
+    own = ('SAVEPOINT "', 'RELEASE SAVEPOINT "')
+    return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(own)]
+
+
+@pytest.mark.parametrize("delay", [0, 30])  # rollups rewritten in the filing, or noted
+def test_a_filing_runs_the_same_queries_however_many_issues_there_are(
+    client, people, territory, settings, delay
+):
+    settings.ROLLUP_DELAY = delay
+    client.force_login(people.resident)
+    filing_queries(client, people.resident, territory.category)  # the lists it loads, kept
+    few = filing_queries(client, people.resident, territory.category)
+    IssueFactory.create_batch(
+        30, grid=territory.grid, category=territory.category, reporter=people.resident
+    )
+    many = filing_queries(client, people.resident, territory.category)
+    assert len(few) == len(many)
+    if connection.vendor == "postgresql" and delay:
+        # The session, the person, the building; the issue, its first event and the
+        # rollup note in one statement; the grid worker's notice.
+        assert len(many) == 5, "\n".join(s[:150] for s in many)
+        (written,) = [sql for sql in many if 'INSERT INTO "issues_issue"' in sql]
+        assert 'INSERT INTO "issues_issueevent"' in written
+        assert "INSERT INTO issues_pendingrollup" in written
+    assert Issue.objects.filter(reporter=people.resident).count() == 33
+
+
 def test_report_for_another_building_files_in_its_grid(client, people, territory):
     elsewhere = BuildingFactory(grid=territory.far_grid)
     client.force_login(people.resident)
