@@ -11,16 +11,21 @@ is usable again. Elsewhere (SQLite, or outside a transaction) it is
 
 Django does not know of this savepoint: what is registered with ``transaction.on_commit``
 inside would not be dropped by its rollback, so register it after the block.
+
+The savepoint is named by how many blocks hold it (``undone_on_failure_1`` outermost):
+PostgreSQL rolls back to the latest savepoint of a name, which is the block's own, and
+the same statement gets the same text each time, so the driver parses it once.
 """
 
 from __future__ import annotations
 
-import itertools
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import connection, transaction
 
-_numbers = itertools.count(1)
+# How many blocks are open around the running code (a connection belongs to one thread).
+_depth: ContextVar[int] = ContextVar("undone_on_failure_depth", default=0)
 
 
 class _WithFirstStatement:
@@ -52,7 +57,9 @@ def undone_on_failure():
         with transaction.atomic():
             yield
         return
-    first = _WithFirstStatement(f"undone_on_failure_{next(_numbers)}")
+    depth = _depth.get() + 1
+    first = _WithFirstStatement(f"undone_on_failure_{depth}")
+    token = _depth.set(depth)
     try:
         with connection.execute_wrapper(first):
             yield
@@ -61,3 +68,5 @@ def undone_on_failure():
             with connection.cursor() as cursor:
                 cursor.execute(f"ROLLBACK TO SAVEPOINT {first.name}")
         raise
+    finally:
+        _depth.reset(token)

@@ -54,6 +54,25 @@ def test_blocks_inside_blocks_undo_their_own(db):
     assert _names() == ["inner, kept", "outer"]
 
 
+def test_a_failure_after_a_block_that_held_undoes_only_its_own(db):
+    # Blocks one after another share a savepoint name: the failing one goes back to its own.
+    with transaction.atomic():
+        for name in ("first", "second"):
+            with undone_on_failure():
+                Category.objects.create(name=name)
+        with pytest.raises(ZeroDivisionError), undone_on_failure():
+            Category.objects.create(name="failed")
+            raise ZeroDivisionError
+        with undone_on_failure():
+            Category.objects.create(name="outer")
+            with undone_on_failure():
+                Category.objects.create(name="inner")
+            with pytest.raises(ZeroDivisionError), undone_on_failure():
+                Category.objects.create(name="inner, failed")
+                raise ZeroDivisionError
+    assert _names() == ["first", "inner", "outer", "second"]
+
+
 def test_outside_a_transaction_it_is_a_transaction_of_its_own(transactional_db):
     with pytest.raises(ZeroDivisionError), undone_on_failure():
         Category.objects.create(name="inside")
@@ -73,3 +92,14 @@ def test_on_postgresql_the_savepoint_goes_with_the_first_statement(db):
     assert statements[0].startswith("SAVEPOINT undone_on_failure_")
     assert "INSERT" in statements[0] and statements[1].startswith("INSERT")
     assert _names() == ["one", "two"]
+
+
+@requires_postgres
+def test_on_postgresql_each_block_sends_the_same_statement(db):
+    # The same text each time: psycopg parses a statement's placeholders once and keeps it.
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        for _ in range(2):
+            with undone_on_failure():
+                Category.objects.filter(name="no such category").update(is_active=False)
+    first, second = [q["sql"] for q in queries.captured_queries]
+    assert first == second and first.startswith("SAVEPOINT undone_on_failure_1;")
