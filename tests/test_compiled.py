@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
 from config.compiled import CompiledLookup, create_together
@@ -236,3 +237,12 @@ def test_only_rows_that_refer_to_the_first_are_written_with_it(territory):
     with pytest.raises(ValueError, match="does not refer"):
         create_together(issue, other_event)
     assert not Issue.objects.filter(tracking_number__in=["T0000000004", "T0000000005"]).exists()
+
+
+@pytest.mark.parametrize("model", [Issue, IssueEvent])
+def test_nothing_listens_for_the_saves_a_filing_no_longer_sends(model):
+    # A filing writes its issue and first event without save(), so without its signals: a
+    # receiver of them would silently miss every filing. Actions are told through
+    # ``workflow.event_recorded`` instead.
+    for signal in (pre_save, post_save):
+        assert not signal.has_listeners(model), f"{signal} of {model.__name__}"
