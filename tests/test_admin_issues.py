@@ -5,12 +5,15 @@ import io
 import re
 
 import openpyxl
+import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from issues import permissions
+from issues import permissions, workflow
 from issues.models import (
     DEFAULT_SLA,
     Issue,
@@ -572,3 +575,45 @@ def test_admin_home_lists_coverage_without_a_table(admin_en, db):
     assert "<table" not in module
     assert f'class="coverage-name" href="{reverse("admin:coverage")}"' in module
     assert "css/admin.css" in page
+
+
+# --- query counts ---------------------------------------------------------------------------
+
+
+def _queries(client, method, url, data=None) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert getattr(client, method)(url, data or {}).status_code == 200
+    return len(captured)
+
+
+def test_the_issue_page_runs_the_same_queries_however_long_its_history(admin_en, territory, people):
+    p = people
+    issue = issue_at(territory, "grid", status=Status.IN_PROGRESS, assignee=p.worker)
+    url = reverse("admin:issues_issue_change", args=[issue.pk])
+
+    def add_history(n):
+        for i in range(n):
+            actor = [p.worker, p.worker2, p.community_staff][i % 3]
+            workflow.comment(issue=issue, actor=actor, note=f"第{i}条", is_public=bool(i % 2))
+
+    add_history(2)
+    _queries(admin_en, "get", url)  # the admin's caches (content types, site), warmed
+    few = _queries(admin_en, "get", url)
+    add_history(30)
+    assert _queries(admin_en, "get", url) == few
+
+
+@pytest.mark.parametrize("action", ["escalate", "reject", "reassign"])
+def test_an_actions_page_runs_the_same_queries_for_3_and_43_issues(admin_en, territory, action):
+    t = territory
+    grids = [t.grid, t.sibling_grid, t.cousin_grid]
+    chosen = [issue_at(t, "grid", grid=grids[i % 3]) for i in range(3)]
+
+    def page(issues):
+        selected = {"action": action, "_selected_action": [i.pk for i in issues]}
+        return _queries(admin_en, "post", CHANGELIST, selected)
+
+    page(chosen)  # the admin's caches, warmed
+    few = page(chosen)
+    chosen += [issue_at(t, "grid", grid=grids[i % 3]) for i in range(40)]
+    assert page(chosen) == few

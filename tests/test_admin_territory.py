@@ -103,6 +103,14 @@ CHANGELISTS = [
     "issues_slapolicy",
     "issues_issue",
     "issues_issueevent",
+    "issues_apiclient",
+    "issues_apirequest",
+    "issues_holiday",
+    "issues_returnreason",
+    "grids_importjob",
+    "participation_claim",
+    "participation_partnerunit",
+    "participation_partyregistration",
 ]
 PAGES = [reverse(f"admin:{name}_changelist") for name in CHANGELISTS] + [
     reverse("admin:index"),

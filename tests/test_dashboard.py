@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -490,6 +491,43 @@ def test_query_count_does_not_grow_with_issues(client, territory, people):
     # rankings, the trend, the recurrences, the party members' and volunteers' figures:
     # ten, for a subdistrict with 500 issues.
     assert many[0] <= 10
+
+
+EXPORTS = ["figures", "funnel", "ranking", "departments", "trend", "recurrence", "unverified"]
+
+
+def test_each_export_runs_the_same_queries_for_10_and_310_issues(client, territory, people):
+    t = territory
+    grids = [t.grid, t.sibling_grid, t.cousin_grid]
+    client.force_login(people.subdistrict_staff)
+    url = unit_url("subdistrict", t.subdistrict.pk)
+
+    def exported():
+        counted = {}
+        for table in EXPORTS:
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(url, {"export": table})
+                assert response.status_code == 200, table
+                lines = response.content.decode("utf-8-sig").strip().splitlines()
+            counted[table] = (len(queries), len(lines))
+        return counted
+
+    def grow(n):
+        add_issues(grids, n, t.category)
+        # Resolved long ago and never verified: listed among the unverified.
+        long_ago = timezone.now() - timedelta(days=settings.UNVERIFIED_DAYS + 1)
+        Issue.objects.filter(status=Status.RESOLVED).update(resolved_at=long_ago)
+
+    grow(10)
+    client.get(url)  # the choice lists of the filters, into the cache
+    few = exported()
+    grow(300)
+    many = exported()
+    assert {k: n for k, (n, _lines) in many.items()} == {k: n for k, (n, _lines) in few.items()}
+    assert max(n for n, _lines in many.values()) <= 10
+    # The lists of issues grew with them, and so did their files.
+    for table in ("recurrence", "unverified"):
+        assert many[table][1] > few[table][1] > 1, table
 
 
 def test_query_count_does_not_grow_with_child_units(client, territory, people):

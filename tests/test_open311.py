@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from issues import workflow
@@ -699,6 +701,28 @@ def test_list_runs_a_constant_number_of_queries(api, people, count, django_asser
 
 
 # --- updates and webhooks --------------------------------------------------------------------
+
+
+def test_update_feed_runs_the_same_queries_for_2_and_22_requests(api, people):
+    def settle(n):
+        for _ in range(n):
+            (row,) = body(post(api))
+            issue = Issue.objects.get(tracking_number=row["service_request_id"])
+            issue = workflow.accept(issue=issue, actor=people.worker, message="马上处理。")
+            workflow.resolve(issue=issue, actor=people.worker, note="已更换灯泡。")
+
+    def feed():
+        with CaptureQueriesContext(connection) as queries:
+            updates = body(get(api, "servicerequestupdates.json", api_key=api.key))
+        return len(queries), len(updates)
+
+    settle(2)
+    feed()  # the client's key, read once and kept
+    few, few_updates = feed()
+    settle(20)
+    many, many_updates = feed()
+    assert many == few <= 3
+    assert (few_updates, many_updates) == (4, 44)
 
 
 def test_update_feed_lists_public_changes_of_the_clients_requests(api, people):

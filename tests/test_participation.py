@@ -538,6 +538,61 @@ def test_participant_pages_run_a_fixed_number_of_queries(client, territory, help
     assert _queries(client, reverse("participate_community")) == few_staff
 
 
+def test_the_helpers_issue_page_records_and_admin_lists_run_the_same_queries_for_more(
+    client, root, territory, helpers
+):
+    """A helper's issue page as its history grows; the community's service records and the
+    admin's lists of offers and registrations as the help grows."""
+    from django.test import Client
+
+    t, p = territory, helpers
+    staff, admin = Client(), Client()
+    staff.force_login(p.community_staff)
+    admin.force_login(root)
+
+    def helping(n):
+        done = None
+        for _ in range(n):
+            issue = workflow.claim(issue=opened(t, p), actor=p.volunteer)
+            offer = Claim.objects.get(issue=issue, helper=p.volunteer)
+            issue = workflow.accept_claim(issue=issue, actor=p.worker, claim=offer)
+            done = workflow.confirm_hours(issue=issue, actor=p.worker, claim=offer, hours=1)
+            helper = ResidentFactory(home_building__grid=t.grid)
+            PartyRegistration.objects.create(
+                user=helper, community=t.community, organisation="支部"
+            )
+        return done
+
+    def queries(who, url):
+        with CaptureQueriesContext(connection) as captured:
+            response = who.get(url)
+            assert response.status_code == 200
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+        return len(captured), body.decode("utf-8-sig")
+
+    issue = helping(1)
+    page = reverse("participate_issue", args=[issue.tracking_number])
+    lists = [
+        (staff, reverse("participate_records")),
+        (admin, reverse("admin:participation_claim_changelist")),
+        (admin, reverse("admin:participation_partyregistration_changelist")),
+    ]
+    for who, url in lists:
+        queries(who, url)  # the admin's caches (content types, site), warmed
+    few_lists = [queries(who, url)[0] for who, url in lists]
+    client.force_login(p.volunteer)
+    few_page = queries(client, page)[0]
+    for i in range(20):
+        workflow.comment(issue=issue, actor=[p.worker, p.resident][i % 2], note=f"第{i}条")
+    many_page, text = queries(client, page)
+    assert many_page == few_page and "第19条" in text
+    helping(15)
+    many = [queries(who, url) for who, url in lists]
+    assert [count for count, _body in many] == few_lists
+    records = many[0][1].strip().splitlines()
+    assert len(records) == 1 + 16  # a header and a line per confirmed service
+
+
 def test_figures_against_hand_counts(territory, helpers, django_assert_num_queries):
     from participation import stats
 

@@ -364,6 +364,41 @@ def test_my_issues_runs_a_constant_number_of_queries(
         client.get(reverse("my_issues"), {"page": 2})
 
 
+def test_the_issue_page_runs_the_same_queries_however_long_its_history(
+    client, people, territory, django_assert_max_num_queries
+):
+    from issues.photos import clean_photo
+
+    p = people
+    issue = workflow.accept(issue=file(people, territory), actor=p.worker)
+    url = reverse("my_issue_detail", args=[issue.tracking_number])
+
+    def add_history(n, start):
+        for i in range(start, start + n):
+            # Staff on the grid and the community, the resident, and now and then a photo
+            # or a note the resident does not see.
+            actor = [p.worker, p.worker2, p.community_staff, p.resident][i % 4]
+            photos = [clean_photo(image_upload(f"h{i}.png"))] if i % 5 == 0 else []
+            workflow.comment(
+                issue=issue, actor=actor, note=f"第{i}条", is_public=i % 8 != 1, photos=photos
+            )
+
+    def page_queries():
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 200
+        return len(captured), response.text
+
+    client.force_login(p.resident)
+    add_history(2, 0)
+    few, _page = page_queries()
+    add_history(30, 2)
+    with django_assert_max_num_queries(10):
+        many, page = page_queries()
+    assert many == few
+    assert "第31条" in page and "第9条" not in page  # an internal note stays inside
+
+
 def test_my_issues_pages(client, people, territory):
     for i in range(25):
         IssueFactory(reporter=people.resident, grid=territory.grid, tracking_number=f"P{i:05d}")

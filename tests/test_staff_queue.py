@@ -328,6 +328,44 @@ def test_query_count_is_the_same_for_10_and_1000_issues(
     assert len(rows(response)) == (PAGE_SIZE if who != "subdistrict_staff" else 0)
 
 
+@pytest.mark.parametrize("scope", ["following", "offers"])
+@pytest.mark.parametrize("who", ["worker", "community_staff", "subdistrict_staff"])
+def test_the_following_and_offers_tabs_run_the_same_queries_for_10_and_1000_issues(
+    client, territory, people, who, scope, django_assert_max_num_queries
+):
+    t, p = territory, people
+    client.force_login(getattr(p, who))
+
+    def grow(n):
+        _bulk(t, p, n)
+        # Helpers' offers waiting on the issues not yet settled, at both levels.
+        Issue.objects.filter(status__in=[Status.SUBMITTED, Status.IN_PROGRESS]).update(
+            pending_claims=1
+        )
+
+    grow(10)
+    client.get(QUEUE)  # the choice lists, into the cache
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(QUEUE, {"scope": scope}).status_code == 200
+    grow(990)
+    with django_assert_max_num_queries(6):
+        response = client.get(QUEUE, {"scope": scope})
+    with CaptureQueriesContext(connection) as large:
+        client.get(QUEUE, {"scope": scope})
+    assert len(large) == len(small)
+    # Each tab lists rows for whoever has any: a grid worker follows what climbed from the
+    # grid, the community what waits at its grids, and offers wait where one acts.
+    listed = {
+        ("worker", "following"): True,
+        ("community_staff", "following"): True,
+        ("subdistrict_staff", "following"): True,
+        ("worker", "offers"): True,
+        ("community_staff", "offers"): True,
+        ("subdistrict_staff", "offers"): False,
+    }[who, scope]
+    assert bool(rows(response)) == listed
+
+
 def test_acting_condition_agrees_with_the_rule_book(territory, people):
     """The queue's condition is the queryset form of permissions.acts_on_current_unit."""
     t, p = territory, people
