@@ -259,7 +259,9 @@ def create_together(first: Model, *then: Model, also=()) -> None:
     its SQL written once per connection: the ORM spends more writing an INSERT of some
     thirty columns than PostgreSQL spends running it. It is atomic, as any statement is.
     Elsewhere the rows are saved in turn and the statements run after them, inside a
-    transaction. No ``pre_save`` or ``post_save`` signal is sent for these rows.
+    transaction. No ``pre_save`` or ``post_save`` signal is sent for these rows, and on
+    PostgreSQL a ``save()`` a model defines is not called (a test holds that the filing's
+    models have neither).
     """
     connection = connections[router.db_for_write(type(first))]
     links = tuple(_link(obj, first) for obj in then)

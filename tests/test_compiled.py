@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
+from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
@@ -241,8 +242,9 @@ def test_only_rows_that_refer_to_the_first_are_written_with_it(territory):
 
 @pytest.mark.parametrize("model", [Issue, IssueEvent])
 def test_nothing_listens_for_the_saves_a_filing_no_longer_sends(model):
-    # A filing writes its issue and first event without save(), so without its signals: a
-    # receiver of them would silently miss every filing. Actions are told through
-    # ``workflow.event_recorded`` instead.
+    # A filing writes its issue and first event without save(), so without its signals or
+    # a save() of the model's own: either would silently miss every filing. Actions are
+    # told through ``workflow.event_recorded`` instead.
+    assert model.save is Model.save, f"{model.__name__} has a save() of its own"
     for signal in (pre_save, post_save):
         assert not signal.has_listeners(model), f"{signal} of {model.__name__}"
