@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connections, router
 from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, When
+from django.db.models.lookups import Exact, IsNull
 
 from config.compiled import CompiledRows
 from grids import units
@@ -281,22 +282,19 @@ def with_reporter_posts(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
     )
 
 
-def _reporter_holds_post_condition() -> Q:
-    holds_post = None
-    for branch, unit_field in [
-        *[
-            (Q(department__isnull=True, level=kind.key), kind.id_field)
-            for kind in units.KINDS.values()
-            if kind.is_level
-        ],
-        (Q(department__isnull=False), units.DEPARTMENT.id_field),
-    ]:
-        posts = Post.objects.filter(
-            user_id=OuterRef("reporter_id"), **{unit_field: OuterRef(unit_field)}
+def _reporter_holds_post_condition() -> Exists:
+    # One EXISTS, the unit of the issue's position chosen inside it: PostgreSQL reads the
+    # reporter's posts by their index, or joins them (an anti-join where it is negated),
+    # where an EXISTS per kind of unit, OR-ed, made it hash every post of the city for each.
+    current_unit = Q()
+    for kind in units.KINDS.values():
+        at_position = (
+            Q(IsNull(OuterRef("department"), False))
+            if kind is units.DEPARTMENT
+            else Q(IsNull(OuterRef("department"), True), Exact(OuterRef("level"), kind.key))
         )
-        part = branch & Exists(posts)
-        holds_post = part if holds_post is None else holds_post | part
-    return holds_post
+        current_unit |= at_position & Q(**{kind.id_field: OuterRef(kind.id_field)})
+    return Exists(Post.objects.filter(current_unit, user_id=OuterRef("reporter_id")))
 
 
 def _may_not_verify(issue: Issue) -> set:
