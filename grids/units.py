@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.lookups import Exact, IsNull
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -161,6 +162,15 @@ def current_unit(issue) -> tuple[UnitKind, int]:
     return kind, get(kind.id_field)
 
 
+def at_position(kind: UnitKind, ref=F) -> Q:
+    """Issues whose current unit is of this kind (``current_kind`` as a query condition):
+    dispatched to a department, or at the level of ``kind``. ``ref=OuterRef`` says it of
+    the outer query's issue, inside a subquery."""
+    if kind is DEPARTMENT:
+        return Q(IsNull(ref("department"), False))
+    return Q(IsNull(ref("department"), True), Exact(ref("level"), kind.key))
+
+
 def current_unit_condition(ids_of) -> Q:
     """Issues whose current unit is one of the given units, as a query condition:
     ``ids_of(kind)`` gives the ids of each kind (empty kinds are left out). With no units at
@@ -171,12 +181,7 @@ def current_unit_condition(ids_of) -> Q:
         ids = ids_of(kind)
         if not ids:
             continue
-        if kind is DEPARTMENT:
-            branches.append(Q(**{f"{kind.id_field}__in": ids}))
-        else:
-            branches.append(
-                Q(department__isnull=True, level=kind.key, **{f"{kind.id_field}__in": ids})
-            )
+        branches.append(at_position(kind) & Q(**{f"{kind.id_field}__in": ids}))
     return _any_of(branches)
 
 
@@ -203,11 +208,7 @@ def above_current_unit_condition(ids_of) -> Q:
         parent = kind.parent
         if parent is None or not ids_of(parent):
             continue
-        if kind is DEPARTMENT:
-            acting = Q(department__isnull=False)
-        else:
-            acting = Q(department__isnull=True, level=kind.key)
-        branches.append(acting & Q(**{f"{parent.id_field}__in": ids_of(parent)}))
+        branches.append(at_position(kind) & Q(**{f"{parent.id_field}__in": ids_of(parent)}))
     return _any_of(branches)
 
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connections, router
 from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, When
-from django.db.models.lookups import Exact, IsNull
 
 from config.compiled import CompiledRows
 from grids import units
@@ -288,12 +287,9 @@ def _reporter_holds_post_condition() -> Exists:
     # where an EXISTS per kind of unit, OR-ed, made it hash every post of the city for each.
     current_unit = Q()
     for kind in units.KINDS.values():
-        at_position = (
-            Q(IsNull(OuterRef("department"), False))
-            if kind is units.DEPARTMENT
-            else Q(IsNull(OuterRef("department"), True), Exact(OuterRef("level"), kind.key))
+        current_unit |= units.at_position(kind, OuterRef) & Q(
+            **{kind.id_field: OuterRef(kind.id_field)}
         )
-        current_unit |= at_position & Q(**{kind.id_field: OuterRef(kind.id_field)})
     return Exists(Post.objects.filter(current_unit, user_id=OuterRef("reporter_id")))
 
 
