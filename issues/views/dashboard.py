@@ -435,6 +435,8 @@ def dashboard_unit(request, kind: str, pk: int):
             }
         )
     weeks = stats.trend(unit, filters, now=now)
+    for week in weeks:
+        week["week_text"] = week["week"].isoformat()
     recurrence = stats.recurrences(unit, filters)
     pattern = _issue_link_pattern()
     for group in recurrence:
@@ -452,6 +454,7 @@ def dashboard_unit(request, kind: str, pk: int):
         for issue in unit.unverified
     ]
     funnel = _funnel(unit.figures)
+    cards = _cards(unit.figures, unit.kind)
     since, until = stats.recurrence_window(filters)
     context = {
         "unit": unit,
@@ -459,7 +462,11 @@ def dashboard_unit(request, kind: str, pk: int):
         "filters": filters,
         "query": query,
         "query_amp": f"{query}&" if query else "",
-        "cards": _cards(unit.figures, unit.kind),
+        # Each section's cards, chosen here once (the template draws only its own).
+        **{
+            f"{group}_cards": [card for card in cards if card["group"] == group]
+            for group in ("main", "loop")
+        },
         "funnel": funnel,
         "funnel_help": stats.FUNNEL_HELP,
         "funnel_chart": _chart(
@@ -475,7 +482,7 @@ def dashboard_unit(request, kind: str, pk: int):
         "trend_help": stats.TREND_HELP,
         "trend_chart": _chart(
             "line",
-            [w["week"].isoformat() for w in weeks],
+            [w["week_text"] for w in weeks],
             [(label, [w[key] for w in weeks]) for key, label in stats.TREND_SERIES],
         ),
         "unverified": unverified,
