@@ -1168,6 +1168,21 @@ class DailyTotal(RollupKey):
         return f"{self.day} {self.grid_id}"
 
 
+class MonthlyTotal(RollupKey):
+    """The daily totals of one grid's (and department's) calendar month added up: ``day`` is
+    the month's first day. Kept with the daily totals (``issues.rollups``), so that a period
+    of many months reads a row per grid and month for each whole month in it, and the daily
+    totals only for the days of the months it covers in part."""
+
+    class Meta:
+        verbose_name = _("monthly total")
+        verbose_name_plural = _("monthly totals")
+        indexes = _rollup_indexes("month")
+
+    def __str__(self):
+        return f"{self.day:%Y-%m} {self.grid_id}"
+
+
 class DailyOutcome(RollupKey):
     """For the weekly trend: how many issues of a key, category, severity and source were
     resolved on one day, late or not (``missed_day``: the day of the deadline they missed
@@ -1210,7 +1225,7 @@ class PendingRollup(models.Model):
 ROLLUP_HISTOGRAM_COLUMNS = tuple(
     f"{measure}_b{bucket}" for measure in ROLLUP_HISTOGRAMS for bucket in range(ROLLUP_BUCKETS)
 )
-for _model in (DailyRollup, DailyTotal):
+for _model in (DailyRollup, DailyTotal, MonthlyTotal):
     for _name in ROLLUP_COUNTS:
         _model.add_to_class(_name, models.IntegerField(default=0))
     for _name in ROLLUP_SUMS:

@@ -16,6 +16,10 @@ or none).
   categories, severities and sources, so a ``DailyRollup`` row holds about one issue; a
   total holds a grid's day. The dashboard reads the totals unless a category, severity or
   source is chosen.
+- ``MonthlyTotal``: the daily totals of a grid's (and department's) calendar month added
+  up. A period of many months reads them for its whole months and the daily totals only
+  for the days of the months it covers in part (``stats.rollup_sources``): a year is some
+  thirteen rows per grid instead of up to 365.
 - ``DailyOutcome``: per key, category, severity, source, day resolved and day of the
   deadline missed, how many issues: the weekly trend (narrow rows).
 
@@ -36,16 +40,19 @@ small insert instead of the rewrite, and the dashboard says how far behind it is
 ``refresh(keys)`` rewrites the rows of those keys from the issues as they are now:
 ``DELETE`` the keys' rows, then ``INSERT … SELECT … GROUP BY`` of the issues, their routing
 events and their sub-tasks; the totals from the rows just written, the outcomes from the
-issues. Set-based, a fixed number of statements for any number of keys: the keys'
-issue ids are read first (each key through the (grid, created_at) index), and each DELETE
-and INSERT takes them, or the keys, as one list parameter whose length the planner knows.
+issues; then the keys' months (grid and month) from their daily totals. Set-based, a
+fixed number of statements for any number of keys: the keys' issue ids are read first
+(each key through the (grid, created_at) index), and each DELETE and INSERT takes them, or
+the keys, as one list parameter whose length the planner knows.
 The INSERT statements are compiled once per process.
 
 Concurrency: a catch-up reads the noted keys it can see (committed), rewrites them and
 deletes exactly those rows in one transaction; a change committed meanwhile left its own
 row, which the next catch-up takes. Catch-ups on several hosts wait for one another (an
 advisory lock). On PostgreSQL the refresh first takes a transaction-scoped advisory lock per
-key (in key order, so two refreshes never deadlock on each other). A second transaction
+key and per month of a key's grid (all at once, in the order of their ids, so two
+refreshes never deadlock on each other); two keys of one grid and month then take turns, and
+the second one's month is added up from the first one's committed days. A second transaction
 changing an issue of the same key waits for the first to commit, and its own ``DELETE`` and
 ``INSERT`` (each a new snapshot under READ COMMITTED) then see the first one's rows and
 changes: no row is written from a stale view. Everyone locks issue rows before keys (the
@@ -98,9 +105,11 @@ from .models import (
     Issue,
     IssueEvent,
     IssueTask,
+    MonthlyTotal,
     PendingRollup,
 )
 from .stats import figures, loop
+from .stats.filters import month_of, next_month
 
 log = logging.getLogger(__name__)
 
@@ -120,14 +129,18 @@ KEY_COLUMNS = {
 }
 COLUMNS = (*KEY_COLUMNS, *ROLLUP_VALUES)
 OUTCOME_COLUMNS = (*KEY_COLUMNS, "resolved_day", "missed_day", "filed")
-TABLES = (DailyRollup, DailyTotal, DailyOutcome)
+# The tables whose rows are keys (day, grid); and every table the rollups keep.
+DAY_TABLES = (DailyRollup, DailyTotal, DailyOutcome)
+TABLES = (*DAY_TABLES, MonthlyTotal)
 
 # The counts from the routing events and from the sub-tasks (the rest from the issue rows).
 EVENT_VALUES = ("dispatches_received", "returned")
 TASK_VALUES = ("tasks_done", "tasks_on_time")
 
-# Advisory locks of rollup keys: this tag in the high 32 bits of the lock id.
+# Advisory locks of rollup keys, and of a grid's months: this tag in the high 32 bits of
+# the lock id.
 LOCK_TAG = 0x524F4C4C  # "ROLL"
+MONTH_LOCK_TAG = 0x4D4F4E54  # "MONT"
 # Days per transaction of a rebuild.
 REBUILD_CHUNK_DAYS = 31
 
@@ -391,20 +404,90 @@ def _write(condition, values: dict, rows: tuple[str, list]) -> int:
 
 def _delete(rows: tuple[str, list]) -> None:
     where, params = rows
-    for model in TABLES:
+    for model in DAY_TABLES:
         _run(f"DELETE FROM {model._meta.db_table} WHERE {where}", params)
 
 
-def _lock(keys: list[tuple[date, int]]) -> None:
-    """Transaction-scoped advisory locks on the keys, in order (PostgreSQL)."""
+def _month_sql(column: str) -> str:
+    """The first day of a date column's month, in SQL."""
+    if connection.vendor == "postgresql":
+        return f"date_trunc('month', {column})::date"
+    return f"date({column}, 'start of month')"
+
+
+def _months_relation(months: list[tuple[date, int]]) -> tuple[str, list]:
+    """(month, grid) pairs as a relation: g the grid, m the month's first day, n the next
+    month's."""
+    grids = [grid for _month, grid in months]
+    firsts = [month for month, _grid in months]
+    nexts = [next_month(month) for month in firsts]
+    if connection.vendor == "postgresql":
+        return (
+            "SELECT g, m, n FROM unnest(%s::bigint[], %s::date[], %s::date[]) AS k(g, m, n)",
+            [grids, firsts, nexts],
+        )
+    rows = [
+        {"g": grid, "m": first.isoformat(), "n": after.isoformat()}
+        for grid, first, after in zip(grids, firsts, nexts, strict=True)
+    ]
+    selected = ", ".join(f"json_extract(value, '$.{name}') AS {name}" for name in "gmn")
+    return f"SELECT {selected} FROM json_each(%s)", [json.dumps(rows)]
+
+
+def _write_months(rows: tuple[str, list], days: tuple[str, list]) -> None:
+    """Rewrite ``MonthlyTotal`` rows (``rows``: which, as a WHERE clause on the table) from
+    the daily totals (``days``: a FROM clause naming them ``t``, with its conditions)."""
+    where, where_params = rows
+    _run(f"DELETE FROM {MonthlyTotal._meta.db_table} WHERE {where}", where_params)
+    source, source_params = days
+    keys = [f"t.{connection.ops.quote_name(c)}" for c in TOTAL_KEY if c != "day"]
+    month = _month_sql("t.day")
+    sums = ", ".join(f"SUM(t.{connection.ops.quote_name(c)})" for c in ROLLUP_VALUES)
+    _run(
+        f"INSERT INTO {MonthlyTotal._meta.db_table} ({_quoted(TOTAL_KEY)}, "
+        f"{_quoted(ROLLUP_VALUES)}) SELECT {month}, {', '.join(keys)}, {sums} FROM {source} "
+        f"GROUP BY {month}, {', '.join(keys)}",
+        source_params,
+    )
+
+
+def _months_of_keys(months: list[tuple[date, int]]) -> None:
+    """Rewrite the months (month, grid) from their daily totals, each read through the
+    (grid, day) index."""
+    relation, params = _months_relation(months)
+    _write_months(
+        (f"(grid_id, day) IN (SELECT g, m FROM ({relation}) months)", params),
+        (
+            f"{DailyTotal._meta.db_table} t JOIN ({relation}) k "
+            "ON t.grid_id = k.g AND t.day >= k.m AND t.day < k.n",
+            params,
+        ),
+    )
+
+
+def _months_of_days(first: date, last: date) -> None:
+    """Rewrite every grid's months from ``first``'s to ``last``'s."""
+    adapt = connection.ops.adapt_datefield_value
+    start, stop = adapt(month_of(first)), adapt(next_month(last))
+    _write_months(
+        ("day >= %s AND day < %s", [start, stop]),
+        (f"{DailyTotal._meta.db_table} t WHERE t.day >= %s AND t.day < %s", [start, stop]),
+    )
+
+
+def _lock(keys: list[tuple[date, int]], months: list[tuple[date, int]]) -> None:
+    """Transaction-scoped advisory locks on the keys and the months, all at once in the
+    order of their ids (PostgreSQL)."""
     if connection.vendor != "postgresql":
         return
+
+    def lock_id(tag: int, day: date, grid: int) -> int:
+        return (tag << 32) | ((grid * 1_000_003 + day.toordinal()) & 0xFFFFFFFF)
+
     # Two keys may share a lock id (then they wait for each other needlessly, no harm).
     ids = sorted(
-        {
-            (LOCK_TAG << 32) | ((grid * 1_000_003 + day.toordinal()) & 0xFFFFFFFF)
-            for day, grid in keys
-        }
+        {lock_id(LOCK_TAG, day, grid) for day, grid in keys}
+        | {lock_id(MONTH_LOCK_TAG, month, grid) for month, grid in months}
     )
     _run("SELECT pg_advisory_xact_lock(x) FROM unnest(%s::bigint[]) AS x", [ids])
 
@@ -418,11 +501,13 @@ def refresh(keys: Iterable[tuple[date, int]]) -> None:
     keys = sorted(set(keys))
     if not keys:
         return
+    months = sorted({(month_of(day), grid) for day, grid in keys})
     with transaction.atomic(savepoint=False):
-        _lock(keys)
+        _lock(keys, months)
         rows = _rows_of_keys(keys)
         _delete(rows)
         _write(_ids_condition, _ids_values(_issue_ids(keys)), rows)
+        _months_of_keys(months)
 
 
 def refresh_issue(issue) -> None:
@@ -588,6 +673,8 @@ def rebuild(
             _delete(rows)
             bounds = {START_PARAM: adapt(start), STOP_PARAM: adapt(stop)}
             written += _write(_days_condition, bounds, rows)
+            # The months the chunk touches, whole: their other days are as kept.
+            _months_of_days(day, last)
         if progress is not None:
             progress(last, written)
         day = last + timedelta(days=1)

@@ -20,7 +20,8 @@ from issues.models import OPEN_STATUSES, Issue, Status
 from tests.factories import IssueFactory
 
 ISSUE_TABLE = re.compile(r'"issues_issue"')
-ROLLUP_TABLE = re.compile(r'"issues_dailytotal"')
+# The daily totals, or the monthly ones.
+ROLLUP_TABLE = re.compile(r'"issues_(daily|monthly)total"')
 
 
 def add_issues(territory, count, *, status=Status.SUBMITTED):

@@ -1,6 +1,6 @@
 """The daily rollups (issues.rollups) against the live figures, their oracle.
 
-``history`` files issues over forty days in every grid of both subdistricts, with several
+``history`` files issues over seventy days in every grid of both subdistricts, with several
 categories, severities and sources, takes them through the workflow (accepted, escalated,
 dispatched, returned, handled jointly, suspended, extended, resolved, evaluated, called
 back, verified, rejected, supervised) and runs the sweep. The rollups are kept by those
@@ -18,6 +18,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,11 +27,14 @@ from issues.models import (
     ROLLUP_BUCKETS,
     ROLLUP_COUNTS,
     ROLLUP_SUMS,
+    ROLLUP_VALUES,
     DailyRollup,
+    DailyTotal,
     Issue,
     IssueEvent,
     IssueTask,
     Level,
+    MonthlyTotal,
     PendingRollup,
     ReturnReason,
     Satisfaction,
@@ -54,7 +58,8 @@ from tests.test_dashboard import page_queries
 
 H = timedelta(hours=1)
 SEED = 1154
-DAYS = 40
+# Long enough that most periods drawn hold a whole calendar month (its monthly totals).
+DAYS = 70
 
 # Every count a page can show, and the rates and averages computed from them.
 COUNTS = sorted(stats.COUNT_KEYS | {"response_due", "tasks_due", "closed", "resolution_due"})
@@ -248,7 +253,7 @@ def _story(cast, rng, issue: Issue) -> None:
 
 @pytest.fixture
 def history(territory, people, rollups_follow_saves):  # noqa: F811
-    """Eighty issues over forty days, through the workflow and the sweep. Filing is a row
+    """Eighty issues over seventy days, through the workflow and the sweep. Filing is a row
     written directly (so that it can be in the past), its rollup kept as filing keeps it."""
     rng = random.Random(SEED)
     cast = Cast(territory, people)
@@ -325,9 +330,18 @@ def test_every_figure_from_the_rollups_equals_the_live_figure(territory, history
     rng = random.Random(SEED)
     categories = list({issue.category_id for issue in Issue.objects.all()})
     now = timezone.now()
-    compared = 0
-    for _round in range(40):
-        filters = random_filters(rng, categories)
+    compared = months = 0
+    today = timezone.localdate()
+    this_month = today.replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    # Besides the random draws, periods that surely hold whole months (monthly totals).
+    fixed = [
+        stats.Filters(start=last_month, end=this_month - timedelta(days=1)),
+        stats.Filters(start=(last_month - timedelta(days=1)).replace(day=1), end=today),
+        stats.Filters(start=today - timedelta(days=DAYS - 2), end=this_month - timedelta(days=1)),
+    ]
+    for filters in [random_filters(rng, categories) for _round in range(40)] + fixed:
+        months += bool(filters.whole_months and not filters.narrowed)
         for kind, pk in rng.sample(units_of(territory, history), 4):
             live = stats.load_unit(root, kind, pk, filters, now=now)
             rolled = stats.load_unit(root, kind, pk, filters, now=now, rollup=True)
@@ -353,6 +367,81 @@ def test_every_figure_from_the_rollups_equals_the_live_figure(territory, history
                         for key in ("returned", "dispatches_received", "tasks_due"):
                             assert getattr(b.figures, key) == getattr(a.figures, key)
     assert compared > 100  # the draws did look at issues
+    assert months >= 3  # and some read monthly totals
+
+
+def test_the_monthly_totals_add_up_their_daily_totals(territory, history):
+    """Kept by the actions alone (never rebuilt): each grid's month is its days added up."""
+    from django.db.models import Sum
+    from django.db.models.functions import TruncMonth
+
+    values = [c for c in ROLLUP_VALUES if not c.endswith("_seconds_sum")]  # float sums
+    key = ("subdistrict_id", "community_id", "grid_id", "department_id")
+
+    def rows(queryset):
+        return sorted(queryset.values_list(*key, "month", *values), key=str)
+
+    months = MonthlyTotal.objects.annotate(month=F("day"))
+    days = (
+        DailyTotal.objects.annotate(month=TruncMonth("day"))
+        .values(*key, "month")
+        .annotate(**{f"sum_{c}": Sum(c) for c in values})
+    )
+    kept = rows(months)
+    assert len({row[-len(values) - 1] for row in kept}) >= 2  # two months or more
+    assert kept == sorted(days.values_list(*key, "month", *(f"sum_{c}" for c in values)), key=str)
+
+
+@pytest.mark.parametrize(
+    "start, end, months, days",
+    [
+        # Within one month: its days.
+        ("2026-03-05", "2026-03-20", None, [("2026-03-05", "2026-03-21")]),
+        # A whole month exactly: its total alone.
+        ("2026-02-01", "2026-02-28", ("2026-02-01", "2026-03-01"), []),
+        # Across a year's end, with days on both sides.
+        (
+            "2025-11-15",
+            "2026-02-03",
+            ("2025-12-01", "2026-02-01"),
+            [("2025-11-15", "2025-12-01"), ("2026-02-01", "2026-02-04")],
+        ),
+        # Starting on a month's first day, ending mid-month.
+        ("2026-01-01", "2026-03-10", ("2026-01-01", "2026-03-01"), [("2026-03-01", "2026-03-11")]),
+        # Two partial months and no whole one.
+        ("2026-01-20", "2026-02-10", None, [("2026-01-20", "2026-02-11")]),
+    ],
+)
+def test_a_period_reads_the_totals_of_its_whole_months_and_of_its_other_days(
+    start, end, months, days
+):
+    from datetime import date
+
+    filters = stats.Filters(start=date.fromisoformat(start), end=date.fromisoformat(end))
+    read = {model: condition for model, condition in stats.rollup_sources(filters)}
+
+    def bounds(condition):
+        """The [low, high) day ranges of a condition built from day__gte / day__lt."""
+        children = condition.children if condition.connector == "OR" else [condition]
+        found = []
+        for child in children:
+            found.append(
+                tuple(dict(child.children)[f"day__{op}"].isoformat() for op in ("gte", "lt"))
+            )
+        return sorted(found)
+
+    if months is None:
+        assert MonthlyTotal not in read
+        assert filters.whole_months is None
+    else:
+        assert bounds(read[MonthlyTotal]) == [months]
+    if days and months is not None:
+        assert bounds(read[DailyTotal]) == days
+    elif months is None:
+        # The period's days, by the filters' own condition.
+        assert read[DailyTotal] == filters.rollup_condition()
+    else:
+        assert DailyTotal not in read
 
 
 def test_a_rebuild_writes_what_the_workflow_kept(territory, history):

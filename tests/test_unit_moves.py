@@ -225,9 +225,10 @@ def test_a_move_is_set_based(territory, django_assert_max_num_queries):
     # A savepoint; lock and read the unit, save it, read its parents, lock and read the
     # issues, the units' names (two kinds), one INSERT of the events, one UPDATE; the
     # daily rollups of the moved issues (lock their keys on PostgreSQL, read the ids of
-    # their issues, a DELETE and an INSERT for each of the three tables); the notifications'
-    # savepoint (a move tells no one); release: the same for any number of issues.
-    with django_assert_max_num_queries(20):
+    # their issues, a DELETE and an INSERT for each of the three tables, and for their
+    # months); the notifications' savepoint (a move tells no one); release: the same for any
+    # number of issues.
+    with django_assert_max_num_queries(22):
         assert save_unit(t.grid) is True
     assert moved_events().count() == 30
     assert moved_events().filter(actor__isnull=True).count() == 30

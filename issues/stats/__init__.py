@@ -167,7 +167,16 @@ from .recurrence import (
     recurrences,
 )
 from .trend import TREND_HELP, TREND_SERIES, trend
-from .units import KINDS, Crumb, Unit, handler_condition, kind_label, load_unit, top_units
+from .units import (
+    KINDS,
+    Crumb,
+    Unit,
+    handler_condition,
+    kind_label,
+    load_unit,
+    rollup_sources,
+    top_units,
+)
 
 __all__ = [
     "CHILD_TABLES",
@@ -200,6 +209,7 @@ __all__ = [
     "rankings",
     "recurrence_window",
     "recurrences",
+    "rollup_sources",
     "top_units",
     "trend",
     "unverified",

@@ -13,6 +13,16 @@ from django.utils import timezone
 # --- filters -----------------------------------------------------------------------------
 
 
+def month_of(day: date) -> date:
+    """The first day of the day's calendar month."""
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    """The first day of the month after the day's."""
+    return (month_of(day) + timedelta(days=32)).replace(day=1)
+
+
 @dataclass(frozen=True)
 class Filters:
     """What the dashboard looks at: issues filed from ``start`` to ``end`` (whole local
@@ -52,6 +62,15 @@ class Filters:
         """Whether a category, severity or source is chosen (the daily rollups by those;
         otherwise the daily totals)."""
         return bool(self.category_id or self.severity or self.source)
+
+    @property
+    def whole_months(self) -> tuple[date, date] | None:
+        """The calendar months wholly inside the period, as (the first one's first day, the
+        first day after the last one); None if there is none."""
+        first = self.start if self.start.day == 1 else next_month(self.start)
+        after = self.end + timedelta(days=1)
+        stop = after if after.day == 1 else month_of(self.end)
+        return (first, stop) if first < stop else None
 
     def rollup_condition(self, prefix: str = "") -> Q:
         """The filters as a condition on daily rollup rows (fields named through

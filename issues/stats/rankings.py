@@ -37,7 +37,7 @@ from .figures import (
 )
 from .filters import Filters
 from .loop import ranking_parts as loop_ranking_parts
-from .units import KINDS, Unit, rollup_table
+from .units import KINDS, Unit, rollup_sources
 
 # --- rankings of child units -------------------------------------------------------------
 
@@ -143,13 +143,14 @@ def rankings(unit: Unit, filters: Filters, *, now: datetime | None = None) -> di
         # The rollup rows grouped by child, and the counts that depend on "now" over the
         # unit's open issues (and open sub-tasks), grouped the same way.
         stored = [key for key in counted if key in ROLLUP_VALUES]
-        parts.append(
+        parts += [
             data_part(
-                rollup_table(filters).objects.filter(unit.issues & filters.rollup_condition()),
+                model.objects.filter(unit.issues & condition),
                 by_child,
                 {key: Sum(key) for key in stored},
             )
-        )
+            for model, condition in rollup_sources(filters)
+        ]
         open_rows = unit.rows(filters).filter(status__in=OPEN_STATUSES)
         live = {key: Count("pk", filter=live_condition(key, now=now)) for key in LIVE_KEYS}
         parts.append(data_part(open_rows, by_child, live))

@@ -3,8 +3,10 @@ with its figures, its breadcrumb, who may see it, and where a user starts."""
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import reduce
 
 from django.db.models import F, FilteredRelation, OuterRef, Q, TextField
 from django.utils import timezone
@@ -13,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from grids import units
 from grids.models import Post, Subdistrict
 
-from ..models import ROLLUP_SUMS, ROLLUP_VALUES, DailyRollup, DailyTotal, Issue
+from ..models import ROLLUP_SUMS, ROLLUP_VALUES, DailyRollup, DailyTotal, Issue, MonthlyTotal
 from ..permissions import may_see_unit, scope_of, staff_issue_condition, unit_access
 from . import loop
 from .figures import LIVE_KEYS, Figures, figure_aggregates, live_condition, median_aggregates
@@ -101,11 +103,40 @@ def _crumbs(user, kind: units.UnitKind, row: dict) -> list[Crumb]:
     return crumbs
 
 
-def rollup_table(filters: Filters):
-    """Where the figures of the filtered issues are added up from: the daily rollups by
-    category, severity and source when one is chosen, else the daily totals (a grid's day
-    in one row)."""
-    return DailyRollup if filters.narrowed else DailyTotal
+def rollup_sources(filters: Filters) -> list[tuple[type, Q]]:
+    """Where the figures of the filtered issues are added up from, as (table, condition on
+    its rows) pairs whose rows together count each day of the period once: the daily
+    rollups by category, severity and source when one is chosen; otherwise the monthly
+    totals of the calendar months wholly inside the period (a grid's month in one row) and
+    the daily totals of its other days (a grid's day in one row)."""
+    if filters.narrowed:
+        return [(DailyRollup, filters.rollup_condition())]
+    months = filters.whole_months
+    if months is None:
+        return [(DailyTotal, filters.rollup_condition())]
+    first, stop = months
+    days = [
+        Q(day__gte=low, day__lt=high)
+        for low, high in ((filters.start, first), (stop, filters.end + timedelta(days=1)))
+        if low < high
+    ]
+    sources = [(MonthlyTotal, Q(day__gte=first, day__lt=stop))]
+    if days:
+        sources.append((DailyTotal, reduce(operator.or_, days)))
+    return sources
+
+
+def add_sums(found: list[dict]) -> dict:
+    """Sums read from several sources added up, column by column (None where every source
+    had nothing)."""
+    total = {}
+    for sums in found:
+        for column, value in sums.items():
+            if value is not None:
+                total[column] = (total.get(column) or 0) + value
+            else:
+                total.setdefault(column, None)
+    return total
 
 
 def _rollup_keys(kind: str, *, access: bool) -> list[str]:
@@ -143,9 +174,10 @@ def load_unit(
     everything that is for staff only (the public page).
 
     ``rollup=True`` reads the figures from the daily rollups instead of the issues: the
-    unit's rollup rows of the period added up in one scalar subquery (``rollup_table``:
-    the daily totals, or the rollups by category, severity and source when one is chosen),
-    with the counts that depend on "now" counted live over its open issues in the same
+    unit's rollup rows of the period added up in a scalar subquery per source
+    (``rollup_sources``: the monthly totals of its whole months and the daily totals of its
+    other days, or the rollups by category, severity and source when one is chosen), with
+    the counts that depend on "now" counted live over its open issues in the same
     statement. Still one query, whose cost follows the rollup rows and the open issues,
     not the issues filed. Medians then come from the rollups' histograms
     (``Figures.histogram_median``). A worker's figures are always counted live.
@@ -223,13 +255,13 @@ def _load_from_rollups(
         # As for the live figures: a unit's issues are in its subdistrict.
         unit_rows &= Q(subdistrict_id=OuterRef(subdistrict_path))
     keys = _rollup_keys(kind, access=access)
-    sums = Scalar(
-        rollup_table(filters)
-        .objects.filter(unit_rows & filters.rollup_condition())
-        .order_by()
-        .values(sums=SumColumns(keys)),
-        output_field=TextField(),
-    )
+    sums = {
+        f"rollup_sums_{n}": Scalar(
+            model.objects.filter(unit_rows & condition).order_by().values(sums=SumColumns(keys)),
+            output_field=TextField(),
+        )
+        for n, (model, condition) in enumerate(rollup_sources(filters))
+    }
     issues = Q(**{unit_kind.id_field: pk})
     staff_only = {}
     if access:
@@ -241,7 +273,7 @@ def _load_from_rollups(
         iter(
             candidates.values("pk", "name", *_parent_values(unit_kind))
             .annotate(
-                rollup_sums=sums,
+                **sums,
                 **live_counts(unit_rows, filters, now=now),
                 **staff_only,
             )
@@ -251,7 +283,9 @@ def _load_from_rollups(
     )
     if row is None:
         return None
-    row.update(parse_sums(row.pop("rollup_sums"), keys, counts=ROLLUP_COUNT_COLUMNS))
+    row.update(
+        add_sums([parse_sums(row.pop(name), keys, counts=ROLLUP_COUNT_COLUMNS) for name in sums])
+    )
     unverified = loop.read_unverified(row)
     if kind != "subdistrict":
         issues &= Q(subdistrict_id=row[subdistrict_path])
