@@ -346,6 +346,35 @@ def test_recurrence_csv_lists_every_issue_of_an_alert(client, territory, people)
     assert len(rows) == 1 + 12
 
 
+@pytest.mark.parametrize(
+    "language, heading, more",
+    [
+        ("zh-hans", "：12 件", "列出最新的 5 件。"),
+        ("en", ": 12 issues", "The latest 5 are listed."),
+    ],
+)
+def test_a_recurrence_alert_says_where_what_and_how_many(
+    client, territory, people, language, heading, more
+):
+    category = CategoryFactory(name="噪音<扰民>")
+    made = [issue(territory.grid, category=category, title="<b>楼道</b>") for _n in range(12)]
+    client.force_login(people.worker)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    html = client.get(unit_url("grid", territory.grid.pk)).text
+    recurrence = html.split('id="recurrence-heading"')[1]
+    # The grid and the category by name (escaped), and how many.
+    assert f"{territory.grid.name} · 噪音&lt;扰民&gt;{heading}</h3>" in recurrence
+    assert more in recurrence
+    assert "<b>楼道</b>" not in recurrence and "&lt;b&gt;楼道&lt;/b&gt;" in recurrence
+    # The latest first, each with its filing time and its page.
+    latest = max(made, key=lambda found: (found.created_at, found.pk))
+    link = reverse("staff_issue_detail", args=[latest.tracking_number])
+    item = recurrence.split("<li>")[1]
+    local = timezone.localtime(latest.created_at)
+    assert f'<time datetime="{local.isoformat()}">{local:%m-%d %H:%M}</time>' in item
+    assert f'<a href="{link}">{latest.tracking_number}</a>' in item
+
+
 def test_unknown_export_is_404(client, territory, people):
     client.force_login(people.worker)
     assert client.get(unit_url("grid", territory.grid.pk, "export=secrets")).status_code == 404
