@@ -16,6 +16,10 @@ cached on the row's), so a page that reads them on every request pays for the qu
 - ``create_together``: a new row and new rows that refer to it, written as ``save()``
   writes them, in one statement on PostgreSQL: a filing's issue, its first event and its
   rollup note.
+- ``KeptAtMoment``: a ``values()`` query that depends on "now" and on inputs that come
+  again, its SQL kept per key: the dashboard's rankings of a unit's children, whose UNION
+  of a few parts of some forty aggregates each cost the ORM more to write than PostgreSQL
+  to run.
 
 Only for querysets that do not change while the process runs (``select_related``,
 ``defer``/``only``, fixed filters and order): the SQL is kept as it was first written.
@@ -26,7 +30,9 @@ Only for querysets that do not change while the process runs (``select_related``
 from __future__ import annotations
 
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
@@ -293,3 +299,87 @@ def create_together(first: Model, *then: Model, also=()) -> None:
         obj._state.adding, obj._state.db = False, connection.alias
     for obj, link in zip(then, links, strict=True):
         setattr(obj, link.name, first)
+
+
+# Stands for "a moment that is not the one asked for" while a query is compiled the second
+# time: far enough from any real moment that nothing derived from one equals it by chance.
+_OTHER_MOMENT = timedelta(days=1, seconds=1, microseconds=7)
+# A key whose query follows the moment in a way that cannot be put in afresh.
+_NOT_KEPT = object()
+
+
+class KeptAtMoment:
+    """The rows of a ``values()`` query that depends on the moment it is read ("now") and on
+    inputs that come again (a unit and a period, say): its SQL written once per key and
+    database connection, then run with each request's moment.
+
+    ``rows(model, key, now, build)``: ``build(moment)`` makes the queryset (of ``model``,
+    read where the router sends its reads), and ``key`` must name everything else it
+    depends on. The first time a key is asked for, the queryset is built and compiled for
+    ``now`` and for another moment. The SQL must be the same, and every parameter that
+    differs must be the moment itself, as the ORM passed it: those are put in afresh on
+    each run. A queryset whose SQL or parameters follow the moment in any other way (an
+    hour before it, say) is not kept: it is built and run every time, as the ORM would.
+    The rows are read with the ORM's converters, under the names ``values()`` gives them.
+    At most ``size`` keys are kept per connection, the least recently used dropped first.
+    """
+
+    def __init__(self, *, size: int = 128):
+        self.size = size
+        # {connection: {key: entry}}: a connection belongs to one thread, and the
+        # converters a compiled query applies are its connection's.
+        self._kept = weakref.WeakKeyDictionary()
+
+    def rows(
+        self, model: type[Model], key, now: datetime, build: Callable[[datetime], QuerySet]
+    ) -> list[dict]:
+        connection = connections[router.db_for_read(model)]
+        kept = self._kept.setdefault(connection, OrderedDict())
+        entry = kept.get(key)
+        queryset = None
+        if entry is None:
+            queryset = build(now)
+            entry = _NOT_KEPT
+            if queryset.db == connection.alias:
+                entry = self._compile(queryset, build(now + _OTHER_MOMENT), now, connection)
+            kept[key] = entry
+            while len(kept) > self.size:
+                kept.popitem(last=False)
+        else:
+            kept.move_to_end(key)
+        if entry is _NOT_KEPT:
+            return list(queryset if queryset is not None else build(now))
+        sql, params, slots, compiler, names = entry
+        params = list(params)
+        for at, adapted in slots:
+            params[at] = connection.ops.adapt_datetimefield_value(now) if adapted else now
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
+        return [dict(zip(names, row, strict=True)) for row in compiler.results_iter([found])]
+
+    @staticmethod
+    def _compile(queryset: QuerySet, other: QuerySet, now: datetime, connection):
+        """The entry of a key: its SQL, parameters and where the moment goes, or
+        ``_NOT_KEPT``."""
+        compiler = queryset.query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        other_sql, other_params = other.query.get_compiler(connection=connection).as_sql()
+        if sql != other_sql or len(params) != len(other_params):
+            return _NOT_KEPT
+        later = now + _OTHER_MOMENT
+        moments = {
+            False: (now, later),
+            True: tuple(connection.ops.adapt_datetimefield_value(at) for at in (now, later)),
+        }
+        slots = []
+        for at, (value, other_value) in enumerate(zip(params, other_params, strict=True)):
+            if value == other_value:
+                continue
+            adapted = next((a for a, pair in moments.items() if pair == (value, other_value)), None)
+            if adapted is None:
+                return _NOT_KEPT
+            slots.append((at, adapted))
+        query = queryset.query
+        names = [*query.extra_select, *query.values_select, *query.annotation_select]
+        return (sql, tuple(params), tuple(slots), compiler, names)

@@ -4,22 +4,22 @@ refusals), rows by a field, and rows written together, as a filing writes its is
 its first event."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
-from django.db.models import Model
+from django.db.models import Count, Max, Model
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
-from config.compiled import CompiledLookup, create_together
+from config.compiled import _NOT_KEPT, CompiledLookup, KeptAtMoment, create_together
 from grids.forms import BuildingField, buildings_with_units
 from grids.models import Building, Grid
 from issues.models import Issue, IssueEvent, Level, Severity, Source, Status
 
-from .factories import BuildingFactory, ResidentFactory
+from .factories import BuildingFactory, ResidentFactory, issue_at
 
 
 def _fields(obj) -> dict:
@@ -248,3 +248,97 @@ def test_nothing_listens_for_the_saves_a_filing_no_longer_sends(model):
     assert model.save is Model.save, f"{model.__name__} has a save() of its own"
     for signal in (pre_save, post_save):
         assert not signal.has_listeners(model), f"{signal} of {model.__name__}"
+
+
+# --- a query kept per key, the moment put in afresh ------------------------------------
+
+
+def _late_by_status(now):
+    """What is late at ``now``, by status, with the latest deadline missed."""
+    return (
+        Issue.objects.filter(due_at__lt=now)
+        .values("status")
+        .annotate(n=Count("pk"), latest=Max("due_at"))
+        .order_by("status")
+    )
+
+
+def test_a_kept_query_reads_what_the_orm_reads_at_each_moment(territory):
+    now = timezone.now()
+    for hours in (1, 2, 2, 5):
+        issue_at(territory, status=Status.SUBMITTED, due_at=now - timedelta(hours=hours))
+    issue_at(territory, status=Status.IN_PROGRESS, due_at=now + timedelta(hours=3))
+    kept = KeptAtMoment()
+    for moment in (now, now + timedelta(hours=4), now - timedelta(hours=3), now):
+        got = kept.rows(Issue, "late", moment, _late_by_status)
+        assert got == list(_late_by_status(moment)), moment
+        assert all(isinstance(row["latest"], datetime) for row in got)  # converted as the ORM does
+    assert got and set(got[0]) == {"status", "n", "latest"}
+    (entry,) = next(iter(kept._kept.values())).values()
+    assert entry is not _NOT_KEPT
+    # The moment was found among the parameters and is put in afresh.
+    assert len(entry[2]) == 1
+
+
+def test_a_kept_query_is_written_once_per_key(territory, monkeypatch):
+    kept = KeptAtMoment()
+    built = []
+
+    def build(moment):
+        built.append(moment)
+        return _late_by_status(moment)
+
+    now = timezone.now()
+    kept.rows(Issue, "late", now, build)
+    assert len(built) == 2  # for the moment asked, and for another one to compare with
+    for minutes in range(5):
+        kept.rows(Issue, "late", now + timedelta(minutes=minutes), build)
+    assert len(built) == 2
+    kept.rows(Issue, "another key", now, build)
+    assert len(built) == 4
+
+
+def test_a_query_that_follows_the_moment_otherwise_is_not_kept_and_still_right(territory):
+    now = timezone.now()
+    issue_at(territory, status=Status.SUBMITTED, due_at=now - timedelta(minutes=90))
+
+    def an_hour_before(moment):
+        return _late_by_status(moment - timedelta(hours=1))
+
+    kept = KeptAtMoment()
+    for moment in (now, now - timedelta(hours=1)):
+        assert kept.rows(Issue, "hour", moment, an_hour_before) == list(an_hour_before(moment))
+    (entry,) = next(iter(kept._kept.values())).values()
+    assert entry is _NOT_KEPT
+
+
+def test_no_more_keys_are_kept_than_the_bound(territory):
+    kept = KeptAtMoment(size=3)
+    now = timezone.now()
+    for key in range(5):
+        kept.rows(Issue, key, now, _late_by_status)
+    assert list(next(iter(kept._kept.values()))) == [2, 3, 4]
+
+
+def test_the_dashboard_rankings_are_kept_for_rollups_and_live(territory, people):
+    """The rankings' SQL follows the moment only where it can be put in afresh: were a
+    part to depend on "now" otherwise, the rankings would be written afresh on every page."""
+    from issues import stats
+    from issues.stats.rankings import _KEPT as kept_rankings
+
+    issue_at(territory, status=Status.SUBMITTED, due_at=timezone.now() - timedelta(hours=1))
+    filters = stats.Filters.default()
+    for kind, pk in (
+        ("subdistrict", territory.subdistrict.pk),
+        ("community", territory.community.pk),
+    ):
+        for rollup in (True, False):
+            unit = stats.load_unit(people.subdistrict_staff, kind, pk, filters, rollup=rollup)
+            stats.rankings(unit, filters)
+            entries = [
+                entry
+                for kept in kept_rankings._kept.values()
+                for key, entry in kept.items()
+                if key == (unit.kind, unit.pk, unit.issues, unit.rollup, filters)
+            ]
+            assert entries and entries[0] is not _NOT_KEPT, (kind, rollup)

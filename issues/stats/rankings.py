@@ -23,6 +23,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.compiled import KeptAtMoment
 from grids import units
 from grids.models import Post
 
@@ -40,6 +41,8 @@ from .loop import ranking_parts as loop_ranking_parts
 from .units import KINDS, Unit, rollup_sources
 
 # --- rankings of child units -------------------------------------------------------------
+
+_KEPT = KeptAtMoment()
 
 # The loop's counts a subdistrict's department rows add (from events and sub-tasks).
 LOOP_RANKING_KEYS = (
@@ -110,86 +113,100 @@ def rankings(unit: Unit, filters: Filters, *, now: datetime | None = None) -> di
         )
         for key in counted
     }
-    parts = [
-        kind.model.objects.filter(**{kind.parent.id_field: unit.pk})
-        .annotate(
-            part=Value(kind.key),
-            **{column: F("pk") if n == k else no_id for n, column in enumerate(id_columns)},
-            child_name=F("name"),
-            **empty,
-        )
-        .values(*columns)
-        .order_by()
-        for k, kind in enumerate(declared)
-    ]
-    by_child = {column: F(kind.id_field) for column, kind in zip(id_columns, declared, strict=True)}
 
-    def data_part(rows, by, counts: dict):
-        """One part of the union: ``rows`` grouped by ``by``, filling ``counts``."""
-        return (
-            rows.values(**by)
+    def union(now: datetime):
+        """The UNION of the child lists and the data parts, at the moment ``now``."""
+        parts = [
+            kind.model.objects.filter(**{kind.parent.id_field: unit.pk})
             .annotate(
-                part=Value(""),
-                **{column: no_id for column in id_columns if column not in by},
-                child_name=Value(None, output_field=CharField()),
-                **counts,
-                **{key: value for key, value in empty.items() if key not in counts},
+                part=Value(kind.key),
+                **{column: F("pk") if n == k else no_id for n, column in enumerate(id_columns)},
+                child_name=F("name"),
+                **empty,
             )
             .values(*columns)
             .order_by()
-        )
-
-    if unit.rollup:
-        # The rollup rows grouped by child, and the counts that depend on "now" over the
-        # unit's open issues (and open sub-tasks), grouped the same way.
-        stored = [key for key in counted if key in ROLLUP_VALUES]
-        parts += [
-            data_part(
-                model.objects.filter(unit.issues & condition),
-                by_child,
-                {key: Sum(key) for key in stored},
-            )
-            for model, condition in rollup_sources(filters)
+            for k, kind in enumerate(declared)
         ]
-        open_rows = unit.rows(filters).filter(status__in=OPEN_STATUSES)
-        live = {key: Count("pk", filter=live_condition(key, now=now)) for key in LIVE_KEYS}
-        parts.append(data_part(open_rows, by_child, live))
-        if loop:
-            department_column = id_columns[kinds.index("department")]
-            late_tasks = IssueTask.objects.filter(
-                _prefixed(unit.issues, "issue__") & filters.condition("issue__")
-            ).filter(state=IssueTask.State.OPEN, due_at__lt=now)
+        by_child = {
+            column: F(kind.id_field) for column, kind in zip(id_columns, declared, strict=True)
+        }
+
+        def data_part(rows, by, counts: dict):
+            """One part of the union: ``rows`` grouped by ``by``, filling ``counts``."""
+            return (
+                rows.values(**by)
+                .annotate(
+                    part=Value(""),
+                    **{column: no_id for column in id_columns if column not in by},
+                    child_name=Value(None, output_field=CharField()),
+                    **counts,
+                    **{key: value for key, value in empty.items() if key not in counts},
+                )
+                .values(*columns)
+                .order_by()
+            )
+
+        if unit.rollup:
+            # The rollup rows grouped by child, and the counts that depend on "now" over the
+            # unit's open issues (and open sub-tasks), grouped the same way.
+            stored = [key for key in counted if key in ROLLUP_VALUES]
+            parts += [
+                data_part(
+                    model.objects.filter(unit.issues & condition),
+                    by_child,
+                    {key: Sum(key) for key in stored},
+                )
+                for model, condition in rollup_sources(filters)
+            ]
+            open_rows = unit.rows(filters).filter(status__in=OPEN_STATUSES)
+            live = {key: Count("pk", filter=live_condition(key, now=now)) for key in LIVE_KEYS}
+            parts.append(data_part(open_rows, by_child, live))
+            if loop:
+                department_column = id_columns[kinds.index("department")]
+                late_tasks = IssueTask.objects.filter(
+                    _prefixed(unit.issues, "issue__") & filters.condition("issue__")
+                ).filter(state=IssueTask.State.OPEN, due_at__lt=now)
+                parts.append(
+                    data_part(
+                        late_tasks,
+                        {department_column: F("department_id")},
+                        {"tasks_open_late": Count("pk")},
+                    )
+                )
+        else:
             parts.append(
                 data_part(
-                    late_tasks,
-                    {department_column: F("department_id")},
-                    {"tasks_open_late": Count("pk")},
+                    unit.rows(filters),
+                    by_child,
+                    figure_aggregates(now=now, keys=RANKING_AGGREGATES),
                 )
             )
-    else:
-        parts.append(
-            data_part(
-                unit.rows(filters), by_child, figure_aggregates(now=now, keys=RANKING_AGGREGATES)
+        if loop and not unit.rollup:
+            department_column = id_columns[kinds.index("department")]
+            parts += loop_ranking_parts(
+                unit.rows(filters),
+                department_column=department_column,
+                columns=columns,
+                empty={
+                    "part": Value(""),
+                    **{column: no_id for column in id_columns},
+                    "child_name": Value(None, output_field=CharField()),
+                    **empty,
+                },
+                now=now,
             )
-        )
-    if loop and not unit.rollup:
-        department_column = id_columns[kinds.index("department")]
-        parts += loop_ranking_parts(
-            unit.rows(filters),
-            department_column=department_column,
-            columns=columns,
-            empty={
-                "part": Value(""),
-                **{column: no_id for column in id_columns},
-                "child_name": Value(None, output_field=CharField()),
-                **empty,
-            },
-            now=now,
-        )
+        return parts[0].union(*parts[1:], all=True)
+
+    # Its SQL is written once per unit and period (``KeptAtMoment``), the moment put in
+    # afresh on each run.
+    found = _KEPT.rows(
+        declared[0].model, (unit.kind, unit.pk, unit.issues, unit.rollup, filters), now, union
+    )
     names: dict[tuple, str] = {}
     sums: dict[tuple, dict] = {}
     data_rows = []
-    for row in parts[0].union(*parts[1:], all=True):
+    for row in found:
         if row["part"]:
             kind = row["part"]
             names[(kind, row[id_columns[kinds.index(kind)]])] = row["child_name"]
