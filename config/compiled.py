@@ -34,7 +34,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
+from django.core.signals import setting_changed
 from django.db import connections, router, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
@@ -308,6 +309,19 @@ _OTHER_MOMENT = timedelta(days=1, seconds=1, microseconds=7)
 _NOT_KEPT = object()
 
 
+# Every ``KeptAtMoment``: a statement may follow a setting (how many days make an issue
+# stale, say), and tests change settings.
+_ALL_KEPT: weakref.WeakSet = weakref.WeakSet()
+
+
+def _forget_kept(**kwargs) -> None:
+    for kept in list(_ALL_KEPT):
+        kept.forget()
+
+
+setting_changed.connect(_forget_kept)
+
+
 class KeptAtMoment:
     """The rows of a ``values()`` query that depends on the moment it is read ("now") and on
     inputs that come again (a unit and a period, say): its SQL written once per key and
@@ -317,9 +331,10 @@ class KeptAtMoment:
     read where the router sends its reads), and ``key`` must name everything else it
     depends on. The first time a key is asked for, the queryset is built and compiled for
     ``now`` and for another moment. The SQL must be the same, and every parameter that
-    differs must be the moment itself, as the ORM passed it: those are put in afresh on
-    each run. A queryset whose SQL or parameters follow the moment in any other way (an
-    hour before it, say) is not kept: it is built and run every time, as the ORM would.
+    differs must be the moment shifted by a fixed time (itself, or a week before it, say),
+    as the ORM passed it: those are put in afresh on each run. A queryset whose SQL or
+    parameters follow the moment in any other way (the start of its day, say) is not kept:
+    it is built and run every time, as the ORM would.
     The rows are read with the ORM's converters, under the names ``values()`` gives them.
     At most ``size`` keys are kept per connection, the least recently used dropped first.
     """
@@ -329,6 +344,10 @@ class KeptAtMoment:
         # {connection: {key: entry}}: a connection belongs to one thread, and the
         # converters a compiled query applies are its connection's.
         self._kept = weakref.WeakKeyDictionary()
+        _ALL_KEPT.add(self)
+
+    def forget(self) -> None:
+        self._kept.clear()
 
     def rows(
         self, model: type[Model], key, now: datetime, build: Callable[[datetime], QuerySet]
@@ -351,8 +370,9 @@ class KeptAtMoment:
             return list(queryset if queryset is not None else build(now))
         sql, params, slots, compiler, names = entry
         params = list(params)
-        for at, adapted in slots:
-            params[at] = connection.ops.adapt_datetimefield_value(now) if adapted else now
+        for at, adapted, shift in slots:
+            moment = now + shift
+            params[at] = connection.ops.adapt_datetimefield_value(moment) if adapted else moment
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             found = cursor.fetchall()
@@ -363,23 +383,48 @@ class KeptAtMoment:
         """The entry of a key: its SQL, parameters and where the moment goes, or
         ``_NOT_KEPT``."""
         compiler = queryset.query.get_compiler(connection=connection)
-        sql, params = compiler.as_sql()
-        other_sql, other_params = other.query.get_compiler(connection=connection).as_sql()
+        try:
+            sql, params = compiler.as_sql()
+            other_sql, other_params = other.query.get_compiler(connection=connection).as_sql()
+        except EmptyResultSet:  # no row can match: the ORM answers without asking
+            return _NOT_KEPT
         if sql != other_sql or len(params) != len(other_params):
             return _NOT_KEPT
         later = now + _OTHER_MOMENT
-        moments = {
-            False: (now, later),
-            True: tuple(connection.ops.adapt_datetimefield_value(at) for at in (now, later)),
-        }
         slots = []
         for at, (value, other_value) in enumerate(zip(params, other_params, strict=True)):
             if value == other_value:
                 continue
-            adapted = next((a for a, pair in moments.items() if pair == (value, other_value)), None)
-            if adapted is None:
+            slot = _moment_slot(value, other_value, now, later, connection)
+            if slot is None:
                 return _NOT_KEPT
-            slots.append((at, adapted))
+            slots.append((at, *slot))
         query = queryset.query
         names = [*query.extra_select, *query.values_select, *query.annotation_select]
         return (sql, tuple(params), tuple(slots), compiler, names)
+
+
+def _moment_slot(value, other_value, now: datetime, later: datetime, connection):
+    """How a parameter that differs between the two compilations follows the moment:
+    (adapted, shift) if it is the moment plus a fixed shift in both, as a datetime or as
+    the backend's text for one; None otherwise."""
+    adapt = connection.ops.adapt_datetimefield_value
+    adapted = isinstance(value, str)
+    if adapted:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if moment.tzinfo is None:  # the backend's text has no offset (SQLite)
+            moment = moment.replace(tzinfo=connection.timezone)
+    elif isinstance(value, datetime):
+        moment = value
+    else:
+        return None
+    shift = moment - now
+    expected = (now + shift, later + shift)
+    if adapted:
+        expected = tuple(adapt(at) for at in expected)
+    if (value, other_value) != expected:
+        return None
+    return adapted, shift

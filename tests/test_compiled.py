@@ -298,16 +298,37 @@ def test_a_kept_query_is_written_once_per_key(territory, monkeypatch):
     assert len(built) == 4
 
 
+def test_a_moment_shifted_by_a_fixed_time_is_put_in_afresh_too(territory):
+    now = timezone.now()
+    issue_at(territory, status=Status.SUBMITTED, due_at=now - timedelta(minutes=90))
+
+    def a_week_and_an_hour_before(moment):
+        late = _late_by_status(moment - timedelta(hours=1))
+        return late.filter(created_at__gte=moment - timedelta(days=7))
+
+    kept = KeptAtMoment()
+    for moment in (now, now - timedelta(hours=1), now + timedelta(days=9), now):
+        got = kept.rows(Issue, "shifted", moment, a_week_and_an_hour_before)
+        assert got == list(a_week_and_an_hour_before(moment)), moment
+    (entry,) = next(iter(kept._kept.values())).values()
+    assert entry is not _NOT_KEPT
+    assert sorted(shift for _at, _adapted, shift in entry[2]) == [
+        -timedelta(days=7),
+        -timedelta(hours=1),
+    ]
+
+
 def test_a_query_that_follows_the_moment_otherwise_is_not_kept_and_still_right(territory):
     now = timezone.now()
     issue_at(territory, status=Status.SUBMITTED, due_at=now - timedelta(minutes=90))
 
-    def an_hour_before(moment):
-        return _late_by_status(moment - timedelta(hours=1))
+    def since_the_day_began(moment):
+        return _late_by_status(moment.replace(hour=0, minute=0, second=0, microsecond=0))
 
     kept = KeptAtMoment()
-    for moment in (now, now - timedelta(hours=1)):
-        assert kept.rows(Issue, "hour", moment, an_hour_before) == list(an_hour_before(moment))
+    for moment in (now, now + timedelta(days=1), now):
+        got = kept.rows(Issue, "day", moment, since_the_day_began)
+        assert got == list(since_the_day_began(moment))
     (entry,) = next(iter(kept._kept.values())).values()
     assert entry is _NOT_KEPT
 

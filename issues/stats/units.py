@@ -12,6 +12,7 @@ from django.db.models import F, FilteredRelation, OuterRef, Q, TextField
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.compiled import KeptAtMoment
 from grids import units
 from grids.models import Post, Subdistrict
 
@@ -238,6 +239,9 @@ def load_unit(
     )
 
 
+_KEPT = KeptAtMoment()
+
+
 def _load_from_rollups(
     user, kind: str, pk: int, filters: Filters, *, now: datetime, access: bool
 ) -> Unit | None:
@@ -263,24 +267,27 @@ def _load_from_rollups(
         for n, (model, condition) in enumerate(rollup_sources(filters))
     }
     issues = Q(**{unit_kind.id_field: pk})
-    staff_only = {}
-    if access:
-        staff_only = {
-            **loop.live_unit_annotations(kind, filters, now=now),
-            **loop.unverified_annotations(user, issues, filters, now=now),
-        }
-    row = next(
-        iter(
+
+    def statement(now: datetime):
+        staff_only = {}
+        if access:
+            staff_only = {
+                **loop.live_unit_annotations(kind, filters, now=now),
+                **loop.unverified_annotations(user, issues, filters, now=now),
+            }
+        return (
             candidates.values("pk", "name", *_parent_values(unit_kind))
-            .annotate(
-                **sums,
-                **live_counts(unit_rows, filters, now=now),
-                **staff_only,
-            )
+            .annotate(**sums, **live_counts(unit_rows, filters, now=now), **staff_only)
             .order_by()
-        ),
-        None,
-    )
+        )
+
+    # Its SQL is written once per unit, period and viewer's posts (``KeptAtMoment``), the
+    # moment put in afresh on each run: what the viewer may see follows from their posts.
+    viewer = None
+    if access:
+        viewer = True if user.is_superuser else scope_of(user)
+    found = _KEPT.rows(unit_kind.model, (kind, pk, filters, viewer), now, statement)
+    row = found[0] if found else None
     if row is None:
         return None
     row.update(
