@@ -17,9 +17,9 @@ cached on the row's), so a page that reads them on every request pays for the qu
   writes them, in one statement on PostgreSQL: a filing's issue, its first event and its
   rollup note.
 - ``KeptAtMoment``: a ``values()`` query that depends on "now" and on inputs that come
-  again, its SQL kept per key: the dashboard's rankings of a unit's children, whose UNION
-  of a few parts of some forty aggregates each cost the ORM more to write than PostgreSQL
-  to run.
+  again, its SQL kept per key: the dashboard's figures of a unit and rankings of its
+  children, some hundreds of aggregates that cost the ORM more to write than PostgreSQL to
+  run.
 
 Only for querysets that do not change while the process runs (``select_related``,
 ``defer``/``only``, fixed filters and order): the SQL is kept as it was first written.
