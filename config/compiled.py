@@ -21,6 +21,10 @@ cached on the row's), so a page that reads them on every request pays for the qu
   children, some hundreds of aggregates that cost the ORM more to write than PostgreSQL to
   run.
 
+Their statements run through ``prepared_cursor``: on PostgreSQL the server plans each
+once per connection (``config.postgresql``), which for these short statements was more
+than running them.
+
 Only for querysets that do not change while the process runs (``select_related``,
 ``defer``/``only``, fixed filters and order): the SQL is kept as it was first written.
 ``written_order`` plans it in the order its joins are written
@@ -46,6 +50,16 @@ from config.postgresql.planner import in_written_order
 # Stands for the key while the SQL is written (a key no row has; any would do), as the
 # field takes it: the number, or its text for a text field.
 _PLACEHOLDER = "-424242"
+
+
+def prepared_cursor(connection):
+    """A cursor for a statement whose text comes again and again with other values: on
+    PostgreSQL prepared on the server once it has run a few times on the connection
+    (``DatabaseWrapper.prepared_cursor``), elsewhere the usual cursor. The SQL must hold a
+    placeholder wherever a value changes, each where PostgreSQL can tell its type (a
+    column compared or written), and one statement."""
+    make = getattr(connection, "prepared_cursor", None)
+    return make() if make is not None else connection.cursor()
 
 
 class CompiledRows:
@@ -127,7 +141,9 @@ class CompiledRows:
         compiled = self._compile(connection)
         params = list(compiled["params"])
         params[compiled["at"]] = key
-        with connection.cursor() as cursor:
+        # Settings sent ahead in the same round trip make several statements: not prepared.
+        opened = connection.cursor() if compiled["leading"] else prepared_cursor(connection)
+        with opened as cursor:
             cursor.execute(compiled["sql"], params)
             for _setting in range(compiled["leading"]):
                 cursor.nextset()
@@ -292,7 +308,7 @@ def create_together(first: Model, *then: Model, also=()) -> None:
         params += insert.values(obj, connection, linked=link)
     for _sql, also_params in also:
         params += also_params
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(sql, params)
         keys = cursor.fetchone()
     for obj, key in zip(rows, keys, strict=True):

@@ -6,7 +6,9 @@ writing its notifications, pays both each time. On PostgreSQL, ``undone_on_failu
 sends the savepoint together with the first statement run inside it, and leaves it for
 the transaction's end to release: if anything inside fails, it rolls back to it, undoing
 exactly what was written inside, and the error goes on to the caller, whose transaction
-is usable again. Elsewhere (SQLite, or outside a transaction) it is
+is usable again. (A first statement prepared on the server, ``prepared_cursor``, cannot
+carry another: the savepoint then takes a short round trip ahead of it, less than the
+planning the preparing saves.) Elsewhere (SQLite, or outside a transaction) it is
 ``transaction.atomic()``.
 
 Django does not know of this savepoint: what is registered with ``transaction.on_commit``
@@ -23,6 +25,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.db import connection, transaction
+from psycopg import ClientCursor
 
 # How many blocks are open around the running code (a connection belongs to one thread).
 _depth: ContextVar[int] = ContextVar("undone_on_failure_depth", default=0)
@@ -31,7 +34,9 @@ _depth: ContextVar[int] = ContextVar("undone_on_failure_depth", default=0)
 class _WithFirstStatement:
     """An execute wrapper that sends ``SAVEPOINT`` in the same round trip as the first
     statement (psycopg binds the parameters on the client, so one query string may hold
-    two statements; the cursor is then moved on to the second one's result)."""
+    two statements; the cursor is then moved on to the second one's result). A statement
+    sent with its parameters apart (``prepared_cursor``) is one statement: the savepoint
+    goes ahead of it on its own."""
 
     def __init__(self, name: str):
         self.name = name
@@ -42,7 +47,12 @@ class _WithFirstStatement:
             return execute(sql, params, many, context)
         self.sent = True
         cursor = context["cursor"]
-        if many or getattr(cursor.cursor, "name", None):  # executemany, server-side cursor
+        apart = (
+            many  # executemany
+            or getattr(cursor.cursor, "name", None)  # a server-side cursor
+            or not isinstance(cursor.cursor, ClientCursor)  # parameters sent apart
+        )
+        if apart:
             cursor.execute(f"SAVEPOINT {self.name}")
             return execute(sql, params, many, context)
         result = execute(f"SAVEPOINT {self.name}; {sql}", params, many, context)

@@ -12,6 +12,8 @@ from django.contrib.sessions.backends import db
 from django.db import connections, router
 from django.utils import timezone
 
+from config.compiled import prepared_cursor
+
 
 class SessionStore(db.SessionStore):
     def load(self):
@@ -26,7 +28,7 @@ class SessionStore(db.SessionStore):
             q(meta.get_field(name).column)
             for name in ("session_key", "session_data", "expire_date")
         )
-        with connection.cursor() as cursor:
+        with prepared_cursor(connection) as cursor:
             cursor.execute(
                 f"SELECT {data} FROM {q(meta.db_table)} WHERE {key} = %s AND {expiry} > %s",
                 [self.session_key, connection.ops.adapt_datetimefield_value(timezone.now())],

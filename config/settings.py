@@ -96,6 +96,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # The statements run again and again are prepared on the server (config/postgresql);
+    # 0 behind a pooler that cannot carry prepared statements (PgBouncer in transaction
+    # mode before 1.21).
+    if not env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 
 # An optional read replica (a PostgreSQL streaming standby) for the dashboards, the public
 # pages and the API's lists (config/replica.py); everything else reads the primary.

@@ -3,6 +3,8 @@
 from django.db import connections, router
 from django.utils.functional import SimpleLazyObject
 
+from config.compiled import prepared_cursor
+
 from .models import Notification
 from .permissions import is_staff_user, keeps_participants
 
@@ -57,7 +59,7 @@ def _unread(user_id) -> int:
         meta.get_field("user").column,
         meta.get_field("is_read").column,
     )
-    with connections[router.db_for_read(Notification)].cursor() as cursor:
+    with prepared_cursor(connections[router.db_for_read(Notification)]) as cursor:
         cursor.execute(
             f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {person} = %s AND NOT {read} "
             f"LIMIT {UNREAD_SHOWN + 1}) unread",

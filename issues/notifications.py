@@ -37,6 +37,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from config.compiled import prepared_cursor
 from config.savepoints import undone_on_failure
 from grids import units
 from grids.models import Post, User
@@ -87,6 +88,17 @@ def _one_of(column: str, ids) -> tuple[str, list]:
     return f"{column} IN ({placeholders})", params
 
 
+# One action's few events come back in the same few shapes, whose statements the server
+# keeps planned (``prepared_cursor``); a sweep batch's thousands make a new text each time.
+PREPARED_EVENTS = 8
+
+
+def _cursor(event_ids):
+    if len(event_ids) <= PREPARED_EVENTS:
+        return prepared_cursor(connection)
+    return connection.cursor()
+
+
 def _tables() -> dict:
     return {
         "note": Notification._meta.db_table,
@@ -113,7 +125,7 @@ def _insert_reporter_notes(event_ids: list[int]) -> int:
           AND (e.actor_id IS NULL OR e.actor_id <> i.reporter_id)
     """.format(ids=ids, kinds=kinds, sources=sources, **_tables())
     params = [Notification.Reason.YOUR_ISSUE, False, *id_params, *kind_params, True]
-    with connection.cursor() as cursor:
+    with _cursor(event_ids) as cursor:
         cursor.execute(sql, params + source_params)
         return cursor.rowcount
 
@@ -130,7 +142,7 @@ def _insert_supporter_notes(event_ids: list[int]) -> int:
           AND (e.actor_id IS NULL OR e.actor_id <> s.user_id)
     """.format(ids=ids, kinds=kinds, **_tables())
     params = [Notification.Reason.SUPPORTED_ISSUE, False, *id_params, *kind_params, True]
-    with connection.cursor() as cursor:
+    with _cursor(event_ids) as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 
@@ -147,7 +159,7 @@ def _what_happened(event_ids: list[int]) -> set[tuple[str, str, bool]]:
     else:
         ids, id_params = _one_of("e.id", event_ids)
     sql = "SELECT DISTINCT e.kind, e.to_level, e.actor_id IS NULL FROM {event} e WHERE {ids}"
-    with connection.cursor() as cursor:
+    with _cursor(event_ids) as cursor:
         cursor.execute(sql.format(ids=ids, **_tables()), id_params)
         return {(kind, level, bool(system)) for kind, level, system in cursor.fetchall()}
 
@@ -223,7 +235,7 @@ def _insert_arrival_notes(event_ids: list[int], happened) -> int:
     sql = "INSERT INTO {note} (user_id, issue_id, event_id, reason, is_read, created_at) ".format(
         **_tables()
     ) + " UNION ALL ".join(selects)
-    with connection.cursor() as cursor:
+    with _cursor(event_ids) as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 

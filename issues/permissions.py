@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connections, router
 from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, When
 
-from config.compiled import CompiledRows
+from config.compiled import CompiledRows, prepared_cursor
 from grids import units
 from grids.models import Post
 
@@ -87,7 +87,7 @@ def _posts_of(user_id, kinds) -> list[tuple]:
         f"ON u.{q(person.pk.column)} = p.{holder} "
         f"WHERE p.{holder} = %s AND u.{q(person.get_field('is_active').column)}"
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(sql, [user_id])
         return cursor.fetchall()
 

@@ -12,9 +12,16 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.db.models import Count, Max, Model
 from django.db.models.signals import post_save, pre_save
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from config.compiled import _NOT_KEPT, CompiledLookup, KeptAtMoment, create_together
+from config.compiled import (
+    _NOT_KEPT,
+    CompiledLookup,
+    KeptAtMoment,
+    create_together,
+    prepared_cursor,
+)
 from grids.forms import BuildingField, buildings_with_units
 from grids.models import Building, Grid
 from issues.models import Issue, IssueEvent, Level, Severity, Source, Status
@@ -363,3 +370,16 @@ def test_the_dashboard_rankings_are_kept_for_rollups_and_live(territory, people)
                 if key == (unit.kind, unit.pk, unit.issues, unit.rollup, filters)
             ]
             assert entries and entries[0] is not _NOT_KEPT, (kind, rollup)
+
+
+def test_a_prepared_cursor_runs_the_statement_on_any_database(territory):
+    """On PostgreSQL the server keeps its plan (tests/test_postgresql_engine.py); on any
+    database it runs the statement and reads its rows, logged as any query."""
+    grid = territory.grid
+    sql = "SELECT name FROM grids_grid WHERE id = %s"
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(8):
+            with prepared_cursor(connection) as cursor:
+                cursor.execute(sql, [grid.pk])
+                assert cursor.fetchall() == [(grid.name,)]
+    assert len(queries) == 8

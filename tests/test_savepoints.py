@@ -5,6 +5,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from config.compiled import prepared_cursor
 from config.savepoints import undone_on_failure
 from issues.models import Category
 from tests.conftest import requires_postgres
@@ -103,3 +104,23 @@ def test_on_postgresql_each_block_sends_the_same_statement(db):
                 Category.objects.filter(name="no such category").update(is_active=False)
     first, second = [q["sql"] for q in queries.captured_queries]
     assert first == second and first.startswith("SAVEPOINT undone_on_failure_1;")
+
+
+@requires_postgres
+def test_a_statement_with_its_parameters_apart_gets_the_savepoint_ahead_of_it(db):
+    """A prepared cursor's statement is one statement: the savepoint is sent before it,
+    and a failure still undoes only what was written inside."""
+    rename = "UPDATE issues_category SET hint = %s WHERE name = %s"
+    with transaction.atomic():
+        Category.objects.create(name="before")
+        with CaptureQueriesContext(connection) as queries, undone_on_failure():
+            with prepared_cursor(connection) as cursor:
+                cursor.execute(rename, ["kept", "before"])
+        assert [q["sql"] for q in queries.captured_queries][0] == "SAVEPOINT undone_on_failure_1"
+        with pytest.raises(DatabaseError), undone_on_failure():
+            with prepared_cursor(connection) as cursor:
+                cursor.execute(rename, ["undone", "before"])
+                cursor.execute("SELECT id FROM no_such_table WHERE id = %s", [1])
+        Category.objects.create(name="after")
+    assert _names() == ["after", "before"]
+    assert Category.objects.get(name="before").hint == "kept"

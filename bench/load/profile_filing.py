@@ -151,7 +151,7 @@ def main() -> None:
     for sql in filing_queries:
         table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql)
         verb = sql.split(None, 1)[0].upper()
-        shapes[f"{verb} {table.group(1) if table else sql[:40]}"] += 1
+        shapes[f"{verb} {table.group(1)}" if table else sql[:40]] += 1
     for shape, count in shapes.items():
         print(f"    {count} × {shape}")
 
