@@ -172,28 +172,43 @@ def key_of_row(row: dict) -> tuple[date, int]:
 # --- which issues, which rows ----------------------------------------------------------------
 
 
-def _keys_relation(keys: list[tuple[date, int]], *, bounds: bool = True) -> tuple[str, list]:
-    """The keys as a relation (g: grid, d: day and, with ``bounds``, a/b: the day's first
-    moment and the next day's). PostgreSQL: arrays, whose length the planner knows (it then
-    reads each key's rows through the indexes); SQLite: one JSON parameter."""
-    columns = {"g": [grid for _day, grid in keys], "d": [day for day, _grid in keys]}
-    if bounds:
-        columns["a"] = [day_start(day) for day, _grid in keys]
-        columns["b"] = [day_start(day + timedelta(days=1)) for day, _grid in keys]
+# Each column type a relation of values may have: how SQLite's JSON holds a value of it.
+_AS_JSON = {
+    "bigint": int,
+    "date": date.isoformat,
+    "timestamptz": lambda at: str(connection.ops.adapt_datetimefield_value(at)),
+}
+
+
+def _relation(columns: dict[str, tuple[str, list]]) -> tuple[str, list]:
+    """Columns of values ({name: (its PostgreSQL type, the values)}) as a relation of
+    rows. PostgreSQL: arrays, whose length the planner knows (it then reads each row's
+    matches through the indexes); SQLite: one JSON parameter."""
     names = ", ".join(columns)
     if connection.vendor == "postgresql":
-        types = {"g": "bigint", "d": "date", "a": "timestamptz", "b": "timestamptz"}
-        arrays = ", ".join(f"%s::{types[name]}[]" for name in columns)
-        return f"SELECT {names} FROM unnest({arrays}) AS k({names})", list(columns.values())
-    adapt = connection.ops.adapt_datetimefield_value
-    text = {"g": int, "d": date.isoformat, "a": lambda at: str(adapt(at))}
-    text["b"] = text["a"]
+        arrays = ", ".join(f"%s::{kind}[]" for kind, _values in columns.values())
+        values = [values for _kind, values in columns.values()]
+        return f"SELECT {names} FROM unnest({arrays}) AS k({names})", values
+    as_json = [(name, _AS_JSON[kind]) for name, (kind, _values) in columns.items()]
     rows = [
-        {name: text[name](value) for name, value in zip(columns, values, strict=True)}
-        for values in zip(*columns.values(), strict=True)
+        {name: write(value) for (name, write), value in zip(as_json, row, strict=True)}
+        for row in zip(*(values for _kind, values in columns.values()), strict=True)
     ]
     selected = ", ".join(f"json_extract(value, '$.{name}') AS {name}" for name in columns)
     return f"SELECT {selected} FROM json_each(%s)", [json.dumps(rows)]
+
+
+def _keys_relation(keys: list[tuple[date, int]], *, bounds: bool = True) -> tuple[str, list]:
+    """The keys as a relation (g: grid, d: day and, with ``bounds``, a/b: the day's first
+    moment and the next day's)."""
+    columns = {
+        "g": ("bigint", [grid for _day, grid in keys]),
+        "d": ("date", [day for day, _grid in keys]),
+    }
+    if bounds:
+        columns["a"] = ("timestamptz", [day_start(day) for day, _grid in keys])
+        columns["b"] = ("timestamptz", [day_start(day + timedelta(days=1)) for day, _grid in keys])
+    return _relation(columns)
 
 
 def _issue_ids(keys) -> list[int]:
@@ -418,20 +433,14 @@ def _month_sql(column: str) -> str:
 def _months_relation(months: list[tuple[date, int]]) -> tuple[str, list]:
     """(month, grid) pairs as a relation: g the grid, m the month's first day, n the next
     month's."""
-    grids = [grid for _month, grid in months]
     firsts = [month for month, _grid in months]
-    nexts = [next_month(month) for month in firsts]
-    if connection.vendor == "postgresql":
-        return (
-            "SELECT g, m, n FROM unnest(%s::bigint[], %s::date[], %s::date[]) AS k(g, m, n)",
-            [grids, firsts, nexts],
-        )
-    rows = [
-        {"g": grid, "m": first.isoformat(), "n": after.isoformat()}
-        for grid, first, after in zip(grids, firsts, nexts, strict=True)
-    ]
-    selected = ", ".join(f"json_extract(value, '$.{name}') AS {name}" for name in "gmn")
-    return f"SELECT {selected} FROM json_each(%s)", [json.dumps(rows)]
+    return _relation(
+        {
+            "g": ("bigint", [grid for _month, grid in months]),
+            "m": ("date", firsts),
+            "n": ("date", [next_month(month) for month in firsts]),
+        }
+    )
 
 
 def _write_months(rows: tuple[str, list], days: tuple[str, list]) -> None:
