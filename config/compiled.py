@@ -21,9 +21,10 @@ cached on the row's), so a page that reads them on every request pays for the qu
   children, some hundreds of aggregates that cost the ORM more to write than PostgreSQL to
   run.
 
-Their statements run through ``prepared_cursor``: on PostgreSQL the server plans each
-once per connection (``config.postgresql``), which for these short statements was more
-than running them.
+The lookups' and the joint inserts' statements run through ``prepared_cursor``: on
+PostgreSQL the server plans each once per connection (``config.postgresql``), which for
+these short statements took longer than running them. ``KeptAtMoment``'s are long,
+aggregate over ranges and put a new moment in each time: they are planned on each run.
 
 Only for querysets that do not change while the process runs (``select_related``,
 ``defer``/``only``, fixed filters and order): the SQL is kept as it was first written.

@@ -41,6 +41,9 @@ FAST_LOADER = adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
 
 # The server's form of each statement a prepared cursor has run ("$1" for "%s", and what
 # each parameter is), by its text: a few hundred statements at most, each written once.
+# psycopg's own converter, which it keeps only for short statements: ``_queries`` is not
+# its public interface, so psycopg is pinned and tests/test_postgresql_engine.py holds
+# that a long statement is converted once.
 _server_form = lru_cache(maxsize=512)(_queries._query2pg_nocache)
 
 
