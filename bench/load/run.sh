@@ -13,7 +13,8 @@
 # default, e.g. redis://127.0.0.1:6379/5 as in production), LOAD_PORT (8771), LOAD_USERS
 # (50), LOAD_SECONDS (60: the residents' time), LOAD_SLICE (10), LOAD_BARE_SLICE (5: both the
 # filings alone and the bare inserts after each residents' slice), LOAD_WORKERS (2),
-# LOAD_THREADS (1: sync workers), LOAD_TIMEOUT (600), LOAD_PROFILE (20 filings; 0: none).
+# LOAD_THREADS (1: sync workers), LOAD_TIMEOUT (600), LOAD_PROFILE (20 filings; 0: none),
+# DATABASE_PREPARED_STATEMENTS (1; 0 measures the server without prepared statements).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -88,6 +89,7 @@ IMPORT_UPLOADS_ROOT=$WORK/imports
 STATIC_ROOT=$WORK/static
 EMAIL_URL=dummymail://
 CACHE_URL=${CACHE_URL:-locmemcache://}
+DATABASE_PREPARED_STATEMENTS=${DATABASE_PREPARED_STATEMENTS:-1}
 AXES_ENABLED=1
 AXES_FAILURE_LIMIT=1000
 LOG_LEVEL=WARNING
