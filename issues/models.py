@@ -517,6 +517,13 @@ class Issue(ChoiceLabels, models.Model):
                 condition=Q(status=Status.RESOLVED.value),
                 name="issue_resolved_at",
             ),
+            # The dashboards' "not answered in time" (open, never accepted, past the first
+            # deadline): a few issues at any moment, found without reading the open ones.
+            models.Index(
+                fields=["response_due_at"],
+                condition=Q(accepted_at__isnull=True, status__in=[s.value for s in OPEN_STATUSES]),
+                name="issue_unanswered_due",
+            ),
             # The dashboards: a unit's issues filed in a date range. These also serve the
             # foreign keys, whose own single-column indexes are switched off: every index
             # costs the sweep a write per escalated row.
@@ -1198,10 +1205,76 @@ class DailyOutcome(RollupKey):
     class Meta:
         verbose_name = _("daily outcome")
         verbose_name_plural = _("daily outcomes")
-        indexes = _rollup_indexes("outcome")
+        indexes = [
+            *_rollup_indexes("outcome"),
+            # A day of the whole city (its ``CityOutcome`` rows are added up from it).
+            models.Index(fields=["day"], name="outcome_day"),
+        ]
 
     def __str__(self):
         return f"{self.day} {self.grid_id}"
+
+
+class SubdistrictKey(models.Model):
+    """The issues filed on one day (local time) in one subdistrict, whatever the grid and
+    department: the key of the city's rollups, the sums of the grid rows above (kept with
+    them, ``issues.rollups``). The whole city's year is some thirteen rows per subdistrict
+    instead of a row per grid and day."""
+
+    day = models.DateField(_("day filed"))
+    subdistrict = _unit_column("grids.Subdistrict")
+
+    class Meta:
+        abstract = True
+
+
+class SubdistrictDay(SubdistrictKey):
+    """A subdistrict's ``DailyTotal`` rows of one day added up."""
+
+    class Meta:
+        verbose_name = _("subdistrict's daily total")
+        verbose_name_plural = _("subdistricts' daily totals")
+        indexes = [models.Index(fields=["day", "subdistrict"], name="subdistrict_day_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.subdistrict_id}"
+
+
+class SubdistrictMonth(SubdistrictKey):
+    """A subdistrict's days of one calendar month added up (``day``: the month's first)."""
+
+    class Meta:
+        verbose_name = _("subdistrict's monthly total")
+        verbose_name_plural = _("subdistricts' monthly totals")
+        indexes = [models.Index(fields=["day", "subdistrict"], name="subdistrict_month_day")]
+
+    def __str__(self):
+        return f"{self.day:%Y-%m} {self.subdistrict_id}"
+
+
+class CityOutcome(models.Model):
+    """The city's ``DailyOutcome`` rows of one filing day added up, a series at a time:
+    the issues filed that day by the week they were filed, resolved, and resolved after the
+    deadline they missed (each week by the Monday it starts on). The whole city's weekly
+    trend: some fifteen rows a day where the grid rows are thousands."""
+
+    class Series(models.TextChoices):
+        FILED = "filed", _("Filed")
+        RESOLVED = "resolved", _("Resolved")
+        OVERDUE = "overdue", _("Went overdue")
+
+    day = models.DateField(_("day filed"))
+    series = models.CharField(_("series"), max_length=10, choices=Series.choices)
+    week = models.DateField(_("week"))
+    issues = models.IntegerField(_("issues"), default=0)
+
+    class Meta:
+        verbose_name = _("city's outcome")
+        verbose_name_plural = _("city's outcomes")
+        indexes = [models.Index(fields=["day"], name="city_outcome_day")]
+
+    def __str__(self):
+        return str(self.day)
 
 
 class PendingRollup(models.Model):
@@ -1225,7 +1298,7 @@ class PendingRollup(models.Model):
 ROLLUP_HISTOGRAM_COLUMNS = tuple(
     f"{measure}_b{bucket}" for measure in ROLLUP_HISTOGRAMS for bucket in range(ROLLUP_BUCKETS)
 )
-for _model in (DailyRollup, DailyTotal, MonthlyTotal):
+for _model in (DailyRollup, DailyTotal, MonthlyTotal, SubdistrictDay, SubdistrictMonth):
     for _name in ROLLUP_COUNTS:
         _model.add_to_class(_name, models.IntegerField(default=0))
     for _name in ROLLUP_SUMS:

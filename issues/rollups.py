@@ -22,6 +22,11 @@ or none).
   thirteen rows per grid instead of up to 365.
 - ``DailyOutcome``: per key, category, severity, source, day resolved and day of the
   deadline missed, how many issues: the weekly trend (narrow rows).
+- ``SubdistrictDay``, ``SubdistrictMonth``: the daily totals of a subdistrict's day (or
+  month) added up, whatever the grid and department; ``CityOutcome``: the city's outcomes
+  of a day by week resolved and week missed. What the whole city's dashboard reads: 80
+  subdistricts' year is about a thousand month rows where the grid rows are a hundred
+  thousand, and the city's trend some ten thousand rows where the outcomes are a million.
 
 The few figures that depend on "now" (overdue now, unanswered past the first deadline,
 sub-tasks late, left unverified too long) stay live, over open work only.
@@ -40,7 +45,9 @@ small insert instead of the rewrite, and the dashboard says how far behind it is
 ``refresh(keys)`` rewrites the rows of those keys from the issues as they are now:
 ``DELETE`` the keys' rows, then ``INSERT … SELECT … GROUP BY`` of the issues, their routing
 events and their sub-tasks; the totals from the rows just written, the outcomes from the
-issues; then the keys' months (grid and month) from their daily totals. Set-based, a
+issues; then the keys' months (grid and month) from their daily totals; then the days and
+months of the keys' subdistricts (those the keys' rows named before, after a grid moved,
+and name now) and the city's outcomes of their days, from the grid rows. Set-based, a
 fixed number of statements for any number of keys: the keys' issue ids are read first
 (each key through the (grid, created_at) index), and each DELETE and INSERT takes them, or
 the keys, as one list parameter whose length the planner knows.
@@ -52,7 +59,9 @@ row, which the next catch-up takes. Catch-ups on several hosts wait for one anot
 advisory lock). On PostgreSQL the refresh first takes a transaction-scoped advisory lock per
 key and per month of a key's grid (all at once, in the order of their ids, so two
 refreshes never deadlock on each other); two keys of one grid and month then take turns, and
-the second one's month is added up from the first one's committed days. A second transaction
+the second one's month is added up from the first one's committed days. The same holds for a
+subdistrict's month and a city day, locked once the grid rows are written (their rows are
+added up from every grid's, committed or this transaction's own). A second transaction
 changing an issue of the same key waits for the first to commit, and its own ``DELETE`` and
 ``INSERT`` (each a new snapshot under READ COMMITTED) then see the first one's rows and
 changes: no row is written from a stale view. Everyone locks issue rows before keys (the
@@ -99,6 +108,7 @@ from .models import (
     ROLLUP_HISTOGRAM_COLUMNS,
     ROLLUP_SUMS,
     ROLLUP_VALUES,
+    CityOutcome,
     DailyOutcome,
     DailyRollup,
     DailyTotal,
@@ -107,6 +117,8 @@ from .models import (
     IssueTask,
     MonthlyTotal,
     PendingRollup,
+    SubdistrictDay,
+    SubdistrictMonth,
 )
 from .stats import figures, loop
 from .stats.filters import month_of, next_month
@@ -129,9 +141,11 @@ KEY_COLUMNS = {
 }
 COLUMNS = (*KEY_COLUMNS, *ROLLUP_VALUES)
 OUTCOME_COLUMNS = (*KEY_COLUMNS, "resolved_day", "missed_day", "filed")
-# The tables whose rows are keys (day, grid); and every table the rollups keep.
+# The tables whose rows are keys (day, grid); the whole city's (a subdistrict's day or
+# month, the city's outcomes of a day); and every table the rollups keep.
 DAY_TABLES = (DailyRollup, DailyTotal, DailyOutcome)
-TABLES = (*DAY_TABLES, MonthlyTotal)
+CITY_TABLES = (SubdistrictDay, SubdistrictMonth, CityOutcome)
+TABLES = (*DAY_TABLES, MonthlyTotal, *CITY_TABLES)
 
 # The counts from the routing events and from the sub-tasks (the rest from the issue rows).
 EVENT_VALUES = ("dispatches_received", "returned")
@@ -141,6 +155,10 @@ TASK_VALUES = ("tasks_done", "tasks_on_time")
 # the lock id.
 LOCK_TAG = 0x524F4C4C  # "ROLL"
 MONTH_LOCK_TAG = 0x4D4F4E54  # "MONT"
+# And, for the city's rollups, of a subdistrict's month (its days and month) and of a day's
+# outcomes.
+SUBDISTRICT_LOCK_TAG = 0x53554244  # "SUBD"
+CITY_LOCK_TAG = 0x43495459  # "CITY"
 # Days per transaction of a rebuild.
 REBUILD_CHUNK_DAYS = 31
 
@@ -484,21 +502,168 @@ def _months_of_days(first: date, last: date) -> None:
     )
 
 
-def _lock(keys: list[tuple[date, int]], months: list[tuple[date, int]]) -> None:
-    """Transaction-scoped advisory locks on the keys and the months, all at once in the
-    order of their ids (PostgreSQL)."""
-    if connection.vendor != "postgresql":
-        return
-
-    def lock_id(tag: int, day: date, grid: int) -> int:
-        return (tag << 32) | ((grid * 1_000_003 + day.toordinal()) & 0xFFFFFFFF)
-
+def _lock_id(tag: int, day: date, unit: int) -> int:
     # Two keys may share a lock id (then they wait for each other needlessly, no harm).
-    ids = sorted(
-        {lock_id(LOCK_TAG, day, grid) for day, grid in keys}
-        | {lock_id(MONTH_LOCK_TAG, month, grid) for month, grid in months}
+    return (tag << 32) | ((unit * 1_000_003 + day.toordinal()) & 0xFFFFFFFF)
+
+
+def _take_locks(ids) -> None:
+    """Transaction-scoped advisory locks, all at once in the order of their ids
+    (PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        _run("SELECT pg_advisory_xact_lock(x) FROM unnest(%s::bigint[]) AS x", [sorted(ids)])
+
+
+def _lock(keys: list[tuple[date, int]], months: list[tuple[date, int]]) -> None:
+    """Locks on the keys and on their grids' months."""
+    _take_locks(
+        {_lock_id(LOCK_TAG, day, grid) for day, grid in keys}
+        | {_lock_id(MONTH_LOCK_TAG, month, grid) for month, grid in months}
     )
-    _run("SELECT pg_advisory_xact_lock(x) FROM unnest(%s::bigint[]) AS x", [ids])
+
+
+# --- the city's rollups: a subdistrict's days and months, the city's outcomes ----------------
+
+
+def _week_sql(column: str) -> str:
+    """The Monday of a date column's week, in SQL (NULL stays NULL)."""
+    if connection.vendor == "postgresql":
+        return f"date_trunc('week', {column})::date"
+    return f"date({column}, 'weekday 0', '-6 days')"
+
+
+def _sums_sql() -> str:
+    return ", ".join(f"SUM(t.{connection.ops.quote_name(c)})" for c in ROLLUP_VALUES)
+
+
+def _write_subdistrict_days(rows: tuple[str, list], days: tuple[str, list]) -> None:
+    """Rewrite ``SubdistrictDay`` rows (``rows``: which, as a WHERE clause) from the daily
+    totals (``days``: a FROM clause naming them ``t``, with its conditions)."""
+    where, where_params = rows
+    _run(f"DELETE FROM {SubdistrictDay._meta.db_table} WHERE {where}", where_params)
+    source, params = days
+    _run(
+        f"INSERT INTO {SubdistrictDay._meta.db_table} (day, subdistrict_id, "
+        f"{_quoted(ROLLUP_VALUES)}) SELECT t.day, t.subdistrict_id, {_sums_sql()} "
+        f"FROM {source} GROUP BY t.day, t.subdistrict_id",
+        params,
+    )
+
+
+def _write_subdistrict_months(rows: tuple[str, list], days: tuple[str, list]) -> None:
+    """Rewrite ``SubdistrictMonth`` rows (``rows``: which, as a WHERE clause) from the
+    subdistricts' days (``days``: a FROM clause naming them ``t``, with its conditions)."""
+    where, where_params = rows
+    _run(f"DELETE FROM {SubdistrictMonth._meta.db_table} WHERE {where}", where_params)
+    source, source_params = days
+    month = _month_sql("t.day")
+    _run(
+        f"INSERT INTO {SubdistrictMonth._meta.db_table} (day, subdistrict_id, "
+        f"{_quoted(ROLLUP_VALUES)}) SELECT {month}, t.subdistrict_id, {_sums_sql()} "
+        f"FROM {source} GROUP BY {month}, t.subdistrict_id",
+        source_params,
+    )
+
+
+def _write_city_outcomes(rows: tuple[str, list], outcomes: tuple[str, list]) -> None:
+    """Rewrite ``CityOutcome`` rows (``rows``: which days, as a WHERE clause) from the daily
+    outcomes (``outcomes``: a FROM clause naming them ``t``, with its conditions)."""
+    where, where_params = rows
+    _run(f"DELETE FROM {CityOutcome._meta.db_table} WHERE {where}", where_params)
+    source, params = outcomes
+    series = CityOutcome.Series
+    # Each series by its own week: filed by the day's, resolved and overdue by theirs (the
+    # issues not resolved, or not late, have none).
+    weeks = {
+        series.FILED: _week_sql("t.day"),
+        series.RESOLVED: _week_sql("t.resolved_day"),
+        series.OVERDUE: _week_sql("t.missed_day"),
+    }
+    selects = [
+        f"SELECT t.day, '{name.value}', {week}, SUM(t.filed) FROM {source} "
+        f"GROUP BY t.day, {week} HAVING {week} IS NOT NULL"
+        for name, week in weeks.items()
+    ]
+    _run(
+        f"INSERT INTO {CityOutcome._meta.db_table} (day, series, week, issues) "
+        + " UNION ALL ".join(selects),
+        params * len(selects),
+    )
+
+
+def _subdistricts_named(rows: tuple[str, list]) -> set[tuple[date, int]]:
+    """The (day, subdistrict) pairs the daily totals of ``rows`` (a WHERE clause) name."""
+    where, params = rows
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT day, subdistrict_id FROM {DailyTotal._meta.db_table} WHERE {where}",
+            params,
+        )
+        return {(_as_date(day), subdistrict) for day, subdistrict in cursor.fetchall()}
+
+
+def _as_date(value) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _city_of_pairs(pairs: set[tuple[date, int]]) -> None:
+    """Rewrite the days of these (day, subdistrict) pairs, their months and the city's
+    outcomes of their days, under a lock per subdistrict and month and per city day."""
+    if not pairs:
+        return
+    pairs = sorted(pairs)
+    months = sorted({(month_of(day), subdistrict) for day, subdistrict in pairs})
+    days = sorted({day for day, _s in pairs})
+    _take_locks(
+        {_lock_id(SUBDISTRICT_LOCK_TAG, month, s) for month, s in months}
+        | {_lock_id(CITY_LOCK_TAG, day, 0) for day in days}
+    )
+    relation, params = _relation(
+        {"s": ("bigint", [s for _day, s in pairs]), "d": ("date", [day for day, _s in pairs])}
+    )
+    _write_subdistrict_days(
+        (f"(subdistrict_id, day) IN (SELECT s, d FROM ({relation}) pairs)", params),
+        (
+            f"{DailyTotal._meta.db_table} t JOIN ({relation}) k "
+            "ON t.subdistrict_id = k.s AND t.day = k.d",
+            params,
+        ),
+    )
+    firsts = [month for month, _s in months]
+    relation, params = _relation(
+        {
+            "s": ("bigint", [s for _month, s in months]),
+            "m": ("date", firsts),
+            "n": ("date", [next_month(month) for month in firsts]),
+        }
+    )
+    _write_subdistrict_months(
+        (f"(subdistrict_id, day) IN (SELECT s, m FROM ({relation}) months)", params),
+        (
+            f"{SubdistrictDay._meta.db_table} t JOIN ({relation}) k "
+            "ON t.subdistrict_id = k.s AND t.day >= k.m AND t.day < k.n",
+            params,
+        ),
+    )
+    relation, params = _relation({"d": ("date", days)})
+    _write_city_outcomes(
+        (f"day IN (SELECT d FROM ({relation}) days)", params),
+        (f"{DailyOutcome._meta.db_table} t JOIN ({relation}) k ON t.day = k.d", params),
+    )
+
+
+def _city_of_days(first: date, last: date) -> None:
+    """Rewrite every subdistrict's days from ``first`` to ``last``, their months whole, and
+    the city's outcomes of those days."""
+    adapt = connection.ops.adapt_datefield_value
+    days = ("day >= %s AND day <= %s", [adapt(first), adapt(last)])
+    _write_subdistrict_days(days, (f"{DailyTotal._meta.db_table} t WHERE t.{days[0]}", days[1]))
+    start, stop = adapt(month_of(first)), adapt(next_month(last))
+    _write_subdistrict_months(
+        ("day >= %s AND day < %s", [start, stop]),
+        (f"{SubdistrictDay._meta.db_table} t WHERE t.day >= %s AND t.day < %s", [start, stop]),
+    )
+    _write_city_outcomes(days, (f"{DailyOutcome._meta.db_table} t WHERE t.{days[0]}", days[1]))
 
 
 # --- keeping them ------------------------------------------------------------------------
@@ -514,9 +679,12 @@ def refresh(keys: Iterable[tuple[date, int]]) -> None:
     with transaction.atomic(savepoint=False):
         _lock(keys, months)
         rows = _rows_of_keys(keys)
+        # The subdistricts the keys' rows named (another one, if a grid moved) and name now.
+        named = _subdistricts_named(rows)
         _delete(rows)
         _write(_ids_condition, _ids_values(_issue_ids(keys)), rows)
         _months_of_keys(months)
+        _city_of_pairs(named | _subdistricts_named(rows))
 
 
 def refresh_issue(issue) -> None:
@@ -684,6 +852,7 @@ def rebuild(
             written += _write(_days_condition, bounds, rows)
             # The months the chunk touches, whole: their other days are as kept.
             _months_of_days(day, last)
+            _city_of_days(day, last)
         if progress is not None:
             progress(last, written)
         day = last + timedelta(days=1)

@@ -635,6 +635,41 @@ def test_superuser_starts_from_a_choice_of_subdistricts(client, territory):
     assert client.get(unit_url("grid", territory.far_grid.pk)).status_code == 200
 
 
+def test_the_whole_city_is_a_superusers_page(client, territory, people):
+    """The city ranks every subdistrict; only superusers see it (no post is held above a
+    subdistrict), and their subdistrict pages lead back to it."""
+    t = territory
+    some_issues(t)
+    city = reverse("dashboard_city")
+    assert client.get(city).status_code == 302  # sign in first
+    for person in (people.subdistrict_staff, people.worker, people.resident):
+        client.force_login(person)
+        assert client.get(city).status_code == 404
+        assert client.get(city + "?export=figures").status_code == 404
+    admin = UserFactory(is_superuser=True, is_staff=True)
+    client.force_login(admin)
+    assert city in client.get(reverse("dashboard")).text  # offered first
+    html = client.get(city + "?severity=minor").text
+    assert cells(html, "minor_settled_rate") == "50.0%"
+    for subdistrict in (t.subdistrict, t.other_subdistrict):  # both ranked, with links
+        link = unit_url("subdistrict", subdistrict.pk)
+        assert re.search(rf'href="{re.escape(link)}\?[^"]*severity=minor', html)
+    assert 'id="ranking-table"' in html and 'id="trend-table"' in html
+    assert 'id="departments-table"' not in html  # departments serve one subdistrict
+    assert "export=recurrence" not in html
+    assert client.get(city + "?export=recurrence").status_code == 404
+    for table in ("figures", "funnel", "ranking", "trend", "unverified"):
+        response = client.get(city + f"?export={table}")
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    ranking = client.get(city + "?export=ranking").content.decode("utf-8-sig")
+    assert t.subdistrict.name in ranking and t.other_subdistrict.name in ranking
+    # A subdistrict's breadcrumb starts from the city, for a superuser only.
+    subdistrict = unit_url("subdistrict", t.subdistrict.pk)
+    assert f'href="{city}' in client.get(subdistrict).text
+    client.force_login(people.subdistrict_staff)
+    assert f'href="{city}' not in client.get(subdistrict).text
+
+
 def test_public_page_without_any_subdistrict(client, db):
     response = client.get(reverse("dashboard_public"))
     assert response.status_code == 200

@@ -18,7 +18,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db.models import F
+from django.db.models import F, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -41,6 +41,8 @@ from issues.models import (
     Severity,
     Source,
     Status,
+    SubdistrictDay,
+    SubdistrictMonth,
 )
 from issues.stats import loop
 from issues.sweep import run_sweep
@@ -342,7 +344,8 @@ def test_every_figure_from_the_rollups_equals_the_live_figure(territory, history
     ]
     for filters in [random_filters(rng, categories) for _round in range(40)] + fixed:
         months += bool(filters.whole_months and not filters.narrowed)
-        for kind, pk in rng.sample(units_of(territory, history), 4):
+        # The whole city every time (its own rollups, by subdistrict), and four units.
+        for kind, pk in [(stats.CITY, 0), *rng.sample(units_of(territory, history), 4)]:
             live = stats.load_unit(root, kind, pk, filters, now=now)
             rolled = stats.load_unit(root, kind, pk, filters, now=now, rollup=True)
             assert rolled.rollup and not live.rollup
@@ -442,6 +445,35 @@ def test_a_period_reads_the_totals_of_its_whole_months_and_of_its_other_days(
         assert read[DailyTotal] == filters.rollup_condition()
     else:
         assert DailyTotal not in read
+
+
+def test_a_grid_moved_to_another_subdistrict_takes_its_city_rows_along(territory, people):
+    """The city's rows are a subdistrict's: when a grid moves, the rows of the subdistrict
+    it left are rewritten too."""
+    from grids.units import save_unit
+
+    t, p = territory, people
+    issue = workflow.file_issue(
+        actor=p.resident, source=Source.RESIDENT, category=t.category, title="路灯不亮",
+        description="楼下路灯坏了", grid=t.grid,
+    )  # fmt: skip
+    day = rollups.local_day(issue.created_at)
+
+    def filed():
+        return {
+            model.__name__: dict(
+                model.objects.filter(day__gte=day.replace(day=1))
+                .values("subdistrict_id")
+                .annotate(n=Sum("filed"))
+                .values_list("subdistrict_id", "n")
+            )
+            for model in (SubdistrictDay, SubdistrictMonth)
+        }
+
+    assert filed() == dict.fromkeys(filed(), {t.subdistrict.pk: 1})
+    t.grid.community = t.far_grid.community
+    assert save_unit(t.grid) is True
+    assert filed() == dict.fromkeys(filed(), {t.other_subdistrict.pk: 1})
 
 
 def test_a_rebuild_writes_what_the_workflow_kept(territory, history):
@@ -608,8 +640,9 @@ def test_dashboard_queries_are_the_same_for_10_and_1000_issues(
     admin = UserFactory(is_superuser=True, is_staff=True)
     client.force_login(admin)
     urls = [
-        reverse("dashboard_unit", args=[kind, pk]) + query
+        stats.Crumb(kind, pk, "", True).url + query
         for kind, pk in [
+            (stats.CITY, 0),
             ("subdistrict", t.subdistrict.pk),
             ("community", t.community.pk),
             ("grid", t.grid.pk),

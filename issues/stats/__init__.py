@@ -168,6 +168,7 @@ from .recurrence import (
 )
 from .trend import TREND_HELP, TREND_SERIES, trend
 from .units import (
+    CITY,
     KINDS,
     Crumb,
     Unit,
@@ -180,6 +181,7 @@ from .units import (
 
 __all__ = [
     "CHILD_TABLES",
+    "CITY",
     "COUNT_KEYS",
     "FIGURE_BY_KEY",
     "FIGURES",

@@ -26,6 +26,9 @@ from ..models import (
     Status,
 )
 from ..permissions import CALLBACK_SOURCES
+
+# The units with the loop's department counts (returns, sub-tasks).
+from .loop import UNIT_KINDS as DEPARTMENT_LOOP_KINDS
 from .sql import Median, Seconds, _count
 
 # --- the figures ------------------------------------------------------------------------
@@ -413,9 +416,6 @@ def _unverified_help() -> str:
         "Of those, resolved issues that no resident evaluates, still waiting for "
         "verification or a call-back more than %(days)s days after they were resolved."
     ) % {"days": settings.UNVERIFIED_DAYS}
-
-
-DEPARTMENT_LOOP_KINDS = ("subdistrict", "department")
 
 
 # The figures in display order, each with the one line that says how it is computed. Each

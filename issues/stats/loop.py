@@ -45,7 +45,7 @@ TASK_KEYS = ("tasks_done", "tasks_on_time", "tasks_open_late")
 # The counts the daily rollups keep (from events and sub-tasks), and the units that have
 # them: a department, and its subdistrict (all its departments).
 STORED_KEYS = ("dispatches_received", "returned", "tasks_done", "tasks_on_time")
-UNIT_KINDS = ("subdistrict", "department")
+UNIT_KINDS = ("subdistrict", "department", "city")
 
 # The resolved issues left unverified too long, listed on the unit's page (the count and
 # the CSV have them all).
@@ -108,8 +108,12 @@ def event_department():
 
 def unit_annotations(kind: str, filters: Filters, *, now: datetime) -> dict:
     """The department counts of a subdistrict (all its departments) or of a department, as
-    scalar subqueries on the unit's row (``OuterRef`` to it); nothing for other kinds."""
-    if kind == "subdistrict":
+    scalar subqueries on the unit's row (``OuterRef`` to it), or of the whole city (every
+    department); nothing for other kinds."""
+    if kind == "city":
+        events = _routing_events(filters.condition("issue__"))
+        tasks = IssueTask.objects.filter(filters.condition("issue__"))
+    elif kind == "subdistrict":
         issues = Q(issue__subdistrict_id=OuterRef("pk"))
         events = _routing_events(issues & filters.condition("issue__"))
         tasks = IssueTask.objects.filter(issues & filters.condition("issue__"))

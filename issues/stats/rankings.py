@@ -27,7 +27,7 @@ from config.compiled import KeptAtMoment
 from grids import units
 from grids.models import Post
 
-from ..models import OPEN_STATUSES, ROLLUP_VALUES, IssueTask
+from ..models import ROLLUP_VALUES, IssueTask
 from .figures import (
     COUNT_KEYS,
     LIVE_KEYS,
@@ -38,7 +38,7 @@ from .figures import (
 )
 from .filters import Filters
 from .loop import ranking_parts as loop_ranking_parts
-from .units import KINDS, Unit, rollup_sources
+from .units import CITY, KINDS, Unit, rollup_sources
 
 # --- rankings of child units -------------------------------------------------------------
 
@@ -66,7 +66,11 @@ def _child_tables(kind: str) -> list[tuple[str, str]]:
     return [("ranking" if n == 0 else f"{c.key}s", c.key) for n, c in enumerate(children)]
 
 
-CHILD_TABLES = {kind: _child_tables(kind) for kind in KINDS}
+CHILD_TABLES = {
+    **{kind: _child_tables(kind) for kind in KINDS},
+    # The whole city ranks its subdistricts.
+    CITY: [("ranking", "subdistrict")],
+}
 
 
 @dataclass
@@ -117,7 +121,11 @@ def rankings(unit: Unit, filters: Filters, *, now: datetime | None = None) -> di
     def union(now: datetime):
         """The UNION of the child lists and the data parts, at the moment ``now``."""
         parts = [
-            kind.model.objects.filter(**{kind.parent.id_field: unit.pk})
+            (
+                kind.model.objects.filter(**{kind.parent.id_field: unit.pk})
+                if kind.parent is not None
+                else kind.model.objects.all()  # the city's subdistricts
+            )
             .annotate(
                 part=Value(kind.key),
                 **{column: F("pk") if n == k else no_id for n, column in enumerate(id_columns)},
@@ -157,11 +165,18 @@ def rankings(unit: Unit, filters: Filters, *, now: datetime | None = None) -> di
                     by_child,
                     {key: Sum(key) for key in stored},
                 )
-                for model, condition in rollup_sources(filters)
+                for model, condition in rollup_sources(filters, city=unit.kind == CITY)
             ]
-            open_rows = unit.rows(filters).filter(status__in=OPEN_STATUSES)
-            live = {key: Count("pk", filter=live_condition(key, now=now)) for key in LIVE_KEYS}
-            parts.append(data_part(open_rows, by_child, live))
+            # A part per count, each reading only its own issues through the index of its
+            # deadline (not every open issue of the unit).
+            parts += [
+                data_part(
+                    unit.rows(filters).filter(live_condition(key, now=now)),
+                    by_child,
+                    {key: Count("pk")},
+                )
+                for key in LIVE_KEYS
+            ]
             if loop:
                 department_column = id_columns[kinds.index("department")]
                 late_tasks = IssueTask.objects.filter(

@@ -9,18 +9,15 @@ from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..models import RUNNING_STATUSES, DailyOutcome
+from ..models import RUNNING_STATUSES, CityOutcome, DailyOutcome
 from .figures import live_condition
 from .filters import Filters
-from .units import Unit
+from .units import CITY, Unit
 
 # --- weekly trend ------------------------------------------------------------------------
 
-TREND_SERIES = [
-    ("filed", _("Filed")),
-    ("resolved", _("Resolved")),
-    ("overdue", _("Went overdue")),
-]
+# (key, label) of each series: the city's outcomes keep them by these names.
+TREND_SERIES = CityOutcome.Series.choices
 TREND_HELP = _(
     "Among the issues filed in the period: filed per week of filing, resolved per week of "
     "resolution, and overdue per week of the deadline they missed (resolved after it, or "
@@ -54,17 +51,33 @@ def _rollup_groups(unit: Unit, filters: Filters, now: datetime):
     by week), and the unit's issues running past their deadline now, counted live over
     its open issues: one query."""
     no_week = Cast(Value(None), output_field=DateField())
-    stored = (
-        DailyOutcome.objects.filter(unit.issues & filters.rollup_condition())
-        .values(
-            filed_week=_week("day"),
-            resolved_week=_week("resolved_day"),
-            overdue_week=_week("missed_day"),
+    if unit.kind == CITY and not filters.narrowed:
+        # The city's outcomes, a series at a time: a row per series and week.
+        series = CityOutcome.Series
+        stored = (
+            CityOutcome.objects.filter(filters.rollup_condition())
+            .values(
+                **{
+                    f"w_{name}": Case(When(series=name, then=F("week")), output_field=DateField())
+                    for name in (series.FILED, series.RESOLVED, series.OVERDUE)
+                }
+            )
+            .annotate(n=Sum("issues"))
+            .values_list("w_filed", "w_resolved", "w_overdue", "n")
+            .order_by()
         )
-        .annotate(n=Sum("filed"))
-        .values_list("filed_week", "resolved_week", "overdue_week", "n")
-        .order_by()
-    )
+    else:
+        stored = (
+            DailyOutcome.objects.filter(unit.issues & filters.rollup_condition())
+            .values(
+                w_filed=_week("day"),
+                w_resolved=_week("resolved_day"),
+                w_overdue=_week("missed_day"),
+            )
+            .annotate(n=Sum("filed"))
+            .values_list("w_filed", "w_resolved", "w_overdue", "n")
+            .order_by()
+        )
     # Running past the deadline now (not already counted as resolved after it).
     running_late = live_condition("overdue_now", now=now) & ~Q(resolved_at__gt=F("due_at"))
     live = (

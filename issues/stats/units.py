@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from functools import reduce
 
 from django.db.models import F, FilteredRelation, OuterRef, Q, TextField
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -16,7 +17,16 @@ from config.compiled import KeptAtMoment
 from grids import units
 from grids.models import Post, Subdistrict
 
-from ..models import ROLLUP_SUMS, ROLLUP_VALUES, DailyRollup, DailyTotal, Issue, MonthlyTotal
+from ..models import (
+    ROLLUP_SUMS,
+    ROLLUP_VALUES,
+    DailyRollup,
+    DailyTotal,
+    Issue,
+    MonthlyTotal,
+    SubdistrictDay,
+    SubdistrictMonth,
+)
 from ..permissions import may_see_unit, scope_of, staff_issue_condition, unit_access
 from . import loop
 from .figures import LIVE_KEYS, Figures, figure_aggregates, live_condition, median_aggregates
@@ -31,9 +41,16 @@ ROLLUP_COUNT_COLUMNS = frozenset(ROLLUP_VALUES) - frozenset(ROLLUP_SUMS)
 # The dashboard's kinds: the territory's units (``grids.units``), and a person.
 KINDS = (*units.KINDS, "worker")
 WORKER_LABEL = _("Staff member")
+# And the whole city: every subdistrict, for superusers (no post is held above a
+# subdistrict). Its own page (``dashboard/city/``), not one of the kinds above.
+CITY = "city"
+CITY_NAME = _("The whole city")
+CITY_LABEL = _("Every subdistrict")
 
 
 def kind_label(kind: str):
+    if kind == CITY:
+        return CITY_LABEL
     return WORKER_LABEL if kind == "worker" else units.KINDS[kind].label
 
 
@@ -50,6 +67,12 @@ class Crumb:
     pk: int
     name: str
     linked: bool
+
+    @property
+    def url(self) -> str:
+        if self.kind == CITY:
+            return reverse("dashboard_city")
+        return reverse("dashboard_unit", args=[self.kind, self.pk])
 
 
 @dataclass
@@ -95,6 +118,8 @@ def _crumbs(user, kind: units.UnitKind, row: dict) -> list[Crumb]:
     """The unit's parents from the top; each links when the user may see it."""
     scope = scope_of(user)
     crumbs, covered = [], user.is_superuser
+    if user.is_superuser:
+        crumbs.append(Crumb(CITY, 0, str(CITY_NAME), True))
     for ancestor in reversed(kind.ancestors()):
         path = kind.path_to(ancestor)
         pk = row[f"{path}_id"]
@@ -104,26 +129,30 @@ def _crumbs(user, kind: units.UnitKind, row: dict) -> list[Crumb]:
     return crumbs
 
 
-def rollup_sources(filters: Filters) -> list[tuple[type, Q]]:
+def rollup_sources(filters: Filters, *, city: bool = False) -> list[tuple[type, Q]]:
     """Where the figures of the filtered issues are added up from, as (table, condition on
     its rows) pairs whose rows together count each day of the period once: the daily
     rollups by category, severity and source when one is chosen; otherwise the monthly
     totals of the calendar months wholly inside the period (a grid's month in one row) and
-    the daily totals of its other days (a grid's day in one row)."""
+    the daily totals of its other days (a grid's day in one row). For the whole city
+    (``city``) the totals are a subdistrict's month and day."""
     if filters.narrowed:
         return [(DailyRollup, filters.rollup_condition())]
+    day_table, month_table = (
+        (SubdistrictDay, SubdistrictMonth) if city else (DailyTotal, MonthlyTotal)
+    )
     months = filters.whole_months
     if months is None:
-        return [(DailyTotal, filters.rollup_condition())]
+        return [(day_table, filters.rollup_condition())]
     first, stop = months
     days = [
         Q(day__gte=low, day__lt=high)
         for low, high in ((filters.start, first), (stop, filters.end + timedelta(days=1)))
         if low < high
     ]
-    sources = [(MonthlyTotal, Q(day__gte=first, day__lt=stop))]
+    sources = [(month_table, Q(day__gte=first, day__lt=stop))]
     if days:
-        sources.append((DailyTotal, reduce(operator.or_, days)))
+        sources.append((day_table, reduce(operator.or_, days)))
     return sources
 
 
@@ -186,6 +215,8 @@ def load_unit(
     now = now or timezone.now()
     if kind == "worker":
         return _load_worker(user, pk, filters, now=now)
+    if kind == CITY:
+        return _load_city(user, filters, now=now, rollup=rollup)
     if rollup:
         return _load_from_rollups(user, kind, pk, filters, now=now, access=access)
     unit_kind = units.KINDS.get(kind)
@@ -308,6 +339,62 @@ def _load_from_rollups(
     )
 
 
+def _load_city(user, filters: Filters, *, now: datetime, rollup: bool) -> Unit | None:
+    """The whole city, for superusers only: one statement of scalar subqueries adding up
+    the subdistricts' rollup rows and counting what depends on "now" over open issues
+    (``rollup``), or one aggregate over all the period's issues (the oracle).
+    The loop's counts and the issues left unverified too long as for a subdistrict."""
+    if not user.is_superuser:
+        return None
+
+    def staff_only(now: datetime) -> dict:
+        return {
+            **loop.unverified_annotations(user, Q(), filters, now=now),
+            **(loop.live_unit_annotations if rollup else loop.unit_annotations)(
+                CITY, filters, now=now
+            ),
+        }
+
+    if rollup:
+        keys = _rollup_keys(CITY, access=True)
+        sums = {
+            f"rollup_sums_{n}": Scalar(
+                model.objects.filter(condition).order_by().values(sums=SumColumns(keys)),
+                output_field=TextField(),
+            )
+            for n, (model, condition) in enumerate(rollup_sources(filters, city=True))
+        }
+
+        def statement(now: datetime):
+            # Scalar subqueries read beside the first subdistrict (none: the city is
+            # empty); each live count walks the index of its own deadline.
+            scalars = {**live_counts(Q(), filters, now=now), **sums, **staff_only(now)}
+            return Subdistrict.objects.annotate(**scalars).values(*scalars).order_by()[:1]
+
+        # Its SQL is written once per period (``KeptAtMoment``), as for the other units.
+        found = _KEPT.rows(Subdistrict, (CITY, filters), now, statement)
+        row = found[0] if found else {name: None for name in sums}
+        row.update(
+            add_sums(
+                [parse_sums(row.pop(name), keys, counts=ROLLUP_COUNT_COLUMNS) for name in sums]
+            )
+        )
+    else:
+        issues = Issue.objects.filter(filters.condition())
+        row = issues.aggregate(
+            **figure_aggregates(now=now), **median_aggregates(issues), **staff_only(now)
+        )
+    return Unit(
+        kind=CITY,
+        pk=0,
+        name=str(CITY_NAME),
+        issues=Q(),
+        figures=Figures(row),
+        unverified=loop.read_unverified(row),
+        rollup=rollup,
+    )
+
+
 def _load_worker(user, pk: int, filters: Filters, *, now: datetime) -> Unit | None:
     posts = list(
         Post.objects.filter(user_id=pk, user__is_active=True).select_related(
@@ -354,9 +441,12 @@ def _load_worker(user, pk: int, filters: Filters, *, now: datetime) -> Unit | No
 def top_units(user) -> list[tuple[str, int, str]]:
     """The highest units the user holds posts on (kind, pk, name), where the dashboard
     starts; a unit below another of their units is left out. Superusers: every
-    subdistrict. A few small queries on the unit tables, never on issues."""
+    subdistrict, after the whole city. A few small queries on the unit tables, never on
+    issues."""
     if user.is_superuser:
-        return [("subdistrict", s.pk, s.name) for s in Subdistrict.objects.all()]
+        return [(CITY, 0, str(CITY_NAME))] + [
+            ("subdistrict", s.pk, s.name) for s in Subdistrict.objects.all()
+        ]
     scope = scope_of(user)
     found = []
     for kind in units.KINDS.values():

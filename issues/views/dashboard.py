@@ -357,7 +357,11 @@ def dashboard_home(request):
         "issues/dashboard/choose.html",
         {
             "units": [
-                {"kind": kind, "pk": pk, "name": name, "kind_label": stats.kind_label(kind)}
+                {
+                    "name": name,
+                    "kind_label": stats.kind_label(kind),
+                    "url": stats.Crumb(kind, pk, name, True).url,
+                }
                 for kind, pk, name in tops
             ],
             "query": query,
@@ -376,6 +380,20 @@ def dashboard_unit(request, kind: str, pk: int):
     """One unit's figures, for a user whose posts cover it (404 otherwise)."""
     if kind not in stats.KINDS:
         raise Http404
+    return _unit_page(request, kind, pk)
+
+
+@login_required
+@reads_from_replica
+def dashboard_city(request):
+    """The whole city's figures and its subdistricts ranked, for superusers (404
+    otherwise): read from the subdistricts' rollups. Recurrence alerts stay on each
+    subdistrict's page (they are counted live)."""
+    return _unit_page(request, stats.CITY, 0)
+
+
+def _unit_page(request, kind: str, pk: int):
+    city = kind == stats.CITY
     form = _filter_form(request)
     filters = form.filters()
     now = timezone.now()
@@ -387,6 +405,8 @@ def dashboard_unit(request, kind: str, pk: int):
     sort_key, descending = _parse_sort(request.GET.get("sort", ""))
     export = request.GET.get("export")
     if export:
+        if city and export == "recurrence":
+            raise Http404
         return _export(export, unit, filters, now, (sort_key, descending), request.user)
 
     query = form.query_string()
@@ -437,7 +457,7 @@ def dashboard_unit(request, kind: str, pk: int):
     weeks = stats.trend(unit, filters, now=now)
     for week in weeks:
         week["week_text"] = week["week"].isoformat()
-    recurrence = stats.recurrences(unit, filters)
+    recurrence = [] if city else stats.recurrences(unit, filters)
     pattern = _issue_link_pattern()
     for group in recurrence:
         for issue in group.issues:
@@ -496,7 +516,10 @@ def dashboard_unit(request, kind: str, pk: int):
         "medians_from_rollups": unit.rollup,
         "rollup_delay": settings.ROLLUP_DELAY,
         "rollups_behind_since": _behind_since(now) if unit.rollup else None,
-        "participation_cards": _participation_cards(kind, pk, filters),
+        "participation_cards": _participation_cards(None, None, filters)
+        if city
+        else _participation_cards(kind, pk, filters),
+        "city": city,
     }
     return render(request, "issues/dashboard/unit.html", context)
 
@@ -548,5 +571,6 @@ def dashboard_public(request):
 urlpatterns = [
     path("", dashboard_home, name="dashboard"),
     path("public/", dashboard_public, name="dashboard_public"),
+    path("city/", dashboard_city, name="dashboard_city"),
     path("<slug:kind>/<int:pk>/", dashboard_unit, name="dashboard_unit"),
 ]
