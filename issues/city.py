@@ -21,7 +21,7 @@ from grids.models import Building, Community, Department, Grid, Post, Subdistric
 
 from . import rollups
 from .city_stories import Teller, local_zone
-from .models import Category, DailyRollup, Issue, IssueEvent, Notification, Status
+from .models import Category, CityOutcome, Issue, IssueEvent, Notification, Status
 from .tracking import check_digit
 
 # --- categories -----------------------------------------------------------------------------
@@ -197,8 +197,11 @@ def delete_city() -> dict:
             city_issues.filter(duplicate_of__isnull=False).update(duplicate_of=None)
             counts["events"] = events._raw_delete(events.db)
             counts["issues"] = city_issues._raw_delete(city_issues.db)
-        for model in getattr(rollups, "TABLES", (DailyRollup,)):
-            model._base_manager.filter(subdistrict_id__in=city_ids)._raw_delete(connection.alias)
+        for model in rollups.TABLES:
+            if model is not CityOutcome:  # the city's, not a subdistrict's
+                rows = model._base_manager.filter(subdistrict_id__in=city_ids)
+                rows._raw_delete(connection.alias)
+    rollups.rewrite_city()
     if not connection.in_atomic_block:
         # Deleting a building checks that no issue row names it, and ``building_id`` has no
         # index: each check reads the whole table, dead rows included. Clear those first.

@@ -841,11 +841,7 @@ def rebuild(
         last = min(until, day + timedelta(days=chunk_days - 1))
         start, stop = day_start(day), day_start(last + timedelta(days=1))
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                # Refreshes wait for the chunk (and it for the ones under way), so a change
-                # committed meanwhile is either seen here or rewritten after.
-                tables = ", ".join(model._meta.db_table for model in TABLES)
-                _run(f"LOCK TABLE {tables} IN SHARE ROW EXCLUSIVE MODE", [])
+            _lock_tables()
             rows = _rows_of_days(day, last)
             _delete(rows)
             bounds = {START_PARAM: adapt(start), STOP_PARAM: adapt(stop)}
@@ -857,6 +853,31 @@ def rebuild(
             progress(last, written)
         day = last + timedelta(days=1)
     return written
+
+
+def rewrite_city() -> None:
+    """Rewrite the whole city's rollups (``CITY_TABLES``) from the grid rows as they are:
+    after grid rows were deleted in bulk (a benchmark's subdistrict, say), which no refresh
+    follows. One transaction, the rollup tables locked as for a rebuild."""
+    days = [
+        model.objects.aggregate(first=Min("day"), last=Max("day"))
+        for model in (DailyTotal, *CITY_TABLES)
+    ]
+    firsts = [found["first"] for found in days if found["first"] is not None]
+    lasts = [found["last"] for found in days if found["last"] is not None]
+    if not firsts:
+        return
+    with transaction.atomic():
+        _lock_tables()
+        _city_of_days(min(firsts), max(lasts))
+
+
+def _lock_tables() -> None:
+    """Refreshes wait for the caller's transaction (and it for the ones under way), so a
+    change committed meanwhile is either seen by it or rewritten after (PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        tables = ", ".join(model._meta.db_table for model in TABLES)
+        _run(f"LOCK TABLE {tables} IN SHARE ROW EXCLUSIVE MODE", [])
 
 
 @task()

@@ -56,6 +56,7 @@ from grids.models import Community, Department, Grid, Post, Subdistrict, User
 from issues import public_figures, rollups, stats
 from issues.models import (
     Category,
+    CityOutcome,
     DailyTotal,
     Issue,
     Level,
@@ -70,6 +71,8 @@ from issues.rollups import day_start
 from . import _bench
 
 BENCH_CODE = "BENCHDASH"
+# The superuser who looks at the whole city (no password: it cannot sign in).
+ROOT = "bench-dashboard-root"
 COMMUNITIES = 8
 GRIDS_PER_COMMUNITY = 6
 DEPARTMENTS = 3
@@ -84,7 +87,9 @@ def bare_dashboard(request):
     field = request.GET["field"]
     if field not in ("grid_id", "community_id", "subdistrict_id"):
         raise ValueError(field)
-    ids = [int(pk) for pk in request.GET["ids"].split(",")]
+    ids = [int(pk) for pk in request.GET["ids"].split(",")] if request.GET["ids"] else []
+    if not ids:  # the whole city: every subdistrict
+        ids = list(Subdistrict.objects.values_list("pk", flat=True))
     start = day_start(timezone.datetime.fromisoformat(request.GET["start"]).date())
     end = day_start(timezone.datetime.fromisoformat(request.GET["end"]).date() + timedelta(1))
     with connection.cursor() as cursor:
@@ -472,7 +477,9 @@ class Command(BaseCommand):
         with transaction.atomic(), connection.cursor() as cursor:
             tables = [Issue._meta.db_table, *(model._meta.db_table for model in rollups.TABLES)]
             for table in tables:
-                cursor.execute(f"DELETE FROM {table} WHERE subdistrict_id = %s", [bench.pk])
+                if table != CityOutcome._meta.db_table:  # the city's, not a subdistrict's
+                    cursor.execute(f"DELETE FROM {table} WHERE subdistrict_id = %s", [bench.pk])
+        rollups.rewrite_city()
 
     def _rollups(self, bench, *, rebuild: bool) -> None:
         """The daily rollups of the benchmark issues: rebuilt (timed) after a fresh load, or
@@ -522,6 +529,11 @@ class Command(BaseCommand):
 
         subdistrict_url = unit("subdistrict", bench.pk)
         year_query = f"?start={year.isoformat()}&end={today.isoformat()}"
+        city_url = reverse("dashboard_city")
+        # The whole city is a superuser's page.
+        root = User.objects.filter(username=ROOT).first() or User.objects.create_superuser(
+            ROOT, password=None
+        )
         # (label, account, page, bare view over the same unit and period)
         pages = [
             ("subdistrict", people["subdistrict"], subdistrict_url,
@@ -535,6 +547,9 @@ class Command(BaseCommand):
              bare("grid_id", worker_grids, month)),
             ("public page", None, reverse("dashboard_public") + f"?subdistrict={bench.pk}",
              bare("subdistrict_id", [bench.pk], month)),
+            ("whole city", root, city_url, bare("subdistrict_id", [], month)),
+            ("whole city, 365 days", root, city_url + year_query,
+             bare("subdistrict_id", [], year)),
         ]  # fmt: skip
         rounds = options["rounds"]
         per_round = max(1, -(-options["repeat"] // rounds))
@@ -590,6 +605,8 @@ class Command(BaseCommand):
         ]
         if department is not None:
             cases.append(("department, 365 days", "department", department.pk, 365))
+        # (Over a year the city's live figures take some twenty seconds a run.)
+        cases.append(("whole city, 30 days", stats.CITY, 0, 30))
         rounds = options["rounds"]
         per_round = max(1, -(-options["repeat"] // rounds))
         self.stdout.write("\nfigures, rankings and trend: daily rollups | live over the issues")
