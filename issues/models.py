@@ -1211,11 +1211,7 @@ class DailyOutcome(RollupKey):
     class Meta:
         verbose_name = _("daily outcome")
         verbose_name_plural = _("daily outcomes")
-        indexes = [
-            *_rollup_indexes("outcome"),
-            # A day of the whole city (its ``CityOutcome`` rows are added up from it).
-            models.Index(fields=["day"], name="outcome_day"),
-        ]
+        indexes = _rollup_indexes("outcome")
 
     def __str__(self):
         return f"{self.day} {self.grid_id}"
@@ -1258,21 +1254,47 @@ class SubdistrictMonth(SubdistrictKey):
         return f"{self.day:%Y-%m} {self.subdistrict_id}"
 
 
-class CityOutcome(models.Model):
-    """The city's ``DailyOutcome`` rows of one filing day added up, a series at a time:
-    the issues filed that day by the week they were filed, resolved, and resolved after the
-    deadline they missed (each week by the Monday it starts on). The whole city's weekly
-    trend: some fifteen rows a day where the grid rows are thousands."""
+class Series(models.TextChoices):
+    """The weekly trend's series: issues by the week they were filed, resolved, and
+    resolved after the deadline they missed."""
 
-    class Series(models.TextChoices):
-        FILED = "filed", _("Filed")
-        RESOLVED = "resolved", _("Resolved")
-        OVERDUE = "overdue", _("Went overdue")
+    FILED = "filed", _("Filed")
+    RESOLVED = "resolved", _("Resolved")
+    OVERDUE = "overdue", _("Went overdue")
+
+
+class Outcome(models.Model):
+    """The outcomes of the issues filed on one day, a series at a time: how many in each
+    week (by the Monday it starts on) of filing, of resolution, and of the deadline missed
+    by a late resolution."""
 
     day = models.DateField(_("day filed"))
     series = models.CharField(_("series"), max_length=10, choices=Series.choices)
     week = models.DateField(_("week"))
     issues = models.IntegerField(_("issues"), default=0)
+
+    class Meta:
+        abstract = True
+
+
+class SubdistrictOutcome(Outcome):
+    """A subdistrict's ``DailyOutcome`` rows of one day added up (a few rows a day), from
+    which the city's are added up."""
+
+    subdistrict = _unit_column("grids.Subdistrict")
+
+    class Meta:
+        verbose_name = _("subdistrict's outcome")
+        verbose_name_plural = _("subdistricts' outcomes")
+        indexes = [models.Index(fields=["day", "subdistrict"], name="subdistrict_outcome_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.subdistrict_id}"
+
+
+class CityOutcome(Outcome):
+    """The subdistricts' outcomes of one day added up: the whole city's weekly trend, some
+    fifteen rows a day where the grid rows are thousands."""
 
     class Meta:
         verbose_name = _("city's outcome")

@@ -23,8 +23,9 @@ or none).
 - ``DailyOutcome``: per key, category, severity, source, day resolved and day of the
   deadline missed, how many issues: the weekly trend (narrow rows).
 - ``SubdistrictDay``, ``SubdistrictMonth``: the daily totals of a subdistrict's day (or
-  month) added up, whatever the grid and department; ``CityOutcome``: the city's outcomes
-  of a day by week resolved and week missed. What the whole city's dashboard reads: 80
+  month) added up, whatever the grid and department; ``SubdistrictOutcome`` and
+  ``CityOutcome``: a subdistrict's and the city's outcomes of a day, a series (filed,
+  resolved, overdue) at a time by week. What the whole city's dashboard reads: 80
   subdistricts' year is about a thousand month rows where the grid rows are a hundred
   thousand, and the city's trend some ten thousand rows where the outcomes are a million.
 
@@ -46,8 +47,9 @@ small insert instead of the rewrite, and the dashboard says how far behind it is
 ``DELETE`` the keys' rows, then ``INSERT … SELECT … GROUP BY`` of the issues, their routing
 events and their sub-tasks; the totals from the rows just written, the outcomes from the
 issues; then the keys' months (grid and month) from their daily totals; then the days and
-months of the keys' subdistricts (those the keys' rows named before, after a grid moved,
-and name now) and the city's outcomes of their days, from the grid rows. Set-based, a
+months and outcomes of the keys' subdistricts (those the keys' rows named before, after a
+grid moved, and name now) from the grid rows, and the city's outcomes of their days from
+the subdistricts'. Set-based, a
 fixed number of statements for any number of keys: the keys' issue ids are read first
 (each key through the (grid, created_at) index), and each DELETE and INSERT takes them, or
 the keys, as one list parameter whose length the planner knows.
@@ -117,8 +119,10 @@ from .models import (
     IssueTask,
     MonthlyTotal,
     PendingRollup,
+    Series,
     SubdistrictDay,
     SubdistrictMonth,
+    SubdistrictOutcome,
 )
 from .stats import figures, loop
 from .stats.filters import month_of, next_month
@@ -144,7 +148,7 @@ OUTCOME_COLUMNS = (*KEY_COLUMNS, "resolved_day", "missed_day", "filed")
 # The tables whose rows are keys (day, grid); the whole city's (a subdistrict's day or
 # month, the city's outcomes of a day); and every table the rollups keep.
 DAY_TABLES = (DailyRollup, DailyTotal, DailyOutcome)
-CITY_TABLES = (SubdistrictDay, SubdistrictMonth, CityOutcome)
+CITY_TABLES = (SubdistrictDay, SubdistrictMonth, SubdistrictOutcome, CityOutcome)
 TABLES = (*DAY_TABLES, MonthlyTotal, *CITY_TABLES)
 
 # The counts from the routing events and from the sub-tasks (the rest from the issue rows).
@@ -565,29 +569,42 @@ def _write_subdistrict_months(rows: tuple[str, list], days: tuple[str, list]) ->
     )
 
 
-def _write_city_outcomes(rows: tuple[str, list], outcomes: tuple[str, list]) -> None:
-    """Rewrite ``CityOutcome`` rows (``rows``: which days, as a WHERE clause) from the daily
-    outcomes (``outcomes``: a FROM clause naming them ``t``, with its conditions)."""
+def _write_subdistrict_outcomes(rows: tuple[str, list], outcomes: tuple[str, list]) -> None:
+    """Rewrite ``SubdistrictOutcome`` rows (``rows``: which, as a WHERE clause) from the
+    daily outcomes (``outcomes``: a FROM clause naming them ``t``, with its conditions):
+    each series by its own week, filed by the day's, resolved and overdue by theirs (the
+    issues not resolved, or not late, have none)."""
     where, where_params = rows
-    _run(f"DELETE FROM {CityOutcome._meta.db_table} WHERE {where}", where_params)
+    _run(f"DELETE FROM {SubdistrictOutcome._meta.db_table} WHERE {where}", where_params)
     source, params = outcomes
-    series = CityOutcome.Series
-    # Each series by its own week: filed by the day's, resolved and overdue by theirs (the
-    # issues not resolved, or not late, have none).
     weeks = {
-        series.FILED: _week_sql("t.day"),
-        series.RESOLVED: _week_sql("t.resolved_day"),
-        series.OVERDUE: _week_sql("t.missed_day"),
+        Series.FILED: _week_sql("t.day"),
+        Series.RESOLVED: _week_sql("t.resolved_day"),
+        Series.OVERDUE: _week_sql("t.missed_day"),
     }
     selects = [
-        f"SELECT t.day, '{name.value}', {week}, SUM(t.filed) FROM {source} "
-        f"GROUP BY t.day, {week} HAVING {week} IS NOT NULL"
+        f"SELECT t.day, t.subdistrict_id, '{name.value}', {week}, SUM(t.filed) FROM {source} "
+        f"GROUP BY t.day, t.subdistrict_id, {week} HAVING {week} IS NOT NULL"
         for name, week in weeks.items()
     ]
     _run(
-        f"INSERT INTO {CityOutcome._meta.db_table} (day, series, week, issues) "
-        + " UNION ALL ".join(selects),
+        f"INSERT INTO {SubdistrictOutcome._meta.db_table} (day, subdistrict_id, series, week, "
+        "issues) " + " UNION ALL ".join(selects),
         params * len(selects),
+    )
+
+
+def _write_city_outcomes(rows: tuple[str, list], outcomes: tuple[str, list]) -> None:
+    """Rewrite ``CityOutcome`` rows (``rows``: which days, as a WHERE clause) from the
+    subdistricts' (``outcomes``: a FROM clause naming them ``t``, with its conditions)."""
+    where, where_params = rows
+    _run(f"DELETE FROM {CityOutcome._meta.db_table} WHERE {where}", where_params)
+    source, params = outcomes
+    _run(
+        f"INSERT INTO {CityOutcome._meta.db_table} (day, series, week, issues) "
+        f"SELECT t.day, t.series, t.week, SUM(t.issues) FROM {source} "
+        "GROUP BY t.day, t.series, t.week",
+        params,
     )
 
 
@@ -621,14 +638,19 @@ def _city_of_pairs(pairs: set[tuple[date, int]]) -> None:
     relation, params = _relation(
         {"s": ("bigint", [s for _day, s in pairs]), "d": ("date", [day for day, _s in pairs])}
     )
-    _write_subdistrict_days(
-        (f"(subdistrict_id, day) IN (SELECT s, d FROM ({relation}) pairs)", params),
-        (
-            f"{DailyTotal._meta.db_table} t JOIN ({relation}) k "
-            "ON t.subdistrict_id = k.s AND t.day = k.d",
-            params,
-        ),
-    )
+    pairs_rows = (f"(subdistrict_id, day) IN (SELECT s, d FROM ({relation}) pairs)", params)
+    for write, table in (
+        (_write_subdistrict_days, DailyTotal),
+        (_write_subdistrict_outcomes, DailyOutcome),
+    ):
+        write(
+            pairs_rows,
+            (
+                f"{table._meta.db_table} t JOIN ({relation}) k "
+                "ON t.subdistrict_id = k.s AND t.day = k.d",
+                params,
+            ),
+        )
     firsts = [month for month, _s in months]
     relation, params = _relation(
         {
@@ -648,7 +670,7 @@ def _city_of_pairs(pairs: set[tuple[date, int]]) -> None:
     relation, params = _relation({"d": ("date", days)})
     _write_city_outcomes(
         (f"day IN (SELECT d FROM ({relation}) days)", params),
-        (f"{DailyOutcome._meta.db_table} t JOIN ({relation}) k ON t.day = k.d", params),
+        (f"{SubdistrictOutcome._meta.db_table} t JOIN ({relation}) k ON t.day = k.d", params),
     )
 
 
@@ -663,7 +685,11 @@ def _city_of_days(first: date, last: date) -> None:
         ("day >= %s AND day < %s", [start, stop]),
         (f"{SubdistrictDay._meta.db_table} t WHERE t.day >= %s AND t.day < %s", [start, stop]),
     )
-    _write_city_outcomes(days, (f"{DailyOutcome._meta.db_table} t WHERE t.{days[0]}", days[1]))
+    for write, table in (
+        (_write_subdistrict_outcomes, DailyOutcome),
+        (_write_city_outcomes, SubdistrictOutcome),
+    ):
+        write(days, (f"{table._meta.db_table} t WHERE t.{days[0]}", days[1]))
 
 
 # --- keeping them ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..models import RUNNING_STATUSES, CityOutcome, DailyOutcome
+from ..models import RUNNING_STATUSES, CityOutcome, DailyOutcome, Series
 from .figures import live_condition
 from .filters import Filters
 from .units import CITY, Unit
@@ -17,7 +17,7 @@ from .units import CITY, Unit
 # --- weekly trend ------------------------------------------------------------------------
 
 # (key, label) of each series: the city's outcomes keep them by these names.
-TREND_SERIES = CityOutcome.Series.choices
+TREND_SERIES = Series.choices
 TREND_HELP = _(
     "Among the issues filed in the period: filed per week of filing, resolved per week of "
     "resolution, and overdue per week of the deadline they missed (resolved after it, or "
@@ -53,13 +53,12 @@ def _rollup_groups(unit: Unit, filters: Filters, now: datetime):
     no_week = Cast(Value(None), output_field=DateField())
     if unit.kind == CITY and not filters.narrowed:
         # The city's outcomes, a series at a time: a row per series and week.
-        series = CityOutcome.Series
         stored = (
             CityOutcome.objects.filter(filters.rollup_condition())
             .values(
                 **{
                     f"w_{name}": Case(When(series=name, then=F("week")), output_field=DateField())
-                    for name in (series.FILED, series.RESOLVED, series.OVERDUE)
+                    for name in Series
                 }
             )
             .annotate(n=Sum("issues"))
