@@ -165,7 +165,7 @@ def rankings(unit: Unit, filters: Filters, *, now: datetime | None = None) -> di
                     by_child,
                     {key: Sum(key) for key in stored},
                 )
-                for model, condition in rollup_sources(filters, city=unit.kind == CITY)
+                for model, condition in rollup_sources(filters, by_subdistrict=unit.kind == CITY)
             ]
             # A part per count, each reading only its own issues through the index of its
             # deadline (not every open issue of the unit).

@@ -129,17 +129,18 @@ def _crumbs(user, kind: units.UnitKind, row: dict) -> list[Crumb]:
     return crumbs
 
 
-def rollup_sources(filters: Filters, *, city: bool = False) -> list[tuple[type, Q]]:
+def rollup_sources(filters: Filters, *, by_subdistrict: bool = False) -> list[tuple[type, Q]]:
     """Where the figures of the filtered issues are added up from, as (table, condition on
     its rows) pairs whose rows together count each day of the period once: the daily
     rollups by category, severity and source when one is chosen; otherwise the monthly
     totals of the calendar months wholly inside the period (a grid's month in one row) and
-    the daily totals of its other days (a grid's day in one row). For the whole city
-    (``city``) the totals are a subdistrict's month and day."""
+    the daily totals of its other days (a grid's day in one row). With ``by_subdistrict``
+    (the figures of a subdistrict or of the whole city, not of its parts) the totals are a
+    subdistrict's month and day."""
     if filters.narrowed:
         return [(DailyRollup, filters.rollup_condition())]
     day_table, month_table = (
-        (SubdistrictDay, SubdistrictMonth) if city else (DailyTotal, MonthlyTotal)
+        (SubdistrictDay, SubdistrictMonth) if by_subdistrict else (DailyTotal, MonthlyTotal)
     )
     months = filters.whole_months
     if months is None:
@@ -290,12 +291,14 @@ def _load_from_rollups(
         # As for the live figures: a unit's issues are in its subdistrict.
         unit_rows &= Q(subdistrict_id=OuterRef(subdistrict_path))
     keys = _rollup_keys(kind, access=access)
+    # A subdistrict's own figures from its own totals (a day or a month a row).
+    sources = rollup_sources(filters, by_subdistrict=kind == "subdistrict")
     sums = {
         f"rollup_sums_{n}": Scalar(
             model.objects.filter(unit_rows & condition).order_by().values(sums=SumColumns(keys)),
             output_field=TextField(),
         )
-        for n, (model, condition) in enumerate(rollup_sources(filters))
+        for n, (model, condition) in enumerate(sources)
     }
     issues = Q(**{unit_kind.id_field: pk})
 
@@ -362,7 +365,7 @@ def _load_city(user, filters: Filters, *, now: datetime, rollup: bool) -> Unit |
                 model.objects.filter(condition).order_by().values(sums=SumColumns(keys)),
                 output_field=TextField(),
             )
-            for n, (model, condition) in enumerate(rollup_sources(filters, city=True))
+            for n, (model, condition) in enumerate(rollup_sources(filters, by_subdistrict=True))
         }
 
         def statement(now: datetime):
