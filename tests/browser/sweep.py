@@ -144,7 +144,7 @@ PAGES: dict[str, list[str]] = {
     "volunteer": ["participate", "participate_issue", "issue_report"],
     "partymember": ["participate", "participate_issue"],
     "resident2": ["participate"],
-    "admin": ["home", "admin:*", NOT_FOUND],
+    "admin": ["home", "dashboard", "dashboard_city", "admin:*", NOT_FOUND],
 }
 
 

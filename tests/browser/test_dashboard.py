@@ -16,6 +16,7 @@ from tests.factories import (
     GridFactory,
     IssueFactory,
     SubdistrictFactory,
+    UserFactory,
     staff_on,
 )
 
@@ -129,6 +130,28 @@ def test_subdistrict_opens_the_dashboard_and_drills_down(page, shot):
     assert page.locator("#ranking-table tbody a", has_text="张伟").count() == 1
     assert no_horizontal_scroll(page)
     shot(page, "grid")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_administrator_sees_the_whole_city_and_goes_down_to_a_subdistrict(page, shot):
+    build_subdistrict()
+    UserFactory(username="cityadmin", is_superuser=True, is_staff=True)
+    login(page, "cityadmin")
+    page.goto("/dashboard/")
+    page.locator("a", has_text="全市").first.click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1").inner_text().startswith("全市")
+    assert page.locator('[data-figure="filed"] .figure-value').inner_text() == "40"
+    charts_are_drawn(page)
+    assert no_horizontal_scroll(page)
+    shot(page, "city")
+    page.locator("#ranking-table tbody a", has_text="龙洞街道").click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1").inner_text().startswith("龙洞街道")
+    # Its breadcrumb leads back to the city.
+    page.locator("nav .breadcrumb a", has_text="全市").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.split("?")[0].endswith("/dashboard/city/")
 
 
 @pytest.mark.django_db(transaction=True)
