@@ -36,7 +36,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from . import stats
-from .models import MonthlyTotal
+from .models import SubdistrictMonth
 
 KEY_PREFIX = "public-figures:v2"
 LOCK_SECONDS = 60
@@ -82,8 +82,8 @@ def home() -> Cached:
     from the daily rollups."""
 
     def compute():
-        # Every month's total (the current month's so far): a row per grid and month.
-        found = MonthlyTotal.objects.aggregate(
+        # Every month's total (the current month's so far): a row per subdistrict and month.
+        found = SubdistrictMonth.objects.aggregate(
             open=Sum("open"),
             closed=Sum(F("minor_closed") + F("urgent_closed") + F("difficult_closed")),
         )

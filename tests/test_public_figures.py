@@ -20,8 +20,8 @@ from issues.models import OPEN_STATUSES, Issue, Status
 from tests.factories import IssueFactory
 
 ISSUE_TABLE = re.compile(r'"issues_issue"')
-# The daily totals, or the monthly ones.
-ROLLUP_TABLE = re.compile(r'"issues_(daily|monthly)total"')
+# The daily totals, or the monthly ones (a grid's or a subdistrict's).
+ROLLUP_TABLE = re.compile(r'"issues_((daily|monthly)total|subdistrict(day|month))"')
 
 
 def add_issues(territory, count, *, status=Status.SUBMITTED):
