@@ -170,6 +170,28 @@ def add_sums(found: list[dict]) -> dict:
     return total
 
 
+def rollup_sums(sources: list[tuple[type, Q]], keys: list[str], rows: Q | None = None) -> dict:
+    """For each source (``rollup_sources``), the sums of its ``rows`` (all of them: None)
+    matching the source's condition, as a scalar subquery ({name: subquery});
+    ``read_sums`` reads them back."""
+    rows = rows or Q()
+    return {
+        f"rollup_sums_{n}": Scalar(
+            model.objects.filter(rows & condition).order_by().values(sums=SumColumns(keys)),
+            output_field=TextField(),
+        )
+        for n, (model, condition) in enumerate(sources)
+    }
+
+
+def read_sums(row: dict, sums: dict, keys: list[str]) -> None:
+    """Replace the ``rollup_sums`` subqueries' values in a loaded row by their columns,
+    added up over the sources."""
+    row.update(
+        add_sums([parse_sums(row.pop(name), keys, counts=ROLLUP_COUNT_COLUMNS) for name in sums])
+    )
+
+
 def _rollup_keys(kind: str, *, access: bool) -> list[str]:
     """The rollup columns a unit's page reads: the loop's counts from events and sub-tasks
     are a subdistrict's and a department's, and for staff only (as the live figures)."""
@@ -293,13 +315,7 @@ def _load_from_rollups(
     keys = _rollup_keys(kind, access=access)
     # A subdistrict's own figures from its own totals (a day or a month a row).
     sources = rollup_sources(filters, by_subdistrict=kind == "subdistrict")
-    sums = {
-        f"rollup_sums_{n}": Scalar(
-            model.objects.filter(unit_rows & condition).order_by().values(sums=SumColumns(keys)),
-            output_field=TextField(),
-        )
-        for n, (model, condition) in enumerate(sources)
-    }
+    sums = rollup_sums(sources, keys, unit_rows)
     issues = Q(**{unit_kind.id_field: pk})
 
     def statement(now: datetime):
@@ -324,9 +340,7 @@ def _load_from_rollups(
     row = found[0] if found else None
     if row is None:
         return None
-    row.update(
-        add_sums([parse_sums(row.pop(name), keys, counts=ROLLUP_COUNT_COLUMNS) for name in sums])
-    )
+    read_sums(row, sums, keys)
     unverified = loop.read_unverified(row)
     if kind != "subdistrict":
         issues &= Q(subdistrict_id=row[subdistrict_path])
@@ -360,13 +374,7 @@ def _load_city(user, filters: Filters, *, now: datetime, rollup: bool) -> Unit |
 
     if rollup:
         keys = _rollup_keys(CITY, access=True)
-        sums = {
-            f"rollup_sums_{n}": Scalar(
-                model.objects.filter(condition).order_by().values(sums=SumColumns(keys)),
-                output_field=TextField(),
-            )
-            for n, (model, condition) in enumerate(rollup_sources(filters, by_subdistrict=True))
-        }
+        sums = rollup_sums(rollup_sources(filters, by_subdistrict=True), keys)
 
         def statement(now: datetime):
             # Scalar subqueries read beside the first subdistrict (none: the city is
@@ -377,11 +385,7 @@ def _load_city(user, filters: Filters, *, now: datetime, rollup: bool) -> Unit |
         # Its SQL is written once per period (``KeptAtMoment``), as for the other units.
         found = _KEPT.rows(Subdistrict, (CITY, filters), now, statement)
         row = found[0] if found else {name: None for name in sums}
-        row.update(
-            add_sums(
-                [parse_sums(row.pop(name), keys, counts=ROLLUP_COUNT_COLUMNS) for name in sums]
-            )
-        )
+        read_sums(row, sums, keys)
     else:
         issues = Issue.objects.filter(filters.condition())
         row = issues.aggregate(
