@@ -465,20 +465,24 @@ def _months_relation(months: list[tuple[date, int]]) -> tuple[str, list]:
     )
 
 
-def _write_months(rows: tuple[str, list], days: tuple[str, list]) -> None:
-    """Rewrite ``MonthlyTotal`` rows (``rows``: which, as a WHERE clause on the table) from
-    the daily totals (``days``: a FROM clause naming them ``t``, with its conditions)."""
+def _write_totals(model, rows: tuple[str, list], source: tuple[str, list], *, monthly: bool):
+    """Rewrite rows of a table of totals (``MonthlyTotal``, ``SubdistrictDay``,
+    ``SubdistrictMonth``; ``rows``: which, as a WHERE clause on it) as the sums of the
+    rollup columns of ``source`` (a FROM clause naming a table of them ``t``, with its
+    conditions), grouped by the unit columns the table keeps and by day, or by month
+    (``monthly``: its first day)."""
     where, where_params = rows
-    _run(f"DELETE FROM {MonthlyTotal._meta.db_table} WHERE {where}", where_params)
-    source, source_params = days
-    keys = [f"t.{connection.ops.quote_name(c)}" for c in TOTAL_KEY if c != "day"]
-    month = _month_sql("t.day")
+    _run(f"DELETE FROM {model._meta.db_table} WHERE {where}", where_params)
+    columns = {field.column for field in model._meta.concrete_fields}
+    keys = [column for column in TOTAL_KEY if column != "day" and column in columns]
+    grouped = ", ".join(f"t.{connection.ops.quote_name(c)}" for c in keys)
+    day = _month_sql("t.day") if monthly else "t.day"
     sums = ", ".join(f"SUM(t.{connection.ops.quote_name(c)})" for c in ROLLUP_VALUES)
+    source_sql, params = source
     _run(
-        f"INSERT INTO {MonthlyTotal._meta.db_table} ({_quoted(TOTAL_KEY)}, "
-        f"{_quoted(ROLLUP_VALUES)}) SELECT {month}, {', '.join(keys)}, {sums} FROM {source} "
-        f"GROUP BY {month}, {', '.join(keys)}",
-        source_params,
+        f"INSERT INTO {model._meta.db_table} (day, {_quoted(keys)}, {_quoted(ROLLUP_VALUES)}) "
+        f"SELECT {day}, {grouped}, {sums} FROM {source_sql} GROUP BY {day}, {grouped}",
+        params,
     )
 
 
@@ -486,13 +490,15 @@ def _months_of_keys(months: list[tuple[date, int]]) -> None:
     """Rewrite the months (month, grid) from their daily totals, each read through the
     (grid, day) index."""
     relation, params = _months_relation(months)
-    _write_months(
+    _write_totals(
+        MonthlyTotal,
         (f"(grid_id, day) IN (SELECT g, m FROM ({relation}) months)", params),
         (
             f"{DailyTotal._meta.db_table} t JOIN ({relation}) k "
             "ON t.grid_id = k.g AND t.day >= k.m AND t.day < k.n",
             params,
         ),
+        monthly=True,
     )
 
 
@@ -500,9 +506,11 @@ def _months_of_days(first: date, last: date) -> None:
     """Rewrite every grid's months from ``first``'s to ``last``'s."""
     adapt = connection.ops.adapt_datefield_value
     start, stop = adapt(month_of(first)), adapt(next_month(last))
-    _write_months(
+    _write_totals(
+        MonthlyTotal,
         ("day >= %s AND day < %s", [start, stop]),
         (f"{DailyTotal._meta.db_table} t WHERE t.day >= %s AND t.day < %s", [start, stop]),
+        monthly=True,
     )
 
 
@@ -534,39 +542,6 @@ def _week_sql(column: str) -> str:
     if connection.vendor == "postgresql":
         return f"date_trunc('week', {column})::date"
     return f"date({column}, 'weekday 0', '-6 days')"
-
-
-def _sums_sql() -> str:
-    return ", ".join(f"SUM(t.{connection.ops.quote_name(c)})" for c in ROLLUP_VALUES)
-
-
-def _write_subdistrict_days(rows: tuple[str, list], days: tuple[str, list]) -> None:
-    """Rewrite ``SubdistrictDay`` rows (``rows``: which, as a WHERE clause) from the daily
-    totals (``days``: a FROM clause naming them ``t``, with its conditions)."""
-    where, where_params = rows
-    _run(f"DELETE FROM {SubdistrictDay._meta.db_table} WHERE {where}", where_params)
-    source, params = days
-    _run(
-        f"INSERT INTO {SubdistrictDay._meta.db_table} (day, subdistrict_id, "
-        f"{_quoted(ROLLUP_VALUES)}) SELECT t.day, t.subdistrict_id, {_sums_sql()} "
-        f"FROM {source} GROUP BY t.day, t.subdistrict_id",
-        params,
-    )
-
-
-def _write_subdistrict_months(rows: tuple[str, list], days: tuple[str, list]) -> None:
-    """Rewrite ``SubdistrictMonth`` rows (``rows``: which, as a WHERE clause) from the
-    subdistricts' days (``days``: a FROM clause naming them ``t``, with its conditions)."""
-    where, where_params = rows
-    _run(f"DELETE FROM {SubdistrictMonth._meta.db_table} WHERE {where}", where_params)
-    source, source_params = days
-    month = _month_sql("t.day")
-    _run(
-        f"INSERT INTO {SubdistrictMonth._meta.db_table} (day, subdistrict_id, "
-        f"{_quoted(ROLLUP_VALUES)}) SELECT {month}, t.subdistrict_id, {_sums_sql()} "
-        f"FROM {source} GROUP BY {month}, t.subdistrict_id",
-        source_params,
-    )
 
 
 def _write_subdistrict_outcomes(rows: tuple[str, list], outcomes: tuple[str, list]) -> None:
@@ -639,18 +614,13 @@ def _city_of_pairs(pairs: set[tuple[date, int]]) -> None:
         {"s": ("bigint", [s for _day, s in pairs]), "d": ("date", [day for day, _s in pairs])}
     )
     pairs_rows = (f"(subdistrict_id, day) IN (SELECT s, d FROM ({relation}) pairs)", params)
-    for write, table in (
-        (_write_subdistrict_days, DailyTotal),
-        (_write_subdistrict_outcomes, DailyOutcome),
-    ):
-        write(
-            pairs_rows,
-            (
-                f"{table._meta.db_table} t JOIN ({relation}) k "
-                "ON t.subdistrict_id = k.s AND t.day = k.d",
-                params,
-            ),
-        )
+
+    def of_pairs(table) -> tuple[str, list]:
+        join = "ON t.subdistrict_id = k.s AND t.day = k.d"
+        return f"{table._meta.db_table} t JOIN ({relation}) k {join}", params
+
+    _write_totals(SubdistrictDay, pairs_rows, of_pairs(DailyTotal), monthly=False)
+    _write_subdistrict_outcomes(pairs_rows, of_pairs(DailyOutcome))
     firsts = [month for month, _s in months]
     relation, params = _relation(
         {
@@ -659,13 +629,15 @@ def _city_of_pairs(pairs: set[tuple[date, int]]) -> None:
             "n": ("date", [next_month(month) for month in firsts]),
         }
     )
-    _write_subdistrict_months(
+    _write_totals(
+        SubdistrictMonth,
         (f"(subdistrict_id, day) IN (SELECT s, m FROM ({relation}) months)", params),
         (
             f"{SubdistrictDay._meta.db_table} t JOIN ({relation}) k "
             "ON t.subdistrict_id = k.s AND t.day >= k.m AND t.day < k.n",
             params,
         ),
+        monthly=True,
     )
     relation, params = _relation({"d": ("date", days)})
     _write_city_outcomes(
@@ -679,11 +651,18 @@ def _city_of_days(first: date, last: date) -> None:
     the city's outcomes of those days."""
     adapt = connection.ops.adapt_datefield_value
     days = ("day >= %s AND day <= %s", [adapt(first), adapt(last)])
-    _write_subdistrict_days(days, (f"{DailyTotal._meta.db_table} t WHERE t.{days[0]}", days[1]))
+    _write_totals(
+        SubdistrictDay,
+        days,
+        (f"{DailyTotal._meta.db_table} t WHERE t.{days[0]}", days[1]),
+        monthly=False,
+    )
     start, stop = adapt(month_of(first)), adapt(next_month(last))
-    _write_subdistrict_months(
+    _write_totals(
+        SubdistrictMonth,
         ("day >= %s AND day < %s", [start, stop]),
         (f"{SubdistrictDay._meta.db_table} t WHERE t.day >= %s AND t.day < %s", [start, stop]),
+        monthly=True,
     )
     for write, table in (
         (_write_subdistrict_outcomes, DailyOutcome),
