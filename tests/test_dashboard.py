@@ -672,6 +672,13 @@ def test_the_whole_city_is_a_superusers_page(client, territory, people):
     assert f'href="{city}' not in client.get(subdistrict).text
 
 
+def test_a_superuser_of_a_city_without_subdistricts_starts_from_the_city(client, db):
+    client.force_login(UserFactory(is_superuser=True, is_staff=True))
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 302 and response.url == reverse("dashboard_city")
+    assert client.get(response.url).status_code == 200
+
+
 def test_public_page_without_any_subdistrict(client, db):
     response = client.get(reverse("dashboard_public"))
     assert response.status_code == 200

@@ -640,7 +640,7 @@ def test_dashboard_queries_are_the_same_for_10_and_1000_issues(
     admin = UserFactory(is_superuser=True, is_staff=True)
     client.force_login(admin)
     urls = [
-        stats.Crumb(kind, pk, "", True).url + query
+        stats.unit_url(kind, pk) + query
         for kind, pk in [
             (stats.CITY, 0),
             ("subdistrict", t.subdistrict.pk),

@@ -177,6 +177,7 @@ from .units import (
     load_unit,
     rollup_sources,
     top_units,
+    unit_url,
 )
 
 __all__ = [
@@ -214,5 +215,6 @@ __all__ = [
     "rollup_sources",
     "top_units",
     "trend",
+    "unit_url",
     "unverified",
 ]

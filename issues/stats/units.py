@@ -70,9 +70,14 @@ class Crumb:
 
     @property
     def url(self) -> str:
-        if self.kind == CITY:
-            return reverse("dashboard_city")
-        return reverse("dashboard_unit", args=[self.kind, self.pk])
+        return unit_url(self.kind, self.pk)
+
+
+def unit_url(kind: str, pk: int) -> str:
+    """A unit's dashboard page (the whole city's has its own)."""
+    if kind == CITY:
+        return reverse("dashboard_city")
+    return reverse("dashboard_unit", args=[kind, pk])
 
 
 @dataclass

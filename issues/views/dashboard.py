@@ -360,7 +360,7 @@ def dashboard_home(request):
                 {
                     "name": name,
                     "kind_label": stats.kind_label(kind),
-                    "url": stats.Crumb(kind, pk, name, True).url,
+                    "url": stats.unit_url(kind, pk),
                 }
                 for kind, pk, name in tops
             ],
@@ -370,7 +370,7 @@ def dashboard_home(request):
 
 
 def _to_unit(kind: str, pk: int, query: str):
-    url = reverse("dashboard_unit", args=[kind, pk])
+    url = stats.unit_url(kind, pk)
     return redirect(f"{url}?{query}" if query else url)
 
 
