@@ -1142,17 +1142,18 @@ class DailyRollup(RollupKey):
             *_rollup_indexes("rollup"),
             # What volunteers reported (the dashboard's participation figures): a twentieth
             # of the rows, read without the rest of a subdistrict's or the city's year.
-            # Each carries the count, so that a year of the city's is read from the index
-            # alone (54,000 rows: 10 ms instead of 140).
+            # Each carries the count and the filters, so that a year of the city's is read
+            # from the index alone (54,000 rows: 10 ms instead of 140), a category or
+            # severity chosen or not.
             models.Index(
                 fields=["subdistrict", "day"],
-                include=["filed"],
+                include=["filed", "category", "severity"],
                 condition=Q(source=Source.VOLUNTEER),
                 name="rollup_volunteer_subdistrict",
             ),
             models.Index(
                 fields=["day"],
-                include=["filed"],
+                include=["filed", "category", "severity"],
                 condition=Q(source=Source.VOLUNTEER),
                 name="rollup_volunteer_day",
             ),
@@ -1211,17 +1212,67 @@ class DailyOutcome(RollupKey):
     class Meta:
         verbose_name = _("daily outcome")
         verbose_name_plural = _("daily outcomes")
-        indexes = _rollup_indexes("outcome")
+        indexes = [
+            *_rollup_indexes("outcome"),
+            # The city's outcomes of a day, a slice at a time.
+            models.Index(fields=["day"], name="outcome_day"),
+        ]
 
     def __str__(self):
         return f"{self.day} {self.grid_id}"
 
 
-class SubdistrictKey(models.Model):
+class Slice(models.Model):
+    """Which issues a row of the city's rollups adds up: all of them (every column blank),
+    or those of one category, one severity or one source (that column set, the others
+    blank), the dashboard's filters one at a time. Two or more filters at once are read
+    from the grid rows (``DailyRollup``, ``DailyOutcome``), which keep every combination."""
+
+    category = _unit_column("issues.Category", null=True)
+    severity = models.CharField(
+        _("severity"),
+        max_length=10,
+        choices=Severity.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, blank=True, default="", db_default=""
+    )
+
+    # The rows that add up every issue.
+    WHOLE = Q(category__isnull=True, severity="", source="")
+
+    class Meta:
+        abstract = True
+
+
+def _one_slice(prefix: str) -> models.CheckConstraint:
+    """At most one of a slice's columns set."""
+    chosen = [
+        Q(category__isnull=False),
+        ~Q(severity=""),
+        ~Q(source=""),
+    ]
+    return models.CheckConstraint(
+        condition=~((chosen[0] & chosen[1]) | (chosen[0] & chosen[2]) | (chosen[1] & chosen[2])),
+        name=f"{prefix}_one_slice",
+    )
+
+
+def _slice_index(prefix: str, *fields: str) -> models.Index:
+    """What a page reads: one slice (equal columns first), over a range of days."""
+    return models.Index(
+        fields=["category", "severity", "source", "day", *fields], name=f"{prefix}_slice_day"
+    )
+
+
+class SubdistrictKey(Slice):
     """The issues filed on one day (local time) in one subdistrict, whatever the grid and
-    department: the key of the city's rollups, the sums of the grid rows above (kept with
-    them, ``issues.rollups``). The whole city's year is some thirteen rows per subdistrict
-    instead of a row per grid and day."""
+    department, in one slice: the key of the city's rollups, the sums of the grid rows
+    above (kept with them, ``issues.rollups``). The whole city's year is some thirteen rows
+    per subdistrict and slice instead of a row per grid and day."""
 
     day = models.DateField(_("day filed"))
     subdistrict = _unit_column("grids.Subdistrict")
@@ -1236,7 +1287,12 @@ class SubdistrictDay(SubdistrictKey):
     class Meta:
         verbose_name = _("subdistrict's daily total")
         verbose_name_plural = _("subdistricts' daily totals")
-        indexes = [models.Index(fields=["day", "subdistrict"], name="subdistrict_day_day")]
+        indexes = [
+            # Rewriting a subdistrict's day, every slice of it.
+            models.Index(fields=["day", "subdistrict"], name="subdistrict_day_day"),
+            _slice_index("subdistrict_day", "subdistrict"),
+        ]
+        constraints = [_one_slice("subdistrict_day")]
 
     def __str__(self):
         return f"{self.day} {self.subdistrict_id}"
@@ -1248,7 +1304,11 @@ class SubdistrictMonth(SubdistrictKey):
     class Meta:
         verbose_name = _("subdistrict's monthly total")
         verbose_name_plural = _("subdistricts' monthly totals")
-        indexes = [models.Index(fields=["day", "subdistrict"], name="subdistrict_month_day")]
+        indexes = [
+            models.Index(fields=["day", "subdistrict"], name="subdistrict_month_day"),
+            _slice_index("subdistrict_month", "subdistrict"),
+        ]
+        constraints = [_one_slice("subdistrict_month")]
 
     def __str__(self):
         return f"{self.day:%Y-%m} {self.subdistrict_id}"
@@ -1279,7 +1339,7 @@ class Outcome(models.Model):
 
 class SubdistrictOutcome(Outcome):
     """A subdistrict's ``DailyOutcome`` rows of one day added up (a few rows a day), from
-    which the city's are added up."""
+    which the city's whole slice is added up."""
 
     subdistrict = _unit_column("grids.Subdistrict")
 
@@ -1292,14 +1352,20 @@ class SubdistrictOutcome(Outcome):
         return f"{self.day} {self.subdistrict_id}"
 
 
-class CityOutcome(Outcome):
-    """The subdistricts' outcomes of one day added up: the whole city's weekly trend, some
-    fifteen rows a day where the grid rows are thousands."""
+class CityOutcome(Slice, Outcome):
+    """The outcomes of one day in the whole city, in one slice: the city's weekly trend,
+    some fifteen rows a day and slice where the grid rows are thousands. The whole slice
+    adds up the subdistricts' outcomes; the others are kept by difference from the grid
+    rows (``issues.rollups``), so a key's refresh does not read the whole city's day."""
 
     class Meta:
         verbose_name = _("city's outcome")
         verbose_name_plural = _("city's outcomes")
-        indexes = [models.Index(fields=["day"], name="city_outcome_day")]
+        indexes = [
+            models.Index(fields=["day"], name="city_outcome_day"),
+            _slice_index("city_outcome"),
+        ]
+        constraints = [_one_slice("city_outcome")]
 
     def __str__(self):
         return str(self.day)

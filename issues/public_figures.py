@@ -83,7 +83,7 @@ def home() -> Cached:
 
     def compute():
         # Every month's total (the current month's so far): a row per subdistrict and month.
-        found = SubdistrictMonth.objects.aggregate(
+        found = SubdistrictMonth.objects.filter(SubdistrictMonth.WHOLE).aggregate(
             open=Sum("open"),
             closed=Sum(F("minor_closed") + F("urgent_closed") + F("difficult_closed")),
         )

@@ -28,6 +28,13 @@ or none).
   resolved, overdue) at a time by week. What the whole city's dashboard reads: 80
   subdistricts' year is about a thousand month rows where the grid rows are a hundred
   thousand, and the city's trend some ten thousand rows where the outcomes are a million.
+  ``SubdistrictDay``, ``SubdistrictMonth`` and ``CityOutcome`` keep slices
+  (``models.Slice``): the whole, and each category, severity and source alone, so that the
+  city with one of those filters chosen reads as few rows as without (two at once read the
+  grid rows). A subdistrict's slices are added up from its ``DailyRollup`` rows; the
+  city's outcomes by slice are kept by difference: a refresh takes its keys' daily
+  outcomes away before rewriting them and adds them back after, as rows of their own, and
+  then adds up the rows of each slice it touched into one.
 
 The few figures that depend on "now" (overdue now, unanswered past the first deadline,
 sub-tasks late, left unverified too long) stay live, over open work only.
@@ -49,7 +56,7 @@ events and their sub-tasks; the totals from the rows just written, the outcomes 
 issues; then the keys' months (grid and month) from their daily totals; then the days and
 months and outcomes of the keys' subdistricts (those the keys' rows named before, after a
 grid moved, and name now) from the grid rows, and the city's outcomes of their days from
-the subdistricts'. Set-based, a
+the subdistricts' (the whole) and by difference (the other slices). Set-based, a
 fixed number of statements for any number of keys: the keys' issue ids are read first
 (each key through the (grid, created_at) index), and each DELETE and INSERT takes them, or
 the keys, as one list parameter whose length the planner knows.
@@ -79,7 +86,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -149,6 +157,11 @@ OUTCOME_COLUMNS = (*KEY_COLUMNS, "resolved_day", "missed_day", "filed")
 # month, the city's outcomes of a day); and every table the rollups keep.
 DAY_TABLES = (DailyRollup, DailyTotal, DailyOutcome)
 CITY_TABLES = (SubdistrictDay, SubdistrictMonth, SubdistrictOutcome, CityOutcome)
+# The slices of the city's rollups (``issues.models.Slice``): the columns each keeps, the
+# others blank (the whole slice keeps none).
+SLICE_COLUMNS = ("category_id", "severity", "source")
+SLICES = ((), ("category_id",), ("severity",), ("source",))
+BLANK = {"category_id": "NULL", "severity": "''", "source": "''"}
 TABLES = (*DAY_TABLES, MonthlyTotal, *CITY_TABLES)
 
 # The counts from the routing events and from the sub-tasks (the rest from the issue rows).
@@ -465,24 +478,49 @@ def _months_relation(months: list[tuple[date, int]]) -> tuple[str, list]:
     )
 
 
-def _write_totals(model, rows: tuple[str, list], source: tuple[str, list], *, monthly: bool):
+def _slice_selects(slices, columns: list[str], select) -> list[str]:
+    """A SELECT per slice of the city's rollups (of ``SLICES``) of the ``columns`` it keeps
+    (of ``SLICE_COLUMNS``): ``select(chosen, grouped)`` writes one, given the slice's
+    columns as selected (", t.category_id, '', ''": the ones it does not keep blank) and
+    as grouped by (", t.category_id")."""
+    selects = []
+    for kept in slices:
+        chosen = "".join(f", t.{c}" if c in kept else f", {BLANK[c]}" for c in columns)
+        selects.append(select(chosen, "".join(f", t.{c}" for c in kept)))
+    return selects
+
+
+def _write_totals(
+    model, rows: tuple[str, list], source: tuple[str, list], *, monthly: bool, slices=None
+):
     """Rewrite rows of a table of totals (``MonthlyTotal``, ``SubdistrictDay``,
     ``SubdistrictMonth``; ``rows``: which, as a WHERE clause on it) as the sums of the
     rollup columns of ``source`` (a FROM clause naming a table of them ``t``, with its
     conditions), grouped by the unit columns the table keeps and by day, or by month
-    (``monthly``: its first day)."""
+    (``monthly``: its first day). A table with slices (``SLICE_COLUMNS``) takes them from
+    the source's rows as they are, or (``slices``: those of ``SLICES`` to write) adds up
+    each of them from rows that keep every combination (``DailyRollup``)."""
     where, where_params = rows
     _run(f"DELETE FROM {model._meta.db_table} WHERE {where}", where_params)
     columns = {field.column for field in model._meta.concrete_fields}
     keys = [column for column in TOTAL_KEY if column != "day" and column in columns]
+    sliced = [column for column in SLICE_COLUMNS if column in columns]
     grouped = ", ".join(f"t.{connection.ops.quote_name(c)}" for c in keys)
     day = _month_sql("t.day") if monthly else "t.day"
     sums = ", ".join(f"SUM(t.{connection.ops.quote_name(c)})" for c in ROLLUP_VALUES)
     source_sql, params = source
+    selects = _slice_selects(
+        slices or [sliced],
+        sliced,
+        lambda chosen, by: (
+            f"SELECT {day}, {grouped}{chosen}, {sums} FROM {source_sql} "
+            f"GROUP BY {day}, {grouped}{by}"
+        ),
+    )
     _run(
-        f"INSERT INTO {model._meta.db_table} (day, {_quoted(keys)}, {_quoted(ROLLUP_VALUES)}) "
-        f"SELECT {day}, {grouped}, {sums} FROM {source_sql} GROUP BY {day}, {grouped}",
-        params,
+        f"INSERT INTO {model._meta.db_table} (day, {_quoted([*keys, *sliced])}, "
+        f"{_quoted(ROLLUP_VALUES)}) " + " UNION ALL ".join(selects),
+        params * len(selects),
     )
 
 
@@ -544,43 +582,127 @@ def _week_sql(column: str) -> str:
     return f"date({column}, 'weekday 0', '-6 days')"
 
 
-def _write_subdistrict_outcomes(rows: tuple[str, list], outcomes: tuple[str, list]) -> None:
-    """Rewrite ``SubdistrictOutcome`` rows (``rows``: which, as a WHERE clause) from the
-    daily outcomes (``outcomes``: a FROM clause naming them ``t``, with its conditions):
-    each series by its own week, filed by the day's, resolved and overdue by theirs (the
-    issues not resolved, or not late, have none)."""
-    where, where_params = rows
-    _run(f"DELETE FROM {SubdistrictOutcome._meta.db_table} WHERE {where}", where_params)
-    source, params = outcomes
+def _outcome_select(source: str, unit: str, slices, columns: list[str], sign: str = "") -> str:
+    """A SELECT of the outcomes of daily outcome rows (``source``: a FROM clause naming
+    them ``t``, with its conditions) by day and ``unit`` (columns, e.g. ", t.subdistrict_id"),
+    each series by its own week: filed by the day's, resolved and overdue by theirs (the
+    issues not resolved, or not late, have none); for each of ``slices`` (of ``columns``,
+    as ``_slice_selects``); ``sign`` "-" to take them away. One pass over the rows, each
+    read once for every series and slice."""
     weeks = {
         Series.FILED: _week_sql("t.day"),
         Series.RESOLVED: _week_sql("t.resolved_day"),
         Series.OVERDUE: _week_sql("t.missed_day"),
     }
-    selects = [
-        f"SELECT t.day, t.subdistrict_id, '{name.value}', {week}, SUM(t.filed) FROM {source} "
-        f"GROUP BY t.day, t.subdistrict_id, {week} HAVING {week} IS NOT NULL"
-        for name, week in weeks.items()
-    ]
-    _run(
-        f"INSERT INTO {SubdistrictOutcome._meta.db_table} (day, subdistrict_id, series, week, "
-        "issues) " + " UNION ALL ".join(selects),
-        params * len(selects),
+    week = "CASE " + " ".join(f"WHEN s.series = '{n.value}' THEN {w}" for n, w in weeks.items())
+    week += " END"
+    kinds = " UNION ALL ".join(
+        f"SELECT '{name.value}' AS series, {index} AS kept"
+        for name in weeks
+        for index in range(len(slices))
+    )
+    chosen = "".join(
+        ", CASE WHEN s.kept IN ("
+        + (", ".join(str(i) for i, kept in enumerate(slices) if column in kept) or "-1")
+        + f") THEN t.{column} ELSE {BLANK[column]} END"
+        for column in columns
+    )
+    grouped = ", ".join(str(n) for n in range(1, 4 + len(columns) + unit.count(",")))
+    # The rows read first, each once (MATERIALIZED: through the index of their keys, not
+    # in the order the grouping would like).
+    return (
+        f"WITH o AS MATERIALIZED (SELECT t.* FROM {source}) "
+        f"SELECT t.day{unit}, s.series, {week}{chosen}, {sign}SUM(t.filed) "
+        f"FROM o t CROSS JOIN ({kinds}) s WHERE {week} IS NOT NULL GROUP BY {grouped}"
     )
 
 
-def _write_city_outcomes(rows: tuple[str, list], outcomes: tuple[str, list]) -> None:
-    """Rewrite ``CityOutcome`` rows (``rows``: which days, as a WHERE clause) from the
-    subdistricts' (``outcomes``: a FROM clause naming them ``t``, with its conditions)."""
+def _write_subdistrict_outcomes(rows: tuple[str, list], outcomes: tuple[str, list]) -> None:
+    """Rewrite ``SubdistrictOutcome`` rows (``rows``: which, as a WHERE clause) from the
+    daily outcomes (``outcomes``: a FROM clause naming them ``t``, with its conditions)."""
     where, where_params = rows
-    _run(f"DELETE FROM {CityOutcome._meta.db_table} WHERE {where}", where_params)
+    _run(f"DELETE FROM {SubdistrictOutcome._meta.db_table} WHERE {where}", where_params)
     source, params = outcomes
     _run(
-        f"INSERT INTO {CityOutcome._meta.db_table} (day, series, week, issues) "
-        f"SELECT t.day, t.series, t.week, SUM(t.issues) FROM {source} "
+        f"INSERT INTO {SubdistrictOutcome._meta.db_table} (day, subdistrict_id, series, week, "
+        f"issues) {_outcome_select(source, ', t.subdistrict_id', [()], [])}",
+        params,
+    )
+
+
+CITY_OUTCOME_COLUMNS = ("day", "series", "week", *SLICE_COLUMNS, "issues")
+WHOLE_SQL = "category_id IS NULL AND severity = '' AND source = ''"
+
+
+def _write_city_outcomes(rows: tuple[str, list], whole: tuple[str, list]) -> None:
+    """Rewrite the whole slice of ``CityOutcome`` rows (``rows``: which days, as a WHERE
+    clause) from the subdistricts' (``whole``: a FROM clause naming them ``t``, with its
+    conditions)."""
+    where, where_params = rows
+    _run(f"DELETE FROM {CityOutcome._meta.db_table} WHERE {where} AND {WHOLE_SQL}", where_params)
+    source, params = whole
+    blanks = ", ".join(BLANK[c] for c in SLICE_COLUMNS)
+    _run(
+        f"INSERT INTO {CityOutcome._meta.db_table} ({_quoted(CITY_OUTCOME_COLUMNS)}) "
+        f"SELECT t.day, t.series, t.week, {blanks}, SUM(t.issues) FROM {source} "
         "GROUP BY t.day, t.series, t.week",
         params,
     )
+
+
+def _write_city_slices(rows: tuple[str, list], outcomes: tuple[str, list]) -> None:
+    """Rewrite the other slices of ``CityOutcome`` rows (``rows``: which days, as a WHERE
+    clause) from every daily outcome of those days (``outcomes``: a FROM clause naming
+    them ``t``, with its conditions): a rebuild's."""
+    where, where_params = rows
+    _run(
+        f"DELETE FROM {CityOutcome._meta.db_table} WHERE {where} AND NOT ({WHOLE_SQL})",
+        where_params,
+    )
+    _add_city_slices(outcomes)
+
+
+def _add_city_slices(outcomes: tuple[str, list], sign: str = "") -> None:
+    """Add to the slices of ``CityOutcome`` (but the whole) the daily outcome rows of
+    ``outcomes`` (a FROM clause naming them ``t``, with its conditions), or take them away
+    (``sign`` "-"): as rows of their own, which ``_compact_city_slices`` adds up."""
+    source, params = outcomes
+    select = _outcome_select(source, "", SLICES[1:], list(SLICE_COLUMNS), sign)
+    _run(
+        f"INSERT INTO {CityOutcome._meta.db_table} ({_quoted(CITY_OUTCOME_COLUMNS)}) {select}",
+        params,
+    )
+
+
+def _last_city_outcome() -> int:
+    """The id of the newest ``CityOutcome`` row (0 if none): the rows after it are the
+    ones a refresh adds."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MAX(id) FROM {CityOutcome._meta.db_table}")
+        return cursor.fetchone()[0] or 0
+
+
+def _compact_city_slices(rows: tuple[str, list], since: int) -> None:
+    """Add up into one row the rows of each (day, series, week, slice) of ``CityOutcome``
+    that ``_add_city_slices`` added to after the row ``since`` (``rows``: their days, as a
+    WHERE clause; under the lock of each day), dropping those that come to nought: what a
+    refresh took away and added back. Rows added by a refresh not yet committed are not
+    seen: its own compaction adds them up, after this one's (the locks of the days)."""
+    where, params = rows
+    table = CityOutcome._meta.db_table
+    grouped = _quoted(CITY_OUTCOME_COLUMNS[:-1])
+    # A slice's key, where a blank category (NULL) equals itself.
+    key = "day, series, week, COALESCE(category_id, 0), severity, source"
+    chosen = (
+        f"{where} AND NOT ({WHOLE_SQL}) AND ({key}) IN (SELECT {key} FROM {table} WHERE id > %s)"
+    )
+    _run(
+        f"INSERT INTO {table} ({_quoted(CITY_OUTCOME_COLUMNS)}) SELECT {grouped}, SUM(issues) "
+        f"FROM {table} WHERE {chosen} AND id <= %s GROUP BY {grouped} "
+        "HAVING SUM(issues) <> 0",
+        [*params, since, last := _last_city_outcome()],
+    )
+    _run(f"DELETE FROM {table} WHERE {chosen} AND id <= %s", [*params, since, last])
 
 
 def _subdistricts_named(rows: tuple[str, list]) -> set[tuple[date, int]]:
@@ -598,9 +720,10 @@ def _as_date(value) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _city_of_pairs(pairs: set[tuple[date, int]]) -> None:
+def _city_of_pairs(pairs: set[tuple[date, int]], since: int) -> None:
     """Rewrite the days of these (day, subdistrict) pairs, their months and the city's
-    outcomes of their days, under a lock per subdistrict and month and per city day."""
+    outcomes of their days (the slices' added up from the rows added after the row
+    ``since``), under a lock per subdistrict and month and per city day."""
     if not pairs:
         return
     pairs = sorted(pairs)
@@ -619,7 +742,7 @@ def _city_of_pairs(pairs: set[tuple[date, int]]) -> None:
         join = "ON t.subdistrict_id = k.s AND t.day = k.d"
         return f"{table._meta.db_table} t JOIN ({relation}) k {join}", params
 
-    _write_totals(SubdistrictDay, pairs_rows, of_pairs(DailyTotal), monthly=False)
+    _write_totals(SubdistrictDay, pairs_rows, of_pairs(DailyRollup), monthly=False, slices=SLICES)
     _write_subdistrict_outcomes(pairs_rows, of_pairs(DailyOutcome))
     firsts = [month for month, _s in months]
     relation, params = _relation(
@@ -640,10 +763,12 @@ def _city_of_pairs(pairs: set[tuple[date, int]]) -> None:
         monthly=True,
     )
     relation, params = _relation({"d": ("date", days)})
+    days_rows = (f"day IN (SELECT d FROM ({relation}) days)", params)
     _write_city_outcomes(
-        (f"day IN (SELECT d FROM ({relation}) days)", params),
+        days_rows,
         (f"{SubdistrictOutcome._meta.db_table} t JOIN ({relation}) k ON t.day = k.d", params),
     )
+    _compact_city_slices(days_rows, since)
 
 
 def _city_of_days(first: date, last: date) -> None:
@@ -654,8 +779,9 @@ def _city_of_days(first: date, last: date) -> None:
     _write_totals(
         SubdistrictDay,
         days,
-        (f"{DailyTotal._meta.db_table} t WHERE t.{days[0]}", days[1]),
+        (f"{DailyRollup._meta.db_table} t WHERE t.{days[0]}", days[1]),
         monthly=False,
+        slices=SLICES,
     )
     start, stop = adapt(month_of(first)), adapt(next_month(last))
     _write_totals(
@@ -664,14 +790,33 @@ def _city_of_days(first: date, last: date) -> None:
         (f"{SubdistrictDay._meta.db_table} t WHERE t.day >= %s AND t.day < %s", [start, stop]),
         monthly=True,
     )
-    for write, table in (
-        (_write_subdistrict_outcomes, DailyOutcome),
-        (_write_city_outcomes, SubdistrictOutcome),
-    ):
-        write(days, (f"{table._meta.db_table} t WHERE t.{days[0]}", days[1]))
+
+    def of_days(table) -> tuple[str, list]:
+        return f"{table._meta.db_table} t WHERE t.{days[0]}", days[1]
+
+    _write_subdistrict_outcomes(days, of_days(DailyOutcome))
+    _write_city_outcomes(days, of_days(SubdistrictOutcome))
+    _write_city_slices(days, of_days(DailyOutcome))
 
 
 # --- keeping them ------------------------------------------------------------------------
+
+
+@contextmanager
+def _without_jit() -> Iterator[None]:
+    """PostgreSQL's JIT compiler off for the statements inside (in the transaction; as it
+    was after). A refresh reads a few rows per key through indexes, but the planner
+    over-estimates the keys' rows when there are thousands of them and compiles the
+    statements for a quarter of a second each, ten times what running them takes."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
+        (before, _off) = cursor.fetchone()
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('jit', %s, true)", [before])
 
 
 def refresh(keys: Iterable[tuple[date, int]]) -> None:
@@ -681,15 +826,21 @@ def refresh(keys: Iterable[tuple[date, int]]) -> None:
     if not keys:
         return
     months = sorted({(month_of(day), grid) for day, grid in keys})
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic(savepoint=False), _without_jit():
         _lock(keys, months)
         rows = _rows_of_keys(keys)
         # The subdistricts the keys' rows named (another one, if a grid moved) and name now.
         named = _subdistricts_named(rows)
+        # The city's slices: the keys' outcomes taken away, and added back as they are now
+        # (``_city_of_pairs`` adds the rows up).
+        outcomes = (f"{DailyOutcome._meta.db_table} t WHERE {rows[0]}", rows[1])
+        since = _last_city_outcome()
+        _add_city_slices(outcomes, sign="-")
         _delete(rows)
         _write(_ids_condition, _ids_values(_issue_ids(keys)), rows)
+        _add_city_slices(outcomes)
         _months_of_keys(months)
-        _city_of_pairs(named | _subdistricts_named(rows))
+        _city_of_pairs(named | _subdistricts_named(rows), since)
 
 
 def refresh_issue(issue) -> None:

@@ -64,6 +64,22 @@ class Filters:
         return bool(self.category_id or self.severity or self.source)
 
     @property
+    def sliced(self) -> bool:
+        """Whether the city's rollups hold these filters: they keep each category,
+        severity and source alone (``issues.models.Slice``), not two of them at once."""
+        return sum(map(bool, (self.category_id, self.severity, self.source))) <= 1
+
+    def slice_chosen(self) -> Q:
+        """The slice of the city's rollups the filters choose, as a condition on its rows
+        (the filters not chosen blank; ``sliced`` only)."""
+        return Q(category_id=self.category_id or None, severity=self.severity, source=self.source)
+
+    def slice_condition(self) -> Q:
+        """The filters as a condition on the rows of the city's rollups: the same days, and
+        the slice they choose."""
+        return Q(day__gte=self.start, day__lte=self.end) & self.slice_chosen()
+
+    @property
     def whole_months(self) -> tuple[date, date] | None:
         """The calendar months wholly inside the period, as (the first one's first day, the
         first day after the last one); None if there is none."""

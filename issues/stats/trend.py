@@ -51,10 +51,11 @@ def _rollup_groups(unit: Unit, filters: Filters, now: datetime):
     by week), and the unit's issues running past their deadline now, counted live over
     its open issues: one query."""
     no_week = Cast(Value(None), output_field=DateField())
-    if unit.kind == CITY and not filters.narrowed:
-        # The city's outcomes, a series at a time: a row per series and week.
+    if unit.kind == CITY and filters.sliced:
+        # The city's outcomes in the slice the filters choose, a series at a time: a row
+        # per series and week.
         stored = (
-            CityOutcome.objects.filter(filters.rollup_condition())
+            CityOutcome.objects.filter(filters.slice_condition())
             .values(
                 **{
                     f"w_{name}": Case(When(series=name, then=F("week")), output_field=DateField())

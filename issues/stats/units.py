@@ -141,24 +141,28 @@ def rollup_sources(filters: Filters, *, by_subdistrict: bool = False) -> list[tu
     totals of the calendar months wholly inside the period (a grid's month in one row) and
     the daily totals of its other days (a grid's day in one row). With ``by_subdistrict``
     (the figures of a subdistrict or of the whole city, not of its parts) the totals are a
-    subdistrict's month and day."""
-    if filters.narrowed:
+    subdistrict's month and day, in the slice the filters choose (``Filters.sliced``: no
+    filter, or one of category, severity and source); two at once are added up from the
+    daily rollups."""
+    by_subdistrict = by_subdistrict and filters.sliced
+    if filters.narrowed and not by_subdistrict:
         return [(DailyRollup, filters.rollup_condition())]
-    day_table, month_table = (
-        (SubdistrictDay, SubdistrictMonth) if by_subdistrict else (DailyTotal, MonthlyTotal)
-    )
+    if by_subdistrict:
+        day_table, month_table, chosen = SubdistrictDay, SubdistrictMonth, filters.slice_chosen()
+    else:
+        day_table, month_table, chosen = DailyTotal, MonthlyTotal, Q()
     months = filters.whole_months
     if months is None:
-        return [(day_table, filters.rollup_condition())]
+        return [(day_table, chosen & Q(day__gte=filters.start, day__lte=filters.end))]
     first, stop = months
     days = [
         Q(day__gte=low, day__lt=high)
         for low, high in ((filters.start, first), (stop, filters.end + timedelta(days=1)))
         if low < high
     ]
-    sources = [(month_table, Q(day__gte=first, day__lt=stop))]
+    sources = [(month_table, chosen & Q(day__gte=first, day__lt=stop))]
     if days:
-        sources.append((day_table, reduce(operator.or_, days)))
+        sources.append((day_table, chosen & reduce(operator.or_, days)))
     return sources
 
 

@@ -92,6 +92,12 @@ def bare_dashboard(request):
         ids = list(Subdistrict.objects.values_list("pk", flat=True))
     start = day_start(timezone.datetime.fromisoformat(request.GET["start"]).date())
     end = day_start(timezone.datetime.fromisoformat(request.GET["end"]).date() + timedelta(1))
+    # A filter of the page's, the same on the issues.
+    chosen, chosen_params = "", []
+    for name in ("category_id", "severity"):
+        if request.GET.get(name):
+            chosen += f" AND {name} = %s"
+            chosen_params.append(request.GET[name])
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = 'closed'), "
@@ -103,8 +109,8 @@ def bare_dashboard(request):
             "AVG(EXTRACT(EPOCH FROM accepted_at - created_at)), "
             "AVG(EXTRACT(EPOCH FROM resolved_at - created_at)) "
             f"FROM {Issue._meta.db_table} WHERE {field} = ANY(%s) "
-            "AND created_at >= %s AND created_at < %s",
-            [ids, start, end],
+            f"AND created_at >= %s AND created_at < %s{chosen}",
+            [ids, start, end, *chosen_params],
         )
         figures = cursor.fetchone()
     items = "".join(f"<li>{value}</li>" for value in figures)
@@ -530,6 +536,14 @@ class Command(BaseCommand):
         subdistrict_url = unit("subdistrict", bench.pk)
         year_query = f"?start={year.isoformat()}&end={today.isoformat()}"
         city_url = reverse("dashboard_city")
+        # The category most issues are filed in.
+        category = (
+            Issue.objects.values("category_id")
+            .annotate(n=Count("pk"))
+            .order_by("-n")
+            .values_list("category_id", flat=True)
+            .first()
+        )
         # The whole city is a superuser's page.
         root = User.objects.filter(username=ROOT).first() or User.objects.create_superuser(
             ROOT, password=None
@@ -550,6 +564,13 @@ class Command(BaseCommand):
             ("whole city", root, city_url, bare("subdistrict_id", [], month)),
             ("whole city, 365 days", root, city_url + year_query,
              bare("subdistrict_id", [], year)),
+            # One filter: the subdistricts' slices.
+            ("whole city, 365 days, one severity", root,
+             city_url + year_query + f"&severity={Severity.MINOR}",
+             bare("subdistrict_id", [], year) + f"&severity={Severity.MINOR}"),
+            ("whole city, 365 days, one category", root,
+             city_url + year_query + f"&category={category}",
+             bare("subdistrict_id", [], year) + f"&category_id={category}"),
         ]  # fmt: skip
         rounds = options["rounds"]
         per_round = max(1, -(-options["repeat"] // rounds))
@@ -607,11 +628,14 @@ class Command(BaseCommand):
             cases.append(("department, 365 days", "department", department.pk, 365))
         # (Over a year the city's live figures take some twenty seconds a run.)
         cases.append(("whole city, 30 days", stats.CITY, 0, 30))
+        cases.append(("whole city, 30 days, minor", stats.CITY, 0, 30, Severity.MINOR))
         rounds = options["rounds"]
         per_round = max(1, -(-options["repeat"] // rounds))
         self.stdout.write("\nfigures, rankings and trend: daily rollups | live over the issues")
-        for label, kind, pk, days in cases:
-            filters = stats.Filters(start=today - timedelta(days=days - 1), end=today)
+        for label, kind, pk, days, *severity in cases:
+            filters = stats.Filters(
+                start=today - timedelta(days=days - 1), end=today, severity="".join(severity)
+            )
 
             def run(rollup, kind=kind, pk=pk, filters=filters):
                 unit = stats.load_unit(admin, kind, pk, filters, rollup=rollup)
@@ -629,7 +653,7 @@ class Command(BaseCommand):
                 filed = run(True).figures.filed
             rolled, live = timings["rollups"], timings["live"]
             self.stdout.write(
-                f"{label:24s} rollups {rolled.describe()}, {len(queries)} queries | live "
+                f"{label:27s} rollups {rolled.describe()}, {len(queries)} queries | live "
                 f"{live.describe()} | {rolled.per_second / live.per_second:.1f}x; "
                 f"{filed} issues filed"
             )
