@@ -941,3 +941,50 @@ def test_a_change_still_uncommitted_during_a_catch_up_is_caught_up_the_next_time
     rolled = subdistrict_figures(t, p.subdistrict_staff, rollup=True)
     assert rolled.accepted == 1
     assert_same_figures(subdistrict_figures(t, p.subdistrict_staff, rollup=False), rolled, "later")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_city_slices_migrate_back_and_forth(territory, people):
+    """Going back before the slices leaves the whole slice's rows alone (the others go
+    before their columns), and coming back fills the slices again as they were."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from issues.models import CityOutcome
+
+    t, p = territory, people
+    for category in (t.category, CategoryFactory(name="噪音扰民")):
+        workflow.file_issue(
+            actor=p.resident, source=Source.RESIDENT, category=category, title="路灯不亮",
+            description="楼下路灯坏了", grid=t.grid,
+        )  # fmt: skip
+    rollups.rebuild()
+    city_tables = (SubdistrictDay, SubdistrictMonth, CityOutcome)
+
+    def rows():
+        return {
+            model.__name__: sorted(
+                model.objects.values_list(
+                    *(f.column for f in model._meta.concrete_fields if f.column != "id")
+                ),
+                key=str,
+            )
+            for model in city_tables
+        }
+
+    kept = rows()
+    assert all(kept.values())
+
+    def migrate(target):
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate([("issues", target)])
+        return executor.loader.project_state([("issues", target)]).apps
+
+    try:
+        apps = migrate("0027_city_rollups")
+        day = apps.get_model("issues", "SubdistrictDay")
+        assert day.objects.aggregate(n=Sum("filed"))["n"] == 2  # the whole, once
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("issues")[0][1])
+    assert rows() == kept
