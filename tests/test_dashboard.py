@@ -657,6 +657,9 @@ def test_the_whole_city_is_a_superusers_page(client, territory, people):
     assert "alert-info" not in client.get(city).text
     both = client.get(city + f"?severity=minor&category={t.category.pk}").text
     assert "alert-info" in both
+    # A filter chosen leaves the filters open, so the page shows which.
+    assert re.search(r'class="[^"]*filter-panel"\s+open', html)
+    assert not re.search(r'class="[^"]*filter-panel"\s+open', client.get(city).text)
     for subdistrict in (t.subdistrict, t.other_subdistrict):  # both ranked, with links
         link = unit_url("subdistrict", subdistrict.pk)
         assert re.search(rf'href="{re.escape(link)}\?[^"]*severity=minor', html)
