@@ -491,7 +491,13 @@ def _slice_selects(slices, columns: list[str], select) -> list[str]:
 
 
 def _write_totals(
-    model, rows: tuple[str, list], source: tuple[str, list], *, monthly: bool, slices=None
+    model,
+    rows: tuple[str, list] | None,
+    source: tuple[str, list],
+    *,
+    monthly: bool,
+    slices=None,
+    sign: str = "",
 ):
     """Rewrite rows of a table of totals (``MonthlyTotal``, ``SubdistrictDay``,
     ``SubdistrictMonth``; ``rows``: which, as a WHERE clause on it) as the sums of the
@@ -499,24 +505,37 @@ def _write_totals(
     conditions), grouped by the unit columns the table keeps and by day, or by month
     (``monthly``: its first day). A table with slices (``SLICE_COLUMNS``) takes them from
     the source's rows as they are, or (``slices``: those of ``SLICES`` to write) adds up
-    each of them from rows that keep every combination (``DailyRollup``)."""
-    where, where_params = rows
-    _run(f"DELETE FROM {model._meta.db_table} WHERE {where}", where_params)
+    each of them from rows that keep every combination (``DailyRollup``). With no ``rows``
+    nothing is deleted first: the sums are added as rows of their own, or taken away
+    (``sign`` "-"), for ``_compact`` to add up."""
+    if rows is not None:
+        where, where_params = rows
+        _run(f"DELETE FROM {model._meta.db_table} WHERE {where}", where_params)
     columns = {field.column for field in model._meta.concrete_fields}
     keys = [column for column in TOTAL_KEY if column != "day" and column in columns]
     sliced = [column for column in SLICE_COLUMNS if column in columns]
     grouped = ", ".join(f"t.{connection.ops.quote_name(c)}" for c in keys)
     day = _month_sql("t.day") if monthly else "t.day"
-    sums = ", ".join(f"SUM(t.{connection.ops.quote_name(c)})" for c in ROLLUP_VALUES)
+    sums = ", ".join(f"{sign}SUM(t.{connection.ops.quote_name(c)})" for c in ROLLUP_VALUES)
     source_sql, params = source
-    selects = _slice_selects(
-        slices or [sliced],
-        sliced,
-        lambda chosen, by: (
+    if slices and connection.vendor == "postgresql":
+        # One pass over the rows: PostgreSQL groups them by every slice at once (the
+        # columns a slice does not keep come out NULL, written blank).
+        sets = ", ".join("(" + ", ".join(f"t.{c}" for c in kept) + ")" for kept in slices)
+        chosen = "".join(f", COALESCE(t.{c}, {BLANK[c]})" for c in sliced)
+        selects = [
             f"SELECT {day}, {grouped}{chosen}, {sums} FROM {source_sql} "
-            f"GROUP BY {day}, {grouped}{by}"
-        ),
-    )
+            f"GROUP BY {day}, {grouped}, GROUPING SETS ({sets})"
+        ]
+    else:
+        selects = _slice_selects(
+            slices or [sliced],
+            sliced,
+            lambda chosen, by: (
+                f"SELECT {day}, {grouped}{chosen}, {sums} FROM {source_sql} "
+                f"GROUP BY {day}, {grouped}{by}"
+            ),
+        )
     _run(
         f"INSERT INTO {model._meta.db_table} (day, {_quoted([*keys, *sliced])}, "
         f"{_quoted(ROLLUP_VALUES)}) " + " UNION ALL ".join(selects),
@@ -665,7 +684,7 @@ def _write_city_slices(rows: tuple[str, list], outcomes: tuple[str, list]) -> No
 def _add_city_slices(outcomes: tuple[str, list], sign: str = "") -> None:
     """Add to the slices of ``CityOutcome`` (but the whole) the daily outcome rows of
     ``outcomes`` (a FROM clause naming them ``t``, with its conditions), or take them away
-    (``sign`` "-"): as rows of their own, which ``_compact_city_slices`` adds up."""
+    (``sign`` "-"): as rows of their own, which ``_compact`` adds up."""
     source, params = outcomes
     select = _outcome_select(source, "", SLICES[1:], list(SLICE_COLUMNS), sign)
     _run(
@@ -674,35 +693,39 @@ def _add_city_slices(outcomes: tuple[str, list], sign: str = "") -> None:
     )
 
 
-def _last_city_outcome() -> int:
-    """The id of the newest ``CityOutcome`` row (0 if none): the rows after it are the
-    ones a refresh adds."""
+def _last_id(model) -> int:
+    """The id of the table's newest row (0 if none): the rows after it are the ones a
+    refresh adds."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MAX(id) FROM {CityOutcome._meta.db_table}")
+        cursor.execute(f"SELECT MAX(id) FROM {model._meta.db_table}")
         return cursor.fetchone()[0] or 0
 
 
-def _compact_city_slices(rows: tuple[str, list], since: int) -> None:
-    """Add up into one row the rows of each (day, series, week, slice) of ``CityOutcome``
-    that ``_add_city_slices`` added to after the row ``since`` (``rows``: their days, as a
-    WHERE clause; under the lock of each day), dropping those that come to nought: what a
-    refresh took away and added back. Rows added by a refresh not yet committed are not
-    seen: its own compaction adds them up, after this one's (the locks of the days)."""
+def _compact(model, keys, values, rows: tuple[str, list], since: int) -> None:
+    """Add up into one row the rows of each key (``keys``: columns) of the table that rows
+    added after the row ``since`` share (``rows``: where to look, as a WHERE clause; under
+    the refresh's locks), dropping those whose counts come to nought: what a refresh took
+    away and added back. Rows added by a refresh not yet committed are not seen: its own
+    compaction adds them up, after this one's (it waits for the same locks)."""
     where, params = rows
-    table = CityOutcome._meta.db_table
-    grouped = _quoted(CITY_OUTCOME_COLUMNS[:-1])
+    table = model._meta.db_table
+    grouped = _quoted(keys)
     # A slice's key, where a blank category (NULL) equals itself.
-    key = "day, series, week, COALESCE(category_id, 0), severity, source"
-    chosen = (
-        f"{where} AND NOT ({WHOLE_SQL}) AND ({key}) IN (SELECT {key} FROM {table} WHERE id > %s)"
+    key = ", ".join("COALESCE(category_id, 0)" if c == "category_id" else c for c in keys)
+    chosen = f"{where} AND ({key}) IN (SELECT {key} FROM {table} WHERE id > %s) AND id <= %s"
+    found = [*params, since, _last_id(model)]
+    sums = ", ".join(f"SUM({connection.ops.quote_name(c)})" for c in values)
+    # (The durations' sums are floats: what was taken away and added back may leave a
+    # rounding error where there is nothing.)
+    counts = " OR ".join(
+        f"SUM({connection.ops.quote_name(c)}) <> 0" for c in values if c not in ROLLUP_SUMS
     )
     _run(
-        f"INSERT INTO {table} ({_quoted(CITY_OUTCOME_COLUMNS)}) SELECT {grouped}, SUM(issues) "
-        f"FROM {table} WHERE {chosen} AND id <= %s GROUP BY {grouped} "
-        "HAVING SUM(issues) <> 0",
-        [*params, since, last := _last_city_outcome()],
+        f"INSERT INTO {table} ({grouped}, {_quoted(values)}) SELECT {grouped}, {sums} "
+        f"FROM {table} WHERE {chosen} GROUP BY {grouped} HAVING {counts}",
+        found,
     )
-    _run(f"DELETE FROM {table} WHERE {chosen} AND id <= %s", [*params, since, last])
+    _run(f"DELETE FROM {table} WHERE {chosen}", found)
 
 
 def _subdistricts_named(rows: tuple[str, list]) -> set[tuple[date, int]]:
@@ -721,9 +744,10 @@ def _as_date(value) -> date:
 
 
 def _city_of_pairs(pairs: set[tuple[date, int]], since: int) -> None:
-    """Rewrite the days of these (day, subdistrict) pairs, their months and the city's
-    outcomes of their days (the slices' added up from the rows added after the row
-    ``since``), under a lock per subdistrict and month and per city day."""
+    """Rewrite the days of these (day, subdistrict) pairs, their months (by difference:
+    the days' rows taken away before and added back after) and the city's outcomes of
+    their days (the slices' added up from the rows added after the row ``since``), under
+    a lock per subdistrict and month and per city day."""
     if not pairs:
         return
     pairs = sorted(pairs)
@@ -742,25 +766,20 @@ def _city_of_pairs(pairs: set[tuple[date, int]], since: int) -> None:
         join = "ON t.subdistrict_id = k.s AND t.day = k.d"
         return f"{table._meta.db_table} t JOIN ({relation}) k {join}", params
 
+    since_month = _last_id(SubdistrictMonth)
+    _write_totals(SubdistrictMonth, None, of_pairs(SubdistrictDay), monthly=True, sign="-")
     _write_totals(SubdistrictDay, pairs_rows, of_pairs(DailyRollup), monthly=False, slices=SLICES)
+    _write_totals(SubdistrictMonth, None, of_pairs(SubdistrictDay), monthly=True)
     _write_subdistrict_outcomes(pairs_rows, of_pairs(DailyOutcome))
-    firsts = [month for month, _s in months]
     relation, params = _relation(
-        {
-            "s": ("bigint", [s for _month, s in months]),
-            "m": ("date", firsts),
-            "n": ("date", [next_month(month) for month in firsts]),
-        }
+        {"s": ("bigint", [s for _month, s in months]), "m": ("date", [m for m, _s in months])}
     )
-    _write_totals(
+    _compact(
         SubdistrictMonth,
+        ("day", "subdistrict_id", *SLICE_COLUMNS),
+        ROLLUP_VALUES,
         (f"(subdistrict_id, day) IN (SELECT s, m FROM ({relation}) months)", params),
-        (
-            f"{SubdistrictDay._meta.db_table} t JOIN ({relation}) k "
-            "ON t.subdistrict_id = k.s AND t.day >= k.m AND t.day < k.n",
-            params,
-        ),
-        monthly=True,
+        since_month,
     )
     relation, params = _relation({"d": ("date", days)})
     days_rows = (f"day IN (SELECT d FROM ({relation}) days)", params)
@@ -768,7 +787,13 @@ def _city_of_pairs(pairs: set[tuple[date, int]], since: int) -> None:
         days_rows,
         (f"{SubdistrictOutcome._meta.db_table} t JOIN ({relation}) k ON t.day = k.d", params),
     )
-    _compact_city_slices(days_rows, since)
+    _compact(
+        CityOutcome,
+        CITY_OUTCOME_COLUMNS[:-1],
+        ("issues",),
+        (f"{days_rows[0]} AND NOT ({WHOLE_SQL})", days_rows[1]),
+        since,
+    )
 
 
 def _city_of_days(first: date, last: date) -> None:
@@ -834,7 +859,7 @@ def refresh(keys: Iterable[tuple[date, int]]) -> None:
         # The city's slices: the keys' outcomes taken away, and added back as they are now
         # (``_city_of_pairs`` adds the rows up).
         outcomes = (f"{DailyOutcome._meta.db_table} t WHERE {rows[0]}", rows[1])
-        since = _last_city_outcome()
+        since = _last_id(CityOutcome)
         _add_city_slices(outcomes, sign="-")
         _delete(rows)
         _write(_ids_condition, _ids_values(_issue_ids(keys)), rows)
