@@ -31,10 +31,11 @@ or none).
   ``SubdistrictDay``, ``SubdistrictMonth`` and ``CityOutcome`` keep slices
   (``models.Slice``): the whole, and each category, severity and source alone, so that the
   city with one of those filters chosen reads as few rows as without (two at once read the
-  grid rows). A subdistrict's slices are added up from its ``DailyRollup`` rows; the
-  city's outcomes by slice are kept by difference: a refresh takes its keys' daily
-  outcomes away before rewriting them and adds them back after, as rows of their own, and
-  then adds up the rows of each slice it touched into one.
+  grid rows). A subdistrict's day's slices are added up from its ``DailyRollup`` rows.
+  Its months and the city's outcomes by slice are kept by difference: a refresh takes
+  the days' rows (the keys' daily outcomes) away before rewriting them and adds them back
+  after, as rows of their own, then adds up the rows of each month or slice it touched
+  into one (``_compact``), instead of re-reading whole months and whole city days.
 
 The few figures that depend on "now" (overdue now, unanswered past the first deadline,
 sub-tasks late, left unverified too long) stay live, over open work only.
@@ -55,8 +56,9 @@ small insert instead of the rewrite, and the dashboard says how far behind it is
 events and their sub-tasks; the totals from the rows just written, the outcomes from the
 issues; then the keys' months (grid and month) from their daily totals; then the days and
 months and outcomes of the keys' subdistricts (those the keys' rows named before, after a
-grid moved, and name now) from the grid rows, and the city's outcomes of their days from
-the subdistricts' (the whole) and by difference (the other slices). Set-based, a
+grid moved, and name now) from the grid rows, their months by difference, and the city's
+outcomes of their days from the subdistricts' (the whole) and by difference (the other
+slices). Set-based, a
 fixed number of statements for any number of keys: the keys' issue ids are read first
 (each key through the (grid, created_at) index), and each DELETE and INSERT takes them, or
 the keys, as one list parameter whose length the planner knows.
