@@ -703,19 +703,16 @@ def _last_id(model) -> int:
         return cursor.fetchone()[0] or 0
 
 
-def _compact(model, keys, values, rows: tuple[str, list], since: int) -> None:
-    """Add up into one row the rows of each key (``keys``: columns) of the table that rows
-    added after the row ``since`` share (``rows``: where to look, as a WHERE clause; under
-    the refresh's locks), dropping those whose counts come to nought: what a refresh took
-    away and added back. Rows added by a refresh not yet committed are not seen: its own
-    compaction adds them up, after this one's (it waits for the same locks)."""
+def _compact(model, keys, values, rows: tuple[str, list]) -> None:
+    """Add up into one row the rows of each key (``keys``: columns) among ``rows`` (a
+    WHERE clause: the months or days a refresh touched, under its locks), dropping those
+    whose counts come to nought: what a refresh took away and added back. Rows added by a
+    refresh not yet committed are not seen: its own compaction adds them up, after this
+    one's (it waits for the same locks)."""
     where, params = rows
     table = model._meta.db_table
     grouped = _quoted(keys)
-    # A slice's key, where a blank category (NULL) equals itself.
-    key = ", ".join("COALESCE(category_id, 0)" if c == "category_id" else c for c in keys)
-    chosen = f"{where} AND ({key}) IN (SELECT {key} FROM {table} WHERE id > %s) AND id <= %s"
-    found = [*params, since, _last_id(model)]
+    found = [*params, _last_id(model)]
     sums = ", ".join(f"SUM({connection.ops.quote_name(c)})" for c in values)
     # (The durations' sums are floats: what was taken away and added back may leave a
     # rounding error where there is nothing.)
@@ -724,10 +721,10 @@ def _compact(model, keys, values, rows: tuple[str, list], since: int) -> None:
     )
     _run(
         f"INSERT INTO {table} ({grouped}, {_quoted(values)}) SELECT {grouped}, {sums} "
-        f"FROM {table} WHERE {chosen} GROUP BY {grouped} HAVING {counts}",
+        f"FROM {table} WHERE {where} AND id <= %s GROUP BY {grouped} HAVING {counts}",
         found,
     )
-    _run(f"DELETE FROM {table} WHERE {chosen}", found)
+    _run(f"DELETE FROM {table} WHERE {where} AND id <= %s", found)
 
 
 def _subdistricts_named(rows: tuple[str, list]) -> set[tuple[date, int]]:
@@ -745,11 +742,11 @@ def _as_date(value) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _city_of_pairs(pairs: set[tuple[date, int]], since: int) -> None:
+def _city_of_pairs(pairs: set[tuple[date, int]]) -> None:
     """Rewrite the days of these (day, subdistrict) pairs, their months (by difference:
     the days' rows taken away before and added back after) and the city's outcomes of
-    their days (the slices' added up from the rows added after the row ``since``), under
-    a lock per subdistrict and month and per city day."""
+    their days (the whole from the subdistricts', the slices by difference), under a lock
+    per subdistrict and month and per city day."""
     if not pairs:
         return
     pairs = sorted(pairs)
@@ -768,7 +765,6 @@ def _city_of_pairs(pairs: set[tuple[date, int]], since: int) -> None:
         join = "ON t.subdistrict_id = k.s AND t.day = k.d"
         return f"{table._meta.db_table} t JOIN ({relation}) k {join}", params
 
-    since_month = _last_id(SubdistrictMonth)
     _write_totals(SubdistrictMonth, None, of_pairs(SubdistrictDay), monthly=True, sign="-")
     _write_totals(SubdistrictDay, pairs_rows, of_pairs(DailyRollup), monthly=False, slices=SLICES)
     _write_totals(SubdistrictMonth, None, of_pairs(SubdistrictDay), monthly=True)
@@ -781,7 +777,6 @@ def _city_of_pairs(pairs: set[tuple[date, int]], since: int) -> None:
         ("day", "subdistrict_id", *SLICE_COLUMNS),
         ROLLUP_VALUES,
         (f"(subdistrict_id, day) IN (SELECT s, m FROM ({relation}) months)", params),
-        since_month,
     )
     relation, params = _relation({"d": ("date", days)})
     days_rows = (f"day IN (SELECT d FROM ({relation}) days)", params)
@@ -794,7 +789,6 @@ def _city_of_pairs(pairs: set[tuple[date, int]], since: int) -> None:
         CITY_OUTCOME_COLUMNS[:-1],
         ("issues",),
         (f"{days_rows[0]} AND NOT ({WHOLE_SQL})", days_rows[1]),
-        since,
     )
 
 
@@ -861,13 +855,12 @@ def refresh(keys: Iterable[tuple[date, int]]) -> None:
         # The city's slices: the keys' outcomes taken away, and added back as they are now
         # (``_city_of_pairs`` adds the rows up).
         outcomes = (f"{DailyOutcome._meta.db_table} t WHERE {rows[0]}", rows[1])
-        since = _last_id(CityOutcome)
         _add_city_slices(outcomes, sign="-")
         _delete(rows)
         _write(_ids_condition, _ids_values(_issue_ids(keys)), rows)
         _add_city_slices(outcomes)
         _months_of_keys(months)
-        _city_of_pairs(named | _subdistricts_named(rows), since)
+        _city_of_pairs(named | _subdistricts_named(rows))
 
 
 def refresh_issue(issue) -> None:

@@ -330,7 +330,7 @@ def test_a_large_sweep_batch_notifies_everyone_in_a_fixed_number_of_queries(
         == 1200
     )
     # The whole run, its notices included (written in each batch's transaction): four
-    # passes, the rollups (the grids' rows, then their subdistricts' and the city's, 66 in
+    # passes, the rollups (the grids' rows, then their subdistricts' and the city's, 64 in
     # all on PostgreSQL), and a fixed handful of statements for the notices of the batch.
     assert len(queries) < 70, len(queries)
 
