@@ -652,7 +652,10 @@ def _write_subdistrict_outcomes(rows: tuple[str, list], outcomes: tuple[str, lis
 
 
 CITY_OUTCOME_COLUMNS = ("day", "series", "week", *SLICE_COLUMNS, "issues")
-WHOLE_SQL = "category_id IS NULL AND severity = '' AND source = ''"
+# The whole slice's rows (``Slice.WHOLE``): every slice column blank.
+WHOLE_SQL = " AND ".join(
+    f"{c} IS NULL" if BLANK[c] == "NULL" else f"{c} = {BLANK[c]}" for c in SLICE_COLUMNS
+)
 
 
 def _write_city_outcomes(rows: tuple[str, list], whole: tuple[str, list]) -> None:
