@@ -1224,9 +1224,11 @@ class DailyOutcome(RollupKey):
 
 class Slice(models.Model):
     """Which issues a row of the city's rollups adds up: all of them (every column blank),
-    or those of one category, one severity or one source (that column set, the others
-    blank), the dashboard's filters one at a time. Two or more filters at once are read
-    from the grid rows (``DailyRollup``, ``DailyOutcome``), which keep every combination."""
+    or those of the category, severity and source its columns set (the others blank):
+    each combination of the dashboard's filters, so that the city's figures with any of
+    them chosen are read from a subdistrict's rows, never from the grids'. A subdistrict's
+    day keeps a row per combination its issues have, some eighty where its issues are
+    thirty-odd; its month some three hundred."""
 
     category = _unit_column("issues.Category", null=True)
     severity = models.CharField(
@@ -1246,19 +1248,6 @@ class Slice(models.Model):
 
     class Meta:
         abstract = True
-
-
-def _one_slice(prefix: str) -> models.CheckConstraint:
-    """At most one of a slice's columns set."""
-    chosen = [
-        Q(category__isnull=False),
-        ~Q(severity=""),
-        ~Q(source=""),
-    ]
-    return models.CheckConstraint(
-        condition=~((chosen[0] & chosen[1]) | (chosen[0] & chosen[2]) | (chosen[1] & chosen[2])),
-        name=f"{prefix}_one_slice",
-    )
 
 
 def _slice_index(prefix: str, *fields: str) -> models.Index:
@@ -1292,7 +1281,6 @@ class SubdistrictDay(SubdistrictKey):
             models.Index(fields=["day", "subdistrict"], name="subdistrict_day_day"),
             _slice_index("subdistrict_day", "subdistrict"),
         ]
-        constraints = [_one_slice("subdistrict_day")]
 
     def __str__(self):
         return f"{self.day} {self.subdistrict_id}"
@@ -1308,7 +1296,6 @@ class SubdistrictMonth(SubdistrictKey):
             models.Index(fields=["day", "subdistrict"], name="subdistrict_month_day"),
             _slice_index("subdistrict_month", "subdistrict"),
         ]
-        constraints = [_one_slice("subdistrict_month")]
 
     def __str__(self):
         return f"{self.day:%Y-%m} {self.subdistrict_id}"
@@ -1365,7 +1352,6 @@ class CityOutcome(Slice, Outcome):
             models.Index(fields=["day"], name="city_outcome_day"),
             _slice_index("city_outcome"),
         ]
-        constraints = [_one_slice("city_outcome")]
 
     def __str__(self):
         return str(self.day)

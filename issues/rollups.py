@@ -29,9 +29,10 @@ or none).
   subdistricts' year is about a thousand month rows where the grid rows are a hundred
   thousand, and the city's trend some ten thousand rows where the outcomes are a million.
   ``SubdistrictDay``, ``SubdistrictMonth`` and ``CityOutcome`` keep slices
-  (``models.Slice``): the whole, and each category, severity and source alone, so that the
-  city with one of those filters chosen reads as few rows as without (two at once read the
-  grid rows). A subdistrict's day's slices are added up from its ``DailyRollup`` rows.
+  (``models.Slice``): the whole, and every combination of category, severity and source,
+  so that the city with any of those filters chosen reads as few rows as without. A
+  subdistrict's day's slices are added up from its ``DailyRollup`` rows, all in one pass
+  on PostgreSQL (``GROUPING SETS``).
   Its months and the city's outcomes by slice are kept by difference: a refresh takes
   the days' rows (the keys' daily outcomes) away before rewriting them and adds them back
   after, as rows of their own, then adds up the rows of each month or slice it touched
@@ -92,6 +93,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from functools import cache
+from itertools import combinations
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -160,9 +162,11 @@ OUTCOME_COLUMNS = (*KEY_COLUMNS, "resolved_day", "missed_day", "filed")
 DAY_TABLES = (DailyRollup, DailyTotal, DailyOutcome)
 CITY_TABLES = (SubdistrictDay, SubdistrictMonth, SubdistrictOutcome, CityOutcome)
 # The slices of the city's rollups (``issues.models.Slice``): the columns each keeps, the
-# others blank (the whole slice keeps none).
+# others blank; every combination of them, from the whole slice (none) to all three.
 SLICE_COLUMNS = ("category_id", "severity", "source")
-SLICES = ((), ("category_id",), ("severity",), ("source",))
+SLICES = tuple(
+    kept for n in range(len(SLICE_COLUMNS) + 1) for kept in combinations(SLICE_COLUMNS, n)
+)
 BLANK = {"category_id": "NULL", "severity": "''", "source": "''"}
 TABLES = (*DAY_TABLES, MonthlyTotal, *CITY_TABLES)
 
@@ -708,10 +712,12 @@ def _last_id(model) -> int:
 
 def _compact(model, keys, values, rows: tuple[str, list]) -> None:
     """Add up into one row the rows of each key (``keys``: columns) among ``rows`` (a
-    WHERE clause: the months or days a refresh touched, under its locks), dropping those
-    whose counts come to nought: what a refresh took away and added back. Rows added by a
-    refresh not yet committed are not seen: its own compaction adds them up, after this
-    one's (it waits for the same locks)."""
+    WHERE clause: the months or days a refresh touched, under its locks) that has more than
+    one, dropping those whose counts come to nought: what a refresh took away and added
+    back. A key with one row is left as it is: on a city day most keys were not touched,
+    and rewriting them cost four times the rest. Rows added by a refresh not yet
+    committed are not seen: its own compaction adds them up, after this one's (it waits
+    for the same locks)."""
     where, params = rows
     table = model._meta.db_table
     grouped = _quoted(keys)
@@ -724,10 +730,16 @@ def _compact(model, keys, values, rows: tuple[str, list]) -> None:
     )
     _run(
         f"INSERT INTO {table} ({grouped}, {_quoted(values)}) SELECT {grouped}, {sums} "
-        f"FROM {table} WHERE {where} AND id <= %s GROUP BY {grouped} HAVING {counts}",
+        f"FROM {table} WHERE {where} AND id <= %s GROUP BY {grouped} "
+        f"HAVING COUNT(*) > 1 AND ({counts})",
         found,
     )
-    _run(f"DELETE FROM {table} WHERE {where} AND id <= %s", found)
+    _run(
+        f"DELETE FROM {table} WHERE id IN (SELECT id FROM (SELECT id, COUNT(*) OVER "
+        f"(PARTITION BY {grouped}) AS n FROM {table} WHERE {where} AND id <= %s) r "
+        "WHERE n > 1)",
+        found,
+    )
 
 
 def _subdistricts_named(rows: tuple[str, list]) -> set[tuple[date, int]]:
@@ -826,21 +838,38 @@ def _city_of_days(first: date, last: date) -> None:
 # --- keeping them ------------------------------------------------------------------------
 
 
+# What a refresh's statements run with on PostgreSQL: no JIT compiler (the planner
+# over-estimates the rows of thousands of keys and compiled each statement for a quarter
+# of a second, ten times what running it takes), and memory enough to group and sort a
+# sweep batch's city days in memory (at the default 4 MB, adding up their slices spilled
+# to disk and took twice as long).
+REFRESH_SETTINGS = {"jit": "off", "work_mem": "64MB"}
+
+
 @contextmanager
-def _without_jit() -> Iterator[None]:
-    """PostgreSQL's JIT compiler off for the statements inside (in the transaction; as it
-    was after). A refresh reads a few rows per key through indexes, but the planner
-    over-estimates the keys' rows when there are thousands of them and compiles the
-    statements for a quarter of a second each, ten times what running them takes."""
+def _refresh_settings() -> Iterator[None]:
+    """``REFRESH_SETTINGS`` for the statements inside (in the transaction; as they were
+    after)."""
     if connection.vendor != "postgresql":
         yield
         return
+    names = list(REFRESH_SETTINGS)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
-        (before, _off) = cursor.fetchone()
+        # (Read before they are set: a select list is evaluated in its order.)
+        cursor.execute(
+            "SELECT "
+            + ", ".join(
+                ["current_setting(%s)"] * len(names) + ["set_config(%s, %s, true)"] * len(names)
+            ),
+            [*names, *(v for item in REFRESH_SETTINGS.items() for v in item)],
+        )
+        before = cursor.fetchone()[: len(names)]
     yield
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('jit', %s, true)", [before])
+        cursor.execute(
+            "SELECT " + ", ".join("set_config(%s, %s, true)" for _n in names),
+            [v for item in zip(names, before, strict=True) for v in item],
+        )
 
 
 def refresh(keys: Iterable[tuple[date, int]]) -> None:
@@ -850,7 +879,7 @@ def refresh(keys: Iterable[tuple[date, int]]) -> None:
     if not keys:
         return
     months = sorted({(month_of(day), grid) for day, grid in keys})
-    with transaction.atomic(savepoint=False), _without_jit():
+    with transaction.atomic(savepoint=False), _refresh_settings():
         _lock(keys, months)
         rows = _rows_of_keys(keys)
         # The subdistricts the keys' rows named (another one, if a grid moved) and name now.

@@ -332,7 +332,7 @@ def test_every_figure_from_the_rollups_equals_the_live_figure(territory, history
     rng = random.Random(SEED)
     categories = list({issue.category_id for issue in Issue.objects.all()})
     now = timezone.now()
-    compared = months = 0
+    compared = months = combined = 0
     today = timezone.localdate()
     this_month = today.replace(day=1)
     last_month = (this_month - timedelta(days=1)).replace(day=1)
@@ -344,6 +344,8 @@ def test_every_figure_from_the_rollups_equals_the_live_figure(territory, history
     ]
     for filters in [random_filters(rng, categories) for _round in range(40)] + fixed:
         months += bool(filters.whole_months and not filters.narrowed)
+        # Two or three filters at once: the city reads their combination's slice.
+        combined += sum(map(bool, (filters.category_id, filters.severity, filters.source))) > 1
         # The whole city every time (its own rollups, by subdistrict), and four units.
         for kind, pk in [(stats.CITY, 0), *rng.sample(units_of(territory, history), 4)]:
             live = stats.load_unit(root, kind, pk, filters, now=now)
@@ -371,6 +373,7 @@ def test_every_figure_from_the_rollups_equals_the_live_figure(territory, history
                             assert getattr(b.figures, key) == getattr(a.figures, key)
     assert compared > 100  # the draws did look at issues
     assert months >= 3  # and some read monthly totals
+    assert combined >= 3  # and some chose several filters
 
 
 def test_the_monthly_totals_add_up_their_daily_totals(territory, history):
@@ -393,6 +396,34 @@ def test_the_monthly_totals_add_up_their_daily_totals(territory, history):
     kept = rows(months)
     assert len({row[-len(values) - 1] for row in kept}) >= 2  # two months or more
     assert kept == sorted(days.values_list(*key, "month", *(f"sum_{c}" for c in values)), key=str)
+
+
+def test_the_city_rollups_kept_by_difference_are_what_a_rebuild_writes(territory, history):
+    """Kept by the actions alone (each taking its rows away and adding them back, then
+    adding up the keys it touched): every subdistrict's month and every slice of the city's
+    outcomes holds one row per key, none of them empty, the very rows a rebuild writes."""
+    from issues.models import CityOutcome
+
+    counts = [c for c in ROLLUP_VALUES if not c.endswith("_seconds_sum")]  # (float sums)
+    tables = {
+        SubdistrictMonth: (("day", "subdistrict_id", *rollups.SLICE_COLUMNS), counts),
+        CityOutcome: (rollups.CITY_OUTCOME_COLUMNS[:-1], ["issues"]),
+    }
+
+    def rows(model):
+        keys, values = tables[model]
+        return sorted(model.objects.values_list(*keys, *values), key=str)
+
+    kept = {model: rows(model) for model in tables}
+    for model, found in kept.items():
+        keys, values = tables[model]
+        assert len({row[: len(keys)] for row in found}) == len(found), model  # one per key
+        assert all(any(row[len(keys) :]) for row in found), model  # none empty
+        # Some hold two or three filters at once.
+        chosen = [keys.index(c) for c in rollups.SLICE_COLUMNS]
+        assert any(sum(bool(row[i]) for i in chosen) > 1 for row in found), model
+    rollups.rebuild()
+    assert {model: rows(model) for model in tables} == kept
 
 
 @pytest.mark.parametrize(

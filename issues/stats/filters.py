@@ -63,15 +63,9 @@ class Filters:
         otherwise the daily totals)."""
         return bool(self.category_id or self.severity or self.source)
 
-    @property
-    def sliced(self) -> bool:
-        """Whether the city's rollups hold these filters: they keep each category,
-        severity and source alone (``issues.models.Slice``), not two of them at once."""
-        return sum(map(bool, (self.category_id, self.severity, self.source))) <= 1
-
     def slice_chosen(self) -> Q:
         """The slice of the city's rollups the filters choose, as a condition on its rows
-        (the filters not chosen blank; ``sliced`` only)."""
+        (the filters not chosen blank)."""
         return Q(category_id=self.category_id or None, severity=self.severity, source=self.source)
 
     def slice_condition(self) -> Q:

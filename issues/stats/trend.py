@@ -51,7 +51,7 @@ def _rollup_groups(unit: Unit, filters: Filters, now: datetime):
     by week), and the unit's issues running past their deadline now, counted live over
     its open issues: one query."""
     no_week = Cast(Value(None), output_field=DateField())
-    if unit.kind == CITY and filters.sliced:
+    if unit.kind == CITY:
         # The city's outcomes in the slice the filters choose, a series at a time: a row
         # per series and week.
         stored = (

@@ -141,10 +141,7 @@ def rollup_sources(filters: Filters, *, by_subdistrict: bool = False) -> list[tu
     totals of the calendar months wholly inside the period (a grid's month in one row) and
     the daily totals of its other days (a grid's day in one row). With ``by_subdistrict``
     (the figures of a subdistrict or of the whole city, not of its parts) the totals are a
-    subdistrict's month and day, in the slice the filters choose (``Filters.sliced``: no
-    filter, or one of category, severity and source); two at once are added up from the
-    daily rollups."""
-    by_subdistrict = by_subdistrict and filters.sliced
+    subdistrict's month and day, in the slice the filters choose."""
     if filters.narrowed and not by_subdistrict:
         return [(DailyRollup, filters.rollup_condition())]
     if by_subdistrict:

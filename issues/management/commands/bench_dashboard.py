@@ -564,13 +564,17 @@ class Command(BaseCommand):
             ("whole city", root, city_url, bare("subdistrict_id", [], month)),
             ("whole city, 365 days", root, city_url + year_query,
              bare("subdistrict_id", [], year)),
-            # One filter: the subdistricts' slices.
+            # Filters: the subdistricts' slices, one or several at once.
             ("whole city, 365 days, one severity", root,
              city_url + year_query + f"&severity={Severity.MINOR}",
              bare("subdistrict_id", [], year) + f"&severity={Severity.MINOR}"),
             ("whole city, 365 days, one category", root,
              city_url + year_query + f"&category={category}",
              bare("subdistrict_id", [], year) + f"&category_id={category}"),
+            ("whole city, 365 days, one category and severity", root,
+             city_url + year_query + f"&category={category}&severity={Severity.MINOR}",
+             bare("subdistrict_id", [], year)
+             + f"&category_id={category}&severity={Severity.MINOR}"),
         ]  # fmt: skip
         rounds = options["rounds"]
         per_round = max(1, -(-options["repeat"] // rounds))
