@@ -33,11 +33,10 @@ or none).
   so that the city with any of those filters chosen reads as few rows as without. A
   subdistrict's day's slices are added up from its ``DailyRollup`` rows, all in one pass
   on PostgreSQL (``GROUPING SETS``).
-  Its months are rewritten from its days. The city's outcomes by slice are kept by
-  difference: a refresh takes the keys' daily outcomes away before rewriting them and
-  adds them back after, as rows of their own, then adds up the keys of each city day it
-  touched that have more than one row (``_compact``), instead of re-reading the whole
-  city's day.
+  Its months and the city's outcomes by slice are kept by difference: a refresh takes
+  the days' rows (the keys' daily outcomes) away before rewriting them and adds them back
+  after, as rows of their own, then adds up the rows of each month or slice it touched
+  into one (``_compact``), instead of re-reading whole months and whole city days.
 
 The few figures that depend on "now" (overdue now, unanswered past the first deadline,
 sub-tasks late, left unverified too long) stay live, over open work only.
@@ -58,9 +57,9 @@ small insert instead of the rewrite, and the dashboard says how far behind it is
 events and their sub-tasks; the totals from the rows just written, the outcomes from the
 issues; then the keys' months (grid and month) from their daily totals; then the days and
 months and outcomes of the keys' subdistricts (those the keys' rows named before, after a
-grid moved, and name now) from the grid rows, their months from their days, and the
-city's outcomes of their days from the subdistricts' (the whole) and by difference (the
-other slices). Set-based, a
+grid moved, and name now) from the grid rows, their months by difference, and the city's
+outcomes of their days from the subdistricts' (the whole) and by difference (the other
+slices). Set-based, a
 fixed number of statements for any number of keys: the keys' issue ids are read first
 (each key through the (grid, created_at) index), and each DELETE and INSERT takes them, or
 the keys, as one list parameter whose length the planner knows.
@@ -499,11 +498,12 @@ def _slice_selects(slices, columns: list[str], select) -> list[str]:
 
 def _write_totals(
     model,
-    rows: tuple[str, list],
+    rows: tuple[str, list] | None,
     source: tuple[str, list],
     *,
     monthly: bool,
     slices=None,
+    sign: str = "",
 ):
     """Rewrite rows of a table of totals (``MonthlyTotal``, ``SubdistrictDay``,
     ``SubdistrictMonth``; ``rows``: which, as a WHERE clause on it) as the sums of the
@@ -511,15 +511,18 @@ def _write_totals(
     conditions), grouped by the unit columns the table keeps and by day, or by month
     (``monthly``: its first day). A table with slices (``SLICE_COLUMNS``) takes them from
     the source's rows as they are, or (``slices``: those of ``SLICES`` to write) adds up
-    each of them from rows that keep every combination (``DailyRollup``)."""
-    where, where_params = rows
-    _run(f"DELETE FROM {model._meta.db_table} WHERE {where}", where_params)
+    each of them from rows that keep every combination (``DailyRollup``). With no ``rows``
+    nothing is deleted first: the sums are added as rows of their own, or taken away
+    (``sign`` "-"), for ``_compact`` to add up."""
+    if rows is not None:
+        where, where_params = rows
+        _run(f"DELETE FROM {model._meta.db_table} WHERE {where}", where_params)
     columns = {field.column for field in model._meta.concrete_fields}
     keys = [column for column in TOTAL_KEY if column != "day" and column in columns]
     sliced = [column for column in SLICE_COLUMNS if column in columns]
     grouped = ", ".join(f"t.{connection.ops.quote_name(c)}" for c in keys)
     day = _month_sql("t.day") if monthly else "t.day"
-    sums = ", ".join(f"SUM(t.{connection.ops.quote_name(c)})" for c in ROLLUP_VALUES)
+    sums = ", ".join(f"{sign}SUM(t.{connection.ops.quote_name(c)})" for c in ROLLUP_VALUES)
     source_sql, params = source
     if slices and connection.vendor == "postgresql":
         # One pass over the rows: PostgreSQL groups them by every slice at once (the
@@ -755,9 +758,10 @@ def _as_date(value) -> date:
 
 
 def _city_of_pairs(pairs: set[tuple[date, int]]) -> None:
-    """Rewrite the days of these (day, subdistrict) pairs, their months (from their days)
-    and the city's outcomes of their days (the whole from the subdistricts', the slices by
-    difference), under a lock per subdistrict and month and per city day."""
+    """Rewrite the days of these (day, subdistrict) pairs, their months (by difference:
+    the days' rows taken away before and added back after) and the city's outcomes of
+    their days (the whole from the subdistricts', the slices by difference), under a lock
+    per subdistrict and month and per city day."""
     if not pairs:
         return
     pairs = sorted(pairs)
@@ -776,25 +780,19 @@ def _city_of_pairs(pairs: set[tuple[date, int]]) -> None:
         join = "ON t.subdistrict_id = k.s AND t.day = k.d"
         return f"{table._meta.db_table} t JOIN ({relation}) k {join}", params
 
+    _write_totals(SubdistrictMonth, None, of_pairs(SubdistrictDay), monthly=True, sign="-")
     _write_totals(SubdistrictDay, pairs_rows, of_pairs(DailyRollup), monthly=False, slices=SLICES)
-    in_months, months_params = _relation(
-        {
-            "s": ("bigint", [s for _month, s in months]),
-            "m": ("date", [m for m, _s in months]),
-            "n": ("date", [next_month(m) for m, _s in months]),
-        }
-    )
-    _write_totals(
-        SubdistrictMonth,
-        (f"(subdistrict_id, day) IN (SELECT s, m FROM ({in_months}) months)", months_params),
-        (
-            f"{SubdistrictDay._meta.db_table} t JOIN ({in_months}) k "
-            "ON t.subdistrict_id = k.s AND t.day >= k.m AND t.day < k.n",
-            months_params,
-        ),
-        monthly=True,
-    )
+    _write_totals(SubdistrictMonth, None, of_pairs(SubdistrictDay), monthly=True)
     _write_subdistrict_outcomes(pairs_rows, of_pairs(DailyOutcome))
+    relation, params = _relation(
+        {"s": ("bigint", [s for _month, s in months]), "m": ("date", [m for m, _s in months])}
+    )
+    _compact(
+        SubdistrictMonth,
+        ("day", "subdistrict_id", *SLICE_COLUMNS),
+        ROLLUP_VALUES,
+        (f"(subdistrict_id, day) IN (SELECT s, m FROM ({relation}) months)", params),
+    )
     relation, params = _relation({"d": ("date", days)})
     days_rows = (f"day IN (SELECT d FROM ({relation}) days)", params)
     _write_city_outcomes(
