@@ -982,16 +982,19 @@ def _ask_for_catch_up() -> None:
 
 def catch_up(*, rows_per_transaction: int = CATCH_UP_ROWS) -> int:
     """Rewrite every noted key, a chunk per transaction, and drop the notes; the number of
-    keys rewritten."""
+    keys rewritten. The chunks go day by day, not in the order the keys were noted: a
+    sweep notes its batches' keys by deadline, from every day of the year, and a chunk of
+    those rewrote every month of every subdistrict, and most of the city's days, each
+    time; a chunk of neighbouring days touches a month or two."""
     done = 0
     while True:
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 _run("SELECT pg_advisory_xact_lock(%s)", [CATCH_UP_LOCK])
             noted = list(
-                PendingRollup.objects.order_by("pk").values_list("pk", "day", "grid_id")[
-                    :rows_per_transaction
-                ]
+                PendingRollup.objects.order_by("day", "grid_id", "pk").values_list(
+                    "pk", "day", "grid_id"
+                )[:rows_per_transaction]
             )
             if not noted:
                 return done

@@ -11,6 +11,7 @@ histogram gives.
 """
 
 import contextlib
+import itertools
 import random
 from dataclasses import replace
 from datetime import timedelta
@@ -825,7 +826,7 @@ def test_noting_a_batch_of_keys_is_one_statement_that_keeps_each_key(
     assert rollups.lag() == noted[0][2]
 
 
-def test_the_catch_up_takes_its_notes_a_chunk_at_a_time(territory, people, settings):
+def test_the_catch_up_takes_its_notes_a_chunk_at_a_time(territory, people, settings, monkeypatch):
     settings.ROLLUP_DELAY = 30
     t, p = territory, people
     now = timezone.now()
@@ -839,8 +840,15 @@ def test_the_catch_up_takes_its_notes_a_chunk_at_a_time(territory, people, setti
     rollups.changed_rows(Issue.objects.values("created_at", "grid_id"))
     assert PendingRollup.objects.count() == 10 + 10  # the filings' notes and the moves'
     # Chunks of 3 notes: a grid-day whose notes span two chunks is rewritten twice.
+    chunks, refresh = [], rollups.refresh
+    monkeypatch.setattr(rollups, "refresh", lambda keys: [chunks.append(keys), refresh(keys)])
     assert rollups.catch_up(rows_per_transaction=3) >= 10
     assert not PendingRollup.objects.exists()
+    # Day by day, oldest first (the notes were written newest first): a chunk touches
+    # neighbouring days and months, not the whole span of the notes.
+    assert len(chunks) == 7
+    for chunk, after in itertools.pairwise(chunks):
+        assert max(day for day, _grid in chunk) <= min(day for day, _grid in after)
     today = timezone.localdate()
     filters = stats.Filters(start=today - timedelta(days=9), end=today)
     rolled = stats.load_unit(
