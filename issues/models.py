@@ -1227,8 +1227,8 @@ class Slice(models.Model):
     or those of the category, severity and source its columns set (the others blank):
     each combination of the dashboard's filters, so that the city's figures with any of
     them chosen are read from a subdistrict's rows, never from the grids'. A subdistrict's
-    day keeps a row per combination its issues have, some eighty where its issues are
-    thirty-odd; its month some three hundred."""
+    day keeps a row per combination its issues have (on the benchmark city some 85, for
+    some 34 issues a day), its month some 250."""
 
     category = _unit_column("issues.Category", null=True)
     severity = models.CharField(
