@@ -35,8 +35,9 @@ or none).
   on PostgreSQL (``GROUPING SETS``).
   Its months and the city's outcomes by slice are kept by difference: a refresh takes
   the days' rows (the keys' daily outcomes) away before rewriting them and adds them back
-  after, as rows of their own, then adds up the rows of each month or slice it touched
-  into one (``_compact``), instead of re-reading whole months and whole city days.
+  after, as rows of their own, then adds up into one the rows of each key of the months
+  and city days it touched that has more than one (``_compact``), instead of re-reading
+  whole months and whole city days.
 
 The few figures that depend on "now" (overdue now, unanswered past the first deadline,
 sub-tasks late, left unverified too long) stay live, over open work only.
@@ -842,7 +843,7 @@ def _city_of_days(first: date, last: date) -> None:
 # over-estimates the rows of thousands of keys and compiled each statement for a quarter
 # of a second, ten times what running it takes), and memory enough to group and sort a
 # sweep batch's city days in memory (at the default 4 MB, adding up their slices spilled
-# to disk and took twice as long).
+# some 15 MB to disk, and took a fifth longer).
 REFRESH_SETTINGS = {"jit": "off", "work_mem": "64MB"}
 
 

@@ -86,7 +86,6 @@ def keep_one_column_at_most(apps, schema_editor):
         schema_editor.execute(f"DELETE FROM {table} WHERE {COMBINED}")
 
 
-
 class Migration(migrations.Migration):
 
     dependencies = [
